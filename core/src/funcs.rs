@@ -1,0 +1,143 @@
+//! The dialplan functions the module registers, as pure functions of the snapshot:
+//! `PP_EACH_USER(template,exclude_mac)` and `PP_EACH_EXTENSION(mac,template_file)`.
+
+use crate::args::separate_args;
+use crate::host::{Host, Level};
+use crate::model::{Phone, Snapshot};
+use crate::vars::Vars;
+
+/// Renders a template with one of a phone's variable lists. The module's renderer adds what
+/// belongs to the request (SERVER, when the phone is the one being served).
+pub type Render<'a> = dyn Fn(&str, &Phone, &Vars) -> String + 'a;
+
+/// Splits a function's argument string into its two arguments, Asterisk's way (the first is
+/// scanned, so its double quotes are dropped; the second is the raw rest).
+pub fn two_args(data: &str) -> (String, String) {
+    let mut args = separate_args(data, ',', true, 2).into_iter();
+    let first = args.next().unwrap_or_default();
+    (first, args.next().unwrap_or_default())
+}
+
+/// `%{VAR}` in a `PP_EACH_USER` template stands for `${VAR}`: it is only substituted per user.
+pub fn each_user_template(template: &str) -> String {
+    template.replace("%{", "${")
+}
+
+/// The template rendered for every phone (with its first line), but the one whose MAC is
+/// `exclude_mac` (compared without regard to case), in configuration order.
+pub fn each_user(snap: &Snapshot, data: &str, render: &Render) -> String {
+    let (template, exclude) = two_args(data);
+    let template = each_user_template(&template);
+    let mut out = String::new();
+    for phone in &snap.phones {
+        if !exclude.is_empty() && phone.mac.eq_ignore_ascii_case(&exclude) {
+            continue;
+        }
+        out.push_str(&render(&template, phone, phone.vars()));
+    }
+    out
+}
+
+/// The template file rendered once for every line of the phone with that MAC.
+/// `read` loads a template file by its name below `AST_DATA_DIR/phoneprov/`.
+pub fn each_extension(
+    snap: &Snapshot,
+    data: &str,
+    host: &dyn Host,
+    read: &dyn Fn(&str) -> Result<String, String>,
+    render: &Render,
+) -> String {
+    let (mac, template) = two_args(data);
+    if mac.is_empty() || template.is_empty() {
+        host.log(
+            Level::Warning,
+            "PP_EACH_EXTENSION requires both a macaddress and template filename.",
+        );
+        return String::new();
+    }
+    let Some(phone) = snap.phone(&mac) else {
+        host.log(
+            Level::Warning,
+            &format!("Could not find user with mac = '{mac}'"),
+        );
+        return String::new();
+    };
+    let text = match read(&template) {
+        Ok(t) => t,
+        Err(e) => {
+            host.log(Level::Warning, &e);
+            return String::new();
+        }
+    };
+    phone
+        .lines
+        .iter()
+        .map(|l| render(&text, phone, &l.vars))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::{config, ext, FakeHost};
+    use crate::model::Phone;
+
+    fn snap(host: &FakeHost) -> Snapshot {
+        let exts = [
+            ext("p", &[("USERNAME", "a"), ("MAC", "AA"), ("PROFILE", "pol")]),
+            ext("p", &[("USERNAME", "b"), ("MAC", "bb"), ("PROFILE", "pol")]),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "b2"),
+                    ("MAC", "bb"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "2"),
+                ],
+            ),
+        ];
+        Snapshot::build(config(), &exts, host)
+    }
+
+    #[test]
+    fn argument_handling() {
+        assert_eq!(two_args("a,b"), ("a".into(), "b".into()));
+        assert_eq!(
+            two_args(r#"<i n="%{X}"/>,${MAC}"#),
+            ("<i n=%{X}/>".into(), "${MAC}".into())
+        );
+        assert_eq!(two_args(""), (String::new(), String::new()));
+        assert_eq!(each_user_template("%{A}-%{B}%"), "${A}-${B}%");
+    }
+
+    #[test]
+    fn each_user_excludes_case_insensitively() {
+        let host = FakeHost::default();
+        let s = snap(&host);
+        let render = |t: &str, _: &Phone, v: &Vars| host.substitute(t, v);
+        assert_eq!(each_user(&s, "[%{USERNAME}]", &render), "[a][b]");
+        assert_eq!(each_user(&s, "[%{USERNAME}],aa", &render), "[b]");
+        assert_eq!(each_user(&s, "x", &render), "xx");
+    }
+
+    #[test]
+    fn each_extension_renders_every_line() {
+        let host = FakeHost::default();
+        let s = snap(&host);
+        host.logs.borrow_mut().clear();
+        let read = |name: &str| -> Result<String, String> {
+            if name == "line.tpl" {
+                Ok("<${LINE}:${USERNAME}>".into())
+            } else {
+                Err(format!("Could not load file: {name}"))
+            }
+        };
+        let render = |t: &str, p: &Phone, v: &Vars| format!("{}{}", p.mac, host.substitute(t, v));
+        let each = |data: &str| each_extension(&s, data, &host, &read, &render);
+        assert_eq!(each("bb,line.tpl"), "bb<1:b>bb<2:b2>");
+        assert_eq!(each("BB,line.tpl"), "");
+        assert_eq!(each("bb,missing"), "");
+        assert_eq!(each("bb"), "");
+        assert_eq!(host.logs.borrow().len(), 3);
+    }
+}

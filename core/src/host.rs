@@ -1,0 +1,30 @@
+//! What the core needs from Asterisk, as a trait: substitution (so every dialplan function
+//! works in templates), time zone facts, and logging. The module implements it over the
+//! FFI; unit tests implement it in plain Rust.
+
+use crate::vars::Vars;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Notice,
+    Warning,
+    Error,
+}
+
+/// Daylight saving facts of a zone, for now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TzInfo {
+    /// Offset from UTC in seconds.
+    pub offset: i32,
+    /// (month, day of month, hour) of the start and of the end, when the zone has DST.
+    pub dst: Option<([i32; 3], [i32; 3])>,
+}
+
+pub trait Host {
+    /// Asterisk's `${...}` substitution of `template` with `vars`.
+    fn substitute(&self, template: &str, vars: &Vars) -> String;
+    /// DST facts of `zone` (None: the system zone).
+    fn tz(&self, zone: Option<&str>) -> TzInfo;
+    fn log(&self, level: Level, message: &str);
+}

@@ -1,0 +1,13 @@
+//! The provisioning model of res_phoneprov, free of Asterisk symbols so it can be tested
+//! with plain `cargo test`. The module crate feeds it owned data and a [`host::Host`].
+
+pub mod args;
+pub mod cli;
+pub mod conf;
+pub mod funcs;
+pub mod host;
+pub mod model;
+pub mod profile;
+pub mod server;
+pub mod users;
+pub mod vars;

@@ -1,0 +1,552 @@
+//! The served state: phones (one per MAC, with their lines) and the route table, built
+//! whole from a parsed configuration and every provider's extensions. It is never changed
+//! after it is built; a reload builds a new one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::host::{Host, Level, TzInfo};
+use crate::profile::{Config, FileEntry, Profile};
+use crate::vars::{self, Vars};
+
+/// One extension of a phone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub name: String,
+    /// The line number, from `LINE`.
+    pub index: i32,
+    pub vars: Vars,
+}
+
+#[derive(Clone, Debug)]
+pub struct Phone {
+    pub mac: String,
+    pub provider: Arc<str>,
+    pub profile: Arc<Profile>,
+    /// Ordered by line number; never empty.
+    pub lines: Vec<Line>,
+}
+
+impl Phone {
+    /// The variables templates are rendered with: those of the first line.
+    pub fn vars(&self) -> &Vars {
+        &self.lines[0].vars
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Static { profile: usize, file: usize },
+    Dynamic { phone: usize, file: usize },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub uri: String,
+    pub target: Target,
+}
+
+/// What a route resolves to.
+pub struct Resolved<'a> {
+    pub route: &'a Route,
+    pub profile: &'a Profile,
+    pub file: &'a FileEntry,
+    /// None for a static file.
+    pub phone: Option<&'a Phone>,
+}
+
+/// An extension as a provider hands it over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub provider: Arc<str>,
+    pub vars: Vars,
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub phones: Vec<Phone>,
+    pub routes: Vec<Route>,
+    by_uri: HashMap<String, usize>,
+    by_mac: HashMap<String, usize>,
+}
+
+/// C's `sscanf("%d")`: optional blanks and sign, then digits; 0 when there are none.
+pub fn leading_int(s: &str) -> i32 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| {
+            (n * 10 + i64::from(d - b'0')).min(i64::from(i32::MAX) + 1)
+        });
+    let n = if neg { -n } else { n };
+    n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+fn tz_vars(v: &mut Vars, tz: &TzInfo) {
+    v.push("TZOFFSET", tz.offset.to_string());
+    if let Some((start, end)) = tz.dst {
+        v.push("DST_ENABLE", "1");
+        let names = [
+            ("DST_START_MONTH", start[0]),
+            ("DST_START_MDAY", start[1]),
+            ("DST_START_HOUR", start[2]),
+            ("DST_END_MONTH", end[0]),
+            ("DST_END_MDAY", end[1]),
+            ("DST_END_HOUR", end[2]),
+        ];
+        for (name, value) in names {
+            v.push(name, value.to_string());
+        }
+    }
+}
+
+struct Builder<'h> {
+    host: &'h dyn Host,
+    tz_cache: HashMap<Option<String>, TzInfo>,
+    snap: Snapshot,
+}
+
+impl Builder<'_> {
+    fn log(&self, level: Level, message: String) {
+        self.host.log(level, &message);
+    }
+
+    fn add_route(&mut self, uri: String, target: Target, origin: &str) {
+        if let Some(&existing) = self.snap.by_uri.get(&uri) {
+            let first = describe(&self.snap, self.snap.routes[existing].target);
+            self.log(
+                Level::Warning,
+                format!("URI '{uri}' of {origin} is already served for {first}; keeping the first"),
+            );
+            return;
+        }
+        self.snap.by_uri.insert(uri.clone(), self.snap.routes.len());
+        self.snap.routes.push(Route { uri, target });
+    }
+
+    /// A line's variables: the provider's, then LINE and LINEKEYS defaults, time zone facts,
+    /// and the profile's `setvar`s rendered with what the line has so far.
+    fn line(&mut self, name: &str, given: &Vars, profile: &Profile) -> Line {
+        let mut v = given.clone();
+        let index = match v.find(vars::LINE) {
+            Some(l) => leading_int(l),
+            None => {
+                v.push(vars::LINE, "1");
+                1
+            }
+        };
+        v.push_default(vars::LINEKEYS, "1");
+        let zone = given.find(vars::TIMEZONE).map(str::to_owned);
+        let host = self.host;
+        let tz = *self
+            .tz_cache
+            .entry(zone)
+            .or_insert_with_key(|z| host.tz(z.as_deref()));
+        tz_vars(&mut v, &tz);
+        for (sv_name, sv_value) in &profile.setvars {
+            if !v.contains(sv_name) {
+                let value = self.host.substitute(sv_value, &v);
+                v.push(sv_name.as_str(), value);
+            }
+        }
+        Line {
+            name: name.to_owned(),
+            index,
+            vars: v,
+        }
+    }
+
+    fn add_extension(&mut self, ext: &Extension) {
+        let Some(username) = ext.vars.find(vars::USERNAME) else {
+            self.log(
+                Level::Error,
+                format!("{}: an extension has no USERNAME - skipping.", ext.provider),
+            );
+            return;
+        };
+        let Some(mac) = ext.vars.find(vars::MAC) else {
+            self.log(
+                Level::Error,
+                format!(
+                    "{}: extension '{username}' has no MAC - skipping.",
+                    ext.provider
+                ),
+            );
+            return;
+        };
+        let Some(profile_name) = ext.vars.find(vars::PROFILE) else {
+            self.log(
+                Level::Error,
+                format!("No profile could be found for user '{username}' - skipping."),
+            );
+            return;
+        };
+        let Some(profile) = self.snap.config.profile(profile_name).cloned() else {
+            self.log(
+                Level::Error,
+                format!(
+                    "Could not look up profile '{profile_name}' for user '{username}' - skipping."
+                ),
+            );
+            return;
+        };
+        if let Some(&idx) = self.snap.by_mac.get(mac) {
+            let owner = self.snap.phones[idx].provider.clone();
+            if owner != ext.provider {
+                self.log(
+                    Level::Error,
+                    format!(
+                        "MAC address '{mac}' of provider '{}' was already added by provider \
+                         '{owner}' - skipping",
+                        ext.provider
+                    ),
+                );
+                return;
+            }
+            // Setvars come from the profile the phone was created with.
+            let phone_profile = self.snap.phones[idx].profile.clone();
+            let line = self.line(username, &ext.vars, &phone_profile);
+            let lines = &mut self.snap.phones[idx].lines;
+            match lines.binary_search_by_key(&line.index, |l| l.index) {
+                Ok(_) => self.log(
+                    Level::Warning,
+                    format!(
+                        "Duplicate linenumber={} for {mac}: extension '{username}' skipped",
+                        line.index
+                    ),
+                ),
+                Err(pos) => lines.insert(pos, line),
+            }
+            return;
+        }
+        let line = self.line(username, &ext.vars, &profile);
+        let phone_idx = self.snap.phones.len();
+        let uris: Vec<String> = profile
+            .dynamic_files
+            .iter()
+            .map(|f| self.host.substitute(&f.uri, &line.vars))
+            .collect();
+        self.snap.by_mac.insert(mac.to_owned(), phone_idx);
+        self.snap.phones.push(Phone {
+            mac: mac.to_owned(),
+            provider: ext.provider.clone(),
+            profile: profile.clone(),
+            lines: vec![line],
+        });
+        for (file, uri) in uris.into_iter().enumerate() {
+            let origin = format!("phone {mac} ({})", profile.dynamic_files[file].uri);
+            if uri.is_empty() {
+                self.log(
+                    Level::Warning,
+                    format!("{origin}: the URI is empty after substitution - not served"),
+                );
+                continue;
+            }
+            self.add_route(
+                uri,
+                Target::Dynamic {
+                    phone: phone_idx,
+                    file,
+                },
+                &origin,
+            );
+        }
+    }
+}
+
+fn describe(snap: &Snapshot, target: Target) -> String {
+    match target {
+        Target::Static { profile, file } => {
+            let p = &snap.config.profiles[profile];
+            format!(
+                "static file {} of profile [{}]",
+                p.static_files[file].template, p.name
+            )
+        }
+        Target::Dynamic { phone, .. } => format!("phone {}", snap.phones[phone].mac),
+    }
+}
+
+impl Snapshot {
+    /// Builds the whole state: static routes of every profile, then every extension in the
+    /// order given (providers in registration order).
+    pub fn build<'a>(
+        config: Arc<Config>,
+        extensions: impl IntoIterator<Item = &'a Extension>,
+        host: &dyn Host,
+    ) -> Snapshot {
+        let mut b = Builder {
+            host,
+            tz_cache: HashMap::new(),
+            snap: Snapshot {
+                config: config.clone(),
+                ..Snapshot::default()
+            },
+        };
+        for (pi, profile) in config.profiles.iter().enumerate() {
+            for (fi, f) in profile.static_files.iter().enumerate() {
+                let origin = format!("static file {} of profile [{}]", f.template, profile.name);
+                b.add_route(
+                    f.uri.clone(),
+                    Target::Static {
+                        profile: pi,
+                        file: fi,
+                    },
+                    &origin,
+                );
+            }
+        }
+        for ext in extensions {
+            b.add_extension(ext);
+        }
+        b.snap
+    }
+
+    pub fn resolve(&self, uri: &str) -> Option<Resolved<'_>> {
+        let route = &self.routes[*self.by_uri.get(uri)?];
+        Some(match route.target {
+            Target::Static { profile, file } => {
+                let profile = &self.config.profiles[profile];
+                Resolved {
+                    route,
+                    profile,
+                    file: &profile.static_files[file],
+                    phone: None,
+                }
+            }
+            Target::Dynamic { phone, file } => {
+                let phone = &self.phones[phone];
+                Resolved {
+                    route,
+                    profile: &phone.profile,
+                    file: &phone.profile.dynamic_files[file],
+                    phone: Some(phone),
+                }
+            }
+        })
+    }
+
+    /// The phone with exactly this MAC.
+    pub fn phone(&self, mac: &str) -> Option<&Phone> {
+        self.by_mac.get(mac).map(|&i| &self.phones[i])
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::conf::{Category, ConfigFile};
+    use std::cell::RefCell;
+
+    /// Plain `${NAME}` substitution, enough to test the model.
+    #[derive(Default)]
+    pub struct FakeHost {
+        pub logs: RefCell<Vec<(Level, String)>>,
+    }
+
+    impl Host for FakeHost {
+        fn substitute(&self, template: &str, vars: &Vars) -> String {
+            let mut out = String::new();
+            let mut rest = template;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let end = after.find('}').expect("closed");
+                out.push_str(vars.find(&after[..end]).unwrap_or(""));
+                rest = &after[end + 1..];
+            }
+            out + rest
+        }
+        fn tz(&self, zone: Option<&str>) -> TzInfo {
+            match zone {
+                Some("Europe/Paris") => TzInfo {
+                    offset: 3600,
+                    dst: Some(([3, 29, 2], [10, 25, 3])),
+                },
+                _ => TzInfo::default(),
+            }
+        }
+        fn log(&self, level: Level, message: &str) {
+            self.logs.borrow_mut().push((level, message.to_owned()));
+        }
+    }
+
+    pub fn config() -> Arc<Config> {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new("general", &[("default_profile", "pol")]),
+                Category::new(
+                    "pol",
+                    &[
+                        ("static_file", "fw.bin"),
+                        ("${MAC}.cfg", "phone.cfg"),
+                        ("setvar", "GREETING=hello ${USERNAME}"),
+                    ],
+                ),
+                Category::new(
+                    "other",
+                    &[("static_file", "fw.bin"), ("x/${USERNAME}.xml", "x.xml")],
+                ),
+            ],
+        };
+        Arc::new(Config::parse(&file).0)
+    }
+
+    pub fn ext(provider: &str, pairs: &[(&str, &str)]) -> Extension {
+        Extension {
+            provider: provider.into(),
+            vars: pairs.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn leading_int_is_scanf() {
+        assert_eq!(leading_int(" 12abc"), 12);
+        assert_eq!(leading_int("-3"), -3);
+        assert_eq!(leading_int("x"), 0);
+        assert_eq!(leading_int("99999999999"), i32::MAX);
+    }
+
+    #[test]
+    fn lines_are_ordered_and_duplicates_rejected() {
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "b"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "3"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "a"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "1"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "c"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "2"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "d"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "2"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "e"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "0"),
+                ],
+            ),
+        ];
+        let s = Snapshot::build(config(), &exts, &host);
+        let names: Vec<_> = s.phones[0].lines.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["e", "a", "c", "b"]);
+        let logs = host.logs.borrow();
+        let dups: Vec<_> = logs.iter().filter(|l| l.1.contains("Duplicate")).collect();
+        assert_eq!(dups.len(), 1);
+        assert!(dups[0].1.contains("Duplicate linenumber=2 for m1"));
+        // The URI was rendered with the line the phone was created with.
+        assert!(s.resolve("m1.cfg").is_some());
+    }
+
+    #[test]
+    fn variables_defaults_tz_and_setvars() {
+        let host = FakeHost::default();
+        let exts = [ext(
+            "p",
+            &[
+                ("USERNAME", "jane"),
+                ("MAC", "m1"),
+                ("PROFILE", "pol"),
+                ("TIMEZONE", "Europe/Paris"),
+            ],
+        )];
+        let s = Snapshot::build(config(), &exts, &host);
+        let v = s.phones[0].vars();
+        assert_eq!(v.find("LINE"), Some("1"));
+        assert_eq!(v.find("LINEKEYS"), Some("1"));
+        assert_eq!(v.find("TZOFFSET"), Some("3600"));
+        assert_eq!(v.find("DST_START_MONTH"), Some("3"));
+        assert_eq!(v.find("DST_END_HOUR"), Some("3"));
+        assert_eq!(v.find("GREETING"), Some("hello jane"));
+        // A user's own variable wins over the profile's setvar.
+        let exts = [ext(
+            "p",
+            &[
+                ("USERNAME", "j"),
+                ("MAC", "m1"),
+                ("PROFILE", "pol"),
+                ("GREETING", "mine"),
+            ],
+        )];
+        let s = Snapshot::build(config(), &exts, &host);
+        assert_eq!(s.phones[0].vars().find("GREETING"), Some("mine"));
+        assert_eq!(s.phones[0].vars().find("DST_ENABLE"), None);
+    }
+
+    #[test]
+    fn routes_static_dynamic_conflicts() {
+        let host = FakeHost::default();
+        let exts = [
+            ext("p", &[("USERNAME", "a"), ("MAC", "m1"), ("PROFILE", "pol")]),
+            ext("q", &[("USERNAME", "b"), ("MAC", "m1"), ("PROFILE", "pol")]),
+            ext(
+                "p",
+                &[("USERNAME", "c"), ("MAC", "m2"), ("PROFILE", "nope")],
+            ),
+            ext("p", &[("USERNAME", "d"), ("MAC", "m3")]),
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "m4"), ("PROFILE", "other")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "m5"), ("PROFILE", "other")],
+            ),
+        ];
+        let s = Snapshot::build(config(), &exts, &host);
+        let fw = s.resolve("fw.bin").expect("static route");
+        assert!(fw.phone.is_none());
+        assert_eq!(fw.profile.name, "pol");
+        let r = s.resolve("m1.cfg").expect("dynamic route");
+        assert_eq!(r.phone.unwrap().mac, "m1");
+        assert_eq!(r.file.template, "phone.cfg");
+        assert_eq!(s.resolve("x/a.xml").unwrap().phone.unwrap().mac, "m4");
+        assert!(s.resolve("m2.cfg").is_none());
+        assert_eq!(s.phones.len(), 3);
+        let logs: Vec<String> = host.logs.borrow().iter().map(|l| l.1.clone()).collect();
+        assert_eq!(logs.len(), 5, "{logs:?}");
+        assert!(logs[0].contains("fw.bin"));
+        assert!(logs[1].contains("already added by provider 'p'"));
+        assert!(logs[2].contains("'nope'"));
+        assert!(logs[3].contains("No profile"));
+        assert!(logs[4].contains("x/a.xml"));
+    }
+}
