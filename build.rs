@@ -1,0 +1,108 @@
+//! Generates the Asterisk bindings (bindgen) and compiles the C glue (cc).
+//!
+//! Headers come from the folder holding `asterisk.h` and `asterisk/`: `ASTERISK_INCLUDE_DIR`,
+//! else the project's sandbox (`.sandbox/include`, made by `scripts/sandbox.sh`), else
+//! `/usr/include`. Only that folder is added to the include path: the sandbox's whole
+//! `/usr/include` would mix its glibc headers into the host build.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+fn asterisk_include_dir(manifest: &Path) -> PathBuf {
+    println!("cargo:rerun-if-env-changed=ASTERISK_INCLUDE_DIR");
+    if let Some(dir) = env::var_os("ASTERISK_INCLUDE_DIR") {
+        let dir = PathBuf::from(dir);
+        if dir.join("asterisk.h").is_file() {
+            return dir;
+        }
+        panic!(
+            "ASTERISK_INCLUDE_DIR={} holds no asterisk.h: point it at the folder that holds \
+             asterisk.h and asterisk/ (install asterisk-dev, or run `make sandbox`)",
+            dir.display()
+        );
+    }
+    let candidates = [
+        manifest.join(".sandbox/include"),
+        PathBuf::from("/usr/include"),
+    ];
+    for dir in &candidates {
+        if dir.join("asterisk.h").is_file() {
+            return dir.clone();
+        }
+    }
+    panic!(
+        "asterisk.h not found in .sandbox/include or /usr/include: run `make sandbox` (or install \
+         asterisk-dev), or set ASTERISK_INCLUDE_DIR to the folder that holds asterisk.h"
+    );
+}
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets this"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets this"));
+    let include = asterisk_include_dir(&manifest);
+    let ours = manifest.join("include");
+
+    println!("cargo:rerun-if-changed=include/pp_glue.h");
+    println!("cargo:rerun-if-changed=include/pp_wrapper.h");
+    println!("cargo:rerun-if-changed=csrc/pp_glue.c");
+    println!(
+        "cargo:rerun-if-changed={}",
+        include.join("asterisk.h").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        include.join("asterisk/buildopts.h").display()
+    );
+
+    cc::Build::new()
+        .file("csrc/pp_glue.c")
+        .include(&ours)
+        .include(&include)
+        .define("_GNU_SOURCE", None)
+        .define("_REENTRANT", None)
+        .flag_if_supported("-Wno-unused-parameter")
+        .flag_if_supported("-fno-strict-aliasing")
+        // Asterisk's own headers trip this one; the glue cannot change them.
+        .flag_if_supported("-Wno-old-style-declaration")
+        .compile("pp_glue");
+
+    let bindings = bindgen::Builder::default()
+        .header(ours.join("pp_wrapper.h").to_string_lossy())
+        .clang_arg(format!("-I{}", ours.display()))
+        .clang_arg(format!("-I{}", include.display()))
+        .clang_arg("-D_GNU_SOURCE")
+        .clang_arg("-D_REENTRANT")
+        // Asterisk's headers use clang blocks for RAII_VAR when compiled by clang.
+        .clang_arg("-fblocks")
+        .allowlist_function("pp_.*")
+        // Defined in Rust (src/ffi/entry.rs); the glue only calls them.
+        .blocklist_function("pp_rs_.*")
+        .allowlist_function("ast_category_browse")
+        .allowlist_function("ast_variable_browse")
+        .allowlist_function("ast_config_destroy")
+        .allowlist_function("ast_var_name")
+        .allowlist_function("ast_var_value")
+        .allowlist_function("ast_var_full_name")
+        .allowlist_type("ast_variable")
+        .allowlist_type("ast_http_method")
+        .allowlist_type("ast_phoneprov_std_variables")
+        .allowlist_type("ast_module_load_result")
+        .allowlist_type("pp_.*")
+        .allowlist_var("PP_.*")
+        .opaque_type("ast_tcptls_session_instance")
+        .opaque_type("ast_config")
+        .opaque_type("varshead")
+        .opaque_type("ast_var_t")
+        .opaque_type("ast_str")
+        .rustified_enum("ast_phoneprov_std_variables")
+        .constified_enum_module("ast_http_method")
+        .constified_enum_module("ast_module_load_result")
+        .constified_enum_module("pp_.*")
+        .layout_tests(false)
+        .generate_comments(false)
+        .generate()
+        .expect("bindgen could not read the Asterisk headers (is libclang-dev installed?)");
+    bindings
+        .write_to_file(out.join("bindings.rs"))
+        .expect("write bindings");
+}

@@ -1,0 +1,391 @@
+/*
+ * res_phoneprov in Rust: C glue. Module registration and thin adapters over Asterisk
+ * macros and inline functions. No provisioning logic lives here; see src/ and core/.
+ *
+ * Licensed under the GNU General Public License version 2 only.
+ */
+#define AST_MODULE "res_phoneprov"
+#define AST_MODULE_SELF_SYM __internal_res_phoneprov_self
+
+#include "asterisk.h"
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <time.h>
+
+#include "asterisk/module.h"
+#include "asterisk/logger.h"
+#include "asterisk/options.h"
+#include "asterisk/paths.h"
+#include "asterisk/chanvars.h"
+#include "asterisk/pbx.h"
+#include "asterisk/strings.h"
+#include "asterisk/config.h"
+#include "asterisk/localtime.h"
+#include "asterisk/http.h"
+#include "asterisk/tcptls.h"
+#include "asterisk/iostream.h"
+#include "asterisk/cli.h"
+#include "asterisk/utils.h"
+
+#include "pp_glue.h"
+
+void pp_log(int level, const char *file, int line, const char *function, const char *message)
+{
+	ast_log(level, file, line, function, "%s", message);
+}
+
+int pp_debug_enabled(void)
+{
+	return DEBUG_ATLEAST(1);
+}
+
+char *pp_strdup(const char *s)
+{
+	return ast_strdup(s);
+}
+
+int pp_fully_booted(void)
+{
+	return ast_fully_booted ? 1 : 0;
+}
+
+const char *pp_data_dir(void)
+{
+	return ast_config_AST_DATA_DIR;
+}
+
+struct varshead *pp_vars_new(void)
+{
+	return ast_var_list_create();
+}
+
+void pp_vars_push(struct varshead *head, const char *name, const char *value)
+{
+	AST_VAR_LIST_INSERT_TAIL(head, ast_var_assign(name, value));
+}
+
+void pp_vars_free(struct varshead *head)
+{
+	ast_var_list_destroy(head);
+}
+
+const struct ast_var_t *pp_vars_first(const struct varshead *head)
+{
+	return AST_LIST_FIRST(head);
+}
+
+const struct ast_var_t *pp_vars_next(const struct ast_var_t *var)
+{
+	return AST_LIST_NEXT(var, entries);
+}
+
+struct ast_str *pp_substitute(const struct varshead *head, const char *template_text)
+{
+	struct ast_str *out = ast_str_create(strlen(template_text) + 64);
+
+	if (out) {
+		/* The substitution only reads the list; the cast drops a const the API lacks. */
+		ast_str_substitute_variables_varshead(&out, 0, (struct varshead *) head, template_text);
+	}
+	return out;
+}
+
+const char *pp_str_buffer(const struct ast_str *s)
+{
+	return ast_str_buffer(s);
+}
+
+size_t pp_str_length(const struct ast_str *s)
+{
+	return ast_str_strlen(s);
+}
+
+void pp_str_free(struct ast_str *s)
+{
+	ast_free(s);
+}
+
+struct ast_config *pp_config_load(const char *filename, int *status)
+{
+	struct ast_flags flags = { 0 };
+	struct ast_config *cfg = ast_config_load2(filename, AST_MODULE, flags);
+
+	if (!cfg) {
+		*status = 1;
+		return NULL;
+	}
+	if (cfg == CONFIG_STATUS_FILEINVALID) {
+		*status = 2;
+		return NULL;
+	}
+	*status = 0;
+	return cfg;
+}
+
+int pp_iface_ipv4(const char *iface, unsigned char out[4])
+{
+	struct ifreq ifr;
+	int sock;
+	int res;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ast_copy_string(ifr.ifr_name, iface, sizeof(ifr.ifr_name));
+	sock = socket(PF_INET, SOCK_DGRAM, IPPROTO_IP);
+	if (sock < 0) {
+		return -1;
+	}
+	res = ioctl(sock, SIOCGIFADDR, &ifr);
+	close(sock);
+	if (res < 0) {
+		return -1;
+	}
+	memcpy(out, &((struct sockaddr_in *) &ifr.ifr_addr)->sin_addr, 4);
+	return 0;
+}
+
+void pp_tz_info(const char *zone, int out[8])
+{
+	time_t now = time(NULL);
+	int dst_enabled = 0;
+	time_t start = 0;
+	time_t end = 0;
+	int offset = 0;
+	struct ast_tm tm;
+	struct timeval when = { 0, 0 };
+
+	memset(out, 0, 8 * sizeof(int));
+	ast_get_dst_info(&now, &dst_enabled, &start, &end, &offset, zone);
+	out[0] = offset;
+	out[1] = dst_enabled;
+	if (!dst_enabled) {
+		return;
+	}
+	when.tv_sec = start;
+	ast_localtime(&when, &tm, zone);
+	out[2] = tm.tm_mon + 1;
+	out[3] = tm.tm_mday;
+	out[4] = tm.tm_hour;
+	when.tv_sec = end;
+	ast_localtime(&when, &tm, zone);
+	out[5] = tm.tm_mon + 1;
+	out[6] = tm.tm_mday;
+	out[7] = tm.tm_hour;
+}
+
+static int http_callback(struct ast_tcptls_session_instance *ser, const struct ast_http_uri *urih,
+	const char *uri, enum ast_http_method method, struct ast_variable *get_vars,
+	struct ast_variable *headers)
+{
+	return pp_rs_http(ser, uri, method, headers);
+}
+
+static struct ast_http_uri phoneprov_uri = {
+	.callback = http_callback,
+	.description = "Asterisk HTTP Phone Provisioning Tool",
+	.uri = "phoneprov",
+	.has_subtree = 1,
+	.key = __FILE__,
+};
+
+int pp_http_link(void)
+{
+	return ast_http_uri_link(&phoneprov_uri);
+}
+
+void pp_http_unlink(void)
+{
+	ast_http_uri_unlink(&phoneprov_uri);
+}
+
+int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+
+	if (!ser || !ser->stream || getsockname(ast_iostream_get_fd(ser->stream), (struct sockaddr *) &addr, &len)) {
+		return -1;
+	}
+	if (addr.ss_family == AF_INET) {
+		memcpy(out, &((struct sockaddr_in *) &addr)->sin_addr, 4);
+		*family = 4;
+		return 0;
+	}
+	if (addr.ss_family == AF_INET6) {
+		memcpy(out, &((struct sockaddr_in6 *) &addr)->sin6_addr, 16);
+		*family = 6;
+		return 0;
+	}
+	return -1;
+}
+
+static struct ast_str *str_from(const char *data, size_t len)
+{
+	struct ast_str *s;
+
+	if (!data) {
+		return NULL;
+	}
+	s = ast_str_create(len + 1);
+	if (s) {
+		ast_str_set_substr(&s, 0, data, len);
+	}
+	return s;
+}
+
+void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
+	const char *title, const char *headers, const char *body, size_t body_len, int fd,
+	int static_content)
+{
+	ast_http_send(ser, method, status, title, str_from(headers, headers ? strlen(headers) : 0),
+		str_from(body, body_len), fd, static_content);
+}
+
+void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
+	const char *text)
+{
+	ast_http_error(ser, status, title, text);
+}
+
+void pp_cli_print(int fd, const char *text)
+{
+	ast_cli(fd, "%s", text);
+}
+
+static char *cli_dispatch(int command, struct ast_cli_entry *e, int cmd, struct ast_cli_args *a,
+	const char *name, const char *usage)
+{
+	switch (cmd) {
+	case CLI_INIT:
+		e->command = (char *) name;
+		e->usage = usage;
+		return NULL;
+	case CLI_GENERATE:
+		return pp_rs_cli_complete(command, a->line, a->word, a->pos, a->n);
+	}
+	if (a->argc != e->args) {
+		return CLI_SHOWUSAGE;
+	}
+	pp_rs_cli(command, a->fd, a->argc, a->argv);
+	return CLI_SUCCESS;
+}
+
+static char *cli_show_routes(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_SHOW_ROUTES, e, cmd, a, "phoneprov show routes",
+		"Usage: phoneprov show routes\n"
+		"       Lists all registered phoneprov http routes.\n");
+}
+
+static struct ast_cli_entry pp_cli_entries[] = {
+	AST_CLI_DEFINE(cli_show_routes, "Show registered phoneprov http routes"),
+};
+
+int pp_cli_register(void)
+{
+	return ast_cli_register_multiple(pp_cli_entries, ARRAY_LEN(pp_cli_entries));
+}
+
+void pp_cli_unregister(void)
+{
+	ast_cli_unregister_multiple(pp_cli_entries, ARRAY_LEN(pp_cli_entries));
+}
+
+static int function_read(int function, char *data, char *buf, size_t len)
+{
+	char *result = pp_rs_function(function, data);
+
+	if (!result) {
+		buf[0] = '\0';
+		return 0;
+	}
+	ast_copy_string(buf, result, len);
+	pp_rs_free_string(result);
+	return 0;
+}
+
+static int function_read2(int function, char *data, struct ast_str **buf, ssize_t len)
+{
+	char *result = pp_rs_function(function, data);
+
+	if (result) {
+		ast_str_append(buf, len, "%s", result);
+		pp_rs_free_string(result);
+	}
+	return 0;
+}
+
+static int each_user_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
+{
+	return function_read(PP_FUNC_EACH_USER, data, buf, len);
+}
+
+static int each_user_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
+{
+	return function_read2(PP_FUNC_EACH_USER, data, buf, len);
+}
+
+static int each_extension_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
+{
+	return function_read(PP_FUNC_EACH_EXTENSION, data, buf, len);
+}
+
+static int each_extension_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
+{
+	return function_read2(PP_FUNC_EACH_EXTENSION, data, buf, len);
+}
+
+static struct ast_custom_function each_user_function = {
+	.name = "PP_EACH_USER",
+	.read = each_user_read,
+	.read2 = each_user_read2,
+};
+
+static struct ast_custom_function each_extension_function = {
+	.name = "PP_EACH_EXTENSION",
+	.read = each_extension_read,
+	.read2 = each_extension_read2,
+};
+
+int pp_functions_register(void)
+{
+	int res = ast_custom_function_register(&each_user_function);
+
+	res |= ast_custom_function_register(&each_extension_function);
+	return res;
+}
+
+void pp_functions_unregister(void)
+{
+	ast_custom_function_unregister(&each_user_function);
+	ast_custom_function_unregister(&each_extension_function);
+}
+
+static int load_module(void)
+{
+	return pp_rs_load();
+}
+
+static int unload_module(void)
+{
+	return pp_rs_unload();
+}
+
+static int reload_module(void)
+{
+	return pp_rs_reload();
+}
+
+AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_GLOBAL_SYMBOLS | AST_MODFLAG_LOAD_ORDER,
+	"HTTP Phone Provisioning (Rust)",
+	.support_level = AST_MODULE_SUPPORT_EXTENDED,
+	.load = load_module,
+	.unload = unload_module,
+	.reload = reload_module,
+	.load_pri = AST_MODPRI_CHANNEL_DEPEND,
+	.requires = "http",
+);

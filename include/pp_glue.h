@@ -1,0 +1,111 @@
+/*
+ * res_phoneprov in Rust: the C glue's declarations.
+ *
+ * The glue exists for what bindgen cannot reach: macros (AST_MODULE_INFO, ast_log,
+ * ast_var_assign, ast_cli_register_multiple, ast_custom_function_register), static
+ * registration structures, and a few small adapters that keep Rust away from raw socket
+ * and ast_str layouts. Everything here is a thin, logic-free bridge.
+ *
+ * Licensed under the GNU General Public License version 2 only.
+ */
+#ifndef PP_GLUE_H
+#define PP_GLUE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ast_tcptls_session_instance;
+struct ast_variable;
+struct ast_config;
+struct varshead;
+struct ast_var_t;
+struct ast_str;
+
+/* Log levels as ast_log knows them (LOG_DEBUG .. LOG_ERROR). */
+enum pp_log_level {
+	PP_LOG_DEBUG = 0,
+	PP_LOG_NOTICE = 2,
+	PP_LOG_WARNING = 3,
+	PP_LOG_ERROR = 4,
+	PP_LOG_VERBOSE = 5,
+};
+
+/* Entry points the glue calls in Rust. Each one catches panics on the Rust side. */
+int pp_rs_load(void);
+int pp_rs_unload(void);
+int pp_rs_reload(void);
+int pp_rs_http(struct ast_tcptls_session_instance *ser, const char *uri, int method,
+	struct ast_variable *headers);
+void pp_rs_cli(int command, int fd, int argc, const char *const *argv);
+char *pp_rs_cli_complete(int command, const char *line, const char *word, int pos, int state);
+char *pp_rs_function(int function, const char *data);
+void pp_rs_free_string(char *s);
+
+/* CLI commands the glue registers. */
+enum pp_cli_command {
+	PP_CLI_SHOW_ROUTES = 0,
+};
+
+/* Dialplan functions the glue registers. */
+enum pp_function {
+	PP_FUNC_EACH_USER = 0,
+	PP_FUNC_EACH_EXTENSION = 1,
+};
+
+/* Logging: the message is always passed as a "%s" argument, never as a format. */
+void pp_log(int level, const char *file, int line, const char *function, const char *message);
+int pp_debug_enabled(void);
+
+/* Whether Asterisk has finished loading every module. */
+int pp_fully_booted(void);
+
+/* A copy in Asterisk's heap (for strings Asterisk frees, such as CLI completions). */
+char *pp_strdup(const char *s);
+
+/* Paths. */
+const char *pp_data_dir(void);
+
+/* Variable lists (struct varshead). */
+struct varshead *pp_vars_new(void);
+void pp_vars_push(struct varshead *head, const char *name, const char *value);
+void pp_vars_free(struct varshead *head);
+const struct ast_var_t *pp_vars_first(const struct varshead *head);
+const struct ast_var_t *pp_vars_next(const struct ast_var_t *var);
+
+/* Substitution: returns a new ast_str the caller frees with pp_str_free. */
+struct ast_str *pp_substitute(const struct varshead *head, const char *template_text);
+const char *pp_str_buffer(const struct ast_str *s);
+size_t pp_str_length(const struct ast_str *s);
+void pp_str_free(struct ast_str *s);
+
+/* Configuration: status 0 loaded, 1 missing, 2 invalid. */
+struct ast_config *pp_config_load(const char *filename, int *status);
+
+/* The IPv4 address of a network interface (serveriface); 0 on success. */
+int pp_iface_ipv4(const char *iface, unsigned char out[4]);
+
+/* Time zone facts for one zone (NULL: the system zone), computed for "now":
+ * out[0] gmt offset, out[1] dst enabled, out[2..4] start month/mday/hour,
+ * out[5..7] end month/mday/hour. */
+void pp_tz_info(const char *zone, int out[8]);
+
+/* HTTP. */
+int pp_http_link(void);
+void pp_http_unlink(void);
+/* The local address of the connection: family 4 (4 bytes) or 6 (16 bytes). */
+int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
+/* Sends a complete answer. headers: extra header lines, each ending in \r\n. */
+void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
+	const char *title, const char *headers, const char *body, size_t body_len, int fd,
+	int static_content);
+void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
+	const char *text);
+
+/* CLI and dialplan functions. */
+int pp_cli_register(void);
+void pp_cli_unregister(void);
+void pp_cli_print(int fd, const char *text);
+int pp_functions_register(void);
+void pp_functions_unregister(void);
+
+#endif /* PP_GLUE_H */

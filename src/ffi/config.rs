@@ -1,0 +1,63 @@
+//! Asterisk's config API (`ast_config_load2`, browsing), read into owned data.
+
+use std::ffi::c_char;
+
+use super::{cstring, owned, sys};
+use phoneprov_core::conf::{Category, ConfigFile};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoadError {
+    Missing,
+    Invalid,
+}
+
+/// A loaded configuration, destroyed on drop.
+struct AstConfig(*mut sys::ast_config);
+
+impl Drop for AstConfig {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from a successful load and is destroyed exactly once.
+        unsafe { sys::ast_config_destroy(self.0) }
+    }
+}
+
+/// Loads `filename` from Asterisk's configuration directory into owned data.
+pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
+    let name = cstring(filename);
+    let mut status = 0;
+    // SAFETY: name is a valid C string and status a valid out-pointer for the call.
+    let raw = unsafe { sys::pp_config_load(name.as_ptr(), &mut status) };
+    match status {
+        0 if !raw.is_null() => {}
+        2 => return Err(LoadError::Invalid),
+        _ => return Err(LoadError::Missing),
+    }
+    let cfg = AstConfig(raw);
+    let mut file = ConfigFile {
+        name: filename.to_owned(),
+        categories: Vec::new(),
+    };
+    let mut cat: *mut c_char = std::ptr::null_mut();
+    loop {
+        // SAFETY: cfg is a live config; cat is NULL or the previous category name it returned.
+        cat = unsafe { sys::ast_category_browse(cfg.0, cat) };
+        if cat.is_null() {
+            break;
+        }
+        let mut vars = Vec::new();
+        // SAFETY: cat was just returned by browsing cfg, which stays alive here; passing the
+        // same pointer makes Asterisk browse this very category, even when names repeat.
+        let mut v = unsafe { sys::ast_variable_browse(cfg.0, cat) };
+        while !v.is_null() {
+            // SAFETY: v points to a variable of the live config.
+            let var = unsafe { &*v };
+            vars.push((owned(var.name), owned(var.value)));
+            v = var.next;
+        }
+        file.categories.push(Category {
+            name: owned(cat),
+            vars,
+        });
+    }
+    Ok(file)
+}

@@ -1,0 +1,117 @@
+//! The `extern "C"` functions the glue calls. Each converts raw arguments to owned or
+//! borrowed safe types and runs the module's code inside [`guard`].
+
+use std::ffi::{c_char, c_int, CStr, CString};
+
+use super::guard::guard;
+use super::http::Request;
+use super::{owned, sys};
+use crate::module;
+
+const LOAD_SUCCESS: c_int = sys::ast_module_load_result::AST_MODULE_LOAD_SUCCESS as c_int;
+const LOAD_DECLINE: c_int = sys::ast_module_load_result::AST_MODULE_LOAD_DECLINE as c_int;
+
+fn load_result(ok: bool) -> c_int {
+    if ok {
+        LOAD_SUCCESS
+    } else {
+        LOAD_DECLINE
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn pp_rs_load() -> c_int {
+    guard("load", LOAD_DECLINE, || load_result(module::load()))
+}
+
+#[no_mangle]
+pub extern "C" fn pp_rs_unload() -> c_int {
+    guard("unload", -1, || {
+        module::unload();
+        0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn pp_rs_reload() -> c_int {
+    guard("reload", LOAD_DECLINE, || load_result(module::reload()))
+}
+
+/// # Safety
+/// Called by the glue's HTTP callback with the live session, URI and headers of a request.
+#[no_mangle]
+pub unsafe extern "C" fn pp_rs_http(
+    ser: *mut sys::ast_tcptls_session_instance,
+    uri: *const c_char,
+    method: c_int,
+    _headers: *mut sys::ast_variable,
+) -> c_int {
+    guard("HTTP request", 0, || {
+        if uri.is_null() {
+            return 0;
+        }
+        // SAFETY: Asterisk passes the decoded URI, alive for the whole callback.
+        let bytes = unsafe { CStr::from_ptr(uri) }.to_bytes();
+        let uri = String::from_utf8_lossy(bytes);
+        let req = Request::new(ser, &uri, method);
+        module::http::handle(&req);
+        0
+    })
+}
+
+/// # Safety
+/// Called by the glue's CLI handler with Asterisk's argument vector.
+#[no_mangle]
+pub unsafe extern "C" fn pp_rs_cli(
+    command: c_int,
+    fd: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) {
+    guard("CLI", (), || {
+        let args: Vec<String> = (0..usize::try_from(argc).unwrap_or(0))
+            // SAFETY: argv holds argc valid C strings for the call.
+            .map(|i| owned(unsafe { *argv.add(i) }))
+            .collect();
+        module::cli::run(command, fd, &args);
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn pp_rs_cli_complete(
+    command: c_int,
+    line: *const c_char,
+    word: *const c_char,
+    pos: c_int,
+    state: c_int,
+) -> *mut c_char {
+    guard("CLI completion", std::ptr::null_mut(), || {
+        let found = module::cli::complete(command, &owned(line), &owned(word), pos, state);
+        match found {
+            Some(s) => {
+                let c = super::cstring(&s);
+                // SAFETY: Asterisk frees completions with ast_free: copy into its heap.
+                unsafe { sys::pp_strdup(c.as_ptr()) }
+            }
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn pp_rs_function(function: c_int, data: *const c_char) -> *mut c_char {
+    guard("dialplan function", std::ptr::null_mut(), || {
+        let result = module::funcs::call(function, &owned(data));
+        super::cstring(&result).into_raw()
+    })
+}
+
+/// # Safety
+/// `s` must come from [`pp_rs_function`] and be freed once.
+#[no_mangle]
+pub unsafe extern "C" fn pp_rs_free_string(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: s was made by CString::into_raw in pp_rs_function.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}

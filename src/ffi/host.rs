@@ -1,0 +1,99 @@
+//! The Asterisk side of the core's [`Host`] trait, and small host facts (data directory,
+//! interface addresses, CLI output).
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use super::vars::{substitute, VarList};
+use super::{cstring, log, owned, sys};
+use phoneprov_core::host::{Host, Level, TzInfo};
+use phoneprov_core::vars::Vars;
+
+/// Asterisk as the core's host.
+pub struct AstHost;
+
+impl Host for AstHost {
+    fn substitute(&self, template: &str, vars: &Vars) -> String {
+        render(template, vars, &[])
+    }
+
+    fn tz(&self, zone: Option<&str>) -> TzInfo {
+        let zone = zone.map(cstring);
+        let mut out = [0i32; 8];
+        // SAFETY: zone is NULL or a valid C string; out has the 8 ints the glue writes.
+        unsafe {
+            sys::pp_tz_info(
+                zone.as_ref().map_or(std::ptr::null(), |z| z.as_ptr()),
+                out.as_mut_ptr(),
+            )
+        };
+        TzInfo {
+            offset: out[0],
+            dst: (out[1] != 0).then(|| ([out[2], out[3], out[4]], [out[5], out[6], out[7]])),
+        }
+    }
+
+    #[track_caller]
+    fn log(&self, level: Level, message: &str) {
+        log::log(level, message)
+    }
+}
+
+/// Renders `template` with `extra` variables (which win) and then `vars`.
+pub fn render(template: &str, vars: &Vars, extra: &[(&str, &str)]) -> String {
+    match VarList::new(vars, extra) {
+        Some(list) => substitute(&list, template),
+        None => String::new(),
+    }
+}
+
+/// `AST_DATA_DIR/phoneprov`, read once: Asterisk fixes it at start-up.
+pub fn phoneprov_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // SAFETY: returns a pointer to Asterisk's global, set before modules load.
+        let data = owned(unsafe { sys::pp_data_dir() });
+        PathBuf::from(data).join("phoneprov")
+    })
+}
+
+/// Whether Asterisk has loaded every module (so every dialplan function exists).
+pub fn fully_booted() -> bool {
+    // SAFETY: reads a global option flag; no arguments.
+    unsafe { sys::pp_fully_booted() != 0 }
+}
+
+/// The IPv4 address of a network interface.
+pub fn iface_ipv4(iface: &str) -> Option<Ipv4Addr> {
+    let name = cstring(iface);
+    let mut out = [0u8; 4];
+    // SAFETY: name is a valid C string and out has the 4 bytes the glue writes.
+    let res = unsafe { sys::pp_iface_ipv4(name.as_ptr(), out.as_mut_ptr()) };
+    (res == 0).then(|| Ipv4Addr::from(out))
+}
+
+/// Writes text to a CLI session.
+pub fn cli_print(fd: i32, text: &str) {
+    let t = cstring(text);
+    // SAFETY: t is a valid C string; the glue prints it with "%s".
+    unsafe { sys::pp_cli_print(fd, t.as_ptr()) }
+}
+
+/// Links the HTTP handler and registers the CLI commands and dialplan functions.
+pub fn register_all() -> bool {
+    // SAFETY: registers the glue's static structures; no arguments.
+    let res =
+        unsafe { sys::pp_http_link() | sys::pp_cli_register() | sys::pp_functions_register() };
+    res == 0
+}
+
+/// Undoes [`register_all`]; safe to call for what was never registered.
+pub fn unregister_all() {
+    // SAFETY: unregisters the glue's static structures; no arguments.
+    unsafe {
+        sys::pp_http_unlink();
+        sys::pp_cli_unregister();
+        sys::pp_functions_unregister();
+    }
+}

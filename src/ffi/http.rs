@@ -1,0 +1,103 @@
+//! One HTTP request as Asterisk hands it to us, and the ways to answer it.
+
+use std::ffi::c_int;
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+
+use super::{cstring, sys};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Other,
+}
+
+pub struct Request<'a> {
+    ser: *mut sys::ast_tcptls_session_instance,
+    raw_method: c_int,
+    pub uri: &'a str,
+    pub method: Method,
+}
+
+impl<'a> Request<'a> {
+    /// `ser` must be the live session of the request being handled, valid until the
+    /// callback returns (the `'a` of `uri`).
+    pub(super) fn new(
+        ser: *mut sys::ast_tcptls_session_instance,
+        uri: &'a str,
+        raw_method: c_int,
+    ) -> Self {
+        use sys::ast_http_method::*;
+        let method = match raw_method {
+            AST_HTTP_GET => Method::Get,
+            AST_HTTP_HEAD => Method::Head,
+            _ => Method::Other,
+        };
+        Request {
+            ser,
+            raw_method,
+            uri,
+            method,
+        }
+    }
+
+    /// The local address of the connection this request came in on.
+    pub fn local_ip(&self) -> Option<IpAddr> {
+        let mut buf = [0u8; 16];
+        let mut family = 0;
+        // SAFETY: ser is the live session; buf has 16 bytes and family is an out-pointer.
+        let res = unsafe { sys::pp_local_address(self.ser, buf.as_mut_ptr(), &mut family) };
+        match (res, family) {
+            (0, 4) => Some(IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3]))),
+            (0, 6) => Some(IpAddr::V6(Ipv6Addr::from(buf))),
+            _ => None,
+        }
+    }
+
+    /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
+    pub fn send(&self, status: u16, title: &str, headers: &str, body: &str, cacheable: bool) {
+        let (t, h) = (cstring(title), cstring(headers));
+        // SAFETY: ser is live; all strings are valid for the call and copied by the glue.
+        unsafe {
+            sys::pp_http_send(
+                self.ser,
+                self.raw_method,
+                c_int::from(status),
+                t.as_ptr(),
+                h.as_ptr(),
+                body.as_ptr().cast(),
+                body.len(),
+                0,
+                c_int::from(cacheable),
+            )
+        }
+    }
+
+    /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
+    pub fn send_file(&self, status: u16, title: &str, headers: &str, file: &File, cacheable: bool) {
+        let (t, h) = (cstring(title), cstring(headers));
+        // SAFETY: ser is live; the descriptor stays open until this call returns.
+        unsafe {
+            sys::pp_http_send(
+                self.ser,
+                self.raw_method,
+                c_int::from(status),
+                t.as_ptr(),
+                h.as_ptr(),
+                std::ptr::null(),
+                0,
+                file.as_raw_fd(),
+                c_int::from(cacheable),
+            )
+        }
+    }
+
+    /// Asterisk's HTML error page. `text` must already be safe to show.
+    pub fn error(&self, status: u16, title: &str, text: &str) {
+        let (t, x) = (cstring(title), cstring(text));
+        // SAFETY: ser is live; strings valid for the call.
+        unsafe { sys::pp_http_error(self.ser, c_int::from(status), t.as_ptr(), x.as_ptr()) }
+    }
+}

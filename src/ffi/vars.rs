@@ -1,0 +1,75 @@
+//! Asterisk variable lists (`struct varshead`) built from and read into owned [`Vars`].
+
+use std::ffi::CStr;
+
+use super::{cstring, owned, sys};
+use phoneprov_core::vars::Vars;
+
+/// A `struct varshead` we own, destroyed on drop.
+pub struct VarList(*mut sys::varshead);
+
+impl VarList {
+    /// A list holding `extra` first, then `vars` (the first of a name wins in Asterisk).
+    pub fn new(vars: &Vars, extra: &[(&str, &str)]) -> Option<VarList> {
+        // SAFETY: allocation only; NULL is handled below.
+        let head = unsafe { sys::pp_vars_new() };
+        if head.is_null() {
+            return None;
+        }
+        let list = VarList(head);
+        for (k, v) in extra.iter().copied().chain(vars.iter()) {
+            let (k, v) = (cstring(k), cstring(v));
+            // SAFETY: head is live; Asterisk copies both strings.
+            unsafe { sys::pp_vars_push(list.0, k.as_ptr(), v.as_ptr()) };
+        }
+        Some(list)
+    }
+
+    pub fn as_ptr(&self) -> *const sys::varshead {
+        self.0
+    }
+}
+
+impl Drop for VarList {
+    fn drop(&mut self) {
+        // SAFETY: we own the list and free it once.
+        unsafe { sys::pp_vars_free(self.0) }
+    }
+}
+
+/// Copies a provider's list (names as given, with any inheritance prefix).
+///
+/// `head` must be NULL or a live list that nobody changes during the call.
+pub fn read(head: *const sys::varshead) -> Vars {
+    let mut out = Vars::new();
+    if head.is_null() {
+        return out;
+    }
+    // SAFETY: head is a live list per this function's contract.
+    let mut var = unsafe { sys::pp_vars_first(head) };
+    while !var.is_null() {
+        // SAFETY: var is an element of the live list; the strings live as long as it does.
+        let (name, value) = unsafe { (sys::ast_var_full_name(var), sys::ast_var_value(var)) };
+        out.push(owned(name), owned(value));
+        // SAFETY: as above.
+        var = unsafe { sys::pp_vars_next(var) };
+    }
+    out
+}
+
+/// Substitutes `template` with `list` through Asterisk (`${VAR}`, functions, expressions).
+pub fn substitute(list: &VarList, template: &str) -> String {
+    let t = cstring(template);
+    // SAFETY: list is live and only read; t is a valid C string.
+    let s = unsafe { sys::pp_substitute(list.as_ptr(), t.as_ptr()) };
+    if s.is_null() {
+        return String::new();
+    }
+    // SAFETY: s is a live ast_str until freed below; its buffer is NUL-terminated.
+    let text = unsafe { CStr::from_ptr(sys::pp_str_buffer(s)) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: s was created for us by the glue and is freed once.
+    unsafe { sys::pp_str_free(s) };
+    text
+}
