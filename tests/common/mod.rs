@@ -1,0 +1,409 @@
+//! Integration harness: starts a real Asterisk from the project's sandbox (under chroot),
+//! with a private configuration, data, run and log directory, a free HTTP port, and only
+//! the modules a test asks for plus res_phoneprov (ours, or the stock C one to compare).
+//! Asterisk is always stopped, even when a test panics; its log is printed on failure.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const STOCK_MODULES: &str = "/usr/lib/x86_64-linux-gnu/asterisk/modules";
+
+/// Which res_phoneprov.so to load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    Rust,
+    Stock,
+}
+
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sandbox_root() -> PathBuf {
+    let sandbox = std::env::var_os("PHONEPROV_SANDBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_dir().join(".sandbox"));
+    let root = sandbox.join("root");
+    assert!(
+        root.join("usr/sbin/asterisk").exists(),
+        "no Asterisk sandbox at {}: run `make sandbox` (integration tests run as root)",
+        root.display()
+    );
+    root
+}
+
+pub fn our_module() -> PathBuf {
+    let m = std::env::var_os("PHONEPROV_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_dir().join("target/release/libres_phoneprov.so"));
+    assert!(m.exists(), "{} is missing: run `make` first", m.display());
+    m
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A test's Asterisk, before it starts.
+pub struct Builder {
+    imp: Impl,
+    modules: Vec<String>,
+    conf: BTreeMap<String, String>,
+    data: BTreeMap<String, Vec<u8>>,
+    bindaddr: String,
+}
+
+impl Builder {
+    pub fn new(imp: Impl) -> Self {
+        Builder {
+            imp,
+            modules: Vec::new(),
+            conf: BTreeMap::new(),
+            data: BTreeMap::new(),
+            bindaddr: "127.0.0.1".into(),
+        }
+    }
+
+    /// Loads a stock module too (name without `.so`).
+    pub fn module(mut self, name: &str) -> Self {
+        self.modules.push(name.to_owned());
+        self
+    }
+
+    /// A file in the configuration directory.
+    pub fn conf(mut self, name: &str, text: &str) -> Self {
+        self.conf.insert(name.to_owned(), text.to_owned());
+        self
+    }
+
+    /// A file below `AST_DATA_DIR/phoneprov/`.
+    pub fn file(mut self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        self.data
+            .insert(name.to_owned(), contents.as_ref().to_owned());
+        self
+    }
+
+    pub fn bindaddr(mut self, addr: &str) -> Self {
+        self.bindaddr = addr.to_owned();
+        self
+    }
+
+    pub fn start(self) -> Asterisk {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let root = sandbox_root();
+        let name = format!(
+            "pptest-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let inner = PathBuf::from("/tmp").join(&name);
+        let dir = root.join("tmp").join(&name);
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["etc", "mod", "lib", "data/phoneprov", "spool", "run", "log"] {
+            fs::create_dir_all(dir.join(sub)).expect("test directory");
+        }
+        let port = free_port();
+        let d = |sub: &str| inner.join(sub).display().to_string();
+        let asterisk_conf = format!(
+            "[directories]\nastetcdir => {}\nastmoddir => {}\nastvarlibdir => {}\n\
+             astdbdir => {}\nastkeydir => {}\nastdatadir => {}\nastagidir => {}\n\
+             astspooldir => {}\nastrundir => {}\nastlogdir => {}\nastsbindir => /usr/sbin\n\
+             [options]\nmaxload = 0\n",
+            d("etc"),
+            d("mod"),
+            d("lib"),
+            d("lib"),
+            d("lib"),
+            d("data"),
+            d("data"),
+            d("spool"),
+            d("run"),
+            d("log")
+        );
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        files.insert("asterisk.conf".into(), asterisk_conf);
+        let mut modules_conf = String::from("[modules]\nautoload = no\n");
+        for m in &self.modules {
+            modules_conf += &format!("load => {m}.so\n");
+        }
+        modules_conf += "load => res_phoneprov.so\n";
+        files.insert("modules.conf".into(), modules_conf);
+        files.insert(
+            "http.conf".into(),
+            format!(
+                "[general]\nenabled = yes\nbindaddr = {}\nbindport = {port}\n",
+                self.bindaddr
+            ),
+        );
+        files.insert(
+            "logger.conf".into(),
+            "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n".into(),
+        );
+        files.extend(self.conf);
+        // Asterisk needs its XML documentation (Stasis will not start without it).
+        std::os::unix::fs::symlink(
+            "/usr/share/asterisk/documentation",
+            dir.join("data/documentation"),
+        )
+        .expect("documentation link");
+        for (name, text) in &files {
+            fs::write(dir.join("etc").join(name), text).expect("config file");
+        }
+        for (name, contents) in &self.data {
+            let path = dir.join("data/phoneprov").join(name);
+            fs::create_dir_all(path.parent().expect("has a parent")).expect("data dir");
+            fs::write(path, contents).expect("data file");
+        }
+        for m in &self.modules {
+            std::os::unix::fs::symlink(
+                format!("{STOCK_MODULES}/{m}.so"),
+                dir.join("mod").join(format!("{m}.so")),
+            )
+            .expect("module link");
+        }
+        let ours = dir.join("mod/res_phoneprov.so");
+        match self.imp {
+            Impl::Rust => {
+                fs::copy(our_module(), &ours).expect("copy our module");
+            }
+            Impl::Stock => {
+                std::os::unix::fs::symlink(format!("{STOCK_MODULES}/res_phoneprov.so"), &ours)
+                    .expect("stock module link");
+            }
+        }
+        let conf = inner.join("etc/asterisk.conf").display().to_string();
+        let stdout = fs::File::create(dir.join("stdout.log")).expect("stdout log");
+        let child = Command::new("chroot")
+            .arg(&root)
+            .args(["/usr/sbin/asterisk", "-C", &conf, "-f", "-n", "-q"])
+            .stdin(Stdio::null())
+            .stdout(stdout.try_clone().expect("dup"))
+            .stderr(stdout)
+            .spawn()
+            .expect("start asterisk under chroot (tests run as root)");
+        let mut ast = Asterisk {
+            imp: self.imp,
+            root,
+            dir,
+            conf,
+            port,
+            bindaddr: self.bindaddr,
+            child: Some(child),
+        };
+        ast.wait_ready();
+        ast
+    }
+}
+
+/// A running Asterisk. Dropping it stops it.
+pub struct Asterisk {
+    pub imp: Impl,
+    root: PathBuf,
+    pub dir: PathBuf,
+    conf: String,
+    pub port: u16,
+    bindaddr: String,
+    child: Option<Child>,
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one raw HTTP request and reads the whole answer (the request asks to close).
+pub fn http_raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.write_all(request)?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    parse_response(&buf)
+}
+
+pub fn parse_response(buf: &[u8]) -> std::io::Result<Response> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim_start().to_owned()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: buf[end + 4..].to_vec(),
+    })
+}
+
+impl Asterisk {
+    pub fn addr(&self) -> SocketAddr {
+        let ip: std::net::IpAddr = match self.bindaddr.as_str() {
+            "0.0.0.0" => "127.0.0.1".parse().expect("ip"),
+            "::" => "::1".parse().expect("ip"),
+            a => a.parse().expect("bindaddr is an address"),
+        };
+        SocketAddr::new(ip, self.port)
+    }
+
+    /// `METHOD /path` with optional extra header lines.
+    pub fn request(&self, method: &str, path: &str, extra_headers: &str) -> Response {
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n{extra_headers}\r\n",
+            self.port
+        );
+        http_raw(self.addr(), req.as_bytes()).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, "")
+    }
+
+    /// Runs a CLI command through `asterisk -rx` and returns what it printed.
+    pub fn cli(&self, command: &str) -> String {
+        let out = Command::new("chroot")
+            .arg(&self.root)
+            .args(["/usr/sbin/asterisk", "-C", &self.conf, "-rx", command])
+            .output()
+            .expect("asterisk -rx");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes a file of the configuration directory (for reload tests).
+    pub fn write_conf(&self, name: &str, text: &str) {
+        fs::write(self.dir.join("etc").join(name), text).expect("write config");
+    }
+
+    pub fn remove_conf(&self, name: &str) {
+        let _ = fs::remove_file(self.dir.join("etc").join(name));
+    }
+
+    /// Writes a file below `AST_DATA_DIR/phoneprov/`.
+    pub fn write_file(&self, name: &str, contents: impl AsRef<[u8]>) {
+        let path = self.dir.join("data/phoneprov").join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        fs::write(path, contents).expect("write data file");
+    }
+
+    pub fn log(&self) -> String {
+        let mut s = fs::read_to_string(self.dir.join("log/messages.log")).unwrap_or_default();
+        s += &fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default();
+        s
+    }
+
+    /// The process id of Asterisk (for memory readings).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                self.is_running(),
+                "Asterisk exited during start-up:\n{}",
+                self.log()
+            );
+            if self.cli("core waitfullybooted").contains("fully booted")
+                && TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Asterisk did not come up within 60 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops Asterisk and says whether it had kept running until asked to stop.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let alive = matches!(child.try_wait(), Ok(None));
+        if alive {
+            let _ = Command::new("chroot")
+                .arg(&self.root)
+                .args([
+                    "/usr/sbin/asterisk",
+                    "-C",
+                    &self.conf,
+                    "-rx",
+                    "core stop now",
+                ])
+                .output();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        alive
+    }
+}
+
+impl Drop for Asterisk {
+    fn drop(&mut self) {
+        let alive = self.stop();
+        if std::thread::panicking() || !alive {
+            eprintln!(
+                "----- Asterisk log ({:?}, {}) -----\n{}\n----- end of log -----",
+                self.imp,
+                self.dir.display(),
+                self.log()
+            );
+        }
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Path helper for files a test wants to look at directly.
+pub fn data_path(ast: &Asterisk, name: &str) -> PathBuf {
+    ast.dir.join("data/phoneprov").join(Path::new(name))
+}

@@ -1,0 +1,164 @@
+//! Our module inside a real Asterisk: identity, lifecycle, static files, errors.
+
+mod common;
+
+use common::{Asterisk, Builder, Impl};
+
+const PHONEPROV: &str = "\
+[general]
+default_profile = pol
+
+[pol]
+staticdir = configs/
+mime_type = text/xml
+static_file => sip.ld,application/octet-stream
+static_file => sip.cfg
+static_file => fw/boot.bin,application/x-firmware
+
+[plain]
+static_file => readme.txt
+static_file => notes.cfg,text/x-notes
+";
+
+fn start() -> Asterisk {
+    Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", PHONEPROV)
+        .file("configs/sip.ld", vec![0u8, 1, 2, 255, b'\n', 7])
+        .file("configs/sip.cfg", "<sip/>\n")
+        .file("configs/fw/boot.bin", "boot")
+        .file("readme.txt", "hello\n")
+        .file("notes.cfg", "n")
+        .start()
+}
+
+#[test]
+fn module_identity() {
+    let ast = start();
+    let show = ast.cli("module show like phoneprov");
+    let row = show
+        .lines()
+        .find(|l| l.starts_with("res_phoneprov.so"))
+        .unwrap_or_else(|| panic!("no res_phoneprov.so row in:\n{show}"));
+    assert!(row.contains("HTTP Phone Provisioning (Rust)"), "{row}");
+    assert!(row.contains("Running"), "{row}");
+    assert!(row.contains("extended"), "{row}");
+    // The module carries this Asterisk's real build-option sum (an empty one would switch
+    // the loader's check off), and the loader accepted it.
+    let buildopts =
+        std::fs::read_to_string(common::sandbox_root().join("usr/include/asterisk/buildopts.h"))
+            .expect("buildopts.h");
+    let sum = buildopts
+        .lines()
+        .find_map(|l| l.strip_prefix("#define AST_BUILDOPT_SUM \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("AST_BUILDOPT_SUM in buildopts.h");
+    assert_eq!(sum.len(), 32);
+    let so = std::fs::read(common::our_module()).expect("module");
+    assert!(so.windows(sum.len()).any(|w| w == sum.as_bytes()));
+    assert!(!ast
+        .log()
+        .contains("not compiled with the same compile-time options"));
+    // The HTTP handler is registered under /phoneprov.
+    assert!(ast.cli("http show status").contains("/phoneprov/..."));
+    assert!(ast
+        .cli("core show function PP_EACH_USER")
+        .contains("PP_EACH_USER"));
+    assert!(ast
+        .cli("core show help phoneprov")
+        .contains("phoneprov show routes"));
+}
+
+#[test]
+fn static_files_with_each_mime_rule() {
+    let ast = start();
+    let cases = [
+        (
+            "sip.ld",
+            "application/octet-stream",
+            &b"\0\x01\x02\xff\n\x07"[..],
+        ),
+        ("sip.cfg", "text/xml", b"<sip/>\n"),
+        ("fw/boot.bin", "application/x-firmware", b"boot"),
+        ("readme.txt", "text/plain", b"hello\n"),
+        ("notes.cfg", "text/x-notes", b"n"),
+    ];
+    for (uri, mime, body) in cases {
+        let r = ast.get(&format!("/phoneprov/{uri}"));
+        assert_eq!(r.status, 200, "{uri}");
+        assert_eq!(r.header("Content-Type"), Some(mime), "{uri}");
+        assert_eq!(r.body, body, "{uri}");
+        assert_eq!(r.header("Content-Length"), Some(&*body.len().to_string()));
+    }
+}
+
+#[test]
+fn head_get_404_and_other_methods() {
+    let ast = start();
+    let get = ast.get("/phoneprov/sip.cfg");
+    let head = ast.request("HEAD", "/phoneprov/sip.cfg", "");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("Content-Length"), get.header("Content-Length"));
+    assert_eq!(head.header("Content-Type"), Some("text/xml"));
+
+    let missing = ast.get("/phoneprov/nothing.cfg");
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("nothing.cfg"));
+    // The configured file lives under staticdir, not at the top: only the URI counts.
+    assert_eq!(ast.get("/phoneprov/configs/sip.cfg").status, 404);
+
+    let hostile = ast.get("/phoneprov/%3Cscript%3Ealert(1)%3C/script%3E");
+    assert_eq!(hostile.status, 404);
+    assert!(!hostile.text().contains("<script>"), "{}", hostile.text());
+
+    let post = ast.request("POST", "/phoneprov/sip.cfg", "Content-Length: 0\r\n");
+    assert_eq!(post.status, 501);
+}
+
+#[test]
+fn missing_static_file_is_500_and_logged() {
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", PHONEPROV)
+        .start();
+    assert_eq!(ast.get("/phoneprov/sip.cfg").status, 500);
+    assert!(ast.log().contains("configs/sip.cfg"), "{}", ast.log());
+}
+
+#[test]
+fn unload_and_load_again() {
+    let mut ast = start();
+    for _ in 0..5 {
+        assert!(ast
+            .cli("module unload res_phoneprov.so")
+            .contains("Unloaded"));
+        assert_eq!(ast.get("/phoneprov/sip.cfg").status, 404);
+        assert!(ast.cli("module load res_phoneprov.so").contains("Loaded"));
+        assert_eq!(ast.get("/phoneprov/sip.cfg").status, 200);
+    }
+    assert!(ast.is_running());
+    assert!(ast.stop(), "Asterisk died:\n{}", ast.log());
+}
+
+#[test]
+fn reload_applies_changes_and_survives_a_broken_file() {
+    let ast = start();
+    assert_eq!(ast.get("/phoneprov/extra.txt").status, 404);
+    ast.write_file("extra.txt", "more");
+    ast.write_conf(
+        "phoneprov.conf",
+        &format!("{PHONEPROV}static_file => extra.txt\n"),
+    );
+    ast.cli("module reload res_phoneprov.so");
+    let r = ast.get("/phoneprov/extra.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "more"));
+
+    // A file that cannot be used keeps the previous state served.
+    ast.write_conf("phoneprov.conf", "[general]\ndefault_profile = nope\n");
+    ast.cli("module reload res_phoneprov.so");
+    assert_eq!(ast.get("/phoneprov/extra.txt").status, 200);
+    ast.remove_conf("phoneprov.conf");
+    ast.cli("module reload res_phoneprov.so");
+    assert_eq!(ast.get("/phoneprov/sip.cfg").status, 200);
+    assert!(ast.log().contains("reload aborted"));
+    assert!(ast.cli("module show like phoneprov").contains("Running"));
+}
