@@ -41,14 +41,17 @@ pub fn log(level: Level, message: &str) {
     };
 }
 
+#[track_caller]
 pub fn error(message: &str) {
     log(Level::Error, message)
 }
 
+#[track_caller]
 pub fn warning(message: &str) {
     log(Level::Warning, message)
 }
 
+#[track_caller]
 pub fn notice(message: &str) {
     log(Level::Notice, message)
 }

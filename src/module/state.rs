@@ -244,7 +244,21 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
     0
 }
 
+/// Removes extensions of a provider: from what it is loading right now when called from its
+/// `load_users` (providers delete the extensions of objects they reload), else from the
+/// registry.
 fn change_extensions(provider: &str, keep: impl Fn(&Extension) -> bool) {
+    let staged = STAGING.with(|s| match s.borrow_mut().as_mut() {
+        Some(st) => {
+            st.extensions
+                .retain(|e| &*e.provider != provider || keep(e));
+            true
+        }
+        None => false,
+    });
+    if staged {
+        return;
+    }
     let mut reg = lock(&REGISTRY);
     if let Some(p) = reg
         .as_mut()
