@@ -54,9 +54,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A test's Asterisk, before it starts.
+/// A test's Asterisk, before it starts. In configuration files, `@SIP_ADDR@` becomes a
+/// loopback address of this instance's own.
 pub struct Builder {
     imp: Impl,
+    preload: Vec<String>,
     modules: Vec<String>,
     conf: BTreeMap<String, String>,
     data: BTreeMap<String, Vec<u8>>,
@@ -67,6 +69,7 @@ impl Builder {
     pub fn new(imp: Impl) -> Self {
         Builder {
             imp,
+            preload: Vec::new(),
             modules: Vec::new(),
             conf: BTreeMap::new(),
             data: BTreeMap::new(),
@@ -77,6 +80,13 @@ impl Builder {
     /// Loads a stock module too (name without `.so`).
     pub fn module(mut self, name: &str) -> Self {
         self.modules.push(name.to_owned());
+        self
+    }
+
+    /// Loads a stock module before every other one (`preload =>`), as an administrator does
+    /// for modules whose functions must exist while res_phoneprov loads.
+    pub fn preload(mut self, name: &str) -> Self {
+        self.preload.push(name.to_owned());
         self
     }
 
@@ -113,6 +123,14 @@ impl Builder {
             fs::create_dir_all(dir.join(sub)).expect("test directory");
         }
         let port = free_port();
+        // A loopback address of its own for anything else that listens (pjsip's 5060).
+        let n = COUNTER.load(Ordering::SeqCst) as u32 + std::process::id() * 64;
+        let own_addr = format!(
+            "127.{}.{}.{}",
+            1 + (n >> 16) % 250,
+            (n >> 8) % 256,
+            1 + n % 250
+        );
         let d = |sub: &str| inner.join(sub).display().to_string();
         let asterisk_conf = format!(
             "[directories]\nastetcdir => {}\nastmoddir => {}\nastvarlibdir => {}\n\
@@ -133,6 +151,9 @@ impl Builder {
         let mut files: BTreeMap<String, String> = BTreeMap::new();
         files.insert("asterisk.conf".into(), asterisk_conf);
         let mut modules_conf = String::from("[modules]\nautoload = no\n");
+        for m in &self.preload {
+            modules_conf += &format!("preload => {m}.so\n");
+        }
         for m in &self.modules {
             modules_conf += &format!("load => {m}.so\n");
         }
@@ -149,7 +170,11 @@ impl Builder {
             "logger.conf".into(),
             "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n".into(),
         );
-        files.extend(self.conf);
+        files.extend(
+            self.conf
+                .into_iter()
+                .map(|(k, v)| (k, v.replace("@SIP_ADDR@", &own_addr))),
+        );
         // Asterisk needs its XML documentation (Stasis will not start without it).
         std::os::unix::fs::symlink(
             "/usr/share/asterisk/documentation",
@@ -164,7 +189,7 @@ impl Builder {
             fs::create_dir_all(path.parent().expect("has a parent")).expect("data dir");
             fs::write(path, contents).expect("data file");
         }
-        for m in &self.modules {
+        for m in self.preload.iter().chain(&self.modules) {
             std::os::unix::fs::symlink(
                 format!("{STOCK_MODULES}/{m}.so"),
                 dir.join("mod").join(format!("{m}.so")),

@@ -1,0 +1,378 @@
+//! Differential tests: each configuration runs through the stock C res_phoneprov and through
+//! ours, in the same sandbox; every route must answer the same status, Content-Type and
+//! bytes. Only the differences README.md lists are kept out, by leaving them out of these
+//! configurations (they have tests of their own in tests/differences.rs).
+
+mod common;
+mod differential;
+
+use differential::{compare, Case};
+
+/// Every standard variable, so a body shows what a line holds.
+const ALL_VARS: &str = "MAC=${MAC} PROFILE=${PROFILE} USERNAME=${USERNAME} \
+DISPLAY_NAME=${DISPLAY_NAME} SECRET=${SECRET} LABEL=${LABEL} CALLERID=${CALLERID} \
+TIMEZONE=${TIMEZONE} LINE=${LINE} LINEKEYS=${LINEKEYS} SERVER=${SERVER} \
+SERVER_PORT=${SERVER_PORT} VOICEMAIL_EXTEN=${VOICEMAIL_EXTEN} \
+EXTENSION_LENGTH=${EXTENSION_LENGTH} TZOFFSET=${TZOFFSET} DST_ENABLE=${DST_ENABLE} \
+DST=${DST_START_MONTH}/${DST_START_MDAY}/${DST_START_HOUR}-${DST_END_MONTH}/${DST_END_MDAY}/${DST_END_HOUR}\n";
+
+const USERS: &str = "\
+[general]
+vmexten = *97
+localextenlength = 4
+
+[6001]
+username = 6001
+autoprov = yes
+macaddress = 0004f2000001
+fullname = Alice Example
+secret = alice-secret
+label = Alice
+cid_number = 6001
+timezone = America/New_York
+
+[6002]
+username = 6002
+autoprov = yes
+macaddress = 0004F2000002
+fullname = Bob Example
+secret = bob-secret
+linekeys = 2
+";
+
+const SIMPLE: &str = "\
+[general]
+default_profile = pol
+
+[pol]
+${MAC}.cfg => all.cfg
+";
+
+fn run(case: Case) {
+    let n = compare(&case);
+    assert!(n >= 2, "only {n} URIs compared");
+}
+
+macro_rules! parity {
+    ($($name:ident => $case:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                run($case);
+            }
+        )*
+    };
+}
+
+parity! {
+    static_files_and_mime_rules => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\nstaticdir => configs/\n\
+            static_file => early.bin\nmime_type => text/xml\n\
+            static_file => sip.ld,application/octet-stream\nstatic_file => sip.cfg\n\
+            static_file => spaced.cfg, text/spaced\n",
+        files: &[("configs/early.bin", "e"), ("configs/sip.ld", "\u{1}\u{2}bin"),
+            ("configs/sip.cfg", "<sip/>\n"), ("configs/spaced.cfg", "s")],
+        ..Case::default()
+    };
+    staticdir_without_slash_and_subdirectories => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\nstaticdir => fw\n\
+            static_file => boot.ld\n[other]\nstatic_file => a/b/c.txt\n",
+        files: &[("fwboot.ld", "boot"), ("a/b/c.txt", "deep")],
+        ..Case::default()
+    };
+    missing_static_file => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\nstatic_file => gone.bin\n",
+        ..Case::default()
+    };
+    dynamic_file_with_every_variable => Case {
+        phoneprov: SIMPLE,
+        users: Some(USERS),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    function_in_uri_template => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n\
+            ${TOLOWER(${MAC})}.cfg => all.cfg\n${TOUPPER(${MAC})}-${USERNAME}.xml => all.cfg\n",
+        users: Some(USERS),
+        preload: &["func_strings"],
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    subdirectories_in_uri_templates => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n\
+            phones/${MAC}/config.xml => sub/phone.xml,application/xml\n",
+        users: Some(USERS),
+        files: &[("sub/phone.xml", "<p u=\"${USERNAME}\"/>\n")],
+        ..Case::default()
+    };
+    two_lines_on_one_mac => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
+        users: Some("[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 000000000001\n\
+            fullname = Line One\nsecret = one\n\n[6002]\nusername = 6002\nautoprov = yes\n\
+            macaddress = 000000000001\nlinenumber = 2\nfullname = Line Two\nsecret = two\n"),
+        files: &[("phone.cfg", "first=${USERNAME}\n${PP_EACH_EXTENSION(${MAC},line.cfg)}end\n"),
+            ("line.cfg", "[${LINE}:${USERNAME}:${SECRET}:${SERVER}]")],
+        after_reload: true,
+        ..Case::default()
+    };
+    lines_added_out_of_order => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
+        users: Some("[6002]\nusername = 6002\nautoprov = yes\nmacaddress = 000000000001\n\
+            linenumber = 2\n\n[6001]\nusername = 6001\nautoprov = yes\n\
+            macaddress = 000000000001\nlinenumber = 1\n"),
+        files: &[("phone.cfg", "${USERNAME}|${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
+            ("line.cfg", "${LINE}=${USERNAME};")],
+        ..Case::default()
+    };
+    duplicate_line_number_is_rejected => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
+        users: Some("[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 000000000001\n\n\
+            [6002]\nusername = 6002\nautoprov = yes\nmacaddress = 000000000001\n\
+            linenumber = 1\n"),
+        files: &[("phone.cfg", "${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
+            ("line.cfg", "${LINE}=${USERNAME};")],
+        ..Case::default()
+    };
+    setvar_with_user_variables => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => vars.cfg\n\
+            setvar => GREETING=Hello ${DISPLAY_NAME} (${USERNAME})\n\
+            setvar => LABEL=label-${USERNAME}\nsetvar =>  SPACED  =  padded value  \n\
+            setvar => CHAINED=${GREETING}!\nsetvar => EMPTY=\nsetvar => =novalue\n\
+            setvar => noequals\n",
+        users: Some(USERS),
+        files: &[("vars.cfg", "G=${GREETING} L=${LABEL} S=[${SPACED}] C=${CHAINED} E=${EMPTY}\n")],
+        ..Case::default()
+    };
+    setvar_with_a_function => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => vars.cfg\n\
+            setvar => SHOUT=${TOUPPER(${DISPLAY_NAME})}\n",
+        users: Some(USERS),
+        preload: &["func_strings"],
+        files: &[("vars.cfg", "${SHOUT}\n")],
+        ..Case::default()
+    };
+    pp_each_user_directory => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}-dir.xml => dir.xml\n",
+        users: Some(USERS),
+        files: &[("dir.xml", "<list>${PP_EACH_USER(<item><fn>%{DISPLAY_NAME}</fn>\
+            <ct>%{CALLERID}</ct></item>,${MAC})}</list>\n\
+            <all>${PP_EACH_USER(<i>%{USERNAME}</i>,)}</all>\n")],
+        unordered: Some(("<i>", "</i>")),
+        ..Case::default()
+    };
+    pp_each_user_strips_quotes => Case {
+        phoneprov: "[general]\ndefault_profile = snom\n\n[snom]\n${MAC}.xml => keys.xml\n",
+        users: Some(USERS),
+        files: &[("keys.xml", "<keys>${PP_EACH_USER(<fkey context=\"active\" \
+            label=\"%{DISPLAY_NAME}\">blf %{USERNAME}</fkey>|,)}</keys>\n")],
+        unordered: Some(("<fkey", "|")),
+        ..Case::default()
+    };
+    time_zones => Case {
+        phoneprov: SIMPLE,
+        users: Some("[a]\nusername = a\nautoprov = yes\nmacaddress = 1\ntimezone = America/New_York\n\
+            [b]\nusername = b\nautoprov = yes\nmacaddress = 2\ntimezone = Europe/London\n\
+            [c]\nusername = c\nautoprov = yes\nmacaddress = 3\ntimezone = Australia/Sydney\n\
+            [d]\nusername = d\nautoprov = yes\nmacaddress = 4\ntimezone = Asia/Kolkata\n\
+            [e]\nusername = e\nautoprov = yes\nmacaddress = 5\n\
+            [f]\nusername = f\nautoprov = yes\nmacaddress = 6\ntimezone = UTC\n"),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    serveraddr_and_serverport => Case {
+        phoneprov: "[general]\nserveraddr = pbx.example.com\nserverport = 5080\n\
+            default_profile = pol\n\n[pol]\n${MAC}.cfg => all.cfg\n",
+        users: Some(USERS),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    serveriface => Case {
+        phoneprov: "[general]\nserveriface = lo\ndefault_profile = pol\n\n\
+            [pol]\n${MAC}.cfg => all.cfg\n",
+        users: Some(USERS),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    server_from_the_connection => Case {
+        phoneprov: SIMPLE,
+        users: Some(USERS),
+        files: &[("all.cfg", "${SERVER}:${SERVER_PORT}\n")],
+        ..Case::default()
+    };
+    voicemail_and_extension_length => Case {
+        phoneprov: SIMPLE,
+        users: Some("[general]\nvmexten = 8500\nlocalextenlength = 3\n\n\
+            [a]\nusername = a\nautoprov = yes\nmacaddress = 1\n\
+            [b]\nusername = b\nautoprov = yes\nmacaddress = 2\nvmexten = *98\n\
+            localextenlength = 5\n"),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    which_users_are_provisioned => Case {
+        phoneprov: SIMPLE,
+        users: Some("[general]\nautoprov = yes\nmacaddress = 9\nusername = g\n\
+            [authentication]\nautoprov = yes\nmacaddress = 8\nusername = au\n\
+            [on]\nusername = on\nautoprov = yes\nmacaddress = 1\n\
+            [off]\nusername = off\nautoprov = no\nmacaddress = 2\n\
+            [unset]\nusername = unset\nmacaddress = 3\n\
+            [nomac]\nusername = nomac\nautoprov = yes\n\
+            [truthy]\nusername = truthy\nautoprov = On\nmacaddress = 4\n"),
+        files: &[("all.cfg", ALL_VARS)],
+        extra_uris: &["2.cfg", "3.cfg", "8.cfg", "9.cfg"],
+        ..Case::default()
+    };
+    several_profiles => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => pol.cfg\n\
+            static_file => pol.bin\n[snom]\nmime_type => application/xml\n\
+            snom-${MAC}.xml => snom.xml\nsetvar => VENDOR=snom\n",
+        users: Some("[a]\nusername = a\nautoprov = yes\nmacaddress = 1\n\
+            [b]\nusername = b\nautoprov = yes\nmacaddress = 2\nprofile = snom\n"),
+        files: &[("pol.cfg", "polycom ${USERNAME} ${PROFILE}\n"),
+            ("snom.xml", "<s v=\"${VENDOR}\">${USERNAME} ${PROFILE}</s>\n"), ("pol.bin", "b")],
+        extra_uris: &["snom-1.xml", "2.cfg"],
+        ..Case::default()
+    };
+    unknown_profile_is_skipped => Case {
+        phoneprov: SIMPLE,
+        users: Some("[a]\nusername = a\nautoprov = yes\nmacaddress = 1\nprofile = nope\n\
+            [b]\nusername = b\nautoprov = yes\nmacaddress = 2\n"),
+        files: &[("all.cfg", ALL_VARS)],
+        extra_uris: &["1.cfg"],
+        ..Case::default()
+    };
+    dialplan_functions_in_templates => Case {
+        phoneprov: SIMPLE,
+        users: Some(USERS),
+        modules: &["func_strings", "func_logic", "func_math"],
+        files: &[("all.cfg", "len=${LEN(${SECRET})} up=${TOUPPER(${USERNAME})} \
+            if=${IF($[${LEN(${DISPLAY_NAME})} > 12]?long:short)} sum=$[${LINE} + 10] \
+            cut=${CUT(DISPLAY_NAME, ,1)} sub=${SECRET:0:3} missing=[${NOT_SET}] \
+            rep=${REPLACE(SECRET,-,_)}\n")],
+        ..Case::default()
+    };
+    dynamic_mime_types => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}-a.cfg => t.cfg\n\
+            ${MAC}-b.cfg => t.cfg,application/x-b\nmime_type => text/xml\n${MAC}-c.cfg => t.cfg\n",
+        users: Some(USERS),
+        files: &[("t.cfg", "${USERNAME}\n")],
+        ..Case::default()
+    };
+    missing_template => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => absent.cfg\n",
+        users: Some(USERS),
+        ..Case::default()
+    };
+    users_file_templates => Case {
+        phoneprov: SIMPLE,
+        users: Some("[phones](!)\nautoprov = yes\nsecret = shared\nlinekeys = 3\n\n\
+            [6001](phones)\nusername = 6001\nmacaddress = 1\nfullname = From Template\n\
+            [6002](phones)\nusername = 6002\nmacaddress = 2\nlabel = own\n"),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    phoneprov_users_conf => Case {
+        phoneprov: SIMPLE,
+        users: Some(USERS),
+        users_new_name: true,
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+    pjsip_provider => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => pj.cfg\n\
+            setvar => FROM_PROFILE=${USERNAME}@${ENDPOINT_ID}\n",
+        pjsip: Some(PJSIP),
+        files: &[("pj.cfg", "U=${USERNAME} S=${SECRET} D=${DISPLAY_NAME} C=${CALLERID} \
+            L=${LABEL} P=${SERVER_PORT} E=${ENDPOINT_ID} A=${AUTH_ID} T=${TRANSPORT_ID} \
+            X=${OTHER} F=${FROM_PROFILE} ctx=${PJSIP_ENDPOINT(${ENDPOINT_ID},context)}\n\
+            ${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
+            ("line.cfg", "<${LINE}:${USERNAME}>")],
+        after_reload: true,
+        ..Case::default()
+    };
+    pjsip_and_users_together => Case {
+        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => all.cfg\n",
+        users: Some("[u1]\nusername = u1\nautoprov = yes\nmacaddress = deadbeef4dad\n\
+            [u2]\nusername = u2\nautoprov = yes\nmacaddress = 000000000042\n"),
+        pjsip: Some(PJSIP),
+        files: &[("all.cfg", ALL_VARS)],
+        ..Case::default()
+    };
+}
+
+const PJSIP: &str = "\
+[udp]
+type = transport
+protocol = udp
+bind = @SIP_ADDR@:5060
+
+[auth1000]
+type = auth
+auth_type = userpass
+username = 1000
+password = s3cret
+
+[ep1000]
+type = endpoint
+context = phones
+auth = auth1000
+callerid = \"Pat Phone\" <1000>
+transport = udp
+
+[1000]
+type = phoneprov
+endpoint = ep1000
+MAC = deadbeef4dad
+PROFILE = pol
+OTHER = other value
+
+[1001]
+type = phoneprov
+MAC = deadbeef4dad
+PROFILE = pol
+LINE = 2
+SECRET = second
+
+[1002]
+type = phoneprov
+MAC = 00000000beef
+PROFILE = pol
+USERNAME = plain
+LABEL = Plain Phone
+";
+
+/// The configuration and templates Asterisk itself ships, with a few users.
+#[test]
+fn asterisk_sample_configuration() {
+    let root = common::sandbox_root();
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let templates = [
+        "000000000000.cfg",
+        "000000000000-directory.xml",
+        "000000000000-phone.cfg",
+        "polycom.xml",
+        "polycom_line.xml",
+        "snom-mac.xml",
+    ];
+    let files: Vec<(&'static str, &'static str)> = templates
+        .iter()
+        .map(|t| (*t, leak(read(&format!("usr/share/asterisk/phoneprov/{t}")))))
+        .collect();
+    run(Case {
+        phoneprov: leak(read("etc/asterisk/phoneprov.conf")),
+        users: Some(
+            "[general]\nvmexten = *97\n\n\
+             [6001]\nusername = 6001\nautoprov = yes\nmacaddress = 0004f2000001\n\
+             fullname = Jane Doe\nsecret = s1\nlabel = Jane\ncid_number = 6001\n\
+             [6002]\nusername = 6002\nautoprov = yes\nmacaddress = 0004f2000001\n\
+             linenumber = 2\nfullname = Jane Second\nsecret = s2\n\
+             [6003]\nusername = 6003\nautoprov = yes\nmacaddress = 000413000003\n\
+             profile = snom\nfullname = Snom User\nsecret = s3\n",
+        ),
+        preload: &["func_strings"],
+        files: Box::leak(files.into_boxed_slice()),
+        unordered: Some(("<item>", "</item>")),
+        ..Case::default()
+    });
+}
