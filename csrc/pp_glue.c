@@ -189,6 +189,8 @@ static struct ast_http_uri phoneprov_uri = {
 	.description = "Asterisk HTTP Phone Provisioning Tool",
 	.uri = "phoneprov",
 	.has_subtree = 1,
+	/* The module decodes the URI itself: a decoded %00 would silently shorten the C string. */
+	.no_decode_uri = 1,
 	.key = __FILE__,
 };
 

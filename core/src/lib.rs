@@ -9,5 +9,6 @@ pub mod host;
 pub mod model;
 pub mod profile;
 pub mod server;
+pub mod uri;
 pub mod users;
 pub mod vars;

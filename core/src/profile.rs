@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::args::{separate_args, strip};
 use crate::conf::{Category, ConfigFile};
 use crate::host::Level;
+use crate::uri::is_contained;
 
 /// A file a profile serves. For a static file `uri` is its name and `template` its path
 /// below `AST_DATA_DIR/phoneprov/`; for a dynamic file `uri` is the URI template rendered
@@ -111,18 +112,34 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                 continue;
             }
             let mime_type = choose_mime(args.get(1).map(String::as_str), &p.mime_type);
-            if key.eq_ignore_ascii_case("static_file") {
-                p.static_files.push(FileEntry {
+            let is_static = key.eq_ignore_ascii_case("static_file");
+            let entry = if is_static {
+                FileEntry {
                     uri: name.to_owned(),
                     template: format!("{}{}", p.staticdir, name),
                     mime_type,
-                });
+                }
             } else {
-                p.dynamic_files.push(FileEntry {
+                FileEntry {
                     uri: key.clone(),
                     template: name.to_owned(),
                     mime_type,
-                });
+                }
+            };
+            if !is_contained(&entry.template) {
+                diags.push(Diag::new(
+                    Level::Error,
+                    format!(
+                        "{file} [{}]: '{}' is not below AST_DATA_DIR/phoneprov - not served",
+                        cat.name, entry.template
+                    ),
+                ));
+                continue;
+            }
+            if is_static {
+                p.static_files.push(entry);
+            } else {
+                p.dynamic_files.push(entry);
             }
         }
     }
@@ -177,6 +194,29 @@ impl Config {
             )),
             Some(_) => None,
         }
+    }
+
+    /// Warnings for the files of every profile that `exists` does not find, once each.
+    pub fn missing_files(&self, exists: impl Fn(&str) -> bool) -> Vec<Diag> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for p in &self.profiles {
+            let files = p.static_files.iter().map(|f| ("static file", f));
+            let templates = p.dynamic_files.iter().map(|f| ("template", f));
+            for (kind, f) in files.chain(templates) {
+                if seen.insert(&f.template) && !exists(&f.template) {
+                    out.push(Diag::new(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: {kind} '{}' does not exist (yet); requests for it \
+                             answer 500 until it does",
+                            p.name, f.template
+                        ),
+                    ));
+                }
+            }
+        }
+        out
     }
 
     pub fn profile(&self, name: &str) -> Option<&Arc<Profile>> {
@@ -259,6 +299,27 @@ mod tests {
         assert_eq!(p.dynamic_files[0].template, "000000000000.cfg");
         assert_eq!(p.dynamic_files[1].mime_type, " text/foo");
         assert_eq!(p.setvars, [("A".to_string(), "B".to_string())]);
+    }
+
+    #[test]
+    fn paths_outside_the_data_directory_are_refused() {
+        let (c, diags) = Config::parse(&conf(vec![Category::new(
+            "p",
+            &[
+                ("static_file", "../../etc/passwd"),
+                ("staticdir", "../etc/"),
+                ("static_file", "passwd"),
+                ("${MAC}.cfg", "../secret.cfg"),
+                ("ok.cfg", "fine.cfg"),
+            ],
+        )]));
+        assert_eq!(diags.len(), 3, "{diags:?}");
+        assert!(c.profiles[0].static_files.is_empty());
+        assert_eq!(c.profiles[0].dynamic_files.len(), 1);
+        let missing = c.missing_files(|f| f != "fine.cfg");
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].message.contains("'fine.cfg'"));
+        assert!(c.missing_files(|_| true).is_empty());
     }
 
     #[test]

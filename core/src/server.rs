@@ -16,6 +16,16 @@ pub fn server_address(local: IpAddr) -> String {
     }
 }
 
+/// The server as it goes into a URI or a `host:port` pair: IPv6 literals in brackets
+/// (`[2001:db8::1]`), anything else as is. Templates get it as `SERVER_HOST`.
+pub fn uri_host(server: &str) -> String {
+    if server.contains(':') && !server.starts_with('[') {
+        format!("[{server}]")
+    } else {
+        server.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

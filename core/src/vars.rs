@@ -38,6 +38,8 @@ pub const LINE: &str = "LINE";
 pub const LINEKEYS: &str = "LINEKEYS";
 pub const SERVER: &str = "SERVER";
 pub const SERVER_PORT: &str = "SERVER_PORT";
+/// Not a C module variable: SERVER ready for URIs (IPv6 in brackets).
+pub const SERVER_HOST: &str = "SERVER_HOST";
 pub const VOICEMAIL_EXTEN: &str = "VOICEMAIL_EXTEN";
 pub const EXTENSION_LENGTH: &str = "EXTENSION_LENGTH";
 

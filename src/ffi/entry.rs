@@ -50,10 +50,9 @@ pub unsafe extern "C" fn pp_rs_http(
         if uri.is_null() {
             return 0;
         }
-        // SAFETY: Asterisk passes the decoded URI, alive for the whole callback.
-        let bytes = unsafe { CStr::from_ptr(uri) }.to_bytes();
-        let uri = String::from_utf8_lossy(bytes);
-        let req = Request::new(ser, &uri, method);
+        // SAFETY: Asterisk passes the URI (not decoded), alive for the whole callback.
+        let raw_uri = unsafe { CStr::from_ptr(uri) }.to_bytes();
+        let req = Request::new(ser, raw_uri, method);
         module::http::handle(&req);
         0
     })

@@ -64,6 +64,12 @@ pub fn fully_booted() -> bool {
     unsafe { sys::pp_fully_booted() != 0 }
 }
 
+/// A configured file name as a path below `AST_DATA_DIR/phoneprov/` (a leading `/` does not
+/// make it absolute: the C module appends names to that directory too).
+pub fn data_file(name: &str) -> PathBuf {
+    phoneprov_dir().join(name.trim_start_matches('/'))
+}
+
 /// The IPv4 address of a network interface.
 pub fn iface_ipv4(iface: &str) -> Option<Ipv4Addr> {
     let name = cstring(iface);

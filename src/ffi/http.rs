@@ -17,16 +17,17 @@ pub enum Method {
 pub struct Request<'a> {
     ser: *mut sys::ast_tcptls_session_instance,
     raw_method: c_int,
-    pub uri: &'a str,
+    /// The path below /phoneprov/ as the client sent it, query string removed, not decoded.
+    pub raw_uri: &'a [u8],
     pub method: Method,
 }
 
 impl<'a> Request<'a> {
     /// `ser` must be the live session of the request being handled, valid until the
-    /// callback returns (the `'a` of `uri`).
+    /// callback returns (the `'a` of `raw_uri`).
     pub(super) fn new(
         ser: *mut sys::ast_tcptls_session_instance,
-        uri: &'a str,
+        raw_uri: &'a [u8],
         raw_method: c_int,
     ) -> Self {
         use sys::ast_http_method::*;
@@ -38,7 +39,7 @@ impl<'a> Request<'a> {
         Request {
             ser,
             raw_method,
-            uri,
+            raw_uri,
             method,
         }
     }

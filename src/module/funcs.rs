@@ -2,15 +2,21 @@
 
 use std::fs;
 
-use crate::ffi::host::{phoneprov_dir, AstHost};
+use crate::ffi::host::{data_file, AstHost};
 use crate::module::{http::render_for, state};
 use phoneprov_core::funcs;
+use phoneprov_core::uri::is_contained;
 
 const EACH_USER: i32 = 0;
 const EACH_EXTENSION: i32 = 1;
 
 fn read_template(name: &str) -> Result<String, String> {
-    let path = phoneprov_dir().join(name);
+    if !is_contained(name) {
+        return Err(format!(
+            "PP_EACH_EXTENSION: '{name}' is not below AST_DATA_DIR/phoneprov"
+        ));
+    }
+    let path = data_file(name);
     fs::read(&path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .map_err(|e| format!("Could not load file: {} ({e})", path.display()))

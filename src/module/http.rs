@@ -5,20 +5,30 @@ use std::fs::{self, File};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::ffi::host::{phoneprov_dir, render};
+use crate::ffi::host::{data_file, render};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::state;
 use phoneprov_core::model::Phone;
-use phoneprov_core::server::server_address;
+use phoneprov_core::server::{server_address, uri_host};
+use phoneprov_core::uri::{self, UriError};
 use phoneprov_core::vars::{self, Vars};
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
+/// What a request adds to the variables of the phone it serves.
+struct Serving {
+    mac: String,
+    /// SERVER from the connection, when the phone's variables have none.
+    server: Option<String>,
+    /// SERVER_HOST, when the phone's variables have none.
+    server_host: Option<String>,
+}
+
 thread_local! {
-    /// The phone being served on this thread and the SERVER it is told, when SERVER comes
-    /// from the connection: dialplan functions rendering that phone's lines add it too.
-    static SERVING: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+    /// The phone being served on this thread: dialplan functions rendering that phone's
+    /// lines (PP_EACH_EXTENSION) add the same variables as the page itself.
+    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
 }
 
 struct InFlight;
@@ -44,19 +54,29 @@ pub fn wait_idle() {
     }
 }
 
-/// Renders `template` with a phone's variables, adding SERVER when it is the phone being
-/// served and its SERVER comes from the connection.
+/// Renders `template` with one of a phone's variable lists, adding SERVER and SERVER_HOST
+/// where the request provides them and the list does not.
 pub fn render_for(template: &str, phone: &Phone, vars: &Vars) -> String {
-    let server = SERVING.with(|s| {
-        s.borrow()
-            .as_ref()
-            .filter(|(mac, _)| *mac == phone.mac && !vars.contains(vars::SERVER))
-            .map(|(_, server)| server.clone())
-    });
-    match server {
-        Some(server) => render(template, vars, &[(vars::SERVER, &server)]),
-        None => render(template, vars, &[]),
-    }
+    SERVING.with(|s| {
+        let s = s.borrow();
+        let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
+            return render(template, vars, &[]);
+        };
+        let mut extra = Vec::with_capacity(2);
+        if let Some(server) = serving
+            .server
+            .as_deref()
+            .filter(|_| !vars.contains(vars::SERVER))
+        {
+            extra.push((vars::SERVER, server));
+        }
+        if let Some(host) = serving.server_host.as_deref() {
+            if !vars.contains(vars::SERVER_HOST) {
+                extra.push((vars::SERVER_HOST, host));
+            }
+        }
+        render(template, vars, &extra)
+    })
 }
 
 /// Characters a 404 page may repeat from the request without any escaping.
@@ -67,9 +87,9 @@ fn echo_safe(uri: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-/~+:@=,".contains(&b))
 }
 
-fn not_found(req: &Request) {
-    let text = if echo_safe(req.uri) {
-        req.uri
+fn not_found(req: &Request, uri: &str) {
+    let text = if echo_safe(uri) {
+        uri
     } else {
         "The requested URL was not found on this server."
     };
@@ -90,13 +110,19 @@ pub fn handle(req: &Request) {
         );
         return;
     }
+    let uri = match uri::decode(req.raw_uri) {
+        Ok(uri) => uri,
+        Err(UriError::Nul) => {
+            return req.error(400, "Bad Request", "The URL holds a NUL byte.");
+        }
+    };
     let Some(snap) = state::current() else {
-        return not_found(req);
+        return not_found(req, &uri);
     };
-    let Some(res) = snap.resolve(req.uri) else {
-        return not_found(req);
+    let Some(res) = snap.resolve(&uri) else {
+        return not_found(req, &uri);
     };
-    let path = phoneprov_dir().join(&res.file.template);
+    let path = data_file(&res.file.template);
     let headers = format!("Content-type: {}\r\n", res.file.mime_type);
     let Some(phone) = res.phone else {
         match File::open(&path) {
@@ -119,17 +145,25 @@ pub fn handle(req: &Request) {
             return internal_error(req);
         }
     };
-    let server = (!phone.vars().contains(vars::SERVER))
-        .then(|| req.local_ip().map(server_address))
-        .flatten();
-    if server.is_none() && !phone.vars().contains(vars::SERVER) {
-        log::warning("Could not get server IP, breakage likely.");
-    }
-    let previous = SERVING.with(|s| {
-        s.borrow_mut()
-            .replace((phone.mac.clone(), server.unwrap_or_default()))
-    });
-    let body = render_for(&template, phone, phone.vars());
+    let vars = phone.vars();
+    let server = match vars.find(vars::SERVER) {
+        Some(_) => None,
+        None => {
+            let found = req.local_ip().map(server_address);
+            if found.is_none() {
+                log::warning("Could not get server IP, breakage likely.");
+            }
+            found
+        }
+    };
+    let server_host = vars.find(vars::SERVER).or(server.as_deref()).map(uri_host);
+    let serving = Serving {
+        mac: phone.mac.clone(),
+        server,
+        server_host,
+    };
+    let previous = SERVING.with(|s| s.borrow_mut().replace(serving));
+    let body = render_for(&template, phone, vars);
     SERVING.with(|s| *s.borrow_mut() = previous);
     req.send(200, "OK", &headers, &body, false);
 }

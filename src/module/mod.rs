@@ -9,7 +9,7 @@ pub mod state;
 use std::sync::Arc;
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{register_all, unregister_all};
+use crate::ffi::host::{data_file, register_all, unregister_all};
 use crate::ffi::log;
 use phoneprov_core::profile::Config;
 
@@ -19,7 +19,8 @@ fn read_config() -> Result<Arc<Config>, String> {
         LoadError::Missing => "Unable to load config phoneprov.conf".to_owned(),
         LoadError::Invalid => "phoneprov.conf could not be parsed".to_owned(),
     })?;
-    let (config, diags) = Config::parse(&file);
+    let (config, mut diags) = Config::parse(&file);
+    diags.extend(config.missing_files(|f| data_file(f).is_file()));
     for d in diags {
         log::log(d.level, &d.message);
     }

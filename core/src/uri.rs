@@ -1,0 +1,91 @@
+//! Request URIs and file paths: what a request may name and what a configuration may serve.
+
+/// Why a request URI is refused before any lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UriError {
+    /// A `%00`: C code would see a shorter URI than the client sent.
+    Nul,
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes a request path as Asterisk's HTTP server does (`+` is a space), keeping
+/// malformed escapes literally. Bytes that are not UTF-8 become U+FFFD, which no route
+/// holds.
+pub fn decode(raw: &[u8]) -> Result<String, UriError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        let escaped = match (b, raw.get(i + 1), raw.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match (b, escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if out.contains(&0) {
+        return Err(UriError::Nul);
+    }
+    Ok(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// Whether a configured file name stays below `AST_DATA_DIR/phoneprov`: no `..` component,
+/// no NUL. A leading `/` is harmless: names are appended to `AST_DATA_DIR/phoneprov/`, as the
+/// C module does.
+pub fn is_contained(path: &str) -> bool {
+    !path.is_empty() && !path.contains('\0') && path.split('/').all(|c| c != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding() {
+        assert_eq!(decode(b"sip.cfg").unwrap(), "sip.cfg");
+        assert_eq!(decode(b"a%2Fb%2fc").unwrap(), "a/b/c");
+        assert_eq!(decode(b"a+b%20c").unwrap(), "a b c");
+        assert_eq!(decode(b"100%").unwrap(), "100%");
+        assert_eq!(decode(b"%zz%4").unwrap(), "%zz%4");
+        assert_eq!(decode(b"%C3%A9").unwrap(), "\u{e9}");
+        assert_eq!(decode(b"%FF").unwrap(), "\u{fffd}");
+        assert_eq!(decode(b"sip.cfg%00.txt"), Err(UriError::Nul));
+        assert_eq!(
+            decode(b"%2e%2e/%2e%2e/etc/passwd").unwrap(),
+            "../../etc/passwd"
+        );
+    }
+
+    #[test]
+    fn containment() {
+        assert!(is_contained("configs/sip.cfg"));
+        assert!(is_contained("a..b/..c"));
+        assert!(!is_contained("../etc/passwd"));
+        assert!(!is_contained("configs/../../x"));
+        assert!(is_contained("/configs/sip.cfg"));
+        assert!(!is_contained(""));
+    }
+}
