@@ -4,6 +4,8 @@
 //! Asterisk is always stopped, even when a test panics; its log is printed on failure.
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -305,6 +307,11 @@ impl Asterisk {
             a => a.parse().expect("bindaddr is an address"),
         };
         SocketAddr::new(ip, self.port)
+    }
+
+    /// The HTTP port at another local address (for listeners on 0.0.0.0 or ::).
+    pub fn addr_at(&self, ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().expect("an IP address"), self.port)
     }
 
     /// `METHOD /path` with optional extra header lines.
