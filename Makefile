@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox test unit integration lint run install clean help
+.PHONY: all build sandbox test unit integration lint run install clean help soak fuzz
 
 all: build
 
@@ -13,6 +13,8 @@ help:
 	@echo "make test       everything: sandbox, build, lint, unit and integration tests"
 	@echo "make install    install into the Asterisk of this system (ASTMODDIR=... to choose)"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
+	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
+	@echo "make fuzz       every fuzz target for FUZZ_SECONDS each (default 60)"
 
 sandbox:
 	@scripts/sandbox.sh
@@ -31,6 +33,22 @@ integration: build
 	$(CARGO) test --release --test '*' -- --test-threads=2
 
 test: build lint unit integration
+
+# Minutes-long stress (SOAK_SECONDS, default 300), then the stock module's failures.
+soak: build
+	$(CARGO) test --release --test soak --test reliability -- --ignored --nocapture --test-threads=1
+
+# cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+# New inputs go to fuzz/target/corpus (ignored); fuzz/corpus holds the committed seeds.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config setvar args uri
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/target/corpus/$$t; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t target/corpus/$$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS)) || exit 1; \
+	done
 
 run: build
 	@scripts/run.sh
