@@ -4,11 +4,12 @@
 use crate::args::separate_args;
 use crate::host::{Host, Level};
 use crate::model::{Phone, Snapshot};
+use crate::template::Template;
 use crate::vars::Vars;
 
 /// Renders a template with one of a phone's variable lists. The module's renderer adds what
 /// belongs to the request (SERVER, when the phone is the one being served).
-pub type Render<'a> = dyn Fn(&str, &Phone, &Vars) -> String + 'a;
+pub type Render<'a> = dyn Fn(&Template, &Phone, &Vars) -> String + 'a;
 
 /// Splits a function's argument string into its two arguments, Asterisk's way (the first is
 /// scanned, so its double quotes are dropped; the second is the raw rest).
@@ -23,17 +24,36 @@ pub fn each_user_template(template: &str) -> String {
     template.replace("%{", "${")
 }
 
+/// The arguments of a `PP_EACH_USER` call.
+pub struct EachUser {
+    pub template: Template,
+    pub exclude: String,
+}
+
+impl EachUser {
+    pub fn parse(data: &str) -> EachUser {
+        let (template, exclude) = two_args(data);
+        EachUser {
+            template: Template::parse(&each_user_template(&template)),
+            exclude,
+        }
+    }
+
+    /// Whether the phone with this MAC is left out (MACs compared without regard to case).
+    pub fn excludes(&self, mac: &str) -> bool {
+        !self.exclude.is_empty() && mac.eq_ignore_ascii_case(&self.exclude)
+    }
+}
+
 /// The template rendered for every phone (with its first line), but the one whose MAC is
 /// `exclude_mac` (compared without regard to case), in configuration order.
 pub fn each_user(snap: &Snapshot, data: &str, render: &Render) -> String {
-    let (template, exclude) = two_args(data);
-    let template = each_user_template(&template);
+    let call = EachUser::parse(data);
     let mut out = String::new();
     for phone in &snap.phones {
-        if !exclude.is_empty() && phone.mac.eq_ignore_ascii_case(&exclude) {
-            continue;
+        if !call.excludes(&phone.mac) {
+            out.push_str(&render(&call.template, phone, phone.vars()));
         }
-        out.push_str(&render(&template, phone, phone.vars()));
     }
     out
 }
@@ -44,7 +64,7 @@ pub fn each_extension(
     snap: &Snapshot,
     data: &str,
     host: &dyn Host,
-    read: &dyn Fn(&str) -> Result<String, String>,
+    read: &dyn Fn(&str) -> Result<std::sync::Arc<Template>, String>,
     render: &Render,
 ) -> String {
     let (mac, template) = two_args(data);
@@ -62,7 +82,7 @@ pub fn each_extension(
         );
         return String::new();
     };
-    let text = match read(&template) {
+    let template = match read(&template) {
         Ok(t) => t,
         Err(e) => {
             host.log(Level::Warning, &e);
@@ -72,7 +92,7 @@ pub fn each_extension(
     phone
         .lines
         .iter()
-        .map(|l| render(&text, phone, &l.vars))
+        .map(|l| render(&template, phone, &l.vars))
         .collect()
 }
 
@@ -114,7 +134,7 @@ mod tests {
     fn each_user_excludes_case_insensitively() {
         let host = FakeHost::default();
         let s = snap(&host);
-        let render = |t: &str, _: &Phone, v: &Vars| host.substitute(t, v);
+        let render = |t: &Template, _: &Phone, v: &Vars| host.substitute(t.text(), v);
         assert_eq!(each_user(&s, "[%{USERNAME}]", &render), "[a][b]");
         assert_eq!(each_user(&s, "[%{USERNAME}],aa", &render), "[b]");
         assert_eq!(each_user(&s, "x", &render), "xx");
@@ -125,14 +145,16 @@ mod tests {
         let host = FakeHost::default();
         let s = snap(&host);
         host.logs.borrow_mut().clear();
-        let read = |name: &str| -> Result<String, String> {
+        let read = |name: &str| -> Result<std::sync::Arc<Template>, String> {
             if name == "line.tpl" {
-                Ok("<${LINE}:${USERNAME}>".into())
+                Ok(Template::parse("<${LINE}:${USERNAME}>").into())
             } else {
                 Err(format!("Could not load file: {name}"))
             }
         };
-        let render = |t: &str, p: &Phone, v: &Vars| format!("{}{}", p.mac, host.substitute(t, v));
+        let render = |t: &Template, p: &Phone, v: &Vars| {
+            format!("{}{}", p.mac, host.substitute(t.text(), v))
+        };
         let each = |data: &str| each_extension(&s, data, &host, &read, &render);
         assert_eq!(each("bb,line.tpl"), "bb<1:b>bb<2:b2>");
         assert_eq!(each("BB,line.tpl"), "");

@@ -9,6 +9,7 @@ pub mod host;
 pub mod model;
 pub mod profile;
 pub mod server;
+pub mod template;
 pub mod uri;
 pub mod users;
 pub mod vars;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
+use crate::template::render;
 use crate::vars::{self, Vars};
 
 /// One extension of a phone.
@@ -64,6 +65,8 @@ pub struct Extension {
 
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// Set by whoever publishes it, so caches can tell snapshots apart.
+    pub generation: u64,
     pub config: Arc<Config>,
     pub phones: Vec<Phone>,
     pub routes: Vec<Route>,
@@ -152,7 +155,7 @@ impl Builder<'_> {
         tz_vars(&mut v, &tz);
         for (sv_name, sv_value) in &profile.setvars {
             if !v.contains(sv_name) {
-                let value = self.host.substitute(sv_value, &v);
+                let value = render(self.host, sv_value, &v);
                 v.push(sv_name.as_str(), value);
             }
         }
@@ -231,7 +234,7 @@ impl Builder<'_> {
         let uris: Vec<String> = profile
             .dynamic_files
             .iter()
-            .map(|f| self.host.substitute(&f.uri, &line.vars))
+            .map(|f| render(self.host, &f.uri_template, &line.vars))
             .collect();
         self.snap.by_mac.insert(mac.to_owned(), phone_idx);
         self.snap.phones.push(Phone {

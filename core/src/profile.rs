@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::args::{separate_args, strip};
 use crate::conf::{Category, ConfigFile};
 use crate::host::Level;
+use crate::template::Template;
 use crate::uri::is_contained;
 
 /// A file a profile serves. For a static file `uri` is its name and `template` its path
@@ -15,6 +16,8 @@ pub struct FileEntry {
     pub uri: String,
     pub template: String,
     pub mime_type: String,
+    /// `uri`, parsed for rendering (dynamic files).
+    pub uri_template: Template,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,7 +25,8 @@ pub struct Profile {
     pub name: String,
     pub mime_type: String,
     pub staticdir: String,
-    pub setvars: Vec<(String, String)>,
+    /// Names and values; values are rendered with each line's variables.
+    pub setvars: Vec<(String, Template)>,
     pub static_files: Vec<FileEntry>,
     pub dynamic_files: Vec<FileEntry>,
 }
@@ -90,7 +94,7 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
             p.mime_type = value.clone();
         } else if key.eq_ignore_ascii_case("setvar") {
             match parse_setvar(value) {
-                Some(sv) => p.setvars.push(sv),
+                Some((name, value)) => p.setvars.push((name, Template::parse(&value))),
                 None => diags.push(Diag::new(
                     Level::Warning,
                     format!(
@@ -118,12 +122,14 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                     uri: name.to_owned(),
                     template: format!("{}{}", p.staticdir, name),
                     mime_type,
+                    uri_template: Template::parse(""),
                 }
             } else {
                 FileEntry {
                     uri: key.clone(),
                     template: name.to_owned(),
                     mime_type,
+                    uri_template: Template::parse(key),
                 }
             };
             if !is_contained(&entry.template) {
@@ -298,7 +304,7 @@ mod tests {
         assert_eq!(p.dynamic_files[0].uri, "${MAC}.cfg");
         assert_eq!(p.dynamic_files[0].template, "000000000000.cfg");
         assert_eq!(p.dynamic_files[1].mime_type, " text/foo");
-        assert_eq!(p.setvars, [("A".to_string(), "B".to_string())]);
+        assert_eq!(p.setvars, [("A".to_string(), Template::parse("B"))]);
     }
 
     #[test]

@@ -77,7 +77,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(p.lines.windows(2).all(|w| w[0].index < w[1].index));
         assert!(snap.phone(&p.mac).is_some());
         let data = format!("%{{USERNAME}},{}", p.mac);
-        let render = |t: &str, _: &phoneprov_core::model::Phone, v: &Vars| Plain.substitute(t, v);
+        let render = |t: &phoneprov_core::template::Template,
+                      _: &phoneprov_core::model::Phone,
+                      v: &Vars| Plain.substitute(t.text(), v);
         let _ = funcs::each_user(&snap, &data, &render);
     }
     let _ = show_routes(&snap);
