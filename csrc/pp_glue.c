@@ -95,6 +95,17 @@ struct ast_str *pp_substitute(const struct varshead *head, const char *template_
 	return out;
 }
 
+struct ast_str *pp_global_var(const char *name)
+{
+	struct ast_str *out = ast_str_create(32);
+
+	if (out && !ast_str_retrieve_variable(&out, 0, NULL, NULL, name)) {
+		ast_free(out);
+		return NULL;
+	}
+	return out;
+}
+
 const char *pp_str_buffer(const struct ast_str *s)
 {
 	return ast_str_buffer(s);

@@ -74,6 +74,8 @@ const struct ast_var_t *pp_vars_next(const struct ast_var_t *var);
 
 /* Substitution: returns a new ast_str the caller frees with pp_str_free. */
 struct ast_str *pp_substitute(const struct varshead *head, const char *template_text);
+/* A global variable's value (a new ast_str), or NULL when there is none. */
+struct ast_str *pp_global_var(const char *name);
 const char *pp_str_buffer(const struct ast_str *s);
 size_t pp_str_length(const struct ast_str *s);
 void pp_str_free(struct ast_str *s);

@@ -19,7 +19,7 @@ mod guard;
 pub mod host;
 pub mod http;
 pub mod log;
-mod vars;
+pub mod vars;
 
 use std::ffi::{c_char, CStr, CString};
 

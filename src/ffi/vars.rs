@@ -57,13 +57,10 @@ pub fn read(head: *const sys::varshead) -> Vars {
     out
 }
 
-/// Substitutes `template` with `list` through Asterisk (`${VAR}`, functions, expressions).
-pub fn substitute(list: &VarList, template: &str) -> String {
-    let t = cstring(template);
-    // SAFETY: list is live and only read; t is a valid C string.
-    let s = unsafe { sys::pp_substitute(list.as_ptr(), t.as_ptr()) };
+/// Takes the text out of an ast_str the glue made for us, and frees it.
+fn take_str(s: *mut sys::ast_str) -> Option<String> {
     if s.is_null() {
-        return String::new();
+        return None;
     }
     // SAFETY: s is a live ast_str until freed below; its buffer is NUL-terminated.
     let text = unsafe { CStr::from_ptr(sys::pp_str_buffer(s)) }
@@ -71,5 +68,19 @@ pub fn substitute(list: &VarList, template: &str) -> String {
         .into_owned();
     // SAFETY: s was created for us by the glue and is freed once.
     unsafe { sys::pp_str_free(s) };
-    text
+    Some(text)
+}
+
+/// The value of an Asterisk global variable, if one of that name exists.
+pub fn global(name: &str) -> Option<String> {
+    let n = cstring(name);
+    // SAFETY: n is a valid C string; the glue copies the value under Asterisk's lock.
+    take_str(unsafe { sys::pp_global_var(n.as_ptr()) })
+}
+
+/// Substitutes `template` with `list` through Asterisk (`${VAR}`, functions, expressions).
+pub fn substitute(list: &VarList, template: &str) -> String {
+    let t = cstring(template);
+    // SAFETY: list is live and only read; t is a valid C string.
+    take_str(unsafe { sys::pp_substitute(list.as_ptr(), t.as_ptr()) }).unwrap_or_default()
 }

@@ -1,35 +1,19 @@
 //! Answers `/phoneprov/...` requests from the current snapshot.
 
-use std::cell::RefCell;
-use std::fs::{self, File};
+use std::fs::File;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::ffi::host::{data_file, render};
+use crate::ffi::host::data_file;
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
-use crate::module::state;
-use phoneprov_core::model::Phone;
+use crate::module::render::{self, render_line, Serving};
+use crate::module::{state, templates};
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
-use phoneprov_core::vars::{self, Vars};
+use phoneprov_core::vars;
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// What a request adds to the variables of the phone it serves.
-struct Serving {
-    mac: String,
-    /// SERVER from the connection, when the phone's variables have none.
-    server: Option<String>,
-    /// SERVER_HOST, when the phone's variables have none.
-    server_host: Option<String>,
-}
-
-thread_local! {
-    /// The phone being served on this thread: dialplan functions rendering that phone's
-    /// lines (PP_EACH_EXTENSION) add the same variables as the page itself.
-    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
-}
 
 struct InFlight;
 
@@ -52,31 +36,6 @@ pub fn wait_idle() {
     while IN_FLIGHT.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// Renders `template` with one of a phone's variable lists, adding SERVER and SERVER_HOST
-/// where the request provides them and the list does not.
-pub fn render_for(template: &str, phone: &Phone, vars: &Vars) -> String {
-    SERVING.with(|s| {
-        let s = s.borrow();
-        let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
-            return render(template, vars, &[]);
-        };
-        let mut extra = Vec::with_capacity(2);
-        if let Some(server) = serving
-            .server
-            .as_deref()
-            .filter(|_| !vars.contains(vars::SERVER))
-        {
-            extra.push((vars::SERVER, server));
-        }
-        if let Some(host) = serving.server_host.as_deref() {
-            if !vars.contains(vars::SERVER_HOST) {
-                extra.push((vars::SERVER_HOST, host));
-            }
-        }
-        render(template, vars, &extra)
-    })
 }
 
 /// Characters a 404 page may repeat from the request without any escaping.
@@ -137,9 +96,8 @@ pub fn handle(req: &Request) {
         }
         return;
     };
-    let template = match fs::read(&path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    let template = match templates::load(&path) {
+        Ok(t) => t,
         Err(e) => {
             log::warning(&format!("Could not load file: {} ({e})", path.display()));
             return internal_error(req);
@@ -162,8 +120,6 @@ pub fn handle(req: &Request) {
         server,
         server_host,
     };
-    let previous = SERVING.with(|s| s.borrow_mut().replace(serving));
-    let body = render_for(&template, phone, vars);
-    SERVING.with(|s| *s.borrow_mut() = previous);
+    let body = render::serving(serving, || render_line(&template, phone, vars));
     req.send(200, "OK", &headers, &body, false);
 }

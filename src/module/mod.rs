@@ -3,8 +3,10 @@
 pub mod cli;
 pub mod funcs;
 pub mod http;
+mod render;
 mod sipusers;
 pub mod state;
+mod templates;
 
 use std::sync::Arc;
 
@@ -57,6 +59,8 @@ pub fn unload() {
     unregister_all();
     http::wait_idle();
     state::stop();
+    templates::clear();
+    funcs::clear();
 }
 
 pub fn reload() -> bool {

@@ -7,8 +7,10 @@
 //! staging area of the calling thread and reach the registry only when the load is done.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwapOption;
 
 use crate::ffi::api::ExternalLoadUsers;
 use crate::ffi::host::{fully_booted, AstHost};
@@ -51,7 +53,8 @@ struct Staging {
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
-static SNAPSHOT: RwLock<Option<Arc<Snapshot>>> = RwLock::new(None);
+static SNAPSHOT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Set when a provider changed its extensions outside a load; the next reader rebuilds.
 static DIRTY: AtomicBool = AtomicBool::new(false);
 /// False until the state was built with every module of Asterisk loaded. Modules that load
@@ -77,8 +80,9 @@ fn build(reg: &Registry) -> Snapshot {
     )
 }
 
-fn publish(snap: Snapshot) {
-    *SNAPSHOT.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snap));
+fn publish(mut snap: Snapshot) {
+    snap.generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    SNAPSHOT.store(Some(Arc::new(snap)));
 }
 
 fn rebuild(reg: &Registry) {
@@ -101,10 +105,7 @@ pub fn current() -> Option<Arc<Snapshot>> {
             }
         }
     }
-    SNAPSHOT
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
+    SNAPSHOT.load_full()
 }
 
 /// The configuration in effect for this thread: during a reload, the one being loaded.
@@ -128,7 +129,7 @@ pub fn start(config: Arc<Config>) {
 /// Forgets everything; requests still running keep their snapshot until they finish.
 pub fn stop() {
     *lock(&REGISTRY) = None;
-    *SNAPSHOT.write().unwrap_or_else(PoisonError::into_inner) = None;
+    SNAPSHOT.store(None);
 }
 
 /// Runs a provider's `load_users`, collecting what it adds; None when it reports failure.

@@ -1,0 +1,98 @@
+//! Rendering templates for a request: plain templates in Rust (exactly as Asterisk would),
+//! the rest through Asterisk's substitution. The phone being served also gets SERVER (from
+//! the connection) and SERVER_HOST where its variables lack them.
+
+use std::cell::RefCell;
+
+use crate::ffi::host;
+use crate::ffi::vars::global;
+use phoneprov_core::model::Phone;
+use phoneprov_core::template::{has_inherited, Template};
+use phoneprov_core::vars::{self, Vars};
+
+/// What a request adds to the variables of the phone it serves.
+pub struct Serving {
+    pub mac: String,
+    /// SERVER from the connection, when the phone's variables have none.
+    pub server: Option<String>,
+    /// SERVER_HOST, when the phone's variables have none.
+    pub server_host: Option<String>,
+}
+
+thread_local! {
+    /// The phone being served on this thread, for dialplan functions that render its lines.
+    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `serving` as this thread's phone being served.
+pub fn serving<R>(serving: Serving, f: impl FnOnce() -> R) -> R {
+    let previous = SERVING.with(|s| s.borrow_mut().replace(serving));
+    let r = f();
+    SERVING.with(|s| *s.borrow_mut() = previous);
+    r
+}
+
+/// Whether `phone` is the one served on this thread.
+pub fn is_serving(phone: &Phone) -> bool {
+    SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.mac == phone.mac))
+}
+
+/// The request's additions for this phone and variable list.
+fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, String)> {
+    SERVING.with(|s| {
+        let s = s.borrow();
+        let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
+            return Vec::new();
+        };
+        let mut extra = Vec::with_capacity(2);
+        if let Some(server) = &serving.server {
+            if !vars.contains(vars::SERVER) {
+                extra.push((vars::SERVER, server.clone()));
+            }
+        }
+        if let Some(host) = &serving.server_host {
+            if !vars.contains(vars::SERVER_HOST) {
+                extra.push((vars::SERVER_HOST, host.clone()));
+            }
+        }
+        extra
+    })
+}
+
+/// Renders a plain template in Rust: `extra`, then `vars`, then Asterisk's globals, where a
+/// name found nowhere is empty. Each global consulted is reported to `seen`. None when the
+/// template is not plain or the variables need Asterisk's own lookup.
+pub fn render_plain(
+    template: &Template,
+    vars: &Vars,
+    extra: &[(&str, String)],
+    seen: &mut dyn FnMut(&str, Option<&str>),
+) -> Option<String> {
+    if !template.is_plain() || has_inherited(vars) {
+        return None;
+    }
+    let mut out = String::with_capacity(template.text().len() + 64);
+    let done = template.render_into(&mut out, |name, out| {
+        if let Some((_, v)) = extra.iter().find(|(k, _)| *k == name) {
+            out.push_str(v);
+        } else if let Some(v) = vars.find(name) {
+            out.push_str(v);
+        } else {
+            let g = global(name);
+            seen(name, g.as_deref());
+            out.push_str(g.as_deref().unwrap_or(""));
+        }
+        true
+    });
+    done.then_some(out)
+}
+
+/// Renders `template` with one of `phone`'s variable lists for the current request.
+pub fn render_line(template: &Template, phone: &Phone, vars: &Vars) -> String {
+    let extra = extras(phone, vars);
+    if let Some(out) = render_plain(template, vars, &extra, &mut |_, _| {}) {
+        return out;
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    host::render(template.text(), vars, &extra)
+}
