@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox test unit integration lint run install clean help soak fuzz
+.PHONY: all build sandbox test unit integration lint run install clean help soak fuzz bench
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make test       everything: sandbox, build, lint, unit and integration tests"
 	@echo "make install    install into the Asterisk of this system (ASTMODDIR=... to choose)"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
+	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
 	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
 	@echo "make fuzz       every fuzz target for FUZZ_SECONDS each (default 60)"
 
@@ -33,6 +34,11 @@ integration: build
 	$(CARGO) test --release --test '*' -- --test-threads=2
 
 test: build lint unit integration
+
+# The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.
+bench: build
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(CARGO) bench --bench compare
 
 # Minutes-long stress (SOAK_SECONDS, default 300), then the stock module's failures.
 soak: build

@@ -114,7 +114,7 @@ fn a_uri_served_twice_is_logged_and_the_first_kept() {
     assert_eq!(rows(&ours), 1);
     assert_eq!(rows(&stock), 2);
     assert_eq!(ours.get("/phoneprov/fw.bin").text(), "a");
-    assert!(ours.log().contains("URI 'fw.bin'"), "{}", ours.log());
+    assert!(ours.log_has("URI 'fw.bin'"), "{}", ours.log());
 }
 
 #[test]

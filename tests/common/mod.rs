@@ -359,6 +359,21 @@ impl Asterisk {
         s
     }
 
+    /// Whether the log holds `text`, waiting up to 5 s for Asterisk's logger thread (it
+    /// writes asynchronously) to catch up.
+    pub fn log_has(&self, text: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.log().contains(text) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The process id of Asterisk (for memory readings).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
