@@ -16,6 +16,10 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+/* Declared here: <malloc.h> clashes with Asterisk's allocator macros. */
+extern int malloc_trim(size_t pad);
+#endif
 
 #include "asterisk/module.h"
 #include "asterisk/logger.h"
@@ -47,6 +51,13 @@ int pp_debug_enabled(void)
 char *pp_strdup(const char *s)
 {
 	return ast_strdup(s);
+}
+
+void pp_release_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }
 
 int pp_fully_booted(void)
@@ -244,7 +255,9 @@ static struct ast_str *str_from(const char *data, size_t len)
 		return NULL;
 	}
 	s = ast_str_create(len + 1);
-	if (s) {
+	/* ast_str_set_substr reads *data even for a zero length, and an empty Rust string's
+	 * pointer is not dereferenceable: copy only when there is something to copy. */
+	if (s && len) {
 		ast_str_set_substr(&s, 0, data, len);
 	}
 	return s;

@@ -162,3 +162,60 @@ fn reload_applies_changes_and_survives_a_broken_file() {
     assert!(ast.log_has("reload aborted"));
     assert!(ast.cli("module show like phoneprov").contains("Running"));
 }
+
+#[test]
+fn static_files_answer_conditional_gets_and_dynamic_files_are_not_stored() {
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => fw.bin\nstatic_file => big.bin\n\
+             ${MAC}.cfg => t.cfg\n",
+        )
+        .conf("users.conf", "[a]\nusername = a\nautoprov = yes\nmacaddress = 1\n")
+        .file("fw.bin", "firmware v1")
+        .file("big.bin", vec![0u8; 200_000])
+        .file("t.cfg", "${USERNAME}")
+        .start();
+    for (path, len) in [("/phoneprov/fw.bin", 11), ("/phoneprov/big.bin", 200_000)] {
+        let first = ast.get(path);
+        assert_eq!((first.status, first.body.len()), (200, len), "{path}");
+        let etag = first.header("ETag").expect("ETag").to_owned();
+        let modified = first
+            .header("Last-Modified")
+            .expect("Last-Modified")
+            .to_owned();
+        assert!(!first
+            .header("Cache-Control")
+            .unwrap_or("")
+            .contains("no-store"));
+
+        let r = ast.request("GET", path, &format!("If-None-Match: {etag}\r\n"));
+        assert_eq!((r.status, r.body.len()), (304, 0), "{path}");
+        assert_eq!(r.header("ETag"), Some(etag.as_str()));
+        let r = ast.request("GET", path, &format!("If-Modified-Since: {modified}\r\n"));
+        assert_eq!(r.status, 304, "{path}");
+        let r = ast.request("GET", path, "If-None-Match: \"other\"\r\n");
+        assert_eq!(r.status, 200, "{path}");
+        let r = ast.request(
+            "GET",
+            path,
+            "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n",
+        );
+        assert_eq!(r.status, 200, "{path}");
+    }
+    let before = ast.get("/phoneprov/fw.bin");
+    ast.write_file("fw.bin", "firmware v2!");
+    let etag = before.header("ETag").expect("ETag");
+    let after = ast.request(
+        "GET",
+        "/phoneprov/fw.bin",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!((after.status, after.text().as_str()), (200, "firmware v2!"));
+    assert_ne!(after.header("ETag"), Some(etag));
+
+    let dynamic = ast.get("/phoneprov/1.cfg");
+    assert_eq!(dynamic.text(), "a");
+    assert_eq!(dynamic.header("Cache-Control"), Some("no-cache, no-store"));
+    assert_eq!(dynamic.header("ETag"), None);
+}

@@ -1,5 +1,8 @@
 //! An Asterisk configuration file as owned data: categories in file order, each with its
 //! variables in order. The host fills it from Asterisk's config API; the core only reads it.
+//! Values are shared strings, so variable lists built from them need no copies.
+
+use crate::vars::Text;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigFile {
@@ -11,7 +14,7 @@ pub struct ConfigFile {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Category {
     pub name: String,
-    pub vars: Vec<(String, String)>,
+    pub vars: Vec<(String, Text)>,
 }
 
 impl Category {
@@ -20,7 +23,7 @@ impl Category {
             name: name.to_owned(),
             vars: vars
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .map(|(k, v)| ((*k).to_owned(), Text::from(*v)))
                 .collect(),
         }
     }
@@ -28,11 +31,16 @@ impl Category {
     /// The effective value of `key`: the last one set (a section overrides its templates),
     /// names compared without regard to case, as Asterisk does.
     pub fn get(&self, key: &str) -> Option<&str> {
+        self.get_text(key).map(|v| &**v)
+    }
+
+    /// Like [`Category::get`], giving the shared string itself.
+    pub fn get_text(&self, key: &str) -> Option<&Text> {
         self.vars
             .iter()
             .rev()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 }
 

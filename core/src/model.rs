@@ -2,18 +2,19 @@
 //! whole from a parsed configuration and every provider's extensions. It is never changed
 //! after it is built; a reload builds a new one.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use crate::fxhash::FxHashMap;
 
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
 use crate::template::render;
-use crate::vars::{self, Vars};
+use crate::vars::{self, Interner, Text, Vars};
 
 /// One extension of a phone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
-    pub name: String,
+    pub name: Text,
     /// The line number, from `LINE`.
     pub index: i32,
     pub vars: Vars,
@@ -21,7 +22,7 @@ pub struct Line {
 
 #[derive(Clone, Debug)]
 pub struct Phone {
-    pub mac: String,
+    pub mac: Text,
     pub provider: Arc<str>,
     pub profile: Arc<Profile>,
     /// Ordered by line number; never empty.
@@ -43,7 +44,7 @@ pub enum Target {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
-    pub uri: String,
+    pub uri: Text,
     pub target: Target,
 }
 
@@ -70,8 +71,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub phones: Vec<Phone>,
     pub routes: Vec<Route>,
-    by_uri: HashMap<String, usize>,
-    by_mac: HashMap<String, usize>,
+    by_uri: FxHashMap<Arc<str>, usize>,
+    by_mac: FxHashMap<Arc<str>, usize>,
 }
 
 /// C's `sscanf("%d")`: optional blanks and sign, then digits; 0 when there are none.
@@ -92,10 +93,10 @@ pub fn leading_int(s: &str) -> i32 {
     n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
-fn tz_vars(v: &mut Vars, tz: &TzInfo) {
-    v.push("TZOFFSET", tz.offset.to_string());
+fn tz_vars(v: &mut Vars, tz: &TzInfo, i: &mut Interner) {
+    v.push(i.intern("TZOFFSET"), i.intern(&tz.offset.to_string()));
     if let Some((start, end)) = tz.dst {
-        v.push("DST_ENABLE", "1");
+        v.push(i.intern("DST_ENABLE"), i.intern("1"));
         let names = [
             ("DST_START_MONTH", start[0]),
             ("DST_START_MDAY", start[1]),
@@ -105,14 +106,15 @@ fn tz_vars(v: &mut Vars, tz: &TzInfo) {
             ("DST_END_HOUR", end[2]),
         ];
         for (name, value) in names {
-            v.push(name, value.to_string());
+            v.push(i.intern(name), i.intern(&value.to_string()));
         }
     }
 }
 
 struct Builder<'h> {
     host: &'h dyn Host,
-    tz_cache: HashMap<Option<String>, TzInfo>,
+    interner: Interner,
+    tz_cache: FxHashMap<Option<Text>, TzInfo>,
     snap: Snapshot,
 }
 
@@ -121,12 +123,16 @@ impl Builder<'_> {
         self.host.log(level, &message);
     }
 
-    fn add_route(&mut self, uri: String, target: Target, origin: &str) {
+    /// `origin` describes the route for a message; it is only made when one is needed.
+    fn add_route(&mut self, uri: Text, target: Target, origin: impl FnOnce() -> String) {
         if let Some(&existing) = self.snap.by_uri.get(&uri) {
             let first = describe(&self.snap, self.snap.routes[existing].target);
             self.log(
                 Level::Warning,
-                format!("URI '{uri}' of {origin} is already served for {first}; keeping the first"),
+                format!(
+                    "URI '{uri}' of {} is already served for {first}; keeping the first",
+                    origin()
+                ),
             );
             return;
         }
@@ -136,45 +142,55 @@ impl Builder<'_> {
 
     /// A line's variables: the provider's, then LINE and LINEKEYS defaults, time zone facts,
     /// and the profile's `setvar`s rendered with what the line has so far.
-    fn line(&mut self, name: &str, given: &Vars, profile: &Profile) -> Line {
+    fn line(&mut self, name: &Text, given: &Vars, profile: &Profile) -> Line {
         let mut v = given.clone();
+        let i = &mut self.interner;
         let index = match v.find(vars::LINE) {
             Some(l) => leading_int(l),
             None => {
-                v.push(vars::LINE, "1");
+                v.push(i.intern(vars::LINE), i.intern("1"));
                 1
             }
         };
-        v.push_default(vars::LINEKEYS, "1");
-        let zone = given.find(vars::TIMEZONE).map(str::to_owned);
+        if !v.contains(vars::LINEKEYS) {
+            v.push(i.intern(vars::LINEKEYS), i.intern("1"));
+        }
+        let zone = given.find_text(vars::TIMEZONE).cloned();
         let host = self.host;
         let tz = *self
             .tz_cache
             .entry(zone)
             .or_insert_with_key(|z| host.tz(z.as_deref()));
-        tz_vars(&mut v, &tz);
+        tz_vars(&mut v, &tz, &mut self.interner);
         for (sv_name, sv_value) in &profile.setvars {
             if !v.contains(sv_name) {
                 let value = render(self.host, sv_value, &v);
-                v.push(sv_name.as_str(), value);
+                let i = &mut self.interner;
+                // A value without variables is the same for every line: share it.
+                let value = match sv_value.names().next() {
+                    None => i.intern(&value),
+                    Some(_) => Text::from(value),
+                };
+                v.push(i.intern(sv_name), value);
             }
         }
+        v.shrink();
         Line {
-            name: name.to_owned(),
+            name: name.clone(),
             index,
             vars: v,
         }
     }
 
     fn add_extension(&mut self, ext: &Extension) {
-        let Some(username) = ext.vars.find(vars::USERNAME) else {
+        let Some(username) = ext.vars.find_text(vars::USERNAME) else {
             self.log(
                 Level::Error,
                 format!("{}: an extension has no USERNAME - skipping.", ext.provider),
             );
             return;
         };
-        let Some(mac) = ext.vars.find(vars::MAC) else {
+        let Some(mac) = ext.vars.find_text(vars::MAC) else {
             self.log(
                 Level::Error,
                 format!(
@@ -200,7 +216,7 @@ impl Builder<'_> {
             );
             return;
         };
-        if let Some(&idx) = self.snap.by_mac.get(mac) {
+        if let Some(&idx) = self.snap.by_mac.get(&**mac) {
             let owner = self.snap.phones[idx].provider.clone();
             if owner != ext.provider {
                 self.log(
@@ -231,24 +247,27 @@ impl Builder<'_> {
         }
         let line = self.line(username, &ext.vars, &profile);
         let phone_idx = self.snap.phones.len();
-        let uris: Vec<String> = profile
+        let uris: Vec<Text> = profile
             .dynamic_files
             .iter()
-            .map(|f| render(self.host, &f.uri_template, &line.vars))
+            .map(|f| Text::from(render(self.host, &f.uri_template, &line.vars)))
             .collect();
-        self.snap.by_mac.insert(mac.to_owned(), phone_idx);
+        self.snap.by_mac.insert(mac.clone(), phone_idx);
         self.snap.phones.push(Phone {
-            mac: mac.to_owned(),
+            mac: mac.clone(),
             provider: ext.provider.clone(),
             profile: profile.clone(),
             lines: vec![line],
         });
         for (file, uri) in uris.into_iter().enumerate() {
-            let origin = format!("phone {mac} ({})", profile.dynamic_files[file].uri);
+            let origin = || format!("phone {mac} ({})", profile.dynamic_files[file].uri);
             if uri.is_empty() {
                 self.log(
                     Level::Warning,
-                    format!("{origin}: the URI is empty after substitution - not served"),
+                    format!(
+                        "{}: the URI is empty after substitution - not served",
+                        origin()
+                    ),
                 );
                 continue;
             }
@@ -258,7 +277,7 @@ impl Builder<'_> {
                     phone: phone_idx,
                     file,
                 },
-                &origin,
+                origin,
             );
         }
     }
@@ -287,7 +306,8 @@ impl Snapshot {
     ) -> Snapshot {
         let mut b = Builder {
             host,
-            tz_cache: HashMap::new(),
+            interner: Interner::default(),
+            tz_cache: FxHashMap::default(),
             snap: Snapshot {
                 config: config.clone(),
                 ..Snapshot::default()
@@ -295,14 +315,13 @@ impl Snapshot {
         };
         for (pi, profile) in config.profiles.iter().enumerate() {
             for (fi, f) in profile.static_files.iter().enumerate() {
-                let origin = format!("static file {} of profile [{}]", f.template, profile.name);
                 b.add_route(
-                    f.uri.clone(),
+                    Text::from(f.uri.as_str()),
                     Target::Static {
                         profile: pi,
                         file: fi,
                     },
-                    &origin,
+                    || format!("static file {} of profile [{}]", f.template, profile.name),
                 );
             }
         }
@@ -469,7 +488,7 @@ pub(crate) mod tests {
             ),
         ];
         let s = Snapshot::build(config(), &exts, &host);
-        let names: Vec<_> = s.phones[0].lines.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<_> = s.phones[0].lines.iter().map(|l| &*l.name).collect();
         assert_eq!(names, ["e", "a", "c", "b"]);
         let logs = host.logs.borrow();
         let dups: Vec<_> = logs.iter().filter(|l| l.1.contains("Duplicate")).collect();
@@ -539,9 +558,9 @@ pub(crate) mod tests {
         assert!(fw.phone.is_none());
         assert_eq!(fw.profile.name, "pol");
         let r = s.resolve("m1.cfg").expect("dynamic route");
-        assert_eq!(r.phone.unwrap().mac, "m1");
+        assert_eq!(&*r.phone.unwrap().mac, "m1");
         assert_eq!(r.file.template, "phone.cfg");
-        assert_eq!(s.resolve("x/a.xml").unwrap().phone.unwrap().mac, "m4");
+        assert_eq!(&*s.resolve("x/a.xml").unwrap().phone.unwrap().mac, "m4");
         assert!(s.resolve("m2.cfg").is_none());
         assert_eq!(s.phones.len(), 3);
         let logs: Vec<String> = host.logs.borrow().iter().map(|l| l.1.clone()).collect();

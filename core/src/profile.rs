@@ -91,7 +91,7 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
     };
     for (key, value) in &cat.vars {
         if key.eq_ignore_ascii_case("mime_type") {
-            p.mime_type = value.clone();
+            p.mime_type = value.to_string();
         } else if key.eq_ignore_ascii_case("setvar") {
             match parse_setvar(value) {
                 Some((name, value)) => p.setvars.push((name, Template::parse(&value))),
@@ -104,7 +104,7 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                 )),
             }
         } else if key.eq_ignore_ascii_case("staticdir") {
-            p.staticdir = value.clone();
+            p.staticdir = value.to_string();
         } else {
             let args = separate_args(value, ',', true, 2);
             let name = args.first().map(String::as_str).unwrap_or("");

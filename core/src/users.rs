@@ -5,7 +5,7 @@ use crate::args::is_true;
 use crate::conf::ConfigFile;
 use crate::host::Level;
 use crate::profile::{Diag, Settings};
-use crate::vars::{self, Vars};
+use crate::vars::{self, Text, Vars};
 
 pub const PROVIDER_NAME: &str = "sipusers";
 
@@ -40,9 +40,9 @@ pub fn defaults(settings: &Settings, server: Option<&str>, users: &ConfigFile) -
     if let Some(general) = users.category("general") {
         for (k, v) in &general.vars {
             if k.eq_ignore_ascii_case("vmexten") {
-                d.push(vars::VOICEMAIL_EXTEN, v.as_str());
+                d.push(vars::VOICEMAIL_EXTEN, v.clone());
             } else if k.eq_ignore_ascii_case("localextenlength") {
-                d.push(vars::EXTENSION_LENGTH, v.as_str());
+                d.push(vars::EXTENSION_LENGTH, v.clone());
             }
         }
     }
@@ -53,6 +53,11 @@ pub fn defaults(settings: &Settings, server: Option<&str>, users: &ConfigFile) -
 /// A user without `username` is named after its section.
 pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<Vars> {
     let mut out = Vec::new();
+    // One copy of each name for all users; values are the file's own strings.
+    let names: Vec<(&str, Text)> = USER_KEYS
+        .iter()
+        .map(|(k, n)| (*k, Text::from(*n)))
+        .collect();
     for cat in &users.categories {
         if cat.name.eq_ignore_ascii_case("general")
             || cat.name.eq_ignore_ascii_case("authentication")
@@ -63,10 +68,10 @@ pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<V
             continue;
         }
         let mut v = Vars::new();
-        for (key, name) in USER_KEYS {
-            match cat.get(key) {
-                Some(value) => v.push(name, value),
-                None if name == vars::USERNAME => v.push(name, cat.name.as_str()),
+        for (key, name) in &names {
+            match cat.get_text(key) {
+                Some(value) => v.push(name.clone(), value.clone()),
+                None if &**name == vars::USERNAME => v.push(name.clone(), cat.name.as_str()),
                 None => {}
             }
         }
@@ -80,7 +85,7 @@ pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<V
             ));
             continue;
         }
-        for (k, val) in defaults.iter() {
+        for (k, val) in defaults.pairs() {
             v.push_default(k, val);
         }
         out.push(v);

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::fxhash::FxHashSet;
+
 /// The standard variable names of `asterisk/phoneprov.h`, in the header's order.
 pub const STD_VARIABLES: [&str; 23] = [
     "MAC",
@@ -46,17 +48,42 @@ pub const EXTENSION_LENGTH: &str = "EXTENSION_LENGTH";
 /// Names and values are shared: most lines repeat the same names and many the same values.
 pub type Text = Arc<str>;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Vars(Vec<(Text, Text)>);
+type Pair = (Text, Text);
+
+/// An ordered variable list: a frozen, shared part (what a provider handed over) followed by
+/// the line's own additions. Lines built from the same provider list share its memory.
+#[derive(Clone, Debug, Default)]
+pub struct Vars {
+    base: Option<Arc<[Pair]>>,
+    own: Vec<Pair>,
+}
+
+impl PartialEq for Vars {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Vars {}
 
 impl Vars {
     pub fn new() -> Self {
-        Vars(Vec::new())
+        Vars::default()
     }
 
     /// The value of the first variable of that name (names are case-sensitive).
     pub fn find(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| &**k == name).map(|(_, v)| &**v)
+        self.find_text(name).map(|v| &**v)
+    }
+
+    /// Like [`Vars::find`], giving the shared string itself.
+    pub fn find_text(&self, name: &str) -> Option<&Text> {
+        self.base
+            .iter()
+            .flat_map(|b| b.iter())
+            .chain(&self.own)
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -64,36 +91,88 @@ impl Vars {
     }
 
     pub fn push(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
-        self.0.push((name.into(), value.into()));
+        self.own.push((name.into(), value.into()));
     }
 
     /// Appends the variable unless one of that name is already there.
-    pub fn push_default(&mut self, name: &str, value: &str) {
+    pub fn push_default(&mut self, name: &Text, value: &Text) {
         if !self.contains(name) {
-            self.push(name, value);
+            self.own.push((name.clone(), value.clone()));
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        self.base
+            .iter()
+            .flat_map(|b| b.iter())
+            .chain(&self.own)
+            .map(|(k, v)| (&**k, &**v))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.base.as_ref().map_or(0, |b| b.len()) + self.own.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
+    }
+
+    /// Makes the whole list shared (clones then cost a reference count, not a copy), with
+    /// its names interned. Values are left as they are: most are unique to a line, and a
+    /// provider shares the rest (its defaults) already.
+    pub fn freeze(&mut self, names: &mut Interner) {
+        let base = self.base.iter().flat_map(|b| b.iter()).cloned();
+        let all: Vec<Pair> = base
+            .chain(std::mem::take(&mut self.own))
+            .map(|(k, v)| (names.share(k), v))
+            .collect();
+        self.base = Some(all.into());
+    }
+
+    /// The shared names and values, for building other lists from them.
+    pub fn pairs(&self) -> impl Iterator<Item = &(Text, Text)> {
+        self.base.iter().flat_map(|b| b.iter()).chain(&self.own)
+    }
+
+    /// Gives back memory the own part does not use (lists are built once, then only read).
+    pub fn shrink(&mut self) {
+        self.own.shrink_to_fit();
     }
 }
 
 impl<K: Into<Text>, V: Into<Text>> FromIterator<(K, V)> for Vars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Vars(
-            iter.into_iter()
+        Vars {
+            base: None,
+            own: iter
+                .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-        )
+        }
+    }
+}
+
+/// One copy of each distinct string.
+#[derive(Default)]
+pub struct Interner(FxHashSet<Text>);
+
+impl Interner {
+    /// The shared copy of `t`, which becomes the shared copy when there is none yet.
+    pub fn share(&mut self, t: Text) -> Text {
+        if let Some(known) = self.0.get(&t) {
+            return known.clone();
+        }
+        self.0.insert(t.clone());
+        t
+    }
+
+    pub fn intern(&mut self, s: &str) -> Text {
+        if let Some(t) = self.0.get(s) {
+            return t.clone();
+        }
+        let t: Text = s.into();
+        self.0.insert(t.clone());
+        t
     }
 }
 
@@ -106,9 +185,26 @@ mod tests {
         let mut v: Vars = [("A", "1"), ("B", "2"), ("A", "3")].into_iter().collect();
         assert_eq!(v.find("A"), Some("1"));
         assert_eq!(v.find("a"), None);
-        v.push_default("B", "9");
-        v.push_default("C", "4");
+        v.push_default(&"B".into(), &"9".into());
+        v.push_default(&"C".into(), &"4".into());
         assert_eq!(v.len(), 4);
         assert_eq!(v.find("C"), Some("4"));
+    }
+
+    #[test]
+    fn frozen_lists_share_and_keep_order() {
+        let mut i = Interner::default();
+        let mut v: Vars = [("A", "1"), ("B", "x")].into_iter().collect();
+        v.freeze(&mut i);
+        let mut line = v.clone();
+        assert!(Arc::ptr_eq(&i.intern("A"), &line.pairs().next().unwrap().0));
+        line.push("A", "9");
+        line.push("C", "3");
+        assert_eq!(line.find("A"), Some("1"));
+        assert_eq!(line.len(), 4);
+        let names: Vec<_> = line.iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["A", "B", "A", "C"]);
+        assert_eq!(v.len(), 2);
+        assert!(Arc::ptr_eq(&i.intern("x"), &i.intern("x")));
     }
 }

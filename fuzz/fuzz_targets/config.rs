@@ -48,7 +48,7 @@ fn file(name: &str, text: &str) -> ConfigFile {
             f.categories.push(Category::new(cat.trim_end_matches(']'), &[]));
         } else if let (Some((k, v)), Some(cat)) = (line.split_once('='), f.categories.last_mut()) {
             let v = v.strip_prefix('>').unwrap_or(v);
-            cat.vars.push((k.trim().to_owned(), v.trim().to_owned()));
+            cat.vars.push((k.trim().to_owned(), v.trim().into()));
         }
     }
     f

@@ -51,7 +51,7 @@ pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
         while !v.is_null() {
             // SAFETY: v points to a variable of the live config.
             let var = unsafe { &*v };
-            vars.push((owned(var.name), owned(var.value)));
+            vars.push((owned(var.name), owned(var.value).into()));
             v = var.next;
         }
         file.categories.push(Category {

@@ -44,7 +44,7 @@ pub unsafe extern "C" fn pp_rs_http(
     ser: *mut sys::ast_tcptls_session_instance,
     uri: *const c_char,
     method: c_int,
-    _headers: *mut sys::ast_variable,
+    headers: *mut sys::ast_variable,
 ) -> c_int {
     guard("HTTP request", 0, || {
         if uri.is_null() {
@@ -52,7 +52,7 @@ pub unsafe extern "C" fn pp_rs_http(
         }
         // SAFETY: Asterisk passes the URI (not decoded), alive for the whole callback.
         let raw_uri = unsafe { CStr::from_ptr(uri) }.to_bytes();
-        let req = Request::new(ser, raw_uri, method);
+        let req = Request::new(ser, raw_uri, method, headers);
         module::http::handle(&req);
         0
     })

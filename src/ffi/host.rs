@@ -58,6 +58,13 @@ pub fn phoneprov_dir() -> &'static PathBuf {
     })
 }
 
+/// Gives memory freed by a reload (the previous state, parsed files) back to the system, so
+/// Asterisk's size reflects what is in use.
+pub fn release_memory() {
+    // SAFETY: no arguments; trims the allocator's free lists.
+    unsafe { sys::pp_release_memory() }
+}
+
 /// Whether Asterisk has loaded every module (so every dialplan function exists).
 pub fn fully_booted() -> bool {
     // SAFETY: reads a global option flag; no arguments.

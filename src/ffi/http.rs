@@ -5,7 +5,7 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
-use super::{cstring, sys};
+use super::{cstring, owned, sys};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -17,18 +17,20 @@ pub enum Method {
 pub struct Request<'a> {
     ser: *mut sys::ast_tcptls_session_instance,
     raw_method: c_int,
+    headers: *mut sys::ast_variable,
     /// The path below /phoneprov/ as the client sent it, query string removed, not decoded.
     pub raw_uri: &'a [u8],
     pub method: Method,
 }
 
 impl<'a> Request<'a> {
-    /// `ser` must be the live session of the request being handled, valid until the
-    /// callback returns (the `'a` of `raw_uri`).
+    /// `ser` and `headers` must be the live session and header list of the request being
+    /// handled, valid until the callback returns (the `'a` of `raw_uri`).
     pub(super) fn new(
         ser: *mut sys::ast_tcptls_session_instance,
         raw_uri: &'a [u8],
         raw_method: c_int,
+        headers: *mut sys::ast_variable,
     ) -> Self {
         use sys::ast_http_method::*;
         let method = match raw_method {
@@ -39,9 +41,24 @@ impl<'a> Request<'a> {
         Request {
             ser,
             raw_method,
+            headers,
             raw_uri,
             method,
         }
+    }
+
+    /// The value of a request header (names compared without regard to case).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut h = self.headers;
+        while !h.is_null() {
+            // SAFETY: the header list is alive for the request (see `new`).
+            let v = unsafe { &*h };
+            if owned(v.name).eq_ignore_ascii_case(name) {
+                return Some(owned(v.value));
+            }
+            h = v.next;
+        }
+        None
     }
 
     /// The local address of the connection this request came in on.

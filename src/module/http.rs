@@ -1,6 +1,5 @@
 //! Answers `/phoneprov/...` requests from the current snapshot.
 
-use std::fs::File;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -8,7 +7,7 @@ use crate::ffi::host::data_file;
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::render::{self, render_line, Serving};
-use crate::module::{state, templates};
+use crate::module::{state, statics, templates};
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
 use phoneprov_core::vars;
@@ -84,15 +83,12 @@ pub fn handle(req: &Request) {
     let path = data_file(&res.file.template);
     let headers = format!("Content-type: {}\r\n", res.file.mime_type);
     let Some(phone) = res.phone else {
-        match File::open(&path) {
-            Ok(f) => req.send_file(200, "OK", &headers, &f, false),
-            Err(e) => {
-                log::warning(&format!(
-                    "Could not open static file {}: {e}",
-                    path.display()
-                ));
-                internal_error(req);
-            }
+        if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {
+            log::warning(&format!(
+                "Could not open static file {}: {e}",
+                path.display()
+            ));
+            internal_error(req);
         }
         return;
     };

@@ -1,11 +1,13 @@
 //! The module: load, unload and reload, wired to the HTTP server, the CLI and the dialplan.
 
 pub mod cli;
+mod filecache;
 pub mod funcs;
 pub mod http;
 mod render;
 mod sipusers;
 pub mod state;
+mod statics;
 mod templates;
 
 use std::sync::Arc;
@@ -60,6 +62,7 @@ pub fn unload() {
     http::wait_idle();
     state::stop();
     templates::clear();
+    statics::clear();
     funcs::clear();
 }
 

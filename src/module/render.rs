@@ -8,11 +8,11 @@ use crate::ffi::host;
 use crate::ffi::vars::global;
 use phoneprov_core::model::Phone;
 use phoneprov_core::template::{has_inherited, Template};
-use phoneprov_core::vars::{self, Vars};
+use phoneprov_core::vars::{self, Text, Vars};
 
 /// What a request adds to the variables of the phone it serves.
 pub struct Serving {
-    pub mac: String,
+    pub mac: Text,
     /// SERVER from the connection, when the phone's variables have none.
     pub server: Option<String>,
     /// SERVER_HOST, when the phone's variables have none.

@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use arc_swap::ArcSwapOption;
 
 use crate::ffi::api::ExternalLoadUsers;
-use crate::ffi::host::{fully_booted, AstHost};
+use crate::ffi::host::{fully_booted, release_memory, AstHost};
 use crate::ffi::log;
 use phoneprov_core::model::{Extension, Snapshot};
 use phoneprov_core::profile::Config;
-use phoneprov_core::vars::{self, Vars};
+use phoneprov_core::vars::{self, Interner, Vars};
 
 /// How a provider loads its users: ours is a Rust function, others are C callbacks.
 #[derive(Clone, Copy)]
@@ -43,6 +43,8 @@ struct Provider {
 
 struct Registry {
     config: Arc<Config>,
+    /// Strings of extensions added outside a load; a reload starts a fresh one.
+    interner: Interner,
     /// In registration order, which decides who keeps a MAC two providers claim.
     providers: Vec<Provider>,
 }
@@ -50,6 +52,7 @@ struct Registry {
 struct Staging {
     config: Arc<Config>,
     extensions: Vec<Extension>,
+    interner: Interner,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -118,6 +121,7 @@ pub fn config() -> Option<Arc<Config>> {
 pub fn start(config: Arc<Config>) {
     let reg = Registry {
         config,
+        interner: Interner::default(),
         providers: Vec::new(),
     };
     let mut guard = lock(&REGISTRY);
@@ -138,6 +142,7 @@ fn run_provider(load: LoadUsers, config: Arc<Config>) -> Option<Vec<Extension>> 
         s.borrow_mut().replace(Staging {
             config,
             extensions: Vec::new(),
+            interner: Interner::default(),
         })
     });
     let res = load.call();
@@ -218,29 +223,33 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
         log::error("MAC Address can't be empty.");
         return -1;
     }
-    let ext = Extension {
-        provider: provider.into(),
-        vars,
-    };
-    let ext = STAGING.with(|s| match s.borrow_mut().as_mut() {
+    let mut vars = vars;
+    let staged = STAGING.with(|s| match s.borrow_mut().as_mut() {
         Some(st) => {
-            st.extensions.push(ext);
+            vars.freeze(&mut st.interner);
+            let provider = st.interner.intern(provider);
+            st.extensions.push(Extension { provider, vars });
             None
         }
-        None => Some(ext),
+        None => Some(vars),
     });
-    let Some(ext) = ext else { return 0 };
+    let Some(mut vars) = staged else { return 0 };
     let mut reg = lock(&REGISTRY);
-    let Some(p) = reg
-        .as_mut()
-        .and_then(|r| r.providers.iter_mut().find(|p| &*p.name == provider))
-    else {
+    let found = reg.as_mut().and_then(|r| {
+        let i = r.providers.iter().position(|p| &*p.name == provider)?;
+        Some((r, i))
+    });
+    let Some((reg, i)) = found else {
         log::error(&format!(
             "Provider '{provider}' wasn't found in the registry."
         ));
         return -1;
     };
-    p.extensions.push(ext);
+    vars.freeze(&mut reg.interner);
+    let provider = reg.interner.intern(provider);
+    reg.providers[i]
+        .extensions
+        .push(Extension { provider, vars });
     DIRTY.store(true, Ordering::Release);
     0
 }
@@ -315,4 +324,5 @@ pub fn reload(config: Arc<Config>) {
         }
     }
     rebuild(reg);
+    release_memory();
 }

@@ -1,0 +1,67 @@
+//! Static files: validators (ETag, Last-Modified) and 304 answers, since phones poll their
+//! firmware on every boot; small text files from memory, everything else streamed from
+//! its descriptor.
+
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::filecache::FileCache;
+use crate::ffi::http::Request;
+use phoneprov_core::httpdate;
+
+/// Files up to this size without NUL bytes are answered from memory.
+const SMALL: u64 = 64 * 1024;
+
+/// Small files' contents; None for one that holds a NUL byte (Asterisk sends bodies as C
+/// strings, so those go through the descriptor).
+static SMALL_FILES: FileCache<Option<String>> = FileCache::new();
+
+fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
+    match req.header("If-None-Match") {
+        Some(tags) => httpdate::etag_matches(&tags, etag),
+        None => req
+            .header("If-Modified-Since")
+            .and_then(|d| httpdate::parse(&d))
+            .is_some_and(|since| mtime <= since),
+    }
+}
+
+/// Answers with the file at `path`; Err says why it could not be read (the caller logs it
+/// and answers 500).
+pub fn serve(req: &Request, path: &Path, mime: &str) -> std::io::Result<()> {
+    let meta = fs::metadata(path)?;
+    let etag = format!(
+        "\"{:x}-{:x}-{:x}\"",
+        meta.ino(),
+        meta.len(),
+        meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+    );
+    let validators = format!(
+        "ETag: {etag}\r\nLast-Modified: {}\r\n",
+        httpdate::format(meta.mtime())
+    );
+    if not_modified(req, &etag, meta.mtime()) {
+        req.send(304, "Not Modified", &validators, "", true);
+        return Ok(());
+    }
+    let headers = format!("Content-type: {mime}\r\n{validators}");
+    if meta.len() <= SMALL {
+        let text = SMALL_FILES.get(path, &meta, |b| {
+            (!b.contains(&0))
+                .then(|| String::from_utf8(b).ok())
+                .flatten()
+        })?;
+        if let Some(text) = text.as_deref() {
+            req.send(200, "OK", &headers, text, true);
+            return Ok(());
+        }
+    }
+    let file = File::open(path)?;
+    req.send_file(200, "OK", &headers, &file, true);
+    Ok(())
+}
+
+pub fn clear() {
+    SMALL_FILES.clear();
+}
