@@ -147,7 +147,10 @@ fn wrk(ast: &Asterisk, path: &str, conns: u32, expect_2xx: bool) -> Run {
             _ => {}
         }
     }
-    assert!(run.rps > 0.0, "wrk {url} gave no result:\n{text}");
+    assert!(
+        run.rps > 0.0 || run.mb_per_s > 0.0,
+        "wrk {url} gave no result:\n{text}"
+    );
     run
 }
 
@@ -288,12 +291,13 @@ fn main() {
                         e.insert(run);
                     }
                 }
-                let name = format!("{}, {} conn{}", fig.name, c, if c == 1 { "" } else { "s" });
+                let plural = if c == 1 { "" } else { "s" };
+                let name = format!("{}, {c} conn{plural} ({})", fig.name, fig.unit);
                 let row = match rows.iter_mut().position(|r| r.name == name) {
                     Some(i) => &mut rows[i],
                     None => {
                         rows.push(Row {
-                            name: format!("{name} ({})", fig.unit),
+                            name,
                             c: Vec::new(),
                             ours: Vec::new(),
                             higher_better: fig.higher_better,

@@ -247,6 +247,21 @@ int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[
 	return -1;
 }
 
+int pp_is_tls(struct ast_tcptls_session_instance *ser)
+{
+	return ser && ser->stream && ast_iostream_get_ssl(ser->stream) ? 1 : 0;
+}
+
+void pp_http_prefix(char *buf, int len)
+{
+	ast_http_prefix(buf, len);
+}
+
+int pp_function_exists(const char *name)
+{
+	return ast_custom_function_find(name) ? 1 : 0;
+}
+
 static struct ast_str *str_from(const char *data, size_t len)
 {
 	struct ast_str *s;
@@ -255,10 +270,12 @@ static struct ast_str *str_from(const char *data, size_t len)
 		return NULL;
 	}
 	s = ast_str_create(len + 1);
-	/* ast_str_set_substr reads *data even for a zero length, and an empty Rust string's
-	 * pointer is not dereferenceable: copy only when there is something to copy. */
+	/* A plain copy: ast_str_set_substr copies byte by byte (slow for large directories)
+	 * and reads *data even for a zero length, where a Rust pointer may dangle. */
 	if (s && len) {
-		ast_str_set_substr(&s, 0, data, len);
+		memcpy(ast_str_buffer(s), data, len);
+		ast_str_buffer(s)[len] = '\0';
+		ast_str_update(s);
 	}
 	return s;
 }
@@ -282,8 +299,9 @@ void pp_cli_print(int fd, const char *text)
 	ast_cli(fd, "%s", text);
 }
 
+/* Runs command in Rust when the argument count is within [min, max] extra words. */
 static char *cli_dispatch(int command, struct ast_cli_entry *e, int cmd, struct ast_cli_args *a,
-	const char *name, const char *usage)
+	const char *name, const char *usage, int min_extra, int max_extra)
 {
 	switch (cmd) {
 	case CLI_INIT:
@@ -293,7 +311,7 @@ static char *cli_dispatch(int command, struct ast_cli_entry *e, int cmd, struct 
 	case CLI_GENERATE:
 		return pp_rs_cli_complete(command, a->line, a->word, a->pos, a->n);
 	}
-	if (a->argc != e->args) {
+	if (a->argc < e->args + min_extra || a->argc > e->args + max_extra) {
 		return CLI_SHOWUSAGE;
 	}
 	pp_rs_cli(command, a->fd, a->argc, a->argv);
@@ -304,11 +322,37 @@ static char *cli_show_routes(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 {
 	return cli_dispatch(PP_CLI_SHOW_ROUTES, e, cmd, a, "phoneprov show routes",
 		"Usage: phoneprov show routes\n"
-		"       Lists all registered phoneprov http routes.\n");
+		"       Lists all registered phoneprov http routes.\n", 0, 0);
+}
+
+static char *cli_show_phone(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_SHOW_PHONE, e, cmd, a, "phoneprov show phone",
+		"Usage: phoneprov show phone <mac>\n"
+		"       Shows a phone's lines, their variables (secrets masked) and its routes.\n", 1, 1);
+}
+
+static char *cli_render(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_RENDER, e, cmd, a, "phoneprov render",
+		"Usage: phoneprov render <uri>\n"
+		"       Prints what /phoneprov/<uri> serves (SERVER: serveraddr, else 127.0.0.1).\n", 1, 1);
+}
+
+static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_CHECK, e, cmd, a, "phoneprov check",
+		"Usage: phoneprov check [mac]\n"
+		"       Renders every dynamic route (or those of one phone) and reports missing\n"
+		"       templates, substitution errors and, for XML content types, where a body\n"
+		"       is not well-formed.\n", 0, 1);
 }
 
 static struct ast_cli_entry pp_cli_entries[] = {
 	AST_CLI_DEFINE(cli_show_routes, "Show registered phoneprov http routes"),
+	AST_CLI_DEFINE(cli_show_phone, "Show a provisioned phone"),
+	AST_CLI_DEFINE(cli_render, "Print what a phoneprov URI serves"),
+	AST_CLI_DEFINE(cli_check, "Check every phoneprov route renders cleanly"),
 };
 
 int pp_cli_register(void)
@@ -365,6 +409,38 @@ static int each_extension_read2(struct ast_channel *chan, const char *cmd, char 
 	return function_read2(PP_FUNC_EACH_EXTENSION, data, buf, len);
 }
 
+static int xml_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
+{
+	return function_read(PP_FUNC_XML, data, buf, len);
+}
+
+static int xml_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
+{
+	return function_read2(PP_FUNC_XML, data, buf, len);
+}
+
+static int qrcode_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
+{
+	return function_read(PP_FUNC_QRCODE, data, buf, len);
+}
+
+static int qrcode_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
+{
+	return function_read2(PP_FUNC_QRCODE, data, buf, len);
+}
+
+static struct ast_custom_function xml_function = {
+	.name = "PP_XML",
+	.read = xml_read,
+	.read2 = xml_read2,
+};
+
+static struct ast_custom_function qrcode_function = {
+	.name = "PP_QRCODE",
+	.read = qrcode_read,
+	.read2 = qrcode_read2,
+};
+
 static struct ast_custom_function each_user_function = {
 	.name = "PP_EACH_USER",
 	.read = each_user_read,
@@ -382,6 +458,8 @@ int pp_functions_register(void)
 	int res = ast_custom_function_register(&each_user_function);
 
 	res |= ast_custom_function_register(&each_extension_function);
+	res |= ast_custom_function_register(&xml_function);
+	res |= ast_custom_function_register(&qrcode_function);
 	return res;
 }
 
@@ -389,6 +467,8 @@ void pp_functions_unregister(void)
 {
 	ast_custom_function_unregister(&each_user_function);
 	ast_custom_function_unregister(&each_extension_function);
+	ast_custom_function_unregister(&xml_function);
+	ast_custom_function_unregister(&qrcode_function);
 }
 
 static int load_module(void)

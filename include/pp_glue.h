@@ -44,12 +44,17 @@ void pp_rs_free_string(char *s);
 /* CLI commands the glue registers. */
 enum pp_cli_command {
 	PP_CLI_SHOW_ROUTES = 0,
+	PP_CLI_SHOW_PHONE = 1,
+	PP_CLI_RENDER = 2,
+	PP_CLI_CHECK = 3,
 };
 
 /* Dialplan functions the glue registers. */
 enum pp_function {
 	PP_FUNC_EACH_USER = 0,
 	PP_FUNC_EACH_EXTENSION = 1,
+	PP_FUNC_XML = 2,
+	PP_FUNC_QRCODE = 3,
 };
 
 /* Logging: the message is always passed as a "%s" argument, never as a format. */
@@ -99,6 +104,12 @@ int pp_http_link(void);
 void pp_http_unlink(void);
 /* The local address of the connection: family 4 (4 bytes) or 6 (16 bytes). */
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
+/* Whether the connection is TLS (1) or plain (0). */
+int pp_is_tls(struct ast_tcptls_session_instance *ser);
+/* The HTTP server's URI prefix (http.conf prefix=), e.g. "" or "/asterisk". */
+void pp_http_prefix(char *buf, int len);
+/* Whether a dialplan function of that name is registered. */
+int pp_function_exists(const char *name);
 /* Sends a complete answer. headers: extra header lines, each ending in \r\n. */
 void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,

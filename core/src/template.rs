@@ -5,6 +5,11 @@
 //! Asterisk copies text up to the next `${` or `$[` (a lone `$` is literal), looks a plain
 //! name up first among its built-in names, then in the variable list (first match), then in
 //! the global variables; a name found nowhere renders empty.
+//!
+//! `${PP_XML(${NAME})}`, the module's own escaping function around a plain name, is plain
+//! too: the value, XML-escaped.
+
+use std::ops::Range;
 
 use crate::host::Host;
 use crate::vars::Vars;
@@ -30,9 +35,16 @@ const BUILTIN: [&str; 15] = [
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece {
-    Text(std::ops::Range<usize>),
-    Var(std::ops::Range<usize>),
+    Text(Range<usize>),
+    Var(Range<usize>),
+    /// One of [`FUNCTIONS`], its argument text made of plain pieces.
+    Func(&'static str, Vec<Piece>),
 }
+
+/// The module's own dialplan functions, which it can run without Asterisk. Asterisk
+/// substitutes a function's argument first and hands the function the result; so does the
+/// fast path.
+pub const FUNCTIONS: [&str; 4] = ["PP_EACH_USER", "PP_EACH_EXTENSION", "PP_XML", "PP_QRCODE"];
 
 /// A template, parsed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,34 +61,62 @@ fn plain_name(name: &str) -> bool {
         && !BUILTIN.contains(&name)
 }
 
-fn parse_pieces(text: &str) -> Option<Vec<Piece>> {
-    let bytes = text.as_bytes();
+/// The end (exclusive) of the `${...}` starting at `at`, found as Asterisk finds it.
+fn closing(text: &str, at: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut depth = 1;
+    let mut i = at + 2;
+    while depth > 0 {
+        match (b.get(i)?, b.get(i + 1)) {
+            (b'$', Some(b'{')) => {
+                depth += 1;
+                i += 1;
+            }
+            (b'{', _) => depth += 1,
+            (b'}', _) => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    Some(i)
+}
+
+fn parse_pieces(text: &str, range: Range<usize>, nested: bool) -> Option<Vec<Piece>> {
     let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while let Some(off) = text[i..].find('$') {
+    let mut start = range.start;
+    let mut i = range.start;
+    while let Some(off) = text[i..range.end].find('$') {
         let at = i + off;
-        match bytes.get(at + 1) {
-            Some(b'[') => return None,
-            Some(b'{') => {
-                let name_start = at + 2;
-                let end = name_start + text[name_start..].find('}')?;
-                let name = &text[name_start..end];
-                if !plain_name(name) {
-                    return None;
-                }
+        match text.as_bytes().get(at + 1) {
+            Some(b'[') if at + 1 < range.end => return None,
+            Some(b'{') if at + 1 < range.end => {
+                let end = closing(text, at).filter(|&e| e <= range.end)?;
+                let inner = at + 2..end - 1;
+                let body = &text[inner.clone()];
+                let piece = if plain_name(body) {
+                    Piece::Var(inner)
+                } else {
+                    let (name, rest) = body.split_once('(')?;
+                    let name = FUNCTIONS.iter().find(|f| **f == name).filter(|_| !nested)?;
+                    let args_end = inner.start + name.len() + 1 + rest.rfind(')')?;
+                    if args_end + 1 != inner.end {
+                        return None;
+                    }
+                    let args = parse_pieces(text, inner.start + name.len() + 1..args_end, true)?;
+                    Piece::Func(name, args)
+                };
                 if at > start {
                     pieces.push(Piece::Text(start..at));
                 }
-                pieces.push(Piece::Var(name_start..end));
-                start = end + 1;
-                i = start;
+                pieces.push(piece);
+                start = end;
+                i = end;
             }
             _ => i = at + 1,
         }
     }
-    if start < text.len() {
-        pieces.push(Piece::Text(start..text.len()));
+    if start < range.end {
+        pieces.push(Piece::Text(start..range.end));
     }
     Some(pieces)
 }
@@ -85,7 +125,7 @@ impl Template {
     pub fn parse(text: &str) -> Template {
         Template {
             text: text.to_owned(),
-            pieces: parse_pieces(text),
+            pieces: parse_pieces(text, 0..text.len(), false),
         }
     }
 
@@ -93,44 +133,135 @@ impl Template {
         &self.text
     }
 
-    /// Whether Rust can render it (given the variables it names can be found).
+    /// Whether Rust can render it (given the variables and functions it names).
     pub fn is_plain(&self) -> bool {
         self.pieces.is_some()
     }
 
-    /// The names it refers to, when plain.
+    /// The variable names it refers to (function arguments included), when plain.
     pub fn names(&self) -> impl Iterator<Item = &str> {
+        fn walk<'a>(text: &'a str, pieces: &'a [Piece], out: &mut Vec<&'a str>) {
+            for p in pieces {
+                match p {
+                    Piece::Var(r) => out.push(&text[r.clone()]),
+                    Piece::Func(_, args) => walk(text, args, out),
+                    Piece::Text(_) => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.text, self.pieces.as_deref().unwrap_or(&[]), &mut out);
+        out.into_iter()
+    }
+
+    /// The functions it calls, when plain.
+    pub fn functions(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.pieces.iter().flatten().filter_map(|p| match p {
-            Piece::Var(r) => Some(&self.text[r.clone()]),
-            Piece::Text(_) => None,
+            Piece::Func(name, _) => Some(*name),
+            _ => None,
         })
     }
 
-    /// Renders into `out` when plain: `lookup(name, out)` appends the value of a name and
-    /// says whether it knew it. False (with `out` left as it was) when the template is not
-    /// plain or a name was unknown: then Asterisk must render it.
+    /// Renders into `out` when plain. `lookup(name, out)` appends a variable's value and
+    /// says whether it knew it; `call(function, argument, out)` appends what a function
+    /// returns and says whether it could run it. False (with `out` left as it was) when
+    /// the template is not plain or either said no: then Asterisk must render it.
     pub fn render_into(
         &self,
         out: &mut String,
-        mut lookup: impl FnMut(&str, &mut String) -> bool,
+        lookup: &mut dyn FnMut(&str, &mut String) -> bool,
+        call: &mut dyn FnMut(&str, &str, &mut String) -> bool,
     ) -> bool {
         let Some(pieces) = &self.pieces else {
             return false;
         };
         let mark = out.len();
-        for p in pieces {
-            match p {
-                Piece::Text(r) => out.push_str(&self.text[r.clone()]),
-                Piece::Var(r) => {
-                    if !lookup(&self.text[r.clone()], out) {
-                        out.truncate(mark);
-                        return false;
-                    }
-                }
+        let done = render_pieces(&self.text, pieces, out, lookup, call);
+        if !done {
+            out.truncate(mark);
+        }
+        done
+    }
+}
+
+fn render_pieces(
+    text: &str,
+    pieces: &[Piece],
+    out: &mut String,
+    lookup: &mut dyn FnMut(&str, &mut String) -> bool,
+    call: &mut dyn FnMut(&str, &str, &mut String) -> bool,
+) -> bool {
+    for p in pieces {
+        let ok = match p {
+            Piece::Text(r) => {
+                out.push_str(&text[r.clone()]);
+                true
+            }
+            Piece::Var(r) => lookup(&text[r.clone()], out),
+            Piece::Func(name, args) => {
+                let mut arg = String::new();
+                render_pieces(text, args, &mut arg, lookup, call) && call(name, &arg, out)
+            }
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs the functions the core can run alone (PP_XML); the others need the module.
+pub fn core_functions(name: &str, arg: &str, out: &mut String) -> bool {
+    match name {
+        "PP_XML" => {
+            crate::xml::escape_into(out, arg);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Line and column (from 1) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// What Asterisk's substitution would stumble on in `text`: a `${` without its `}`, or a
+/// function `exists` does not know. Each as (line, column, message).
+pub fn problems(text: &str, exists: &dyn Fn(&str) -> bool) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    for (at, _) in text.match_indices("${") {
+        // Asterisk's own rule: braces nest until the count returns to zero.
+        let mut depth = 1;
+        let mut i = at + 2;
+        while i < bytes.len() && depth > 0 {
+            match bytes[i] {
+                b'{' => depth += 1,
+                b'}' => depth -= 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        let (line, col) = line_col(text, at);
+        if depth > 0 {
+            out.push((line, col, "'${' without its closing '}'".to_owned()));
+            continue;
+        }
+        let inner = &text[at + 2..i - 1];
+        if let Some(paren) = inner.find('(') {
+            let name = &inner[..paren];
+            let is_name =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if is_name && !exists(name) {
+                out.push((line, col, format!("unknown function {name}()")));
             }
         }
-        true
     }
+    out
 }
 
 /// Whether Asterisk would see these variables under other names (a leading `_` marks an
@@ -139,17 +270,22 @@ pub fn has_inherited(vars: &Vars) -> bool {
     vars.iter().any(|(k, _)| k.starts_with('_'))
 }
 
-/// Renders `template` with `vars`: in Rust when every name is in `vars`, else by the host.
+/// Renders `template` with `vars`: in Rust when every name is in `vars` (and every function
+/// is one the core runs), else by the host.
 pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> String {
     let mut out = String::with_capacity(template.text.len() + 32);
     let found = !has_inherited(vars)
-        && template.render_into(&mut out, |name, out| match vars.find(name) {
-            Some(v) => {
-                out.push_str(v);
-                true
-            }
-            None => false,
-        });
+        && template.render_into(
+            &mut out,
+            &mut |name, out| match vars.find(name) {
+                Some(v) => {
+                    out.push_str(v);
+                    true
+                }
+                None => false,
+            },
+            &mut core_functions,
+        );
     if found {
         out
     } else {
@@ -180,6 +316,14 @@ mod tests {
         assert!(!plain("${}"));
         assert!(!plain("unclosed ${MAC"));
         assert!(!plain("${A B}"));
+        assert!(plain("<n>${PP_XML(${DISPLAY_NAME})}</n>"));
+        assert!(plain(
+            "${PP_EACH_USER(<i n='%{PP_XML(%{USERNAME})}'/>,${MAC})}"
+        ));
+        assert!(plain("${PP_QRCODE(${PP_BASE_URL}${MAC}.xml)}"));
+        assert!(!plain("${PP_XML(${TOLOWER(${A})})}"));
+        assert!(!plain("${PP_XML(x)y}"));
+        assert!(!plain("${OTHER_FUNC(x)}"));
     }
 
     #[test]
@@ -192,6 +336,60 @@ mod tests {
         assert_eq!(render(&host, &t, &vars), "<0004f2|1||$|1>");
         let names: Vec<_> = t.names().collect();
         assert_eq!(names, ["MAC", "A", "EMPTY", "A"]);
+        let vars: Vars = [("N", "Jane <User> & Co"), ("S", "ab&cd")]
+            .into_iter()
+            .collect();
+        let t = Template::parse("<u n=\"${PP_XML(${N})}\">${PP_XML(x${S})}</u>${N}");
+        assert_eq!(
+            render(&host, &t, &vars),
+            "<u n=\"Jane &lt;User&gt; &amp; Co\">xab&amp;cd</u>Jane <User> & Co"
+        );
+        let each = Template::parse("${PP_EACH_USER(<i n='%{USERNAME}'/>,${MAC})}");
+        let mut out = String::new();
+        let mut seen = Vec::new();
+        assert!(each.render_into(
+            &mut out,
+            &mut |n, o| {
+                o.push_str(vars.find(n).unwrap_or("?"));
+                true
+            },
+            &mut |f, a, o| {
+                seen.push((f.to_owned(), a.to_owned()));
+                o.push_str("items");
+                true
+            }
+        ));
+        assert_eq!(out, "items");
+        assert_eq!(
+            seen,
+            [(
+                "PP_EACH_USER".to_owned(),
+                "<i n='%{USERNAME}'/>,?".to_owned()
+            )]
+        );
+        let vars: Vars = [("N", "Jane <User> & Co"), ("S", "ab&cd")]
+            .into_iter()
+            .collect();
+        let t = Template::parse("<u n=\"${PP_XML(${N})}\">${PP_XML(${S})}</u>${N}");
+        assert_eq!(
+            render(&host, &t, &vars),
+            "<u n=\"Jane &lt;User&gt; &amp; Co\">ab&amp;cd</u>Jane <User> & Co"
+        );
+    }
+
+    #[test]
+    fn problems_are_located() {
+        let exists = |n: &str| n == "TOLOWER";
+        let text = "ok ${MAC}\n  ${TOLOWER(${MAC})} ${NOPE(x)}\n${BROKEN";
+        let p = problems(text, &exists);
+        assert_eq!(
+            p,
+            [
+                (2, 22, "unknown function NOPE()".to_owned()),
+                (3, 1, "'${' without its closing '}'".to_owned())
+            ]
+        );
+        assert!(problems("${PP_XML(${A})}", &|n| n == "PP_XML").is_empty());
     }
 
     #[test]
@@ -222,7 +420,11 @@ mod tests {
             "host:${MAC}"
         );
         let mut out = String::from("keep");
-        assert!(!Template::parse("a${NOPE}").render_into(&mut out, |_, _| false));
+        assert!(!Template::parse("a${NOPE}").render_into(
+            &mut out,
+            &mut |_, _| false,
+            &mut core_functions
+        ));
         assert_eq!(out, "keep");
     }
 }

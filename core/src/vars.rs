@@ -42,6 +42,9 @@ pub const SERVER: &str = "SERVER";
 pub const SERVER_PORT: &str = "SERVER_PORT";
 /// Not a C module variable: SERVER ready for URIs (IPv6 in brackets).
 pub const SERVER_HOST: &str = "SERVER_HOST";
+/// Not a C module variable: `scheme://host[:port][/prefix]/phoneprov/` as the client
+/// reached it (for QR codes and links to other files).
+pub const BASE_URL: &str = "PP_BASE_URL";
 pub const VOICEMAIL_EXTEN: &str = "VOICEMAIL_EXTEN";
 pub const EXTENSION_LENGTH: &str = "EXTENSION_LENGTH";
 

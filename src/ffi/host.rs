@@ -65,6 +65,22 @@ pub fn release_memory() {
     unsafe { sys::pp_release_memory() }
 }
 
+/// The HTTP server's URI prefix (http.conf `prefix`), "" or "/name".
+pub fn http_prefix() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length; the glue writes a NUL-terminated string.
+    unsafe { sys::pp_http_prefix(buf.as_mut_ptr().cast(), buf.len() as i32) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Whether a dialplan function of that name is registered.
+pub fn function_exists(name: &str) -> bool {
+    let n = cstring(name);
+    // SAFETY: n is a valid C string for the call.
+    unsafe { sys::pp_function_exists(n.as_ptr()) != 0 }
+}
+
 /// Whether Asterisk has loaded every module (so every dialplan function exists).
 pub fn fully_booted() -> bool {
     // SAFETY: reads a global option flag; no arguments.

@@ -61,6 +61,12 @@ impl<'a> Request<'a> {
         None
     }
 
+    /// Whether the request came over TLS.
+    pub fn is_tls(&self) -> bool {
+        // SAFETY: ser is the live session of this request.
+        unsafe { sys::pp_is_tls(self.ser) != 0 }
+    }
+
     /// The local address of the connection this request came in on.
     pub fn local_ip(&self) -> Option<IpAddr> {
         let mut buf = [0u8; 16];

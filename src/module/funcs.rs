@@ -1,4 +1,6 @@
-//! PP_EACH_USER and PP_EACH_EXTENSION over the current snapshot.
+//! The module's dialplan functions over the current snapshot: PP_EACH_USER,
+//! PP_EACH_EXTENSION, PP_XML and PP_QRCODE. Asterisk calls them by number through the glue;
+//! the Rust fast path calls them by name.
 //!
 //! A directory rendered with PP_EACH_USER depends only on the phones and the item template
 //! (and on any global variable a missing name falls back to), so the rendered items of a
@@ -9,6 +11,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ffi::host::{self, data_file, AstHost};
+use crate::ffi::log;
 use crate::ffi::vars::global;
 use crate::module::render::{is_serving, render_line, render_plain};
 use crate::module::{state, templates};
@@ -16,10 +19,7 @@ use phoneprov_core::funcs::{self, EachUser};
 use phoneprov_core::model::Snapshot;
 use phoneprov_core::template::Template;
 use phoneprov_core::uri::is_contained;
-use phoneprov_core::vars;
-
-const EACH_USER: i32 = 0;
-const EACH_EXTENSION: i32 = 1;
+use phoneprov_core::{qr, vars, xml};
 
 fn read_template(name: &str) -> Result<Arc<Template>, String> {
     if !is_contained(name) {
@@ -82,19 +82,19 @@ impl Items {
             && self.globals.iter().all(|(n, v)| global(n) == *v)
     }
 
-    fn without(&self, exclude: &str) -> String {
+    /// Appends every item but those of the excluded MAC.
+    fn write_without(&self, out: &mut String, exclude: &str) {
         let skip = match self.by_mac.get(&exclude.to_ascii_lowercase()) {
-            Some(skip) if !exclude.is_empty() => skip,
-            _ => return self.body.clone(),
+            Some(skip) if !exclude.is_empty() => skip.as_slice(),
+            _ => &[],
         };
-        let mut out = String::with_capacity(self.body.len());
+        out.reserve(self.body.len());
         let mut from = 0;
         for &i in skip {
             out.push_str(&self.body[from..self.spans[i].start]);
             from = self.spans[i].end;
         }
         out.push_str(&self.body[from..]);
-        out
     }
 }
 
@@ -102,20 +102,21 @@ impl Items {
 static ITEMS: Mutex<Vec<Arc<Items>>> = Mutex::new(Vec::new());
 const MAX_ITEMS: usize = 8;
 
-fn each_user(snap: &Snapshot, data: &str) -> String {
+fn each_user(snap: &Snapshot, data: &str, out: &mut String) {
     let call = EachUser::parse(data);
-    // Items that depend on the request (the served phone's SERVER) or on functions are
-    // rendered every time.
+    // Items that depend on the request (the served phone's SERVER) or on functions Asterisk
+    // must run are rendered every time.
     let uses_request = call
         .template
         .names()
-        .any(|n| n == vars::SERVER || n == vars::SERVER_HOST)
+        .any(|n| n == vars::SERVER || n == vars::SERVER_HOST || n == vars::BASE_URL)
         && snap
             .phones
             .iter()
             .any(|p| is_serving(p) && !call.excludes(&p.mac));
     if !call.template.is_plain() || uses_request {
-        return funcs::each_user(snap, data, &render_line);
+        out.push_str(&funcs::each_user(snap, data, &render_line));
+        return;
     }
     let cached = {
         let items = ITEMS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -131,20 +132,49 @@ fn each_user(snap: &Snapshot, data: &str) -> String {
         items.push(built.clone());
         built
     });
-    items.without(&call.exclude)
+    items.write_without(out, &call.exclude);
 }
 
-pub fn call(function: i32, data: &str) -> String {
-    let Some(snap) = state::current() else {
-        return String::new();
-    };
-    match function {
-        EACH_USER => each_user(&snap, data),
-        EACH_EXTENSION => {
-            funcs::each_extension(&snap, data, &AstHost, &read_template, &render_line)
+/// Runs one of the module's functions by name, appending its result; false for a name
+/// that is not one of them.
+pub fn call_into(name: &str, data: &str, out: &mut String) -> bool {
+    match name {
+        "PP_XML" => xml::escape_into(out, data),
+        "PP_QRCODE" => match qr::svg(data) {
+            Ok(svg) => out.push_str(&svg),
+            Err(e) => log::warning(&format!("PP_QRCODE: {e}")),
+        },
+        "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
+            let Some(snap) = state::current() else {
+                return true;
+            };
+            if name == "PP_EACH_USER" {
+                each_user(&snap, data, out);
+            } else {
+                out.push_str(&funcs::each_extension(
+                    &snap,
+                    data,
+                    &AstHost,
+                    &read_template,
+                    &render_line,
+                ));
+            }
         }
-        _ => String::new(),
+        _ => return false,
     }
+    true
+}
+
+/// The function numbers of the glue (enum pp_function).
+const NAMES: [&str; 4] = ["PP_EACH_USER", "PP_EACH_EXTENSION", "PP_XML", "PP_QRCODE"];
+
+/// Called by Asterisk, through the glue, with a function's number.
+pub fn call(function: i32, data: &str) -> String {
+    let mut out = String::new();
+    if let Some(name) = usize::try_from(function).ok().and_then(|i| NAMES.get(i)) {
+        call_into(name, data, &mut out);
+    }
+    out
 }
 
 /// Forgets the rendered items (on unload).

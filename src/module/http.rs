@@ -3,11 +3,17 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::ffi::host::data_file;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::ffi::host::{data_file, http_prefix};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::render::{self, render_line, Serving};
 use crate::module::{state, statics, templates};
+use phoneprov_core::linphone::{self, IniError};
+use phoneprov_core::model::Phone;
+use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
 use phoneprov_core::vars;
@@ -58,6 +64,55 @@ fn internal_error(req: &Request) {
     req.error(500, "Internal Error", "An internal error has occured.");
 }
 
+/// Why a dynamic file could not be rendered.
+pub enum Failure {
+    Template(PathBuf, std::io::Error),
+    Linphone(PathBuf, IniError),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Failure::Template(p, e) => write!(f, "Could not load file: {} ({e})", p.display()),
+            Failure::Linphone(p, e) => write!(
+                f,
+                "{}, rendered, is not a valid linphonerc at line {}: {}",
+                p.display(),
+                e.line,
+                e.message
+            ),
+        }
+    }
+}
+
+/// Renders a phone's dynamic file for `serving`. A template named `*.linphonerc` is written
+/// in linphonerc (INI) form and served as Linphone's provisioning XML.
+pub fn render_dynamic(
+    phone: &Phone,
+    file: &FileEntry,
+    serving: Serving,
+) -> Result<String, Failure> {
+    let path = data_file(&file.template);
+    let template = templates::load(&path).map_err(|e| Failure::Template(path.clone(), e))?;
+    let body = render::serving(serving, || render_line(&template, phone, phone.vars()));
+    if file.template.ends_with(".linphonerc") {
+        return linphone::to_xml(&body).map_err(|e| Failure::Linphone(path, e));
+    }
+    Ok(body)
+}
+
+/// `scheme://host[/prefix]/phoneprov/` as this client reached the server: the Host header
+/// it sent (else the local address), and https on a TLS connection.
+fn base_url(req: &Request) -> String {
+    let scheme = if req.is_tls() { "https" } else { "http" };
+    let host = req
+        .header("Host")
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>']))
+        .or_else(|| req.local_ip().map(|ip| uri_host(&server_address(ip))))
+        .unwrap_or_default();
+    format!("{scheme}://{host}{}/phoneprov/", http_prefix())
+}
+
 pub fn handle(req: &Request) {
     let _in_flight = InFlight::enter();
     if req.method == Method::Other {
@@ -92,30 +147,22 @@ pub fn handle(req: &Request) {
         }
         return;
     };
-    let template = match templates::load(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            log::warning(&format!("Could not load file: {} ({e})", path.display()));
+    let connection = if phone.vars().contains(vars::SERVER) {
+        None
+    } else {
+        let found = req.local_ip().map(server_address);
+        if found.is_none() {
+            log::warning("Could not get server IP, breakage likely.");
+        }
+        found
+    };
+    let serving = Serving::new(phone, connection, Some(base_url(req)));
+    let body = match render_dynamic(phone, res.file, serving) {
+        Ok(body) => body,
+        Err(failure) => {
+            log::warning(&failure.to_string());
             return internal_error(req);
         }
     };
-    let vars = phone.vars();
-    let server = match vars.find(vars::SERVER) {
-        Some(_) => None,
-        None => {
-            let found = req.local_ip().map(server_address);
-            if found.is_none() {
-                log::warning("Could not get server IP, breakage likely.");
-            }
-            found
-        }
-    };
-    let server_host = vars.find(vars::SERVER).or(server.as_deref()).map(uri_host);
-    let serving = Serving {
-        mac: phone.mac.clone(),
-        server,
-        server_host,
-    };
-    let body = render::serving(serving, || render_line(&template, phone, vars));
     req.send(200, "OK", &headers, &body, false);
 }

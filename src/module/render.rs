@@ -6,7 +6,9 @@ use std::cell::RefCell;
 
 use crate::ffi::host;
 use crate::ffi::vars::global;
+use crate::module::funcs;
 use phoneprov_core::model::Phone;
+use phoneprov_core::server::uri_host;
 use phoneprov_core::template::{has_inherited, Template};
 use phoneprov_core::vars::{self, Text, Vars};
 
@@ -17,6 +19,26 @@ pub struct Serving {
     pub server: Option<String>,
     /// SERVER_HOST, when the phone's variables have none.
     pub server_host: Option<String>,
+    /// PP_BASE_URL: where this server's /phoneprov/ is, as the client reached it.
+    pub base_url: Option<String>,
+}
+
+impl Serving {
+    /// The additions for `phone`, whose SERVER (if it has none) is `connection`.
+    pub fn new(phone: &Phone, connection: Option<String>, base_url: Option<String>) -> Serving {
+        let vars = phone.vars();
+        let server = match vars.find(vars::SERVER) {
+            Some(_) => None,
+            None => connection,
+        };
+        let server_host = vars.find(vars::SERVER).or(server.as_deref()).map(uri_host);
+        Serving {
+            mac: phone.mac.clone(),
+            server,
+            server_host,
+            base_url,
+        }
+    }
 }
 
 thread_local! {
@@ -44,7 +66,7 @@ fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, String)> {
         let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
             return Vec::new();
         };
-        let mut extra = Vec::with_capacity(2);
+        let mut extra = Vec::with_capacity(3);
         if let Some(server) = &serving.server {
             if !vars.contains(vars::SERVER) {
                 extra.push((vars::SERVER, server.clone()));
@@ -53,6 +75,11 @@ fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, String)> {
         if let Some(host) = &serving.server_host {
             if !vars.contains(vars::SERVER_HOST) {
                 extra.push((vars::SERVER_HOST, host.clone()));
+            }
+        }
+        if let Some(url) = &serving.base_url {
+            if !vars.contains(vars::BASE_URL) {
+                extra.push((vars::BASE_URL, url.clone()));
             }
         }
         extra
@@ -72,18 +99,22 @@ pub fn render_plain(
         return None;
     }
     let mut out = String::with_capacity(template.text().len() + 64);
-    let done = template.render_into(&mut out, |name, out| {
-        if let Some((_, v)) = extra.iter().find(|(k, _)| *k == name) {
-            out.push_str(v);
-        } else if let Some(v) = vars.find(name) {
-            out.push_str(v);
-        } else {
-            let g = global(name);
-            seen(name, g.as_deref());
-            out.push_str(g.as_deref().unwrap_or(""));
-        }
-        true
-    });
+    let done = template.render_into(
+        &mut out,
+        &mut |name, out| {
+            if let Some((_, v)) = extra.iter().find(|(k, _)| *k == name) {
+                out.push_str(v);
+            } else if let Some(v) = vars.find(name) {
+                out.push_str(v);
+            } else {
+                let g = global(name);
+                seen(name, g.as_deref());
+                out.push_str(g.as_deref().unwrap_or(""));
+            }
+            true
+        },
+        &mut funcs::call_into,
+    );
     done.then_some(out)
 }
 
