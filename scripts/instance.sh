@@ -31,7 +31,7 @@ astrundir => $inner/run
 astlogdir => $inner/log
 astsbindir => /usr/sbin
 CONF
-for m in $(sed -n 's/^[[:space:]]*load[[:space:]]*=>[[:space:]]*\([^[:space:];]*\).*/\1/p' "$dir/etc/modules.conf"); do
+for m in $(sed -n 's/^[[:space:]]*\(pre\)\{0,1\}load[[:space:]]*=>[[:space:]]*\([^[:space:];]*\).*/\2/p' "$dir/etc/modules.conf"); do
     [ "$m" = res_phoneprov.so ] && continue
     ln -s "$stock/$m" "$dir/mod/$m"
 done

@@ -10,12 +10,16 @@ conf=$("$here/scripts/instance.sh" phoneprov-run "$here/asterisk-conf" "$module"
 cat <<TXT
 res_phoneprov (Rust) in Asterisk $(chroot "$root" /usr/sbin/asterisk -V | cut -d' ' -f2), sample configuration of asterisk-conf/.
 Try, from another terminal:
-  curl http://127.0.0.1:8088/phoneprov/sip.cfg                    (a static file)
-  curl http://127.0.0.1:8088/phoneprov/0004f2000001.cfg           (a Polycom master file)
-  curl http://127.0.0.1:8088/phoneprov/0004f2000001-phone.cfg     (two lines, one phone)
-  curl http://127.0.0.1:8088/phoneprov/0004f2000001-directory.xml (PP_EACH_USER)
-  curl http://127.0.0.1:8088/phoneprov/snom-000413000010.xml      (a Snom phone)
-  sudo chroot $root /usr/sbin/asterisk -C $conf -rx 'phoneprov show routes'
+  curl http://127.0.0.1:8088/phoneprov/sip.cfg                         (a static file)
+  curl http://127.0.0.1:8088/phoneprov/0004f2000001-phone.cfg          (Polycom, two lines)
+  curl http://127.0.0.1:8088/phoneprov/0004f2000001-directory.xml      (PP_EACH_USER)
+  curl http://127.0.0.1:8088/phoneprov/snom/000413000010.xml           (Snom, function keys)
+  curl http://127.0.0.1:8088/phoneprov/805ec0000020.cfg                (Yealink)
+  curl http://127.0.0.1:8088/phoneprov/cfg000b82000030.xml             (Grandstream)
+  curl http://127.0.0.1:8088/phoneprov/spa0018f8000040.xml             (Cisco SPA)
+  curl http://127.0.0.1:8088/phoneprov/linphone/7f3a9c2e5b1d4e6f0a8b2c3d.xml
+  open http://127.0.0.1:8088/phoneprov/linphone/7f3a9c2e5b1d4e6f0a8b2c3d-qr.svg in a browser
+  sudo chroot $root /usr/sbin/asterisk -C $conf -rx 'phoneprov check'
 Ctrl-C stops Asterisk.
 TXT
 # -c gives a console (Ctrl-C ends Asterisk); without a terminal, -f keeps it in the foreground.

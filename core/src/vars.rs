@@ -45,6 +45,9 @@ pub const SERVER_HOST: &str = "SERVER_HOST";
 /// Not a C module variable: `scheme://host[:port][/prefix]/phoneprov/` as the client
 /// reached it (for QR codes and links to other files).
 pub const BASE_URL: &str = "PP_BASE_URL";
+/// Not a C module variable, only in PP_EACH_USER items: the phone's position in the
+/// configuration, from 1 (distinct key numbers for directory and BLF entries).
+pub const PHONE_INDEX: &str = "PP_PHONE_INDEX";
 pub const VOICEMAIL_EXTEN: &str = "VOICEMAIL_EXTEN";
 pub const EXTENSION_LENGTH: &str = "EXTENSION_LENGTH";
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::ffi::host::{self, data_file, AstHost};
 use crate::ffi::log;
 use crate::ffi::vars::global;
-use crate::module::render::{is_serving, render_line, render_plain};
+use crate::module::render::{is_serving, render_line, render_line_with, render_plain};
 use crate::module::{state, templates};
 use phoneprov_core::funcs::{self, EachUser};
 use phoneprov_core::model::Snapshot;
@@ -56,9 +56,15 @@ impl Items {
                     globals.push((name.to_owned(), value.map(str::to_owned)));
                 }
             };
-            match render_plain(&call.template, phone.vars(), &[], &mut seen) {
+            let index = (i + 1).to_string();
+            let extra = [(vars::PHONE_INDEX, index.clone())];
+            match render_plain(&call.template, phone.vars(), &extra, &mut seen) {
                 Some(item) => body.push_str(&item),
-                None => body.push_str(&host::render(call.template.text(), phone.vars(), &[])),
+                None => body.push_str(&host::render(
+                    call.template.text(),
+                    phone.vars(),
+                    &[(vars::PHONE_INDEX, &index)],
+                )),
             }
             spans.push(start..body.len());
             by_mac
@@ -115,7 +121,17 @@ fn each_user(snap: &Snapshot, data: &str, out: &mut String) {
             .iter()
             .any(|p| is_serving(p) && !call.excludes(&p.mac));
     if !call.template.is_plain() || uses_request {
-        out.push_str(&funcs::each_user(snap, data, &render_line));
+        for (i, phone) in snap.phones.iter().enumerate() {
+            if !call.excludes(&phone.mac) {
+                let index = vec![(vars::PHONE_INDEX, (i + 1).to_string())];
+                out.push_str(&render_line_with(
+                    &call.template,
+                    phone,
+                    phone.vars(),
+                    index,
+                ));
+            }
+        }
         return;
     }
     let cached = {

@@ -120,7 +120,18 @@ pub fn render_plain(
 
 /// Renders `template` with one of `phone`'s variable lists for the current request.
 pub fn render_line(template: &Template, phone: &Phone, vars: &Vars) -> String {
-    let extra = extras(phone, vars);
+    render_line_with(template, phone, vars, Vec::new())
+}
+
+/// [`render_line`] with `more` variables first.
+pub fn render_line_with(
+    template: &Template,
+    phone: &Phone,
+    vars: &Vars,
+    more: Vec<(&'static str, String)>,
+) -> String {
+    let mut extra = more;
+    extra.extend(extras(phone, vars));
     if let Some(out) = render_plain(template, vars, &extra, &mut |_, _| {}) {
         return out;
     }
