@@ -389,69 +389,26 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 	return 0;
 }
 
-static int each_user_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
-{
-	return function_read(PP_FUNC_EACH_USER, data, buf, len);
-}
+/* One read and one read2 callback and the registration structure per function. */
+#define PP_FUNCTION(var, fname, id) \
+	static int var##_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len) \
+	{ \
+		return function_read(id, data, buf, len); \
+	} \
+	static int var##_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len) \
+	{ \
+		return function_read2(id, data, buf, len); \
+	} \
+	static struct ast_custom_function var##_function = { \
+		.name = fname, \
+		.read = var##_read, \
+		.read2 = var##_read2, \
+	};
 
-static int each_user_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
-{
-	return function_read2(PP_FUNC_EACH_USER, data, buf, len);
-}
-
-static int each_extension_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
-{
-	return function_read(PP_FUNC_EACH_EXTENSION, data, buf, len);
-}
-
-static int each_extension_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
-{
-	return function_read2(PP_FUNC_EACH_EXTENSION, data, buf, len);
-}
-
-static int xml_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
-{
-	return function_read(PP_FUNC_XML, data, buf, len);
-}
-
-static int xml_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
-{
-	return function_read2(PP_FUNC_XML, data, buf, len);
-}
-
-static int qrcode_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len)
-{
-	return function_read(PP_FUNC_QRCODE, data, buf, len);
-}
-
-static int qrcode_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len)
-{
-	return function_read2(PP_FUNC_QRCODE, data, buf, len);
-}
-
-static struct ast_custom_function xml_function = {
-	.name = "PP_XML",
-	.read = xml_read,
-	.read2 = xml_read2,
-};
-
-static struct ast_custom_function qrcode_function = {
-	.name = "PP_QRCODE",
-	.read = qrcode_read,
-	.read2 = qrcode_read2,
-};
-
-static struct ast_custom_function each_user_function = {
-	.name = "PP_EACH_USER",
-	.read = each_user_read,
-	.read2 = each_user_read2,
-};
-
-static struct ast_custom_function each_extension_function = {
-	.name = "PP_EACH_EXTENSION",
-	.read = each_extension_read,
-	.read2 = each_extension_read2,
-};
+PP_FUNCTION(each_user, "PP_EACH_USER", PP_FUNC_EACH_USER)
+PP_FUNCTION(each_extension, "PP_EACH_EXTENSION", PP_FUNC_EACH_EXTENSION)
+PP_FUNCTION(xml, "PP_XML", PP_FUNC_XML)
+PP_FUNCTION(qrcode, "PP_QRCODE", PP_FUNC_QRCODE)
 
 int pp_functions_register(void)
 {

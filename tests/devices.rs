@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::xml::strings;
 use common::{Asterisk, Builder, Impl};
 use phoneprov_core::{qr, xmlcheck};
 
@@ -77,31 +78,10 @@ fn start() -> Asterisk {
         .start()
 }
 
-/// The text of every element, entities resolved.
+/// Every text and attribute value of an XML body, entities resolved and trimmed.
 fn texts(xml: &str) -> Vec<String> {
-    use quick_xml::events::Event;
-    let mut r = quick_xml::Reader::from_str(xml);
-    let mut out = vec![String::new()];
-    loop {
-        match r.read_event().expect("well-formed") {
-            Event::Text(t) => out.last_mut().unwrap().push_str(&t.decode().unwrap()),
-            Event::GeneralRef(g) => {
-                let c = match &*g.decode().unwrap() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    e => panic!("entity {e}"),
-                };
-                out.last_mut().unwrap().push_str(c);
-            }
-            Event::End(_) => out.push(String::new()),
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    out.iter()
+    strings(xml)
+        .iter()
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect()

@@ -137,15 +137,10 @@ fn a_mac_two_providers_claim_stays_with_the_first_across_reloads() {
     let pjsip = "[udp]\ntype = transport\nprotocol = udp\nbind = @SIP_ADDR@:5060\n\n\
                  [p1]\ntype = phoneprov\nMAC = 000000000001\nPROFILE = pol\nUSERNAME = pj\n";
     let (ours, stock) = both(|mut b| {
-        for m in [
-            "res_pjproject",
-            "res_sorcery_config",
-            "res_sorcery_memory",
-            "res_sorcery_astdb",
-            "res_http_websocket",
-            "res_pjsip",
-            "res_pjsip_phoneprov_provider",
-        ] {
+        for m in common::PJSIP_MODULES
+            .iter()
+            .chain(&["res_pjsip_phoneprov_provider"])
+        {
             b = b.module(m);
         }
         b.conf("phoneprov.conf", SIMPLE)

@@ -7,9 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use common::xml::strings;
 use common::{Builder, Impl};
 use phoneprov_core::xmlcheck;
-use quick_xml::events::Event;
 
 const PROFILES: [&str; 6] = [
     "polycom",
@@ -47,46 +47,6 @@ fn users() -> String {
         }
     }
     s
-}
-
-/// Every element text and attribute value of an XML body, entities resolved.
-fn strings(xml: &str) -> Vec<String> {
-    let mut r = quick_xml::Reader::from_str(xml);
-    let mut out = vec![String::new()];
-    loop {
-        match r.read_event().expect("well-formed") {
-            Event::Start(e) | Event::Empty(e) => {
-                for a in e.attributes() {
-                    out.push(
-                        a.expect("attribute")
-                            .unescape_value()
-                            .expect("value")
-                            .into_owned(),
-                    );
-                }
-                out.push(String::new());
-            }
-            Event::Text(t) => out
-                .last_mut()
-                .expect("one")
-                .push_str(&t.decode().expect("text")),
-            Event::GeneralRef(g) => {
-                let c = match &*g.decode().expect("entity") {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    other => panic!("entity {other}"),
-                };
-                out.last_mut().expect("one").push_str(c);
-            }
-            Event::End(_) => out.push(String::new()),
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    out
 }
 
 fn add_dir(mut b: Builder, root: &Path, dir: &Path) -> Builder {

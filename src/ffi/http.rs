@@ -82,27 +82,31 @@ impl<'a> Request<'a> {
 
     /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
     pub fn send(&self, status: u16, title: &str, headers: &str, body: &str, cacheable: bool) {
-        let (t, h) = (cstring(title), cstring(headers));
-        // SAFETY: ser is live; all strings are valid for the call and copied by the glue.
-        unsafe {
-            sys::pp_http_send(
-                self.ser,
-                self.raw_method,
-                c_int::from(status),
-                t.as_ptr(),
-                h.as_ptr(),
-                body.as_ptr().cast(),
-                body.len(),
-                0,
-                c_int::from(cacheable),
-            )
-        }
+        self.send_raw(status, title, headers, body.as_bytes(), 0, cacheable);
     }
 
     /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
     pub fn send_file(&self, status: u16, title: &str, headers: &str, file: &File, cacheable: bool) {
+        self.send_raw(status, title, headers, &[], file.as_raw_fd(), cacheable);
+    }
+
+    fn send_raw(
+        &self,
+        status: u16,
+        title: &str,
+        headers: &str,
+        body: &[u8],
+        fd: c_int,
+        cacheable: bool,
+    ) {
         let (t, h) = (cstring(title), cstring(headers));
-        // SAFETY: ser is live; the descriptor stays open until this call returns.
+        let body_ptr = if body.is_empty() {
+            std::ptr::null()
+        } else {
+            body.as_ptr().cast()
+        };
+        // SAFETY: ser is live; the strings and body are valid for the call (the glue copies
+        // them), and fd, when given, stays open until it returns.
         unsafe {
             sys::pp_http_send(
                 self.ser,
@@ -110,9 +114,9 @@ impl<'a> Request<'a> {
                 c_int::from(status),
                 t.as_ptr(),
                 h.as_ptr(),
-                std::ptr::null(),
-                0,
-                file.as_raw_fd(),
+                body_ptr,
+                body.len(),
+                fd,
                 c_int::from(cacheable),
             )
         }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod load;
+pub mod xml;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,6 +17,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const STOCK_MODULES: &str = "/usr/lib/x86_64-linux-gnu/asterisk/modules";
+
+/// What res_pjsip_phoneprov_provider needs loaded before it.
+pub const PJSIP_MODULES: [&str; 6] = [
+    "res_pjproject",
+    "res_sorcery_config",
+    "res_sorcery_memory",
+    "res_sorcery_astdb",
+    "res_http_websocket",
+    "res_pjsip",
+];
 
 /// Which res_phoneprov.so to load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{Asterisk, Builder, Impl, Response};
+use crate::common::{Asterisk, Builder, Impl, Response, PJSIP_MODULES};
 
 /// One configuration to compare.
 #[derive(Default, Clone)]
@@ -30,23 +30,13 @@ pub struct Case {
     pub after_reload: bool,
 }
 
-const PJSIP_MODULES: [&str; 7] = [
-    "res_pjproject",
-    "res_sorcery_config",
-    "res_sorcery_memory",
-    "res_sorcery_astdb",
-    "res_http_websocket",
-    "res_pjsip",
-    "func_pjsip_endpoint",
-];
-
 fn start(case: &Case, imp: Impl) -> Asterisk {
     let mut b = Builder::new(imp).conf("phoneprov.conf", case.phoneprov);
     for m in case.preload {
         b = b.preload(m);
     }
     if case.pjsip.is_some() {
-        for m in PJSIP_MODULES {
+        for m in PJSIP_MODULES.iter().chain(&["func_pjsip_endpoint"]) {
             b = b.module(m);
         }
     }
