@@ -255,6 +255,12 @@ mod tests {
         assert_eq!(parse_setvar("=v"), None);
         assert_eq!(parse_setvar("  = v"), None);
         assert_eq!(parse_setvar("novalue"), None);
+        // Found by the setvar fuzz target: only ASCII white space is stripped, as Asterisk's
+        // ast_strip does, so a thin space is a name.
+        assert_eq!(
+            parse_setvar("\u{2009}=\u{18}"),
+            Some(("\u{2009}".into(), "\u{18}".into()))
+        );
         assert_eq!(
             parse_setvar("X=${USERNAME}"),
             Some(("X".into(), "${USERNAME}".into()))
