@@ -328,6 +328,9 @@ impl Snapshot {
         for ext in extensions {
             b.add_extension(ext);
         }
+        // Built once, then only read: no room for growth.
+        b.snap.phones.shrink_to_fit();
+        b.snap.routes.shrink_to_fit();
         b.snap
     }
 

@@ -147,7 +147,8 @@ fn run_provider(load: LoadUsers, config: Arc<Config>) -> Option<Vec<Extension>> 
     });
     let res = load.call();
     let staged = STAGING.with(|s| std::mem::replace(&mut *s.borrow_mut(), previous));
-    let extensions = staged.map(|s| s.extensions).unwrap_or_default();
+    let mut extensions = staged.map(|s| s.extensions).unwrap_or_default();
+    extensions.shrink_to_fit();
     (res == 0).then_some(extensions)
 }
 
