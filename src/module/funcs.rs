@@ -94,7 +94,9 @@ impl Items {
             Some(skip) if !exclude.is_empty() => skip.as_slice(),
             _ => &[],
         };
-        out.reserve(self.body.len());
+        // Room for the template text around the items too: growing a buffer this size
+        // later would copy it whole.
+        out.reserve(self.body.len() + 4096);
         let mut from = 0;
         for &i in skip {
             out.push_str(&self.body[from..self.spans[i].start]);
