@@ -156,7 +156,9 @@ parity! {
         users: Some(USERS),
         files: &[("dir.xml", "<list>${PP_EACH_USER(<item><fn>%{DISPLAY_NAME}</fn>\
             <ct>%{CALLERID}</ct></item>,${MAC})}</list>\n\
-            <all>${PP_EACH_USER(<i>%{USERNAME}</i>,)}</all>\n")],
+            <all>${PP_EACH_USER(<i>%{USERNAME}</i>,)}</all>\n\
+            <up>${PP_EACH_USER(<i>%{TOUPPER(%{DISPLAY_NAME})}</i>,${MAC})}</up>\n")],
+        modules: &["func_strings"],
         unordered: Some(("<i>", "</i>")),
         ..Case::default()
     };

@@ -45,14 +45,18 @@ impl EachUser {
     }
 }
 
+/// Renders a `PP_EACH_USER` item for a phone, given its position in the configuration.
+pub type RenderItem<'a> = dyn Fn(&Template, usize, &Phone) -> String + 'a;
+
 /// The template rendered for every phone (with its first line), but the one whose MAC is
-/// `exclude_mac` (compared without regard to case), in configuration order.
-pub fn each_user(snap: &Snapshot, data: &str, render: &Render) -> String {
+/// `exclude_mac` (compared without regard to case), in configuration order. `render` gets
+/// each phone's position (from 0).
+pub fn each_user(snap: &Snapshot, data: &str, render: &RenderItem) -> String {
     let call = EachUser::parse(data);
     let mut out = String::new();
-    for phone in &snap.phones {
+    for (i, phone) in snap.phones.iter().enumerate() {
         if !call.excludes(&phone.mac) {
-            out.push_str(&render(&call.template, phone, phone.vars()));
+            out.push_str(&render(&call.template, i, phone));
         }
     }
     out
@@ -134,10 +138,12 @@ mod tests {
     fn each_user_excludes_case_insensitively() {
         let host = FakeHost::default();
         let s = snap(&host);
-        let render = |t: &Template, _: &Phone, v: &Vars| host.substitute(t.text(), v);
-        assert_eq!(each_user(&s, "[%{USERNAME}]", &render), "[a][b]");
-        assert_eq!(each_user(&s, "[%{USERNAME}],aa", &render), "[b]");
-        assert_eq!(each_user(&s, "x", &render), "xx");
+        let render = |t: &Template, i: usize, p: &Phone| {
+            format!("{i}{}", host.substitute(t.text(), p.vars()))
+        };
+        assert_eq!(each_user(&s, "[%{USERNAME}]", &render), "0[a]1[b]");
+        assert_eq!(each_user(&s, "[%{USERNAME}],aa", &render), "1[b]");
+        assert_eq!(each_user(&s, "x", &render), "0x1x");
     }
 
     #[test]

@@ -233,25 +233,13 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// function `exists` does not know. Each as (line, column, message).
 pub fn problems(text: &str, exists: &dyn Fn(&str) -> bool) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
-    let bytes = text.as_bytes();
     for (at, _) in text.match_indices("${") {
-        // Asterisk's own rule: braces nest until the count returns to zero.
-        let mut depth = 1;
-        let mut i = at + 2;
-        while i < bytes.len() && depth > 0 {
-            match bytes[i] {
-                b'{' => depth += 1,
-                b'}' => depth -= 1,
-                _ => {}
-            }
-            i += 1;
-        }
         let (line, col) = line_col(text, at);
-        if depth > 0 {
+        let Some(end) = closing(text, at) else {
             out.push((line, col, "'${' without its closing '}'".to_owned()));
             continue;
-        }
-        let inner = &text[at + 2..i - 1];
+        };
+        let inner = &text[at + 2..end - 1];
         if let Some(paren) = inner.find('(') {
             let name = &inner[..paren];
             let is_name =

@@ -78,8 +78,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(snap.phone(&p.mac).is_some());
         let data = format!("%{{USERNAME}},{}", p.mac);
         let render = |t: &phoneprov_core::template::Template,
-                      _: &phoneprov_core::model::Phone,
-                      v: &Vars| Plain.substitute(t.text(), v);
+                      _: usize,
+                      p: &phoneprov_core::model::Phone| Plain.substitute(t.text(), p.vars());
         let _ = funcs::each_user(&snap, &data, &render);
     }
     let _ = show_routes(&snap);

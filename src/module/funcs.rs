@@ -16,7 +16,7 @@ use crate::ffi::vars::global;
 use crate::module::render::{is_serving, render_line, render_line_with, render_plain};
 use crate::module::{state, templates};
 use phoneprov_core::funcs::{self, EachUser};
-use phoneprov_core::model::Snapshot;
+use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::template::Template;
 use phoneprov_core::uri::is_contained;
 use phoneprov_core::{qr, vars, xml};
@@ -123,17 +123,11 @@ fn each_user(snap: &Snapshot, data: &str, out: &mut String) {
             .iter()
             .any(|p| is_serving(p) && !call.excludes(&p.mac));
     if !call.template.is_plain() || uses_request {
-        for (i, phone) in snap.phones.iter().enumerate() {
-            if !call.excludes(&phone.mac) {
-                let index = vec![(vars::PHONE_INDEX, (i + 1).to_string())];
-                out.push_str(&render_line_with(
-                    &call.template,
-                    phone,
-                    phone.vars(),
-                    index,
-                ));
-            }
-        }
+        let render = |t: &Template, i: usize, p: &Phone| {
+            let index = vec![(vars::PHONE_INDEX, (i + 1).to_string())];
+            render_line_with(t, p, p.vars(), index)
+        };
+        out.push_str(&funcs::each_user(snap, data, &render));
         return;
     }
     let cached = {
