@@ -135,9 +135,8 @@ pub fn handle(req: &Request) {
     let Some(res) = snap.resolve(&uri) else {
         return not_found(req, &uri);
     };
-    let path = data_file(&res.file.template);
-    let headers = format!("Content-type: {}\r\n", res.file.mime_type);
     let Some(phone) = res.phone else {
+        let path = data_file(&res.file.template);
         if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {
             log::warning(&format!(
                 "Could not open static file {}: {e}",
@@ -164,5 +163,6 @@ pub fn handle(req: &Request) {
             return internal_error(req);
         }
     };
+    let headers = format!("Content-type: {}\r\n", res.file.mime_type);
     req.send(200, "OK", &headers, &body, false);
 }
