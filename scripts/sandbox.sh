@@ -22,7 +22,9 @@ say() { printf 'sandbox: %s\n' "$*"; }
 need_host_packages() {
     local missing=()
     command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
-    ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+    # libclang-cpp (pulled in by other packages) is not what bindgen loads: look for libclang.so.
+    ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* >/dev/null 2>&1 \
+        || missing+=(libclang-dev)
     command -v cc >/dev/null 2>&1 || missing+=(gcc)
     command -v make >/dev/null 2>&1 || missing+=(make)
     if [ ${#missing[@]} -gt 0 ]; then
