@@ -78,7 +78,10 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     let ast = add_dir(b, &samples, &samples).start();
 
     let check = ast.cli("phoneprov check");
-    assert!(check.ends_with(" 0 with problems.\n"), "{check}");
+    assert!(
+        check.ends_with(" 0 with problems; 0 static files missing.\n"),
+        "{check}"
+    );
 
     let mut uris = BTreeSet::new();
     for line in ast.cli("phoneprov show routes").lines() {

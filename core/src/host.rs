@@ -22,9 +22,9 @@ pub struct TzInfo {
 }
 
 pub trait Host {
-    /// Asterisk's `${...}` substitution of `template` with `vars`.
-    fn substitute(&self, template: &str, vars: &Vars) -> String;
+    /// Asterisk's `${...}` substitution of `template` with `vars`, bytes in, bytes out.
+    fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8>;
     /// DST facts of `zone` (None: the system zone).
-    fn tz(&self, zone: Option<&str>) -> TzInfo;
+    fn tz(&self, zone: Option<&[u8]>) -> TzInfo;
     fn log(&self, level: Level, message: &str);
 }

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int};
 
 use super::guard::guard;
-use super::{owned, sys, vars};
+use super::{owned, owned_bytes, sys, vars};
 use crate::module::state::{self, LoadUsers};
 use phoneprov_core::vars::STD_VARIABLES;
 
@@ -109,7 +109,7 @@ pub extern "C" fn ast_phoneprov_delete_extension(
     macaddress: *mut c_char,
 ) {
     guard("ast_phoneprov_delete_extension", (), || {
-        state::delete_extension(&owned(provider_name), &owned(macaddress))
+        state::delete_extension(&owned(provider_name), &owned_bytes(macaddress))
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{cstring, owned, sys};
+use super::{cstring, owned_bytes, sys};
 use phoneprov_core::conf::{Category, ConfigFile};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -51,11 +51,11 @@ pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
         while !v.is_null() {
             // SAFETY: v points to a variable of the live config.
             let var = unsafe { &*v };
-            vars.push((owned(var.name), owned(var.value).into()));
+            vars.push((owned_bytes(var.name), owned_bytes(var.value).into()));
             v = var.next;
         }
         file.categories.push(Category {
-            name: owned(cat),
+            name: owned_bytes(cat),
             vars,
         });
     }

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 
 use super::guard::guard;
 use super::http::Request;
-use super::{owned, sys};
+use super::{owned_bytes, sys};
 use crate::module;
 
 const LOAD_SUCCESS: c_int = sys::ast_module_load_result::AST_MODULE_LOAD_SUCCESS as c_int;
@@ -68,9 +68,9 @@ pub unsafe extern "C" fn pp_rs_cli(
     argv: *const *const c_char,
 ) {
     guard("CLI", (), || {
-        let args: Vec<String> = (0..usize::try_from(argc).unwrap_or(0))
+        let args: Vec<Vec<u8>> = (0..usize::try_from(argc).unwrap_or(0))
             // SAFETY: argv holds argc valid C strings for the call.
-            .map(|i| owned(unsafe { *argv.add(i) }))
+            .map(|i| owned_bytes(unsafe { *argv.add(i) }))
             .collect();
         module::cli::run(command, fd, &args);
     })
@@ -79,13 +79,13 @@ pub unsafe extern "C" fn pp_rs_cli(
 #[no_mangle]
 pub extern "C" fn pp_rs_cli_complete(
     command: c_int,
-    line: *const c_char,
+    _line: *const c_char,
     word: *const c_char,
     pos: c_int,
     state: c_int,
 ) -> *mut c_char {
     guard("CLI completion", std::ptr::null_mut(), || {
-        let found = module::cli::complete(command, &owned(line), &owned(word), pos, state);
+        let found = module::cli::complete(command, &owned_bytes(word), pos, state);
         match found {
             Some(s) => {
                 let c = super::cstring(&s);
@@ -100,7 +100,7 @@ pub extern "C" fn pp_rs_cli_complete(
 #[no_mangle]
 pub extern "C" fn pp_rs_function(function: c_int, data: *const c_char) -> *mut c_char {
     guard("dialplan function", std::ptr::null_mut(), || {
-        let result = module::funcs::call(function, &owned(data));
+        let result = module::funcs::call(function, &owned_bytes(data));
         super::cstring(&result).into_raw()
     })
 }

@@ -1,12 +1,14 @@
 //! The Asterisk side of the core's [`Host`] trait, and small host facts (data directory,
 //! interface addresses, CLI output).
 
+use std::ffi::OsStr;
 use std::net::Ipv4Addr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::vars::{substitute, VarList};
-use super::{cstring, log, owned, sys};
+use super::{cstring, log, owned_bytes, sys};
 use phoneprov_core::host::{Host, Level, TzInfo};
 use phoneprov_core::vars::Vars;
 
@@ -14,11 +16,11 @@ use phoneprov_core::vars::Vars;
 pub struct AstHost;
 
 impl Host for AstHost {
-    fn substitute(&self, template: &str, vars: &Vars) -> String {
+    fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8> {
         render(template, vars, &[])
     }
 
-    fn tz(&self, zone: Option<&str>) -> TzInfo {
+    fn tz(&self, zone: Option<&[u8]>) -> TzInfo {
         let zone = zone.map(cstring);
         let mut out = [0i32; 8];
         // SAFETY: zone is NULL or a valid C string; out has the 8 ints the glue writes.
@@ -41,10 +43,10 @@ impl Host for AstHost {
 }
 
 /// Renders `template` with `extra` variables (which win) and then `vars`.
-pub fn render(template: &str, vars: &Vars, extra: &[(&str, &str)]) -> String {
+pub fn render(template: &[u8], vars: &Vars, extra: &[(&[u8], &[u8])]) -> Vec<u8> {
     match VarList::new(vars, extra) {
         Some(list) => substitute(&list, template),
-        None => String::new(),
+        None => Vec::new(),
     }
 }
 
@@ -53,8 +55,8 @@ pub fn phoneprov_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         // SAFETY: returns a pointer to Asterisk's global, set before modules load.
-        let data = owned(unsafe { sys::pp_data_dir() });
-        PathBuf::from(data).join("phoneprov")
+        let data = owned_bytes(unsafe { sys::pp_data_dir() });
+        PathBuf::from(OsStr::from_bytes(&data)).join("phoneprov")
     })
 }
 
@@ -89,12 +91,13 @@ pub fn fully_booted() -> bool {
 
 /// A configured file name as a path below `AST_DATA_DIR/phoneprov/` (a leading `/` does not
 /// make it absolute: the C module appends names to that directory too).
-pub fn data_file(name: &str) -> PathBuf {
-    phoneprov_dir().join(name.trim_start_matches('/'))
+pub fn data_file(name: &[u8]) -> PathBuf {
+    let start = name.iter().position(|&b| b != b'/').unwrap_or(name.len());
+    phoneprov_dir().join(OsStr::from_bytes(&name[start..]))
 }
 
 /// The IPv4 address of a network interface.
-pub fn iface_ipv4(iface: &str) -> Option<Ipv4Addr> {
+pub fn iface_ipv4(iface: &[u8]) -> Option<Ipv4Addr> {
     let name = cstring(iface);
     let mut out = [0u8; 4];
     // SAFETY: name is a valid C string and out has the 4 bytes the glue writes.
@@ -102,8 +105,8 @@ pub fn iface_ipv4(iface: &str) -> Option<Ipv4Addr> {
     (res == 0).then(|| Ipv4Addr::from(out))
 }
 
-/// Writes text to a CLI session.
-pub fn cli_print(fd: i32, text: &str) {
+/// Writes text to a CLI session, bytes as they are.
+pub fn cli_print(fd: i32, text: &[u8]) {
     let t = cstring(text);
     // SAFETY: t is a valid C string; the glue prints it with "%s".
     unsafe { sys::pp_cli_print(fd, t.as_ptr()) }

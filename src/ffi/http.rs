@@ -81,12 +81,19 @@ impl<'a> Request<'a> {
     }
 
     /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
-    pub fn send(&self, status: u16, title: &str, headers: &str, body: &str, cacheable: bool) {
-        self.send_raw(status, title, headers, body.as_bytes(), 0, cacheable);
+    pub fn send(&self, status: u16, title: &str, headers: &[u8], body: &[u8], cacheable: bool) {
+        self.send_raw(status, title, headers, body, 0, cacheable);
     }
 
     /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
-    pub fn send_file(&self, status: u16, title: &str, headers: &str, file: &File, cacheable: bool) {
+    pub fn send_file(
+        &self,
+        status: u16,
+        title: &str,
+        headers: &[u8],
+        file: &File,
+        cacheable: bool,
+    ) {
         self.send_raw(status, title, headers, &[], file.as_raw_fd(), cacheable);
     }
 
@@ -94,7 +101,7 @@ impl<'a> Request<'a> {
         &self,
         status: u16,
         title: &str,
-        headers: &str,
+        headers: &[u8],
         body: &[u8],
         fd: c_int,
         cacheable: bool,

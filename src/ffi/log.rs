@@ -41,6 +41,30 @@ pub fn log(level: Level, message: &str) {
     };
 }
 
+/// Logs `message` at `level` as coming from `origin` (a diagnostic made elsewhere).
+pub fn log_at(level: Level, message: &str, origin: &Location<'_>) {
+    if level == Level::Debug {
+        // SAFETY: reads a global option; no arguments.
+        if unsafe { sys::pp_debug_enabled() } == 0 {
+            return;
+        }
+    }
+    let file = cstring(origin.file());
+    let text = cstring(message);
+    let func = c"res_phoneprov";
+    // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
+    // the message as a "%s" argument, never as a format.
+    unsafe {
+        sys::pp_log(
+            level_code(level),
+            file.as_ptr(),
+            origin.line() as i32,
+            func.as_ptr(),
+            text.as_ptr(),
+        )
+    };
+}
+
 #[track_caller]
 pub fn error(message: &str) {
     log(Level::Error, message)

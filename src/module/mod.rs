@@ -24,9 +24,9 @@ fn read_config() -> Result<Arc<Config>, String> {
         LoadError::Invalid => "phoneprov.conf could not be parsed".to_owned(),
     })?;
     let (config, mut diags) = Config::parse(&file);
-    diags.extend(config.missing_files(|f| data_file(f).is_file()));
+    diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
     for d in diags {
-        log::log(d.level, &d.message);
+        log::log_at(d.level, &d.message, d.origin);
     }
     match config.fatal_problem() {
         Some(problem) => Err(problem),
