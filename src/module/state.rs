@@ -148,8 +148,16 @@ fn rebuild() {
                     None => None,
                     Some(reg) => {
                         expire_departed(reg, Instant::now());
-                        let exts: Vec<Arc<Vec<Extension>>> =
-                            reg.providers.iter().map(|p| p.extensions.clone()).collect();
+                        // Phones' URIs and setvars run dialplan functions, and while
+                        // Asterisk boots the modules that register them may not be loaded
+                        // yet: until it has booted only static files are served (the first
+                        // read after boot builds the rest; see `current`).
+                        let booted = fully_booted();
+                        BUILT_AFTER_BOOT.store(booted, Ordering::Release);
+                        let exts: Vec<Arc<Vec<Extension>>> = match booted {
+                            true => reg.providers.iter().map(|p| p.extensions.clone()).collect(),
+                            false => Vec::new(),
+                        };
                         Some((reg.config.clone(), exts, reg.version))
                     }
                 }
@@ -208,8 +216,8 @@ pub fn current() -> Option<Arc<Snapshot>> {
 }
 
 /// False until the state was built with every module of Asterisk loaded. Modules that load
-/// after us (func_strings for TOLOWER, say) are missing while Asterisk boots, so URIs and
-/// setvars rendered then are rendered again once it has booted.
+/// after us (func_strings for TOLOWER, say) are missing while Asterisk boots, so phones are
+/// built only once it has booted.
 static BUILT_AFTER_BOOT: AtomicBool = AtomicBool::new(false);
 
 /// The configuration a provider loads its users for: during a reload, the one being
@@ -230,7 +238,6 @@ pub fn start(config: Arc<Config>) {
         loading: Vec::new(),
         version: 0,
     });
-    BUILT_AFTER_BOOT.store(fully_booted(), Ordering::Release);
     rebuild_and_wait();
 }
 
