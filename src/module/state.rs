@@ -8,9 +8,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use arc_swap::ArcSwapOption;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::ffi::api::ExternalLoadUsers;
 use crate::ffi::host::{fully_booted, release_memory, AstHost};
@@ -55,8 +53,36 @@ struct Staging {
     interner: Interner,
 }
 
+/// The published snapshot. A plain std lock, not a crate with per-thread state (arc-swap
+/// keeps a debt list per thread): a thread-local destructor registered from this library by
+/// a thread that outlives the module (Asterisk's main thread loads it) keeps glibc from
+/// unmapping the library on unload, and the next load would then run the old image.
+struct Published(RwLock<Option<Arc<Snapshot>>>);
+
+impl Published {
+    const fn new() -> Self {
+        Published(RwLock::new(None))
+    }
+
+    fn load(&self) -> Option<Arc<Snapshot>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, snap: Option<Arc<Snapshot>>) {
+        let previous = {
+            let mut guard = self.0.write().unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *guard, snap)
+        };
+        // Freeing a large snapshot takes a while: readers must not wait for it.
+        drop(previous);
+    }
+}
+
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
-static SNAPSHOT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
+static SNAPSHOT: Published = Published::new();
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Set when a provider changed its extensions outside a load; the next reader rebuilds.
 static DIRTY: AtomicBool = AtomicBool::new(false);
@@ -108,7 +134,7 @@ pub fn current() -> Option<Arc<Snapshot>> {
             }
         }
     }
-    SNAPSHOT.load_full()
+    SNAPSHOT.load()
 }
 
 /// The configuration in effect for this thread: during a reload, the one being loaded.
