@@ -3,6 +3,7 @@
 //! the connection) and SERVER_HOST where its variables lack them.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 
 use crate::ffi::host;
 use crate::ffi::vars::global;
@@ -43,15 +44,28 @@ impl Serving {
 
 thread_local! {
     /// The phone being served on this thread, for dialplan functions that render its lines.
-    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
+    /// `ManuallyDrop` because a thread-local that needs `Drop` registers a thread-exit
+    /// destructor from this library, and glibc keeps a library with pending destructors mapped
+    /// after unload (the next load would run the old image). [`serving`] always puts the
+    /// previous value back, so a thread never ends holding a `Serving`.
+    static SERVING: ManuallyDrop<RefCell<Option<Serving>>> =
+        const { ManuallyDrop::new(RefCell::new(None)) };
+}
+
+/// Puts the previous phone back, also when rendering panics (the thread may serve more).
+struct Restore(Option<Serving>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        SERVING.with(|s| *s.borrow_mut() = previous);
+    }
 }
 
 /// Runs `f` with `serving` as this thread's phone being served.
 pub fn serving<R>(serving: Serving, f: impl FnOnce() -> R) -> R {
-    let previous = SERVING.with(|s| s.borrow_mut().replace(serving));
-    let r = f();
-    SERVING.with(|s| *s.borrow_mut() = previous);
-    r
+    let _restore = Restore(SERVING.with(|s| s.borrow_mut().replace(serving)));
+    f()
 }
 
 /// Whether `phone` is the one served on this thread.
