@@ -1,12 +1,11 @@
 //! Answers `/phoneprov/...` requests from the current snapshot.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::ffi::host::{data_file, http_prefix};
+use crate::ffi::host::{data_file, http_prefix, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::render::{self, render_line, Serving};
@@ -18,29 +17,20 @@ use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
 use phoneprov_core::vars;
 
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-struct InFlight;
-
-impl InFlight {
-    fn enter() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Waits (up to 10 s) until no request is running our code, so the module can go away.
-pub fn wait_idle() {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while IN_FLIGHT.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+/// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
+/// still are (a slow client downloading a large static file, say).
+pub fn wait_idle(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while http_requests_in_flight() > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The last request decrements the counter a few instructions before it leaves the
+    // callback; give it time to return before the library can be unmapped.
+    std::thread::sleep(Duration::from_millis(20));
+    true
 }
 
 /// Characters a 404 page may repeat from the request without any escaping.
@@ -114,7 +104,6 @@ fn base_url(req: &Request) -> String {
 }
 
 pub fn handle(req: &Request) {
-    let _in_flight = InFlight::enter();
     if req.method == Method::Other {
         req.error(
             501,
