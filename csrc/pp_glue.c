@@ -458,8 +458,10 @@ static int reload_module(void)
 	return pp_rs_reload();
 }
 
+/* PP_BUILD_ID comes from build.rs. `module show` cuts descriptions at 40 characters: this one
+ * is exactly 40 with the 8 hex digits of the id. */
 AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_GLOBAL_SYMBOLS | AST_MODFLAG_LOAD_ORDER,
-	"HTTP Phone Provisioning (Rust)",
+	"HTTP Phone Provisioning (Rust, " PP_BUILD_ID ")",
 	.support_level = AST_MODULE_SUPPORT_EXTENDED,
 	.load = load_module,
 	.unload = unload_module,
