@@ -33,6 +33,20 @@ pub fn wait_idle(limit: Duration) -> bool {
     true
 }
 
+/// Test builds only (`--features failpoints`): URIs that make the handler fail on purpose.
+/// True when the request must get no answer from the handler.
+#[cfg(feature = "failpoints")]
+fn failpoint(req: &Request) -> bool {
+    match req.raw_uri {
+        b"failpoint/panic" => panic!("failpoint: panic in the HTTP handler"),
+        b"failpoint/silent" => {
+            log::warning("failpoint: the HTTP handler returns without answering");
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Characters a 404 page may repeat from the request without any escaping.
 fn echo_safe(uri: &str) -> bool {
     uri.len() <= 200
@@ -104,6 +118,10 @@ fn base_url(req: &Request) -> String {
 }
 
 pub fn handle(req: &Request) {
+    #[cfg(feature = "failpoints")]
+    if failpoint(req) {
+        return;
+    }
     if req.method == Method::Other {
         req.error(
             501,
