@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use super::guard::guard;
+use super::guard::{guard, install_panic_hook, remove_panic_hook};
 use super::http::Request;
 use super::{owned, sys};
 use crate::module;
@@ -21,13 +21,19 @@ fn load_result(ok: bool) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn pp_rs_load() -> c_int {
+    install_panic_hook();
     guard("load", LOAD_DECLINE, || load_result(module::load()))
 }
 
 /// 0 when unloaded; -1 keeps the module loaded (Asterisk then reports the unload failed).
 #[no_mangle]
 pub extern "C" fn pp_rs_unload() -> c_int {
-    guard("unload", -1, || if module::unload() { 0 } else { -1 })
+    let unloaded = guard("unload", false, module::unload);
+    if !unloaded {
+        return -1;
+    }
+    remove_panic_hook();
+    0
 }
 
 #[no_mangle]
