@@ -39,7 +39,7 @@ fn module_identity() {
         .lines()
         .find(|l| l.starts_with("res_phoneprov.so"))
         .unwrap_or_else(|| panic!("no res_phoneprov.so row in:\n{show}"));
-    assert!(row.contains("HTTP Phone Provisioning (Rust)"), "{row}");
+    assert!(row.contains("HTTP Phone Provisioning (Rust, "), "{row}");
     assert!(row.contains("Running"), "{row}");
     assert!(row.contains("extended"), "{row}");
     // The module carries this Asterisk's real build-option sum (an empty one would switch

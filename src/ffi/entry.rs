@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use super::guard::guard;
+use super::guard::{guard, install_panic_hook, remove_panic_hook};
 use super::http::Request;
 use super::{owned_bytes, sys};
 use crate::module;
@@ -21,15 +21,19 @@ fn load_result(ok: bool) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn pp_rs_load() -> c_int {
+    install_panic_hook();
     guard("load", LOAD_DECLINE, || load_result(module::load()))
 }
 
+/// 0 when unloaded; -1 keeps the module loaded (Asterisk then reports the unload failed).
 #[no_mangle]
 pub extern "C" fn pp_rs_unload() -> c_int {
-    guard("unload", -1, || {
-        module::unload();
-        0
-    })
+    let unloaded = guard("unload", false, module::unload);
+    if !unloaded {
+        return -1;
+    }
+    remove_panic_hook();
+    0
 }
 
 #[no_mangle]
@@ -37,6 +41,9 @@ pub extern "C" fn pp_rs_reload() -> c_int {
     guard("reload", LOAD_DECLINE, || load_result(module::reload()))
 }
 
+/// Returns 1 when the request was answered, 0 when the glue must answer it (500): after a
+/// panic, or on a path that sent nothing.
+///
 /// # Safety
 /// Called by the glue's HTTP callback with the live session, URI and headers of a request.
 #[no_mangle]
@@ -46,16 +53,16 @@ pub unsafe extern "C" fn pp_rs_http(
     method: c_int,
     headers: *mut sys::ast_variable,
 ) -> c_int {
-    guard("HTTP request", 0, || {
-        if uri.is_null() {
-            return 0;
-        }
-        // SAFETY: Asterisk passes the URI (not decoded), alive for the whole callback.
-        let raw_uri = unsafe { CStr::from_ptr(uri) }.to_bytes();
-        let req = Request::new(ser, raw_uri, method, headers);
-        module::http::handle(&req);
-        0
-    })
+    if uri.is_null() {
+        return 0;
+    }
+    // SAFETY: Asterisk passes the URI (not decoded), alive for the whole callback.
+    let raw_uri = unsafe { CStr::from_ptr(uri) }.to_bytes();
+    // Made outside the guard (neither can panic) so that whether an answer went out is
+    // still known after a panic: answering twice would corrupt the connection.
+    let req = Request::new(ser, raw_uri, method, headers);
+    guard("HTTP request", (), || module::http::handle(&req));
+    c_int::from(req.answered())
 }
 
 /// # Safety

@@ -120,6 +120,13 @@ pub fn register_all() -> bool {
     res == 0
 }
 
+/// How many requests are inside the glue's HTTP callback (counted in C, from its first
+/// statement to its last, so that unload knows when none runs our code any more).
+pub fn http_requests_in_flight() -> i32 {
+    // SAFETY: reads an atomic counter of the glue; no arguments.
+    unsafe { sys::pp_http_in_flight() }
+}
+
 /// Undoes [`register_all`]; safe to call for what was never registered.
 pub fn unregister_all() {
     // SAFETY: unregisters the glue's static structures; no arguments.

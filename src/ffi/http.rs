@@ -1,5 +1,6 @@
 //! One HTTP request as Asterisk hands it to us, and the ways to answer it.
 
+use std::cell::Cell;
 use std::ffi::c_int;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -21,6 +22,8 @@ pub struct Request<'a> {
     /// The path below /phoneprov/ as the client sent it, query string removed, not decoded.
     pub raw_uri: &'a [u8],
     pub method: Method,
+    /// Set once an answer went to Asterisk; the glue answers 500 for a request left without.
+    answered: Cell<bool>,
 }
 
 impl<'a> Request<'a> {
@@ -44,7 +47,13 @@ impl<'a> Request<'a> {
             headers,
             raw_uri,
             method,
+            answered: Cell::new(false),
         }
+    }
+
+    /// Whether an answer was sent (or handed to Asterisk to send).
+    pub(super) fn answered(&self) -> bool {
+        self.answered.get()
     }
 
     /// The value of a request header (names compared without regard to case).
@@ -112,6 +121,7 @@ impl<'a> Request<'a> {
         } else {
             body.as_ptr().cast()
         };
+        self.answered.set(true);
         // SAFETY: ser is live; the strings and body are valid for the call (the glue copies
         // them), and fd, when given, stays open until it returns.
         unsafe {
@@ -132,6 +142,7 @@ impl<'a> Request<'a> {
     /// Asterisk's HTML error page. `text` must already be safe to show.
     pub fn error(&self, status: u16, title: &str, text: &str) {
         let (t, x) = (cstring(title), cstring(text));
+        self.answered.set(true);
         // SAFETY: ser is live; strings valid for the call.
         unsafe { sys::pp_http_error(self.ser, c_int::from(status), t.as_ptr(), x.as_ptr()) }
     }

@@ -1,9 +1,8 @@
 //! Answers `/phoneprov/...` requests from the current snapshot.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::ffi::host::{data_file, http_prefix};
+use crate::ffi::host::{data_file, http_prefix, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::funcs::call_into;
@@ -14,28 +13,33 @@ use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
 use phoneprov_core::vars;
 
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-struct InFlight;
-
-impl InFlight {
-    fn enter() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Waits (up to 10 s) until no request is running our code, so the module can go away.
-pub fn wait_idle() {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while IN_FLIGHT.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+/// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
+/// still are (a slow client downloading a large static file, say).
+pub fn wait_idle(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while http_requests_in_flight() > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(5));
+    }
+    // The last request decrements the counter a few instructions before it leaves the
+    // callback; give it time to return before the library can be unmapped.
+    std::thread::sleep(Duration::from_millis(20));
+    true
+}
+
+/// Test builds only (`--features failpoints`): URIs that make the handler fail on purpose.
+/// True when the request must get no answer from the handler.
+#[cfg(feature = "failpoints")]
+fn failpoint(req: &Request) -> bool {
+    match req.raw_uri {
+        b"failpoint/panic" => panic!("failpoint: panic in the HTTP handler"),
+        b"failpoint/silent" => {
+            log::warning("failpoint: the HTTP handler returns without answering");
+            true
+        }
+        _ => false,
     }
 }
 
@@ -73,7 +77,10 @@ fn base_url(req: &Request) -> String {
 }
 
 pub fn handle(req: &Request) {
-    let _in_flight = InFlight::enter();
+    #[cfg(feature = "failpoints")]
+    if failpoint(req) {
+        return;
+    }
     if req.method == Method::Other {
         req.error(
             501,

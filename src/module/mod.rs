@@ -11,9 +11,12 @@ mod statics;
 mod templates;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{data_file, register_all, release_memory, unregister_all};
+use crate::ffi::host::{
+    data_file, http_requests_in_flight, register_all, release_memory, unregister_all,
+};
 use crate::ffi::log;
 use phoneprov_core::profile::Config;
 
@@ -58,14 +61,36 @@ pub fn load() -> bool {
     true
 }
 
-pub fn unload() {
+/// How long unload waits for requests inside the HTTP handler before it refuses.
+const UNLOAD_WAIT: Duration = Duration::from_secs(5);
+
+/// False when requests are still being answered: everything is registered again and the
+/// module stays loaded (Asterisk reports the unload failed), rather than be unmapped under
+/// a running request.
+pub fn unload() -> bool {
     unregister_all();
-    http::wait_idle();
+    if !http::wait_idle(UNLOAD_WAIT) {
+        let relinked = register_all();
+        log::warning(&format!(
+            "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
+             client downloading a large file?). res_phoneprov stays loaded{}; unload again \
+             once they are done.",
+            http_requests_in_flight(),
+            UNLOAD_WAIT.as_secs(),
+            if relinked {
+                " and serving"
+            } else {
+                ", but registering its HTTP handler, CLI commands or functions again failed"
+            }
+        ));
+        return false;
+    }
     state::stop();
     templates::clear();
     statics::clear();
     funcs::clear();
     release_memory();
+    true
 }
 
 pub fn reload() -> bool {

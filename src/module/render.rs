@@ -7,6 +7,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -70,7 +71,12 @@ impl Serving {
 
 thread_local! {
     /// The phone being served on this thread, for dialplan functions that render its lines.
-    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
+    /// `ManuallyDrop` because a thread-local that needs `Drop` registers a thread-exit
+    /// destructor from this library, and glibc keeps a library with pending destructors mapped
+    /// after unload (the next load would run the old image). [`serving`] always puts the
+    /// previous value back, so a thread never ends holding a `Serving`.
+    static SERVING: ManuallyDrop<RefCell<Option<Serving>>> =
+        const { ManuallyDrop::new(RefCell::new(None)) };
     /// Set by a dialplan function whose failure must fail the whole response.
     static FAILED: Cell<bool> = const { Cell::new(false) };
 }
@@ -80,12 +86,20 @@ pub fn fail_response() {
     FAILED.with(|f| f.set(true));
 }
 
+/// Puts the previous phone back, also when rendering panics (the thread may serve more).
+struct Restore(Option<Serving>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        SERVING.with(|s| *s.borrow_mut() = previous);
+    }
+}
+
 /// Runs `f` with `serving` as this thread's phone being served.
 pub fn serving<R>(serving: Serving, f: impl FnOnce() -> R) -> R {
-    let previous = SERVING.with(|s| s.borrow_mut().replace(serving));
-    let r = f();
-    SERVING.with(|s| *s.borrow_mut() = previous);
-    r
+    let _restore = Restore(SERVING.with(|s| s.borrow_mut().replace(serving)));
+    f()
 }
 
 /// Whether `phone` is the one served on this thread.

@@ -12,6 +12,7 @@
 //! keeps being served for [`DEPARTURE_GRACE`]: the pjsip provider's reload is an unregister
 //! followed by a register, and its phones must not vanish in between.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use phoneprov_core::vars::{self, Interner, Vars};
 
 /// How long the phones of a provider that unregistered are still served, waiting for it
 /// to register again.
-pub const DEPARTURE_GRACE: Duration = Duration::from_millis(900);
+pub const DEPARTURE_GRACE: Duration = Duration::from_millis(500);
 
 /// How a provider loads its users: ours is a Rust function, others are C callbacks.
 #[derive(Clone, Copy)]
@@ -86,6 +87,11 @@ impl Registry {
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+/// A plain std lock, not a crate with per-thread state (arc-swap keeps a debt list per
+/// thread): a thread-local destructor registered from this library by a thread that outlives
+/// the module (Asterisk's main thread loads it) keeps glibc from unmapping the library on
+/// unload, and the next load would run the old image. For the same reason this module has
+/// no thread-locals.
 static SNAPSHOT: RwLock<Option<Arc<Snapshot>>> = RwLock::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static LOAD_TOKEN: AtomicU64 = AtomicU64::new(0);
@@ -111,14 +117,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn publish(mut snap: Snapshot) {
     snap.generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    *SNAPSHOT.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snap));
+    let old = SNAPSHOT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .replace(Arc::new(snap));
+    // Freed (when no request holds it any more) after the lock is released: freeing 100,000
+    // phones takes long enough to stall readers.
+    drop(old);
 }
 
 /// Drops the providers whose grace period is over; true if any was.
 fn expire_departed(reg: &mut Registry, now: Instant) -> bool {
     let before = reg.providers.len();
-    reg.providers
-        .retain(|p| !p.departed.is_some_and(|at| now >= at + DEPARTURE_GRACE));
+    let loading = &reg.loading;
+    // One that registered again is loading its new set: its old one stays until that is done.
+    reg.providers.retain(|p| {
+        !p.departed.is_some_and(|at| now >= at + DEPARTURE_GRACE)
+            || loading.iter().any(|s| s.provider == p.name)
+    });
     let next = reg
         .providers
         .iter()
@@ -153,22 +169,24 @@ fn rebuild() {
                         // yet: until it has booted only static files are served (the first
                         // read after boot builds the rest; see `current`).
                         let booted = fully_booted();
-                        BUILT_AFTER_BOOT.store(booted, Ordering::Release);
                         let exts: Vec<Arc<Vec<Extension>>> = match booted {
                             true => reg.providers.iter().map(|p| p.extensions.clone()).collect(),
                             false => Vec::new(),
                         };
-                        Some((reg.config.clone(), exts, reg.version))
+                        Some((reg.config.clone(), exts, reg.version, booted))
                     }
                 }
             };
-            let Some((config, exts, version)) = inputs else {
+            let Some((config, exts, version, booted)) = inputs else {
                 break;
             };
+            IN_BUILD.with(|b| b.set(true));
             let snap = Snapshot::build(config, exts.iter().flat_map(|e| e.iter()), &AstHost);
+            IN_BUILD.with(|b| b.set(false));
             let reg = lock(&REGISTRY);
             if reg.as_ref().is_some_and(|r| r.version == version) {
                 publish(snap);
+                PUBLISHED_BOOTED.store(booted, Ordering::Release);
             } else {
                 DIRTY.store(true, Ordering::Release);
             }
@@ -198,15 +216,18 @@ fn rebuild_and_wait() {
 
 /// The state requests are served from; None while the module is not loaded.
 pub fn current() -> Option<Arc<Snapshot>> {
-    if !BUILT_AFTER_BOOT.load(Ordering::Acquire) && fully_booted() {
-        BUILT_AFTER_BOOT.store(true, Ordering::Release);
-        DIRTY.store(true, Ordering::Release);
-    }
     let due = DEPARTURE_DUE.load(Ordering::Acquire);
     if due != 0 && millis(Instant::now()) >= due {
         DIRTY.store(true, Ordering::Release);
     }
-    if DIRTY.load(Ordering::Acquire) {
+    if !PUBLISHED_BOOTED.load(Ordering::Acquire) && fully_booted() {
+        // What is served has no phones yet (built while Asterisk booted): wait for the
+        // build that adds them, unless this thread is that build (a dialplan function).
+        DIRTY.store(true, Ordering::Release);
+        if !IN_BUILD.with(Cell::get) {
+            rebuild_and_wait();
+        }
+    } else if DIRTY.load(Ordering::Acquire) {
         rebuild();
     }
     SNAPSHOT
@@ -215,10 +236,16 @@ pub fn current() -> Option<Arc<Snapshot>> {
         .clone()
 }
 
-/// False until the state was built with every module of Asterisk loaded. Modules that load
-/// after us (func_strings for TOLOWER, say) are missing while Asterisk boots, so phones are
-/// built only once it has booted.
-static BUILT_AFTER_BOOT: AtomicBool = AtomicBool::new(false);
+/// Whether the snapshot served was built with every module of Asterisk loaded. Modules that
+/// load after us (func_strings for TOLOWER, say) are missing while Asterisk boots, so phones
+/// are built only once it has booted.
+static PUBLISHED_BOOTED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Set while this thread builds a snapshot (a `Cell` of `bool`: no destructor that
+    /// would keep the library mapped after unload).
+    static IN_BUILD: Cell<bool> = const { Cell::new(false) };
+}
 
 /// The configuration a provider loads its users for: during a reload, the one being
 /// loaded.
@@ -243,8 +270,12 @@ pub fn start(config: Arc<Config>) {
 
 /// Forgets everything; requests still running keep their snapshot until they finish.
 pub fn stop() {
-    *lock(&REGISTRY) = None;
-    *SNAPSHOT.write().unwrap_or_else(PoisonError::into_inner) = None;
+    let registry = lock(&REGISTRY).take();
+    let snapshot = SNAPSHOT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    drop((registry, snapshot));
     DEPARTURE_DUE.store(0, Ordering::Release);
 }
 

@@ -76,6 +76,7 @@ pub struct Builder {
     conf: BTreeMap<String, String>,
     data: BTreeMap<String, Vec<u8>>,
     bindaddr: String,
+    our_file: Option<PathBuf>,
 }
 
 impl Builder {
@@ -87,7 +88,14 @@ impl Builder {
             conf: BTreeMap::new(),
             data: BTreeMap::new(),
             bindaddr: "127.0.0.1".into(),
+            our_file: None,
         }
+    }
+
+    /// Loads this build of our module instead of [`our_module`].
+    pub fn our_module_file(mut self, path: &Path) -> Self {
+        self.our_file = Some(path.to_owned());
+        self
     }
 
     /// Loads a stock module too (name without `.so`).
@@ -212,7 +220,8 @@ impl Builder {
         let ours = dir.join("mod/res_phoneprov.so");
         match self.imp {
             Impl::Rust => {
-                fs::copy(our_module(), &ours).expect("copy our module");
+                let file = self.our_file.clone().unwrap_or_else(our_module);
+                fs::copy(file, &ours).expect("copy our module");
             }
             Impl::Stock => {
                 std::os::unix::fs::symlink(format!("{STOCK_MODULES}/res_phoneprov.so"), &ours)
@@ -388,6 +397,20 @@ impl Asterisk {
     /// The process id of Asterisk (for memory readings).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
+    }
+
+    /// This instance's module file (replace it between unload and load to upgrade).
+    pub fn module_file(&self) -> PathBuf {
+        self.dir.join("mod/res_phoneprov.so")
+    }
+
+    /// Whether this instance's res_phoneprov.so is still mapped into Asterisk (also after the
+    /// file was replaced: the kernel then lists the old image as deleted).
+    pub fn module_mapped(&self) -> bool {
+        let maps = fs::read_to_string(format!("/proc/{}/maps", self.pid())).expect("maps");
+        let name = self.dir.file_name().expect("named").to_string_lossy();
+        let file = format!("{name}/mod/res_phoneprov.so");
+        maps.lines().any(|l| l.contains(file.as_str()))
     }
 
     pub fn is_running(&mut self) -> bool {
