@@ -279,6 +279,8 @@ pub struct Asterisk {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The header block as received: `headers` is decoded lossily.
+    pub head: Vec<u8>,
     pub body: Vec<u8>,
 }
 
@@ -288,6 +290,23 @@ impl Response {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A header's value as sent, byte for byte (leading blanks cut).
+    pub fn raw_header(&self, name: &str) -> Option<&[u8]> {
+        self.head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|&b| b == b':')?;
+            let value = &line[colon + 1..];
+            let blanks = value
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+            line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then_some(&value[blanks..])
+        })
     }
 
     pub fn text(&self) -> String {
@@ -326,6 +345,7 @@ pub fn parse_response(buf: &[u8]) -> std::io::Result<Response> {
     Ok(Response {
         status,
         headers,
+        head: buf[..end].to_vec(),
         body: buf[end + 4..].to_vec(),
     })
 }
@@ -360,12 +380,17 @@ impl Asterisk {
 
     /// Runs a CLI command through `asterisk -rx` and returns what it printed.
     pub fn cli(&self, command: &str) -> String {
-        let out = Command::new("chroot")
+        String::from_utf8_lossy(&self.cli_raw(command)).into_owned()
+    }
+
+    /// What a CLI command printed, as bytes (values in other encodings than UTF-8).
+    pub fn cli_raw(&self, command: &str) -> Vec<u8> {
+        Command::new("chroot")
             .arg(&self.root)
             .args(["/usr/sbin/asterisk", "-C", &self.conf, "-rx", command])
             .output()
-            .expect("asterisk -rx");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .expect("asterisk -rx")
+            .stdout
     }
 
     /// Writes a file of the configuration directory (for reload tests).
