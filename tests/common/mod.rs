@@ -1,7 +1,8 @@
 //! Integration harness: starts a real Asterisk from the project's sandbox (under chroot),
 //! with a private configuration, data, run and log directory, a free HTTP port, and only
 //! the modules a test asks for plus res_phoneprov (ours, or the stock C one to compare).
-//! Asterisk is always stopped, even when a test panics; its log is printed on failure.
+//! Asterisk is always stopped, even when a test panics; its log is printed on failure, and
+//! an Asterisk that died during the test or at its shutdown fails the test.
 #![allow(dead_code)]
 
 pub mod load;
