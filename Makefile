@@ -27,10 +27,11 @@ lint: sandbox
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
-UNIT_TESTS := $(CARGO) test -p phoneprov-core
-INTEGRATION_TESTS := $(CARGO) test --release --test '*' -- --test-threads=2
+UNIT_TESTS := $(CARGO) test --no-fail-fast -p phoneprov-core
+INTEGRATION_TESTS := $(CARGO) test --release --no-fail-fast --test '*' -- --test-threads=2
 
-# scripts/test-summary.sh ends the output with one line summing every test binary's result.
+# scripts/test-summary.sh ends the output with one line summing every test binary's result;
+# --no-fail-fast, or cargo stops at the first failing binary and the sum covers part of the run.
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
