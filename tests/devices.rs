@@ -65,7 +65,7 @@ fn start() -> Asterisk {
         .conf("phoneprov.conf", PHONEPROV)
         .conf(
             "phoneprov_users.conf",
-            &format!(
+            format!(
                 "{USERS}[6003]\nautoprov = yes\nmacaddress = 00000000000a\nprofile = linphone\n\
                  fullname = Lin <Phone> & \"Co\"\nsecret = s&3<\n"
             ),

@@ -136,7 +136,7 @@ fn unload_and_load_again() {
         assert_eq!(ast.get("/phoneprov/sip.cfg").status, 200);
     }
     assert!(ast.is_running());
-    assert!(ast.stop(), "Asterisk died:\n{}", ast.log());
+    ast.stop();
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn reload_applies_changes_and_survives_a_broken_file() {
     ast.write_file("extra.txt", "more");
     ast.write_conf(
         "phoneprov.conf",
-        &format!("{PHONEPROV}static_file => extra.txt\n"),
+        format!("{PHONEPROV}static_file => extra.txt\n"),
     );
     ast.cli("module reload res_phoneprov.so");
     let r = ast.get("/phoneprov/extra.txt");

@@ -74,7 +74,7 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     let b = Builder::new(Impl::Rust)
         .module("func_strings")
         .conf("phoneprov.conf", &phoneprov)
-        .conf("phoneprov_users.conf", &users());
+        .conf("phoneprov_users.conf", users());
     let ast = add_dir(b, &samples, &samples).start();
     // A clean boot of the sample set: nothing rendered before the functions it uses exist,
     // so no error and no false warning of ours (the test's bare Asterisk has its own, about
