@@ -35,7 +35,7 @@ fn start() -> Asterisk {
         "phoneprov.conf",
         "[general]\nserveraddr = 192.0.2.1\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => t.cfg\n",
     )
-    .conf("pjsip.conf", &pjsip_conf())
+    .conf("pjsip.conf", pjsip_conf())
     .module("res_pjsip_phoneprov_provider")
     .file("t.cfg", "${USERNAME}:${SECRET}\n")
     .start()

@@ -135,11 +135,9 @@ impl Builder {
     pub fn start(self) -> Asterisk {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let root = sandbox_root();
-        let name = format!(
-            "pptest-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        // This instance's own number: two tests that start at once must not share an address.
+        let instance = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("pptest-{}-{}", std::process::id(), instance);
         let inner = PathBuf::from("/tmp").join(&name);
         let dir = root.join("tmp").join(&name);
         let _ = fs::remove_dir_all(&dir);
@@ -148,7 +146,7 @@ impl Builder {
         }
         let port = free_port();
         // A loopback address of its own for anything else that listens (pjsip's 5060).
-        let n = COUNTER.load(Ordering::SeqCst) as u32 + std::process::id() * 64;
+        let n = instance as u32 + std::process::id() * 64;
         let own_addr = format!(
             "127.{}.{}.{}",
             1 + (n >> 16) % 250,
