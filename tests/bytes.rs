@@ -115,3 +115,65 @@ fn iso_8859_1_files_are_served_as_the_stock_module_serves_them() {
     let n = compare(&CASE);
     assert!(n >= 5, "only {n} URIs compared");
 }
+
+/// Where the module needs Unicode, ISO-8859-1 bytes are read as the letters they stand for:
+/// a Linphone file (XML in UTF-8, by its declaration) carries `Jürgen` in UTF-8, and the
+/// XML check of `phoneprov check` accepts a Latin-1 XML file. Elsewhere bytes stay bytes:
+/// PP_XML escapes markup and keeps them, and the CLI prints them as configured.
+#[test]
+fn iso_8859_1_where_unicode_is_needed() {
+    let ast = common::Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = lin\n\n[lin]\n\
+             ${MAC}.xml => account.linphonerc\n\
+             ${MAC}-dir.xml => dir.xml,text/xml\n",
+        )
+        .conf(
+            "phoneprov_users.conf",
+            &b"[j\xfcrgen]\nautoprov = yes\nmacaddress = 00000000000a\n\
+               fullname = J\xfcrgen <M\xfcller> & Co\nsecret = s\xe9\xa7\n"[..],
+        )
+        .file(
+            "account.linphonerc",
+            "[proxy_0]\nreg_identity=\"${DISPLAY_NAME}\" <sip:${USERNAME}@example.org>\n\n\
+             [auth_info_0]\nusername=${USERNAME}\npasswd=${SECRET}\n",
+        )
+        .file(
+            "dir.xml",
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<d n=\"${PP_XML(${DISPLAY_NAME})}\"/>\n",
+        )
+        .start();
+    let lin = ast.get("/phoneprov/00000000000a.xml");
+    assert_eq!(lin.status, 200);
+    let text = String::from_utf8(lin.body.clone()).expect("Linphone's XML is UTF-8");
+    assert!(
+        text.contains("J\u{fc}rgen &lt;M\u{fc}ller&gt; &amp; Co"),
+        "{text}"
+    );
+    assert!(text.contains(">s\u{e9}\u{a7}<"), "{text}");
+
+    let dir = ast.get("/phoneprov/00000000000a-dir.xml");
+    assert_eq!(dir.status, 200);
+    assert!(
+        contains(&dir.body, b"J\xfcrgen &lt;M\xfcller&gt; &amp; Co"),
+        "{:02x?}",
+        dir.body
+    );
+
+    let check = ast.cli("phoneprov check");
+    assert!(
+        check.contains("2 dynamic routes checked, 0 with problems"),
+        "{check}"
+    );
+    let show = ast.cli_raw("phoneprov show phone 00000000000a");
+    assert!(
+        contains(&show, b"(j\xfcrgen):"),
+        "{}",
+        String::from_utf8_lossy(&show)
+    );
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
