@@ -79,6 +79,12 @@ impl Registry {
         DIRTY.store(true, Ordering::Release);
     }
 
+    fn is_registered(&self, name: &str) -> bool {
+        self.providers
+            .iter()
+            .any(|p| &*p.name == name && p.departed.is_none())
+    }
+
     fn provider(&mut self, name: &str) -> Option<&mut Provider> {
         self.providers
             .iter_mut()
@@ -309,23 +315,31 @@ pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
         log::error("Provider name can't be empty.");
         return -1;
     }
-    let (name, config) = {
+    // Messages are logged once the lock is released: ast_log is a call into Asterisk.
+    let config = {
         let mut reg = lock(&REGISTRY);
-        let Some(reg) = reg.as_mut() else {
+        match reg.as_mut() {
+            None => Err(None),
+            Some(reg) if reg.is_registered(name) => Err(Some(())),
+            Some(reg) => Ok(reg.config.clone()),
+        }
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(None) => {
             log::warning(&format!(
                 "Provider '{name}' cannot be registered: res_phoneprov not loaded."
             ));
             return -1;
-        };
-        if reg.provider(name).is_some() {
+        }
+        Err(Some(())) => {
             log::error(&format!(
                 "There is already a provider registered named '{name}'."
             ));
             return -1;
         }
-        let name: Arc<str> = name.into();
-        (name, reg.config.clone())
     };
+    let name: Arc<str> = name.into();
     // A provider that unregistered and comes back (its reload) keeps serving its previous
     // phones until this load completes.
     let Some(extensions) = run_provider(&name, load, config) else {
@@ -383,8 +397,8 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
         return -1;
     }
     let mut vars = vars;
-    let mut reg = lock(&REGISTRY);
-    let Some(reg) = reg.as_mut() else {
+    let mut guard = lock(&REGISTRY);
+    let Some(reg) = guard.as_mut() else {
         return -1;
     };
     if let Some(st) = reg
@@ -400,7 +414,7 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
     }
     vars.freeze(&mut reg.interner);
     let Some(p) = reg.provider(provider) else {
-        drop(vars);
+        drop(guard);
         log::error(&format!(
             "Provider '{provider}' wasn't found in the registry."
         ));
