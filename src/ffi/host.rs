@@ -54,8 +54,9 @@ pub fn render(template: &[u8], vars: &Vars, extra: &[(&[u8], &[u8])]) -> Vec<u8>
 pub fn phoneprov_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // SAFETY: returns a pointer to Asterisk's global, set before modules load.
-        let data = owned_bytes(unsafe { sys::pp_data_dir() });
+        // SAFETY: Asterisk's global data directory, a C string set before modules load and
+        // never changed.
+        let data = unsafe { owned_bytes(sys::pp_data_dir()) };
         PathBuf::from(OsStr::from_bytes(&data)).join("phoneprov")
     })
 }

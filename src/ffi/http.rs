@@ -27,9 +27,11 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// # Safety
     /// `ser` and `headers` must be the live session and header list of the request being
-    /// handled, valid until the callback returns (the `'a` of `raw_uri`).
-    pub(super) fn new(
+    /// handled, valid and not changed by anyone else until the callback returns (the `'a`
+    /// of `raw_uri`).
+    pub unsafe fn new(
         ser: *mut sys::ast_tcptls_session_instance,
         raw_uri: &'a [u8],
         raw_method: c_int,
@@ -52,7 +54,7 @@ impl<'a> Request<'a> {
     }
 
     /// Whether an answer was sent (or handed to Asterisk to send).
-    pub(super) fn answered(&self) -> bool {
+    pub fn answered(&self) -> bool {
         self.answered.get()
     }
 
@@ -62,8 +64,10 @@ impl<'a> Request<'a> {
         while !h.is_null() {
             // SAFETY: the header list is alive for the request (see `new`).
             let v = unsafe { &*h };
-            if owned(v.name).eq_ignore_ascii_case(name) {
-                return Some(owned(v.value));
+            // SAFETY: a header's name and value are C strings of that live list.
+            if unsafe { owned(v.name) }.eq_ignore_ascii_case(name) {
+                // SAFETY: as above.
+                return Some(unsafe { owned(v.value) });
             }
             h = v.next;
         }

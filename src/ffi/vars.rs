@@ -39,8 +39,9 @@ impl Drop for VarList {
 
 /// Copies a provider's list (names as given, with any inheritance prefix).
 ///
+/// # Safety
 /// `head` must be NULL or a live list that nobody changes during the call.
-pub fn read(head: *const sys::varshead) -> Vars {
+pub unsafe fn read(head: *const sys::varshead) -> Vars {
     let mut out = Vars::new();
     if head.is_null() {
         return out;
@@ -50,7 +51,8 @@ pub fn read(head: *const sys::varshead) -> Vars {
     while !var.is_null() {
         // SAFETY: var is an element of the live list; the strings live as long as it does.
         let (name, value) = unsafe { (sys::ast_var_full_name(var), sys::ast_var_value(var)) };
-        out.push(owned_bytes(name), owned_bytes(value));
+        // SAFETY: both are C strings of the live element.
+        out.push(unsafe { owned_bytes(name) }, unsafe { owned_bytes(value) });
         // SAFETY: as above.
         var = unsafe { sys::pp_vars_next(var) };
     }
@@ -58,7 +60,10 @@ pub fn read(head: *const sys::varshead) -> Vars {
 }
 
 /// Takes the bytes out of an ast_str the glue made for us, and frees it.
-fn take_str(s: *mut sys::ast_str) -> Option<Vec<u8>> {
+///
+/// # Safety
+/// `s` must be NULL or an ast_str the glue allocated for us, not used after this call.
+unsafe fn take_str(s: *mut sys::ast_str) -> Option<Vec<u8>> {
     if s.is_null() {
         return None;
     }
@@ -75,13 +80,15 @@ fn take_str(s: *mut sys::ast_str) -> Option<Vec<u8>> {
 /// The value of an Asterisk global variable, if one of that name exists.
 pub fn global(name: &[u8]) -> Option<Vec<u8>> {
     let n = cstring(name);
-    // SAFETY: n is a valid C string; the glue copies the value under Asterisk's lock.
-    take_str(unsafe { sys::pp_global_var(n.as_ptr()) })
+    // SAFETY: n is a valid C string; the glue copies the value under Asterisk's lock into
+    // a new ast_str, which take_str frees.
+    unsafe { take_str(sys::pp_global_var(n.as_ptr())) }
 }
 
 /// Substitutes `template` with `list` through Asterisk (`${VAR}`, functions, expressions).
 pub fn substitute(list: &VarList, template: &[u8]) -> Vec<u8> {
     let t = cstring(template);
-    // SAFETY: list is live and only read; t is a valid C string.
-    take_str(unsafe { sys::pp_substitute(list.as_ptr(), t.as_ptr()) }).unwrap_or_default()
+    // SAFETY: list is live and only read; t is a valid C string; the result is a new
+    // ast_str, which take_str frees.
+    unsafe { take_str(sys::pp_substitute(list.as_ptr(), t.as_ptr())) }.unwrap_or_default()
 }

@@ -1,4 +1,7 @@
 //! The module: load, unload and reload, wired to the HTTP server, the CLI and the dialplan.
+//! Safe Rust only: raw pointers stay in `ffi` and `exports`.
+
+#![forbid(unsafe_code)]
 
 pub mod cli;
 mod filecache;

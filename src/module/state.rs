@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::ffi::api::ExternalLoadUsers;
 use crate::ffi::host::{fully_booted, AstHost};
 use crate::ffi::log;
+use crate::ffi::provider::ExternalLoadUsers;
 use phoneprov_core::model::{Extension, Snapshot};
 use phoneprov_core::profile::Config;
 use phoneprov_core::vars::{self, Interner, Vars};

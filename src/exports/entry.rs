@@ -3,9 +3,9 @@
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use super::guard::{guard, install_panic_hook, remove_panic_hook};
-use super::http::Request;
-use super::{owned_bytes, sys};
+use crate::ffi::guard::{guard, install_panic_hook, remove_panic_hook};
+use crate::ffi::http::Request;
+use crate::ffi::{asterisk_strdup, cstring, owned_bytes, sys};
 use crate::module;
 
 const LOAD_SUCCESS: c_int = sys::ast_module_load_result::AST_MODULE_LOAD_SUCCESS as c_int;
@@ -60,7 +60,9 @@ pub unsafe extern "C" fn pp_rs_http(
     let raw_uri = unsafe { CStr::from_ptr(uri) }.to_bytes();
     // Made outside the guard (neither can panic) so that whether an answer went out is
     // still known after a panic: answering twice would corrupt the connection.
-    let req = Request::new(ser, raw_uri, method, headers);
+    // SAFETY: Asterisk hands the live session and headers of this request, valid until the
+    // callback returns.
+    let req = unsafe { Request::new(ser, raw_uri, method, headers) };
     guard("HTTP request", (), || module::http::handle(&req));
     c_int::from(req.answered())
 }
@@ -77,14 +79,17 @@ pub unsafe extern "C" fn pp_rs_cli(
     guard("CLI", (), || {
         let args: Vec<Vec<u8>> = (0..usize::try_from(argc).unwrap_or(0))
             // SAFETY: argv holds argc valid C strings for the call.
-            .map(|i| owned_bytes(unsafe { *argv.add(i) }))
+            .map(|i| unsafe { owned_bytes(*argv.add(i)) })
             .collect();
         module::cli::run(command, fd, &args);
     })
 }
 
+/// # Safety
+/// Called by the glue's CLI completion with the word being completed, a C string alive
+/// for the call (or NULL).
 #[no_mangle]
-pub extern "C" fn pp_rs_cli_complete(
+pub unsafe extern "C" fn pp_rs_cli_complete(
     command: c_int,
     _line: *const c_char,
     word: *const c_char,
@@ -92,23 +97,25 @@ pub extern "C" fn pp_rs_cli_complete(
     state: c_int,
 ) -> *mut c_char {
     guard("CLI completion", std::ptr::null_mut(), || {
-        let found = module::cli::complete(command, &owned_bytes(word), pos, state);
-        match found {
-            Some(s) => {
-                let c = super::cstring(&s);
-                // SAFETY: Asterisk frees completions with ast_free: copy into its heap.
-                unsafe { sys::pp_strdup(c.as_ptr()) }
-            }
+        // SAFETY: per this function's contract.
+        let word = unsafe { owned_bytes(word) };
+        match module::cli::complete(command, &word, pos, state) {
+            // Asterisk frees completions with ast_free: a copy in its heap.
+            Some(s) => asterisk_strdup(&s),
             None => std::ptr::null_mut(),
         }
     })
 }
 
+/// # Safety
+/// Called by the glue's function callbacks with the function's argument, a C string alive
+/// for the call (or NULL).
 #[no_mangle]
-pub extern "C" fn pp_rs_function(function: c_int, data: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn pp_rs_function(function: c_int, data: *const c_char) -> *mut c_char {
     guard("dialplan function", std::ptr::null_mut(), || {
-        let result = module::funcs::call(function, &owned_bytes(data));
-        super::cstring(&result).into_raw()
+        // SAFETY: per this function's contract.
+        let data = unsafe { owned_bytes(data) };
+        cstring(module::funcs::call(function, &data)).into_raw()
     })
 }
 
