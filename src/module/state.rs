@@ -73,9 +73,16 @@ struct Registry {
     version: u64,
 }
 
+/// Registry versions, increasing for the life of the process (across unload and load), so
+/// a published version is never mistaken for a newer registry's.
+fn next_version() -> u64 {
+    static VERSIONS: AtomicU64 = AtomicU64::new(0);
+    VERSIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
 impl Registry {
     fn changed(&mut self) {
-        self.version += 1;
+        self.version = next_version();
         DIRTY.store(true, Ordering::Release);
     }
 
@@ -100,6 +107,8 @@ static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 /// no thread-locals.
 static SNAPSHOT: RwLock<Option<Arc<Snapshot>>> = RwLock::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The registry version the published snapshot was built from.
+static PUBLISHED_VERSION: AtomicU64 = AtomicU64::new(0);
 static LOAD_TOKEN: AtomicU64 = AtomicU64::new(0);
 /// Set when the registry changed since the snapshot being served was built.
 static DIRTY: AtomicBool = AtomicBool::new(false);
@@ -151,18 +160,39 @@ fn expire_departed(reg: &mut Registry, now: Instant) -> bool {
     reg.providers.len() != before
 }
 
-/// Builds a snapshot from the registry as it is and publishes it, unless the registry
-/// changed during the build (then it builds again). Only one thread builds at a time: one
-/// that finds a build running leaves the change to it.
+/// Marks the registry changed and builds (see [`build_pending`]).
 fn rebuild() {
     DIRTY.store(true, Ordering::Release);
-    loop {
-        if BUILDING
+    build_pending();
+}
+
+/// Clears the builder's marks even when a build panics, so later changes still build.
+struct Builder;
+
+impl Builder {
+    fn claim() -> Option<Builder> {
+        BUILDING
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+            .ok()
+            .map(|_| Builder)
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        IN_BUILD.with(|b| b.set(false));
+        BUILDING.store(false, Ordering::Release);
+    }
+}
+
+/// While the registry has changes no snapshot shows, builds one from the registry as it is
+/// and publishes it, unless the registry changed during the build (then it builds again).
+/// Only one thread builds at a time: one that finds a build running leaves it the work.
+fn build_pending() {
+    while DIRTY.load(Ordering::Acquire) {
+        let Some(_builder) = Builder::claim() else {
             return;
-        }
+        };
         while DIRTY.swap(false, Ordering::AcqRel) {
             let inputs = {
                 let mut reg = lock(&REGISTRY);
@@ -192,32 +222,36 @@ fn rebuild() {
             let reg = lock(&REGISTRY);
             if reg.as_ref().is_some_and(|r| r.version == version) {
                 publish(snap);
+                PUBLISHED_VERSION.store(version, Ordering::Release);
                 PUBLISHED_BOOTED.store(booted, Ordering::Release);
             } else {
                 DIRTY.store(true, Ordering::Release);
             }
         }
-        BUILDING.store(false, Ordering::Release);
-        // A change that came after the loop's last check and found us building.
-        if !DIRTY.load(Ordering::Acquire) {
-            return;
-        }
+        // Loop again for a change that came after the last check and found us building.
     }
 }
 
-/// [`rebuild`], then waits (boundedly) until a snapshot at least as new as the registry
-/// is served, when another thread was building: a change is served when its call returns.
-fn rebuild_and_wait() {
-    let wanted = lock(&REGISTRY).as_ref().map(|r| r.version);
-    rebuild();
+/// Waits (boundedly) until `done`, building in this thread whenever no other thread does.
+fn wait_for(done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while DIRTY.load(Ordering::Acquire) || BUILDING.load(Ordering::Acquire) {
-        if Instant::now() > deadline || wanted.is_none() {
-            break;
+    loop {
+        build_pending();
+        if done() || lock(&REGISTRY).is_none() || Instant::now() > deadline {
+            return;
         }
         std::thread::sleep(Duration::from_millis(1));
-        rebuild();
     }
+}
+
+/// [`rebuild`], then waits until a snapshot at least as new as the registry is served: a
+/// change is served when its call returns, also when another thread was building.
+fn rebuild_and_wait() {
+    let Some(wanted) = lock(&REGISTRY).as_ref().map(|r| r.version) else {
+        return;
+    };
+    rebuild();
+    wait_for(|| PUBLISHED_VERSION.load(Ordering::Acquire) >= wanted);
 }
 
 /// The state requests are served from; None while the module is not loaded.
@@ -231,10 +265,10 @@ pub fn current() -> Option<Arc<Snapshot>> {
         // build that adds them, unless this thread is that build (a dialplan function).
         DIRTY.store(true, Ordering::Release);
         if !IN_BUILD.with(Cell::get) {
-            rebuild_and_wait();
+            wait_for(|| PUBLISHED_BOOTED.load(Ordering::Acquire));
         }
-    } else if DIRTY.load(Ordering::Acquire) {
-        rebuild();
+    } else {
+        build_pending();
     }
     SNAPSHOT
         .read()
@@ -269,7 +303,7 @@ pub fn start(config: Arc<Config>) {
         interner: Interner::default(),
         providers: Vec::new(),
         loading: Vec::new(),
-        version: 0,
+        version: next_version(),
     });
     rebuild_and_wait();
 }
@@ -281,6 +315,7 @@ pub fn stop() {
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
+    PUBLISHED_BOOTED.store(false, Ordering::Release);
     drop((registry, snapshot));
     DEPARTURE_DUE.store(0, Ordering::Release);
 }
