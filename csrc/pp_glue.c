@@ -16,10 +16,6 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
-#ifdef __GLIBC__
-/* Declared here: <malloc.h> clashes with Asterisk's allocator macros. */
-extern int malloc_trim(size_t pad);
-#endif
 
 #include "asterisk/module.h"
 #include "asterisk/logger.h"
@@ -51,13 +47,6 @@ int pp_debug_enabled(void)
 char *pp_strdup(const char *s)
 {
 	return ast_strdup(s);
-}
-
-void pp_release_memory(void)
-{
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
 }
 
 int pp_fully_booted(void)

@@ -67,9 +67,6 @@ int pp_fully_booted(void);
 /* A copy in Asterisk's heap (for strings Asterisk frees, such as CLI completions). */
 char *pp_strdup(const char *s);
 
-/* Gives memory freed by a reload back to the operating system (glibc's malloc_trim). */
-void pp_release_memory(void);
-
 /* Paths. */
 const char *pp_data_dir(void);
 

@@ -13,7 +13,7 @@ mod templates;
 use std::sync::Arc;
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{data_file, register_all, release_memory, unregister_all};
+use crate::ffi::host::{data_file, register_all, unregister_all};
 use crate::ffi::log;
 use phoneprov_core::profile::Config;
 
@@ -54,7 +54,6 @@ pub fn load() -> bool {
         state::stop();
         return false;
     }
-    release_memory();
     true
 }
 
@@ -65,7 +64,6 @@ pub fn unload() {
     templates::clear();
     statics::clear();
     funcs::clear();
-    release_memory();
 }
 
 pub fn reload() -> bool {

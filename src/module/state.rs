@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use arc_swap::ArcSwapOption;
 
 use crate::ffi::api::ExternalLoadUsers;
-use crate::ffi::host::{fully_booted, release_memory, AstHost};
+use crate::ffi::host::{fully_booted, AstHost};
 use crate::ffi::log;
 use phoneprov_core::model::{Extension, Snapshot};
 use phoneprov_core::profile::Config;
@@ -325,5 +325,4 @@ pub fn reload(config: Arc<Config>) {
         }
     }
     rebuild(reg);
-    release_memory();
 }
