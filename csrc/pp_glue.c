@@ -378,8 +378,16 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 	return 0;
 }
 
-/* One read and one read2 callback and the registration structure per function. */
-#define PP_FUNCTION(var, fname, id) \
+/*
+ * One read and one read2 callback and the registration structure per function.
+ *
+ * The documentation is given as static strings: with a synopsis or description already set,
+ * Asterisk's registration neither looks the function up in its XML documentation (which
+ * knows only the stock module's functions, and warns for the others) nor allocates the
+ * string fields, and unregistration frees nothing that is not its own. Nothing to free here
+ * either: the strings live in this object file.
+ */
+#define PP_FUNCTION(var, fname, id, since_text, synopsis_text, syntax_text, arguments_text, desc_text, seealso_text) \
 	static int var##_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len) \
 	{ \
 		return function_read(id, data, buf, len); \
@@ -390,14 +398,68 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 	} \
 	static struct ast_custom_function var##_function = { \
 		.name = fname, \
+		.synopsis = synopsis_text, \
+		.syntax = syntax_text, \
+		.arguments = arguments_text, \
+		.desc = desc_text, \
+		.seealso = seealso_text, \
+		.since = since_text, \
+		.provided_by = AST_MODULE, \
 		.read = var##_read, \
 		.read2 = var##_read2, \
 	};
 
-PP_FUNCTION(each_user, "PP_EACH_USER", PP_FUNC_EACH_USER)
-PP_FUNCTION(each_extension, "PP_EACH_EXTENSION", PP_FUNC_EACH_EXTENSION)
-PP_FUNCTION(xml, "PP_XML", PP_FUNC_XML)
-PP_FUNCTION(qrcode, "PP_QRCODE", PP_FUNC_QRCODE)
+#define PP_OURS "res_phoneprov (Rust) " PP_VERSION
+
+PP_FUNCTION(each_user, "PP_EACH_USER", PP_FUNC_EACH_USER, "1.6.0",
+	"Renders a template once for every provisioned phone.",
+	"PP_EACH_USER(template[,exclude_mac])",
+	"    template:    the text rendered for each phone; write %{NAME} where a variable of\n"
+	"                 the phone (MAC, USERNAME, DISPLAY_NAME, SECRET, PP_PHONE_INDEX, ...)\n"
+	"                 belongs: ${NAME} would be replaced once, before the function runs.\n"
+	"    exclude_mac: a MAC address (any case) whose phone is left out, usually ${MAC}.",
+	"Renders the template for every phone phoneprov knows, with the variables of the\n"
+	"phone's first line, and returns the results one after another, in the order of the\n"
+	"configuration. PP_PHONE_INDEX is the phone's position in that order, from 1.\n"
+	"Meant for directory and busy-lamp templates of phoneprov profiles, for example\n"
+	"${PP_EACH_USER(<entry><name>%{PP_XML(%{DISPLAY_NAME})}</name></entry>,${MAC})}.\n"
+	"The template is an argument of a dialplan function: Asterisk removes its double\n"
+	"quotes, so use single-quoted attributes, and a comma ends it unless escaped.",
+	"PP_EACH_EXTENSION, PP_XML")
+
+PP_FUNCTION(each_extension, "PP_EACH_EXTENSION", PP_FUNC_EACH_EXTENSION, "1.6.0",
+	"Renders a template file once for every line of a phone.",
+	"PP_EACH_EXTENSION(mac,template_file)",
+	"    mac:           the MAC address of a provisioned phone (any case), usually ${MAC}.\n"
+	"    template_file: a file below AST_DATA_DIR/phoneprov/.",
+	"Reads the template file and renders it once for each line (extension) of the phone\n"
+	"with that MAC, with the variables of that line, and returns the results one after\n"
+	"another. Returns nothing, and logs a warning, when the phone or the file is missing.\n"
+	"Meant for phoneprov templates whose phones carry several lines, for example\n"
+	"${PP_EACH_EXTENSION(${MAC},polycom-line.cfg)}.",
+	"PP_EACH_USER")
+
+PP_FUNCTION(xml, "PP_XML", PP_FUNC_XML, PP_OURS,
+	"Escapes text for XML.",
+	"PP_XML(text)",
+	"    text: any text; commas are part of it.",
+	"Returns the text with & < > \" and ' replaced by XML entities, and the control\n"
+	"characters XML 1.0 cannot carry removed, so that the result can go into XML text\n"
+	"and into single- or double-quoted attribute values. phoneprov inserts values into\n"
+	"templates as they are; wrap every value that goes into an XML file, for example\n"
+	"<name>${PP_XML(${DISPLAY_NAME})}</name>, or %{PP_XML(%{DISPLAY_NAME})} inside a\n"
+	"PP_EACH_USER template.",
+	"PP_EACH_USER, PP_QRCODE")
+
+PP_FUNCTION(qrcode, "PP_QRCODE", PP_FUNC_QRCODE, PP_OURS,
+	"Draws text as a QR code in SVG.",
+	"PP_QRCODE(text)",
+	"    text: the text to encode (commas are part of it), usually a provisioning URL.",
+	"Returns an SVG image of a QR code (error correction level M) that encodes the text,\n"
+	"for softphones that scan their provisioning URL, for example\n"
+	"${PP_QRCODE(${PP_BASE_URL}linphone/${MAC}.xml)}. Returns nothing, and logs a warning,\n"
+	"when the text is too long for a QR code.",
+	"PP_XML")
 
 int pp_functions_register(void)
 {
