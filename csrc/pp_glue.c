@@ -10,6 +10,7 @@
 #include "asterisk.h"
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <net/if.h>
 #include <unistd.h>
@@ -275,6 +276,102 @@ void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int statu
 {
 	ast_http_send(ser, method, status, title, str_from(headers, headers ? strlen(headers) : 0),
 		str_from(body, body_len), fd, static_content);
+}
+
+/* Removes the header line starting with name (with its CRLF) from the header block. */
+static size_t drop_header(char *text, size_t len, const char *name)
+{
+	size_t name_len = strlen(name);
+	char *end = memmem(text, len, "\r\n\r\n", 4);
+	char *line = text;
+
+	if (!end) {
+		return len;
+	}
+	while (line < end) {
+		char *next = memmem(line, end + 2 - line, "\r\n", 2);
+
+		if (!next) {
+			break;
+		}
+		next += 2;
+		if (line != text && (size_t) (end - line) > name_len && !strncasecmp(line, name, name_len)) {
+			memmove(line, next, text + len - next);
+			return len - (next - line);
+		}
+		line = next;
+	}
+	return len;
+}
+
+/*
+ * ast_http_send writes "Content-Length: 0" into every answer, but a 304 must carry either
+ * none or the length a 200 would have had (RFC 9110, 8.6). The rest of what it writes
+ * depends on http.c's private settings (servername, session_keep_alive) and on the
+ * request's private body and close flags, none of which a module can read. So the answer
+ * is rendered by ast_http_send itself into a memory file standing in for the connection,
+ * and copied to the connection without that one line; whether ast_http_send closed the
+ * stand-in tells whether the connection must close.
+ */
+void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const char *headers)
+{
+	struct ast_iostream *conn;
+	struct ast_iostream *capture;
+	struct ast_str *hdrs;
+	char *text;
+	off_t size;
+	size_t len;
+	int closing;
+	int fd;
+	int capture_fd;
+
+	if (!ser || !ser->stream) {
+		return;
+	}
+	/* From the real connection: ast_http_send would otherwise read it from the stand-in. */
+	ast_http_body_discard(ser);
+
+	hdrs = str_from(headers, headers ? strlen(headers) : 0);
+	fd = memfd_create("res_phoneprov-304", MFD_CLOEXEC);
+	capture_fd = fd < 0 ? -1 : dup(fd);
+	capture = capture_fd < 0 ? NULL : ast_iostream_from_fd(&capture_fd);
+	if (!capture) {
+		/* Degraded but valid framing: the answer with its Content-Length: 0. */
+		if (capture_fd >= 0) {
+			close(capture_fd);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+		ast_http_send(ser, method, 304, "Not Modified", hdrs, NULL, 0, 1);
+		return;
+	}
+
+	conn = ser->stream;
+	ser->stream = capture;
+	ast_http_send(ser, method, 304, "Not Modified", hdrs, NULL, 0, 1);
+	closing = ser->stream == NULL;
+	if (!closing) {
+		ast_iostream_close(capture);
+	}
+	ser->stream = conn;
+
+	size = lseek(fd, 0, SEEK_END);
+	text = size > 0 ? ast_malloc(size) : NULL;
+	if (!text || pread(fd, text, size, 0) != size) {
+		closing = 1;
+	} else {
+		len = drop_header(text, size, "Content-Length:");
+		if (ast_iostream_write(conn, text, len) != (ssize_t) len) {
+			closing = 1;
+		}
+	}
+	ast_free(text);
+	close(fd);
+	if (closing) {
+		ast_http_request_close_on_completion(ser);
+		ast_tcptls_close_session_file(ser);
+	}
 }
 
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,

@@ -81,6 +81,7 @@ impl<'a> Request<'a> {
     }
 
     /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
+    /// A 304 is sent without body and without Content-Length.
     pub fn send(&self, status: u16, title: &str, headers: &str, body: &str, cacheable: bool) {
         self.send_raw(status, title, headers, body.as_bytes(), 0, cacheable);
     }
@@ -100,6 +101,11 @@ impl<'a> Request<'a> {
         cacheable: bool,
     ) {
         let (t, h) = (cstring(title), cstring(headers));
+        if status == 304 {
+            // SAFETY: ser is live; h is valid for the call (the glue copies it).
+            unsafe { sys::pp_http_send_304(self.ser, self.raw_method, h.as_ptr()) };
+            return;
+        }
         let body_ptr = if body.is_empty() {
             std::ptr::null()
         } else {
