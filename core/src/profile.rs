@@ -1,5 +1,6 @@
 //! `phoneprov.conf`: the `[general]` settings and the profiles (every other section).
 
+use std::panic::Location;
 use std::sync::Arc;
 
 use crate::args::{separate_args, strip};
@@ -51,13 +52,17 @@ pub struct Config {
 pub struct Diag {
     pub level: Level,
     pub message: String,
+    /// The line of the core that found the problem, for the log line.
+    pub origin: &'static Location<'static>,
 }
 
 impl Diag {
+    #[track_caller]
     pub fn new(level: Level, message: impl Into<String>) -> Self {
         Diag {
             level,
             message: message.into(),
+            origin: Location::caller(),
         }
     }
 }

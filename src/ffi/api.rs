@@ -72,7 +72,7 @@ pub extern "C" fn ast_phoneprov_provider_register(
         match load_users {
             Some(f) => state::provider_register(&name, LoadUsers::External(ExternalLoadUsers(f))),
             None => {
-                super::log::error(&format!("Provider '{name}' has no load_users callback."));
+                super::log::error!("Provider '{name}' has no load_users callback.");
                 -1
             }
         }
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn ast_phoneprov_add_extension(
     guard("ast_phoneprov_add_extension", -1, || {
         let name = owned(provider_name);
         if vars.is_null() {
-            super::log::error("Variable list can't be empty.");
+            super::log::error!("Variable list can't be empty.");
             return -1;
         }
         state::add_extension(&name, vars::read(vars))

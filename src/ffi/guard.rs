@@ -3,7 +3,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::log;
-use phoneprov_core::host::Level;
 
 /// Runs `f`; if it panics, logs the panic through `ast_log` and returns `fallback`.
 pub fn guard<R>(entry: &str, fallback: R, f: impl FnOnce() -> R) -> R {
@@ -17,7 +16,7 @@ pub fn guard<R>(entry: &str, fallback: R, f: impl FnOnce() -> R) -> R {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            log::log(Level::Error, &format!("internal error in {entry}: {what}"));
+            log::error!("internal error in {entry}: {what}");
             fallback
         }
     }

@@ -26,7 +26,13 @@ fn read_config() -> Result<Arc<Config>, String> {
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files(|f| data_file(f).is_file()));
     for d in diags {
-        log::log(d.level, &d.message);
+        log::log_at(
+            d.level,
+            d.origin.file(),
+            d.origin.line(),
+            log::function_name!(),
+            &d.message,
+        );
     }
     match config.fatal_problem() {
         Some(problem) => Err(problem),
