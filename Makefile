@@ -27,13 +27,19 @@ lint: sandbox
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
+UNIT_TESTS := $(CARGO) test --no-fail-fast -p phoneprov-core
+INTEGRATION_TESTS := $(CARGO) test --release --no-fail-fast --test '*' -- --test-threads=2
+
+# scripts/test-summary.sh ends the output with one line summing every test binary's result;
+# --no-fail-fast, or cargo stops at the first failing binary and the sum covers part of the run.
 unit:
-	$(CARGO) test -p phoneprov-core
+	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
 integration: build
-	$(CARGO) test --release --test '*' -- --test-threads=2
+	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: build lint unit integration
+test: build lint
+	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.
 bench: build
@@ -47,7 +53,7 @@ soak: build
 # cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 # New inputs go to fuzz/target/corpus (ignored); fuzz/corpus holds the committed seeds.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config setvar args uri
+FUZZ_TARGETS := config setvar args uri etag httpdate
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	@for t in $(FUZZ_TARGETS); do \

@@ -6,7 +6,10 @@
 //! `/usr/include` would mix its glibc headers into the host build.
 
 use std::env;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn asterisk_include_dir(manifest: &Path) -> PathBuf {
     println!("cargo:rerun-if-env-changed=ASTERISK_INCLUDE_DIR");
@@ -36,15 +39,69 @@ fn asterisk_include_dir(manifest: &Path) -> PathBuf {
     );
 }
 
+fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_below(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Eight hex digits naming this build, for `module show`: a hash of what makes the library
+/// (its sources, the lock file, the enabled features, the profile and the compiler). The same
+/// sources built the same way give the same id, so an administrator can tell which build
+/// runs; any change gives another. Build time is left out on purpose: it would make every
+/// rebuild look different, and cargo would not rerun this script for a source change anyway.
+fn build_id(manifest: &Path) -> String {
+    let mut inputs = Vec::new();
+    for dir in ["src", "core/src", "csrc", "include"] {
+        println!("cargo:rerun-if-changed={dir}");
+        files_below(&manifest.join(dir), &mut inputs);
+    }
+    for file in ["Cargo.toml", "core/Cargo.toml", "Cargo.lock", "build.rs"] {
+        println!("cargo:rerun-if-changed={file}");
+        inputs.push(manifest.join(file));
+    }
+    inputs.sort();
+    let mut h = DefaultHasher::new();
+    for path in &inputs {
+        path.strip_prefix(manifest).unwrap_or(path).hash(&mut h);
+        fs::read(path).unwrap_or_default().hash(&mut h);
+    }
+    let mut features: Vec<String> = env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("CARGO_FEATURE_"))
+        .collect();
+    features.sort();
+    features.hash(&mut h);
+    for key in [
+        "CARGO_PKG_VERSION",
+        "PROFILE",
+        "OPT_LEVEL",
+        "DEBUG",
+        "TARGET",
+    ] {
+        env::var(key).unwrap_or_default().hash(&mut h);
+    }
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if let Ok(out) = Command::new(rustc).arg("-V").output() {
+        out.stdout.hash(&mut h);
+    }
+    format!("{:08x}", h.finish() as u32)
+}
+
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets this"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets this"));
     let include = asterisk_include_dir(&manifest);
     let ours = manifest.join("include");
 
-    println!("cargo:rerun-if-changed=include/pp_glue.h");
-    println!("cargo:rerun-if-changed=include/pp_wrapper.h");
-    println!("cargo:rerun-if-changed=csrc/pp_glue.c");
     println!(
         "cargo:rerun-if-changed={}",
         include.join("asterisk.h").display()
@@ -54,8 +111,11 @@ fn main() {
         include.join("asterisk/buildopts.h").display()
     );
 
+    let id = build_id(&manifest);
+
     cc::Build::new()
         .file("csrc/pp_glue.c")
+        .define("PP_BUILD_ID", format!("\"{id}\"").as_str())
         .include(&ours)
         .include(&include)
         .define("_GNU_SOURCE", None)

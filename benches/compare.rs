@@ -76,7 +76,7 @@ fn users(n: usize) -> String {
 fn start(imp: Impl, phones: usize) -> Asterisk {
     Builder::new(imp)
         .conf("phoneprov.conf", PHONEPROV)
-        .conf("users.conf", &users(phones))
+        .conf("users.conf", users(phones))
         .file("snom.xml", SNOM)
         .file("directory.xml", DIRECTORY)
         .file("small.bin", vec![b'x'; 4096])
@@ -322,7 +322,7 @@ fn main() {
         for (which, imp) in [Impl::Stock, Impl::Rust].into_iter().enumerate() {
             let ast = start(imp, 0);
             let before = rss_kib(ast.pid());
-            ast.write_conf("users.conf", &users(n));
+            ast.write_conf("users.conf", users(n));
             for i in 0..ROUNDS {
                 let t = Instant::now();
                 ast.cli("module reload res_phoneprov.so");

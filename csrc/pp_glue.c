@@ -189,11 +189,26 @@ void pp_tz_info(const char *zone, int out[8])
 	out[7] = tm.tm_hour;
 }
 
+/* Requests inside http_callback. Asterisk calls a URI handler after releasing its URI list
+ * lock, so unlinking the handler does not wait for them: unload waits for this to be 0. */
+static int http_in_flight;
+
 static int http_callback(struct ast_tcptls_session_instance *ser, const struct ast_http_uri *urih,
 	const char *uri, enum ast_http_method method, struct ast_variable *get_vars,
 	struct ast_variable *headers)
 {
-	return pp_rs_http(ser, uri, method, headers);
+	ast_atomic_fetchadd_int(&http_in_flight, 1);
+	if (!pp_rs_http(ser, uri, method, headers)) {
+		/* A panic (or a path that forgot to answer) must not leave the client waiting. */
+		ast_http_error(ser, 500, "Internal Error", "An internal error has occured.");
+	}
+	ast_atomic_fetchadd_int(&http_in_flight, -1);
+	return 0;
+}
+
+int pp_http_in_flight(void)
+{
+	return ast_atomic_fetchadd_int(&http_in_flight, 0);
 }
 
 static struct ast_http_uri phoneprov_uri = {
@@ -591,8 +606,10 @@ static int reload_module(void)
 	return pp_rs_reload();
 }
 
+/* PP_BUILD_ID comes from build.rs. `module show` cuts descriptions at 40 characters: this one
+ * is exactly 40 with the 8 hex digits of the id. */
 AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_GLOBAL_SYMBOLS | AST_MODFLAG_LOAD_ORDER,
-	"HTTP Phone Provisioning (Rust)",
+	"HTTP Phone Provisioning (Rust, " PP_BUILD_ID ")",
 	.support_level = AST_MODULE_SUPPORT_EXTENDED,
 	.load = load_module,
 	.unload = unload_module,

@@ -34,6 +34,7 @@ enum pp_log_level {
 int pp_rs_load(void);
 int pp_rs_unload(void);
 int pp_rs_reload(void);
+/* Returns 1 when the request was answered, 0 when the glue must still answer it. */
 int pp_rs_http(struct ast_tcptls_session_instance *ser, const char *uri, int method,
 	struct ast_variable *headers);
 void pp_rs_cli(int command, int fd, int argc, const char *const *argv);
@@ -99,6 +100,8 @@ void pp_tz_info(const char *zone, int out[8]);
 /* HTTP. */
 int pp_http_link(void);
 void pp_http_unlink(void);
+/* How many requests are inside the HTTP callback right now. */
+int pp_http_in_flight(void);
 /* The local address of the connection: family 4 (4 bytes) or 6 (16 bytes). */
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
 /* Whether the connection is TLS (1) or plain (0). */

@@ -1,7 +1,12 @@
 //! res_phoneprov in Rust: Asterisk's phone provisioning module, loaded by a real Asterisk.
 //!
-//! `ffi` holds every `unsafe` line (bindings, RAII wrappers, entry points); `module` is the
-//! safe wiring; the provisioning logic lives in the `phoneprov-core` crate.
+//! Three layers, each importing only those below it:
+//! - `ffi`: raw bindings and safe wrappers over Asterisk (no knowledge of the module);
+//! - `module`: the module's logic in safe Rust (`unsafe` is forbidden there), over the
+//!   provisioning model of the `phoneprov-core` crate;
+//! - `exports`: every `extern "C"` function Asterisk or another module calls, each turning
+//!   raw arguments into owned values and running the module's code inside a panic guard.
 
+mod exports;
 mod ffi;
 mod module;

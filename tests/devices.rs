@@ -65,7 +65,7 @@ fn start() -> Asterisk {
         .conf("phoneprov.conf", PHONEPROV)
         .conf(
             "phoneprov_users.conf",
-            &format!(
+            format!(
                 "{USERS}[6003]\nautoprov = yes\nmacaddress = 00000000000a\nprofile = linphone\n\
                  fullname = Lin <Phone> & \"Co\"\nsecret = s&3<\n"
             ),
@@ -172,7 +172,7 @@ fn cli_shows_renders_and_checks() {
     assert!(rendered.contains("Bob &amp; Sons"), "{rendered}");
     let clean = ast.cli("phoneprov check");
     assert!(
-        clean.contains("6 dynamic routes checked, 0 with problems."),
+        clean.contains("6 dynamic routes checked, 0 with problems; 0 static files missing."),
         "{clean}"
     );
 
@@ -191,7 +191,7 @@ fn cli_shows_renders_and_checks() {
     );
     assert!(broken.contains("not well-formed XML at line"), "{broken}");
     assert!(
-        broken.contains("2 dynamic routes checked, 1 with problems."),
+        broken.contains("2 dynamic routes checked, 1 with problems;"),
         "{broken}"
     );
     assert!(ast

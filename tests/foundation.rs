@@ -39,7 +39,7 @@ fn module_identity() {
         .lines()
         .find(|l| l.starts_with("res_phoneprov.so"))
         .unwrap_or_else(|| panic!("no res_phoneprov.so row in:\n{show}"));
-    assert!(row.contains("HTTP Phone Provisioning (Rust)"), "{row}");
+    assert!(row.contains("HTTP Phone Provisioning (Rust, "), "{row}");
     assert!(row.contains("Running"), "{row}");
     assert!(row.contains("extended"), "{row}");
     // The module carries this Asterisk's real build-option sum (an empty one would switch
@@ -136,7 +136,7 @@ fn unload_and_load_again() {
         assert_eq!(ast.get("/phoneprov/sip.cfg").status, 200);
     }
     assert!(ast.is_running());
-    assert!(ast.stop(), "Asterisk died:\n{}", ast.log());
+    ast.stop();
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn reload_applies_changes_and_survives_a_broken_file() {
     ast.write_file("extra.txt", "more");
     ast.write_conf(
         "phoneprov.conf",
-        &format!("{PHONEPROV}static_file => extra.txt\n"),
+        format!("{PHONEPROV}static_file => extra.txt\n"),
     );
     ast.cli("module reload res_phoneprov.so");
     let r = ast.get("/phoneprov/extra.txt");

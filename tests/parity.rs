@@ -9,14 +9,14 @@ mod differential;
 use differential::{compare, Case};
 
 /// Every standard variable, so a body shows what a line holds.
-const ALL_VARS: &str = "MAC=${MAC} PROFILE=${PROFILE} USERNAME=${USERNAME} \
+const ALL_VARS: &[u8] = b"MAC=${MAC} PROFILE=${PROFILE} USERNAME=${USERNAME} \
 DISPLAY_NAME=${DISPLAY_NAME} SECRET=${SECRET} LABEL=${LABEL} CALLERID=${CALLERID} \
 TIMEZONE=${TIMEZONE} LINE=${LINE} LINEKEYS=${LINEKEYS} SERVER=${SERVER} \
 SERVER_PORT=${SERVER_PORT} VOICEMAIL_EXTEN=${VOICEMAIL_EXTEN} \
 EXTENSION_LENGTH=${EXTENSION_LENGTH} TZOFFSET=${TZOFFSET} DST_ENABLE=${DST_ENABLE} \
 DST=${DST_START_MONTH}/${DST_START_MDAY}/${DST_START_HOUR}-${DST_END_MONTH}/${DST_END_MDAY}/${DST_END_HOUR}\n";
 
-const USERS: &str = "\
+const USERS: &[u8] = b"\
 [general]
 vmexten = *97
 localextenlength = 4
@@ -40,7 +40,7 @@ secret = bob-secret
 linekeys = 2
 ";
 
-const SIMPLE: &str = "\
+const SIMPLE: &[u8] = b"\
 [general]
 default_profile = pol
 
@@ -66,22 +66,33 @@ macro_rules! parity {
 
 parity! {
     static_files_and_mime_rules => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\nstaticdir => configs/\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\nstaticdir => configs/\n\
             static_file => early.bin\nmime_type => text/xml\n\
             static_file => sip.ld,application/octet-stream\nstatic_file => sip.cfg\n\
             static_file => spaced.cfg, text/spaced\n",
-        files: &[("configs/early.bin", "e"), ("configs/sip.ld", "\u{1}\u{2}bin"),
-            ("configs/sip.cfg", "<sip/>\n"), ("configs/spaced.cfg", "s")],
+        files: &[("configs/early.bin", b"e"), ("configs/sip.ld", b"\x01\x02bin"),
+            ("configs/sip.cfg", b"<sip/>\n"), ("configs/spaced.cfg", b"s")],
         ..Case::default()
     };
     staticdir_without_slash_and_subdirectories => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\nstaticdir => fw\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\nstaticdir => fw\n\
             static_file => boot.ld\n[other]\nstatic_file => a/b/c.txt\n",
-        files: &[("fwboot.ld", "boot"), ("a/b/c.txt", "deep")],
+        files: &[("fwboot.ld", b"boot"), ("a/b/c.txt", b"deep")],
+        ..Case::default()
+    };
+    uris_longer_than_the_cli_column => Case {
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n\
+            static_file => firmware/vendor-model-revision-0123456789/bootrom.ld,text/plain\n\
+            provisioning/${MAC}/configuration-for-${USERNAME}.cfg => all.cfg\n",
+        users: Some(USERS),
+        files: &[("firmware/vendor-model-revision-0123456789/bootrom.ld", b"boot\n"),
+            ("all.cfg", ALL_VARS)],
+        must_serve: &[b"firmware/vendor-model-revision-0123456789/bootrom.ld",
+            b"provisioning/0004f2000001/configuration-for-6001.cfg"],
         ..Case::default()
     };
     missing_static_file => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\nstatic_file => gone.bin\n",
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\nstatic_file => gone.bin\n",
         ..Case::default()
     };
     dynamic_file_with_every_variable => Case {
@@ -91,7 +102,7 @@ parity! {
         ..Case::default()
     };
     function_in_uri_template => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n\
             ${TOLOWER(${MAC})}.cfg => all.cfg\n${TOUPPER(${MAC})}-${USERNAME}.xml => all.cfg\n",
         users: Some(USERS),
         preload: &["func_strings"],
@@ -99,62 +110,62 @@ parity! {
         ..Case::default()
     };
     subdirectories_in_uri_templates => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n\
             phones/${MAC}/config.xml => sub/phone.xml,application/xml\n",
         users: Some(USERS),
-        files: &[("sub/phone.xml", "<p u=\"${USERNAME}\"/>\n")],
+        files: &[("sub/phone.xml", b"<p u=\"${USERNAME}\"/>\n")],
         ..Case::default()
     };
     two_lines_on_one_mac => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
-        users: Some("[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 000000000001\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
+        users: Some(b"[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 000000000001\n\
             fullname = Line One\nsecret = one\n\n[6002]\nusername = 6002\nautoprov = yes\n\
             macaddress = 000000000001\nlinenumber = 2\nfullname = Line Two\nsecret = two\n"),
-        files: &[("phone.cfg", "first=${USERNAME}\n${PP_EACH_EXTENSION(${MAC},line.cfg)}end\n"),
-            ("line.cfg", "[${LINE}:${USERNAME}:${SECRET}:${SERVER}]")],
+        files: &[("phone.cfg", b"first=${USERNAME}\n${PP_EACH_EXTENSION(${MAC},line.cfg)}end\n"),
+            ("line.cfg", b"[${LINE}:${USERNAME}:${SECRET}:${SERVER}]")],
         after_reload: true,
         ..Case::default()
     };
     lines_added_out_of_order => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
-        users: Some("[6002]\nusername = 6002\nautoprov = yes\nmacaddress = 000000000001\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
+        users: Some(b"[6002]\nusername = 6002\nautoprov = yes\nmacaddress = 000000000001\n\
             linenumber = 2\n\n[6001]\nusername = 6001\nautoprov = yes\n\
             macaddress = 000000000001\nlinenumber = 1\n"),
-        files: &[("phone.cfg", "${USERNAME}|${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
-            ("line.cfg", "${LINE}=${USERNAME};")],
+        files: &[("phone.cfg", b"${USERNAME}|${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
+            ("line.cfg", b"${LINE}=${USERNAME};")],
         ..Case::default()
     };
     duplicate_line_number_is_rejected => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
-        users: Some("[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 000000000001\n\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => phone.cfg\n",
+        users: Some(b"[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 000000000001\n\n\
             [6002]\nusername = 6002\nautoprov = yes\nmacaddress = 000000000001\n\
             linenumber = 1\n"),
-        files: &[("phone.cfg", "${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
-            ("line.cfg", "${LINE}=${USERNAME};")],
+        files: &[("phone.cfg", b"${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
+            ("line.cfg", b"${LINE}=${USERNAME};")],
         ..Case::default()
     };
     setvar_with_user_variables => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => vars.cfg\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => vars.cfg\n\
             setvar => GREETING=Hello ${DISPLAY_NAME} (${USERNAME})\n\
             setvar => LABEL=label-${USERNAME}\nsetvar =>  SPACED  =  padded value  \n\
             setvar => CHAINED=${GREETING}!\nsetvar => EMPTY=\nsetvar => =novalue\n\
             setvar => noequals\n",
         users: Some(USERS),
-        files: &[("vars.cfg", "G=${GREETING} L=${LABEL} S=[${SPACED}] C=${CHAINED} E=${EMPTY}\n")],
+        files: &[("vars.cfg", b"G=${GREETING} L=${LABEL} S=[${SPACED}] C=${CHAINED} E=${EMPTY}\n")],
         ..Case::default()
     };
     setvar_with_a_function => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => vars.cfg\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => vars.cfg\n\
             setvar => SHOUT=${TOUPPER(${DISPLAY_NAME})}\n",
         users: Some(USERS),
         preload: &["func_strings"],
-        files: &[("vars.cfg", "${SHOUT}\n")],
+        files: &[("vars.cfg", b"${SHOUT}\n")],
         ..Case::default()
     };
     pp_each_user_directory => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}-dir.xml => dir.xml\n",
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}-dir.xml => dir.xml\n",
         users: Some(USERS),
-        files: &[("dir.xml", "<list>${PP_EACH_USER(<item><fn>%{DISPLAY_NAME}</fn>\
+        files: &[("dir.xml", b"<list>${PP_EACH_USER(<item><fn>%{DISPLAY_NAME}</fn>\
             <ct>%{CALLERID}</ct></item>,${MAC})}</list>\n\
             <all>${PP_EACH_USER(<i>%{USERNAME}</i>,)}</all>\n\
             <up>${PP_EACH_USER(<i>%{TOUPPER(%{DISPLAY_NAME})}</i>,${MAC})}</up>\n")],
@@ -163,16 +174,16 @@ parity! {
         ..Case::default()
     };
     pp_each_user_strips_quotes => Case {
-        phoneprov: "[general]\ndefault_profile = snom\n\n[snom]\n${MAC}.xml => keys.xml\n",
+        phoneprov: b"[general]\ndefault_profile = snom\n\n[snom]\n${MAC}.xml => keys.xml\n",
         users: Some(USERS),
-        files: &[("keys.xml", "<keys>${PP_EACH_USER(<fkey context=\"active\" \
+        files: &[("keys.xml", b"<keys>${PP_EACH_USER(<fkey context=\"active\" \
             label=\"%{DISPLAY_NAME}\">blf %{USERNAME}</fkey>|,)}</keys>\n")],
         unordered: Some(("<fkey", "|")),
         ..Case::default()
     };
     time_zones => Case {
         phoneprov: SIMPLE,
-        users: Some("[a]\nusername = a\nautoprov = yes\nmacaddress = 1\ntimezone = America/New_York\n\
+        users: Some(b"[a]\nusername = a\nautoprov = yes\nmacaddress = 1\ntimezone = America/New_York\n\
             [b]\nusername = b\nautoprov = yes\nmacaddress = 2\ntimezone = Europe/London\n\
             [c]\nusername = c\nautoprov = yes\nmacaddress = 3\ntimezone = Australia/Sydney\n\
             [d]\nusername = d\nautoprov = yes\nmacaddress = 4\ntimezone = Asia/Kolkata\n\
@@ -182,14 +193,14 @@ parity! {
         ..Case::default()
     };
     serveraddr_and_serverport => Case {
-        phoneprov: "[general]\nserveraddr = pbx.example.com\nserverport = 5080\n\
+        phoneprov: b"[general]\nserveraddr = pbx.example.com\nserverport = 5080\n\
             default_profile = pol\n\n[pol]\n${MAC}.cfg => all.cfg\n",
         users: Some(USERS),
         files: &[("all.cfg", ALL_VARS)],
         ..Case::default()
     };
     serveriface => Case {
-        phoneprov: "[general]\nserveriface = lo\ndefault_profile = pol\n\n\
+        phoneprov: b"[general]\nserveriface = lo\ndefault_profile = pol\n\n\
             [pol]\n${MAC}.cfg => all.cfg\n",
         users: Some(USERS),
         files: &[("all.cfg", ALL_VARS)],
@@ -198,12 +209,12 @@ parity! {
     server_from_the_connection => Case {
         phoneprov: SIMPLE,
         users: Some(USERS),
-        files: &[("all.cfg", "${SERVER}:${SERVER_PORT}\n")],
+        files: &[("all.cfg", b"${SERVER}:${SERVER_PORT}\n")],
         ..Case::default()
     };
     voicemail_and_extension_length => Case {
         phoneprov: SIMPLE,
-        users: Some("[general]\nvmexten = 8500\nlocalextenlength = 3\n\n\
+        users: Some(b"[general]\nvmexten = 8500\nlocalextenlength = 3\n\n\
             [a]\nusername = a\nautoprov = yes\nmacaddress = 1\n\
             [b]\nusername = b\nautoprov = yes\nmacaddress = 2\nvmexten = *98\n\
             localextenlength = 5\n"),
@@ -212,7 +223,7 @@ parity! {
     };
     which_users_are_provisioned => Case {
         phoneprov: SIMPLE,
-        users: Some("[general]\nautoprov = yes\nmacaddress = 9\nusername = g\n\
+        users: Some(b"[general]\nautoprov = yes\nmacaddress = 9\nusername = g\n\
             [authentication]\nautoprov = yes\nmacaddress = 8\nusername = au\n\
             [on]\nusername = on\nautoprov = yes\nmacaddress = 1\n\
             [off]\nusername = off\nautoprov = no\nmacaddress = 2\n\
@@ -220,53 +231,53 @@ parity! {
             [nomac]\nusername = nomac\nautoprov = yes\n\
             [truthy]\nusername = truthy\nautoprov = On\nmacaddress = 4\n"),
         files: &[("all.cfg", ALL_VARS)],
-        extra_uris: &["2.cfg", "3.cfg", "8.cfg", "9.cfg"],
+        extra_uris: &[b"2.cfg", b"3.cfg", b"8.cfg", b"9.cfg"],
         ..Case::default()
     };
     several_profiles => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => pol.cfg\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => pol.cfg\n\
             static_file => pol.bin\n[snom]\nmime_type => application/xml\n\
             snom-${MAC}.xml => snom.xml\nsetvar => VENDOR=snom\n",
-        users: Some("[a]\nusername = a\nautoprov = yes\nmacaddress = 1\n\
+        users: Some(b"[a]\nusername = a\nautoprov = yes\nmacaddress = 1\n\
             [b]\nusername = b\nautoprov = yes\nmacaddress = 2\nprofile = snom\n"),
-        files: &[("pol.cfg", "polycom ${USERNAME} ${PROFILE}\n"),
-            ("snom.xml", "<s v=\"${VENDOR}\">${USERNAME} ${PROFILE}</s>\n"), ("pol.bin", "b")],
-        extra_uris: &["snom-1.xml", "2.cfg"],
+        files: &[("pol.cfg", b"polycom ${USERNAME} ${PROFILE}\n"),
+            ("snom.xml", b"<s v=\"${VENDOR}\">${USERNAME} ${PROFILE}</s>\n"), ("pol.bin", b"b")],
+        extra_uris: &[b"snom-1.xml", b"2.cfg"],
         ..Case::default()
     };
     unknown_profile_is_skipped => Case {
         phoneprov: SIMPLE,
-        users: Some("[a]\nusername = a\nautoprov = yes\nmacaddress = 1\nprofile = nope\n\
+        users: Some(b"[a]\nusername = a\nautoprov = yes\nmacaddress = 1\nprofile = nope\n\
             [b]\nusername = b\nautoprov = yes\nmacaddress = 2\n"),
         files: &[("all.cfg", ALL_VARS)],
-        extra_uris: &["1.cfg"],
+        extra_uris: &[b"1.cfg"],
         ..Case::default()
     };
     dialplan_functions_in_templates => Case {
         phoneprov: SIMPLE,
         users: Some(USERS),
         modules: &["func_strings", "func_logic", "func_math"],
-        files: &[("all.cfg", "len=${LEN(${SECRET})} up=${TOUPPER(${USERNAME})} \
+        files: &[("all.cfg", b"len=${LEN(${SECRET})} up=${TOUPPER(${USERNAME})} \
             if=${IF($[${LEN(${DISPLAY_NAME})} > 12]?long:short)} sum=$[${LINE} + 10] \
             cut=${CUT(DISPLAY_NAME, ,1)} sub=${SECRET:0:3} missing=[${NOT_SET}] \
             rep=${REPLACE(SECRET,-,_)}\n")],
         ..Case::default()
     };
     dynamic_mime_types => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}-a.cfg => t.cfg\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}-a.cfg => t.cfg\n\
             ${MAC}-b.cfg => t.cfg,application/x-b\nmime_type => text/xml\n${MAC}-c.cfg => t.cfg\n",
         users: Some(USERS),
-        files: &[("t.cfg", "${USERNAME}\n")],
+        files: &[("t.cfg", b"${USERNAME}\n")],
         ..Case::default()
     };
     missing_template => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => absent.cfg\n",
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => absent.cfg\n",
         users: Some(USERS),
         ..Case::default()
     };
     users_file_templates => Case {
         phoneprov: SIMPLE,
-        users: Some("[phones](!)\nautoprov = yes\nsecret = shared\nlinekeys = 3\n\n\
+        users: Some(b"[phones](!)\nautoprov = yes\nsecret = shared\nlinekeys = 3\n\n\
             [6001](phones)\nusername = 6001\nmacaddress = 1\nfullname = From Template\n\
             [6002](phones)\nusername = 6002\nmacaddress = 2\nlabel = own\n"),
         files: &[("all.cfg", ALL_VARS)],
@@ -280,20 +291,20 @@ parity! {
         ..Case::default()
     };
     pjsip_provider => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => pj.cfg\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => pj.cfg\n\
             setvar => FROM_PROFILE=${USERNAME}@${ENDPOINT_ID}\n",
         pjsip: Some(PJSIP),
-        files: &[("pj.cfg", "U=${USERNAME} S=${SECRET} D=${DISPLAY_NAME} C=${CALLERID} \
+        files: &[("pj.cfg", b"U=${USERNAME} S=${SECRET} D=${DISPLAY_NAME} C=${CALLERID} \
             L=${LABEL} P=${SERVER_PORT} E=${ENDPOINT_ID} A=${AUTH_ID} T=${TRANSPORT_ID} \
             X=${OTHER} F=${FROM_PROFILE} ctx=${PJSIP_ENDPOINT(${ENDPOINT_ID},context)}\n\
             ${PP_EACH_EXTENSION(${MAC},line.cfg)}\n"),
-            ("line.cfg", "<${LINE}:${USERNAME}>")],
+            ("line.cfg", b"<${LINE}:${USERNAME}>")],
         after_reload: true,
         ..Case::default()
     };
     pjsip_and_users_together => Case {
-        phoneprov: "[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => all.cfg\n",
-        users: Some("[u1]\nusername = u1\nautoprov = yes\nmacaddress = deadbeef4dad\n\
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => all.cfg\n",
+        users: Some(b"[u1]\nusername = u1\nautoprov = yes\nmacaddress = deadbeef4dad\n\
             [u2]\nusername = u2\nautoprov = yes\nmacaddress = 000000000042\n"),
         pjsip: Some(PJSIP),
         files: &[("all.cfg", ALL_VARS)],
@@ -301,7 +312,7 @@ parity! {
     };
 }
 
-const PJSIP: &str = "\
+const PJSIP: &[u8] = b"\
 [udp]
 type = transport
 protocol = udp
@@ -346,9 +357,8 @@ LABEL = Plain Phone
 #[test]
 fn asterisk_sample_configuration() {
     let root = common::sandbox_root();
-    let read =
-        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let read = |p: &str| std::fs::read(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let leak = |b: Vec<u8>| -> &'static [u8] { Box::leak(b.into_boxed_slice()) };
     let templates = [
         "000000000000.cfg",
         "000000000000-directory.xml",
@@ -357,14 +367,14 @@ fn asterisk_sample_configuration() {
         "polycom_line.xml",
         "snom-mac.xml",
     ];
-    let files: Vec<(&'static str, &'static str)> = templates
+    let files: Vec<(&'static str, &'static [u8])> = templates
         .iter()
         .map(|t| (*t, leak(read(&format!("usr/share/asterisk/phoneprov/{t}")))))
         .collect();
     run(Case {
         phoneprov: leak(read("etc/asterisk/phoneprov.conf")),
         users: Some(
-            "[general]\nvmexten = *97\n\n\
+            b"[general]\nvmexten = *97\n\n\
              [6001]\nusername = 6001\nautoprov = yes\nmacaddress = 0004f2000001\n\
              fullname = Jane Doe\nsecret = s1\nlabel = Jane\ncid_number = 6001\n\
              [6002]\nusername = 6002\nautoprov = yes\nmacaddress = 0004f2000001\n\

@@ -35,7 +35,7 @@ fn server_instance(imp: Impl, bindaddr: &str) -> Asterisk {
             "phoneprov.conf",
             "[general]\ndefault_profile = p\n\n[p]\n${MAC}.cfg => t.cfg\n",
         )
-        .conf("users.conf", &users(PHONES))
+        .conf("users.conf", users(PHONES))
         .file("t.cfg", template)
         .start()
 }
@@ -84,7 +84,7 @@ fn reloads_under_load_with_20000_phones_lose_no_request() {
             "phoneprov.conf",
             "[general]\nserveraddr = 192.0.2.1\ndefault_profile = p\n\n[p]\n${MAC}.cfg => t.cfg\n",
         )
-        .conf("users.conf", &users(n))
+        .conf("users.conf", users(n))
         .file("t.cfg", "${USERNAME}@${SERVER}\n")
         .start();
     let targets: Vec<Target> = (0..n)
@@ -157,7 +157,7 @@ fn hostile_requests_get_clear_answers() {
             "[general]\ndefault_profile = p\n\n[p]\nstatic_file => sip.cfg\n\
              static_file => ../../../../etc/passwd\n${MAC}.cfg => ../../etc/passwd\n",
         )
-        .conf("users.conf", &users(1))
+        .conf("users.conf", users(1))
         .file("sip.cfg", "ok")
         .start();
     let long = "a".repeat(8192);
@@ -241,6 +241,8 @@ fn stock_module_fails_under_concurrency() {
     let st = Load::start(targets, 32, Duration::from_secs(10)).finish();
     let alive = ast.is_running();
     println!("stock module, 32 clients, serveraddr unset: alive={alive} {st:?}");
+    // The crash is what this test shows, not a failure of it.
+    let _ = ast.stop_unchecked();
     assert!(!alive || st.failures() > 0, "the stock module held: {st:?}");
 }
 

@@ -7,33 +7,33 @@
 /// are dropped, and a backslash makes the next character literal (dropped with
 /// `remove_chars`). The last argument is the raw rest of the input. A trailing delimiter
 /// yields one more, empty, argument.
-pub fn separate_args(input: &str, delim: char, remove_chars: bool, max: usize) -> Vec<String> {
+pub fn separate_args(input: &[u8], delim: u8, remove_chars: bool, max: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     if max == 0 {
         return out;
     }
-    let chars: Vec<char> = input.chars().collect();
+    let chars = input;
     let mut pos = 0;
     let (mut paren, mut bracket, mut quote) = (0u32, 0u32, false);
     let mut ended_on_delim = false;
     while pos < chars.len() && out.len() < max - 1 {
-        let mut arg = String::new();
+        let mut arg = Vec::new();
         ended_on_delim = false;
         while pos < chars.len() {
             let c = chars[pos];
             pos += 1;
             match c {
-                '(' => paren += 1,
-                ')' => paren = paren.saturating_sub(1),
-                '[' => bracket += 1,
-                ']' => bracket = bracket.saturating_sub(1),
-                '"' if delim != '"' => {
+                b'(' => paren += 1,
+                b')' => paren = paren.saturating_sub(1),
+                b'[' => bracket += 1,
+                b']' => bracket = bracket.saturating_sub(1),
+                b'"' if delim != b'"' => {
                     quote = !quote;
                     if remove_chars {
                         continue;
                     }
                 }
-                '\\' => {
+                b'\\' => {
                     if !remove_chars {
                         arg.push(c);
                     }
@@ -55,21 +55,18 @@ pub fn separate_args(input: &str, delim: char, remove_chars: bool, max: usize) -
         out.push(arg);
     }
     if pos < chars.len() || ended_on_delim {
-        out.push(chars[pos..].iter().collect());
+        out.push(chars[pos..].to_vec());
     }
     out
 }
 
-/// Trims leading and trailing white space as C's `isspace` sees it.
-pub fn strip(s: &str) -> &str {
-    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
-}
+pub use crate::bytes::strip;
 
 /// Asterisk's notion of a true configuration value.
-pub fn is_true(s: &str) -> bool {
+pub fn is_true(s: &[u8]) -> bool {
     ["yes", "true", "y", "t", "1", "on"]
         .iter()
-        .any(|t| t.eq_ignore_ascii_case(s))
+        .any(|t| t.as_bytes().eq_ignore_ascii_case(s))
 }
 
 #[cfg(test)]
@@ -77,7 +74,10 @@ mod tests {
     use super::*;
 
     fn split(s: &str) -> Vec<String> {
-        separate_args(s, ',', true, 2)
+        separate_args(s.as_bytes(), b',', true, 2)
+            .into_iter()
+            .map(|a| String::from_utf8(a).unwrap())
+            .collect()
     }
 
     #[test]
@@ -107,19 +107,25 @@ mod tests {
     #[test]
     fn backslash_makes_next_literal() {
         assert_eq!(split(r"a\,b,c"), ["a,b", "c"]);
-        assert_eq!(separate_args(r"a\,b,c", ',', false, 2), [r"a\,b", "c"]);
+        assert_eq!(
+            separate_args(br"a\,b,c", b',', false, 2),
+            [&br"a\,b"[..], b"c"]
+        );
         assert_eq!(split("a\\"), ["a"]);
     }
 
     #[test]
     fn other_delimiters() {
-        assert_eq!(separate_args("NAME = v=1", '=', true, 2), ["NAME ", " v=1"]);
+        assert_eq!(
+            separate_args(b"NAME = v=1", b'=', true, 2),
+            [&b"NAME "[..], b" v=1"]
+        );
     }
 
     #[test]
     fn strip_and_truth() {
-        assert_eq!(strip("\t a b \n"), "a b");
-        assert!(is_true("Yes") && is_true("on") && is_true("1"));
-        assert!(!is_true("no") && !is_true("") && !is_true("2"));
+        assert_eq!(strip(b"\t a b \n"), b"a b");
+        assert!(is_true(b"Yes") && is_true(b"on") && is_true(b"1"));
+        assert!(!is_true(b"no") && !is_true(b"") && !is_true(b"2"));
     }
 }

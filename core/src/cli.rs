@@ -2,46 +2,59 @@
 
 use crate::model::{Snapshot, Target};
 
-/// printf's `%-W.Ws`: cut to `w` bytes (on a character boundary), then pad to `w`.
-fn col(s: &str, w: usize) -> String {
-    let mut end = s.len().min(w);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+/// printf's `%-W.Ws`, as the C module prints: cut to `w` bytes, then padded to `w` bytes.
+fn col(out: &mut Vec<u8>, s: &[u8], w: usize) {
+    let cut = &s[..s.len().min(w)];
+    out.extend_from_slice(cut);
+    out.resize(out.len() + (w - cut.len()), b' ');
+}
+
+fn row(out: &mut Vec<u8>, cells: &[(&[u8], usize)]) {
+    for (i, (text, width)) in cells.iter().enumerate() {
+        if i > 0 {
+            // The C module's formats put two spaces before the last column.
+            out.extend_from_slice(if i + 1 == cells.len() { b"  " } else { b" " });
+        }
+        col(out, text, *width);
     }
-    format!("{:<w$}", &s[..end])
+    out.push(b'\n');
 }
 
-fn static_row(profile: &str, uri: &str, path: &str) -> String {
-    format!("{} {}  {}\n", col(profile, 20), col(uri, 40), col(path, 30))
+fn static_row(out: &mut Vec<u8>, profile: &[u8], uri: &[u8], path: &[u8]) {
+    row(out, &[(profile, 20), (uri, 40), (path, 30)]);
 }
 
-fn dynamic_row(provider: &str, profile: &str, uri: &str, template: &str) -> String {
-    format!(
-        "{} {} {}  {}\n",
-        col(provider, 20),
-        col(profile, 20),
-        col(uri, 40),
-        col(template, 30)
-    )
+fn dynamic_row(out: &mut Vec<u8>, provider: &[u8], profile: &[u8], uri: &[u8], template: &[u8]) {
+    row(
+        out,
+        &[(provider, 20), (profile, 20), (uri, 40), (template, 30)],
+    );
 }
 
-/// `phoneprov show routes`.
-pub fn show_routes(snap: &Snapshot) -> String {
-    let mut out = String::from("Static routes\n\n");
-    out += &static_row("Profile", "Relative URI", "Physical location");
+/// `phoneprov show routes`, bytes as configured.
+pub fn show_routes(snap: &Snapshot) -> Vec<u8> {
+    let mut out = b"Static routes\n\n".to_vec();
+    static_row(&mut out, b"Profile", b"Relative URI", b"Physical location");
     for r in &snap.routes {
         if let Target::Static { .. } = r.target {
             let res = snap.resolve(&r.uri).expect("route table is consistent");
-            out += &static_row(&res.profile.name, &r.uri, &res.file.template);
+            static_row(&mut out, &res.profile.name, &r.uri, &res.file.template);
         }
     }
-    out += "\nDynamic routes\n\n";
-    out += &dynamic_row("Provider", "Profile", "Relative URI", "Template");
+    out.extend_from_slice(b"\nDynamic routes\n\n");
+    dynamic_row(
+        &mut out,
+        b"Provider",
+        b"Profile",
+        b"Relative URI",
+        b"Template",
+    );
     for r in &snap.routes {
         if let Target::Dynamic { phone, .. } = r.target {
             let res = snap.resolve(&r.uri).expect("route table is consistent");
-            out += &dynamic_row(
-                &snap.phones[phone].provider,
+            dynamic_row(
+                &mut out,
+                snap.phones[phone].provider.as_bytes(),
                 &res.profile.name,
                 &r.uri,
                 &res.file.template,
@@ -58,9 +71,15 @@ mod tests {
 
     #[test]
     fn columns_are_cut_and_padded() {
-        assert_eq!(col("abc", 5), "abc  ");
-        assert_eq!(col("abcdef", 3), "abc");
-        assert_eq!(col("é", 1), " ");
+        let c = |s: &[u8], w| {
+            let mut out = Vec::new();
+            col(&mut out, s, w);
+            out
+        };
+        assert_eq!(c(b"abc", 5), b"abc  ");
+        assert_eq!(c(b"abcdef", 3), b"abc");
+        assert_eq!(c("é".as_bytes(), 1), b"\xc3");
+        assert_eq!(c(b"J\xfcrgen", 3), b"J\xfcr");
     }
 
     #[test]
@@ -71,7 +90,7 @@ mod tests {
             &[("USERNAME", "a"), ("MAC", "m1"), ("PROFILE", "pol")],
         )];
         let s = Snapshot::build(config(), &exts, &host);
-        let text = show_routes(&s);
+        let text = String::from_utf8(show_routes(&s)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Static routes");
         assert_eq!(lines[2].len(), 20 + 1 + 40 + 2 + 30);

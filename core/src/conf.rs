@@ -1,6 +1,7 @@
 //! An Asterisk configuration file as owned data: categories in file order, each with its
 //! variables in order. The host fills it from Asterisk's config API; the core only reads it.
-//! Values are shared strings, so variable lists built from them need no copies.
+//! Names and values are bytes, as Asterisk stores them; values are shared, so variable
+//! lists built from them need no copies.
 
 use crate::vars::Text;
 
@@ -13,46 +14,49 @@ pub struct ConfigFile {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Category {
-    pub name: String,
-    pub vars: Vec<(String, Text)>,
+    pub name: Vec<u8>,
+    pub vars: Vec<(Vec<u8>, Text)>,
 }
 
 impl Category {
     pub fn new(name: &str, vars: &[(&str, &str)]) -> Self {
         Category {
-            name: name.to_owned(),
+            name: name.as_bytes().to_vec(),
             vars: vars
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), Text::from(*v)))
+                .map(|(k, v)| (k.as_bytes().to_vec(), Text::from(v.as_bytes())))
                 .collect(),
         }
     }
 
     /// The effective value of `key`: the last one set (a section overrides its templates),
-    /// names compared without regard to case, as Asterisk does.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    /// names compared without regard to ASCII case, as Asterisk does.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
         self.get_text(key).map(|v| &**v)
     }
 
-    /// Like [`Category::get`], giving the shared string itself.
+    /// Like [`Category::get`], giving the shared value itself.
     pub fn get_text(&self, key: &str) -> Option<&Text> {
         self.vars
             .iter()
             .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .find(|(k, _)| k.eq_ignore_ascii_case(key.as_bytes()))
             .map(|(_, v)| v)
+    }
+
+    /// Whether the category is named `name`, ignoring ASCII case.
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
 impl ConfigFile {
     /// The first category of that name (Asterisk's browse semantics).
     pub fn category(&self, name: &str) -> Option<&Category> {
-        self.categories
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
+        self.categories.iter().find(|c| c.is(name))
     }
 
-    pub fn get(&self, category: &str, key: &str) -> Option<&str> {
+    pub fn get(&self, category: &str, key: &str) -> Option<&[u8]> {
         self.category(category).and_then(|c| c.get(key))
     }
 }
@@ -64,12 +68,12 @@ mod tests {
     #[test]
     fn last_value_wins_and_names_ignore_case() {
         let c = Category::new("u", &[("Secret", "a"), ("secret", "b")]);
-        assert_eq!(c.get("SECRET"), Some("b"));
+        assert_eq!(c.get("SECRET"), Some(&b"b"[..]));
         assert_eq!(c.get("other"), None);
         let f = ConfigFile {
             name: "x.conf".into(),
             categories: vec![c, Category::new("u", &[("secret", "c")])],
         };
-        assert_eq!(f.get("U", "secret"), Some("b"));
+        assert_eq!(f.get("U", "secret"), Some(&b"b"[..]));
     }
 }

@@ -2,6 +2,7 @@
 //! `PP_EACH_USER(template,exclude_mac)` and `PP_EACH_EXTENSION(mac,template_file)`.
 
 use crate::args::separate_args;
+use crate::bytes::{lossy, replace};
 use crate::host::{Host, Level};
 use crate::model::{Phone, Snapshot};
 use crate::template::Template;
@@ -9,54 +10,57 @@ use crate::vars::Vars;
 
 /// Renders a template with one of a phone's variable lists. The module's renderer adds what
 /// belongs to the request (SERVER, when the phone is the one being served).
-pub type Render<'a> = dyn Fn(&Template, &Phone, &Vars) -> String + 'a;
+pub type Render<'a> = dyn Fn(&Template, &Phone, &Vars) -> Vec<u8> + 'a;
 
 /// Splits a function's argument string into its two arguments, Asterisk's way (the first is
 /// scanned, so its double quotes are dropped; the second is the raw rest).
-pub fn two_args(data: &str) -> (String, String) {
-    let mut args = separate_args(data, ',', true, 2).into_iter();
+pub fn two_args(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut args = separate_args(data, b',', true, 2).into_iter();
     let first = args.next().unwrap_or_default();
     (first, args.next().unwrap_or_default())
 }
 
 /// `%{VAR}` in a `PP_EACH_USER` template stands for `${VAR}`: it is only substituted per user.
-pub fn each_user_template(template: &str) -> String {
-    template.replace("%{", "${")
+pub fn each_user_template(template: &[u8]) -> Vec<u8> {
+    replace(template, b"%{", b"${")
 }
 
 /// The arguments of a `PP_EACH_USER` call.
 pub struct EachUser {
     pub template: Template,
-    pub exclude: String,
+    pub exclude: Vec<u8>,
 }
 
 impl EachUser {
-    pub fn parse(data: &str) -> EachUser {
+    pub fn parse(data: &[u8]) -> EachUser {
         let (template, exclude) = two_args(data);
         EachUser {
-            template: Template::parse(&each_user_template(&template)),
+            template: Template::parse(each_user_template(&template)),
             exclude,
         }
     }
 
     /// Whether the phone with this MAC is left out (MACs compared without regard to case).
-    pub fn excludes(&self, mac: &str) -> bool {
+    pub fn excludes(&self, mac: &[u8]) -> bool {
         !self.exclude.is_empty() && mac.eq_ignore_ascii_case(&self.exclude)
     }
 }
 
 /// Renders a `PP_EACH_USER` item for a phone, given its position in the configuration.
-pub type RenderItem<'a> = dyn Fn(&Template, usize, &Phone) -> String + 'a;
+/// Reads a template file named in PP_EACH_EXTENSION; Err says why it cannot.
+pub type ReadTemplate<'a> = dyn Fn(&[u8]) -> Result<std::sync::Arc<Template>, String> + 'a;
+
+pub type RenderItem<'a> = dyn Fn(&Template, usize, &Phone) -> Vec<u8> + 'a;
 
 /// The template rendered for every phone (with its first line), but the one whose MAC is
 /// `exclude_mac` (compared without regard to case), in configuration order. `render` gets
 /// each phone's position (from 0).
-pub fn each_user(snap: &Snapshot, data: &str, render: &RenderItem) -> String {
+pub fn each_user(snap: &Snapshot, data: &[u8], render: &RenderItem) -> Vec<u8> {
     let call = EachUser::parse(data);
-    let mut out = String::new();
+    let mut out = Vec::new();
     for (i, phone) in snap.phones.iter().enumerate() {
         if !call.excludes(&phone.mac) {
-            out.push_str(&render(&call.template, i, phone));
+            out.extend_from_slice(&render(&call.template, i, phone));
         }
     }
     out
@@ -66,37 +70,37 @@ pub fn each_user(snap: &Snapshot, data: &str, render: &RenderItem) -> String {
 /// `read` loads a template file by its name below `AST_DATA_DIR/phoneprov/`.
 pub fn each_extension(
     snap: &Snapshot,
-    data: &str,
+    data: &[u8],
     host: &dyn Host,
-    read: &dyn Fn(&str) -> Result<std::sync::Arc<Template>, String>,
+    read: &ReadTemplate,
     render: &Render,
-) -> String {
+) -> Vec<u8> {
     let (mac, template) = two_args(data);
     if mac.is_empty() || template.is_empty() {
         host.log(
             Level::Warning,
             "PP_EACH_EXTENSION requires both a macaddress and template filename.",
         );
-        return String::new();
+        return Vec::new();
     }
     let Some(phone) = snap.phone(&mac) else {
         host.log(
             Level::Warning,
-            &format!("Could not find user with mac = '{mac}'"),
+            &format!("Could not find user with mac = '{}'", lossy(&mac)),
         );
-        return String::new();
+        return Vec::new();
     };
     let template = match read(&template) {
         Ok(t) => t,
         Err(e) => {
             host.log(Level::Warning, &e);
-            return String::new();
+            return Vec::new();
         }
     };
     phone
         .lines
         .iter()
-        .map(|l| render(&template, phone, &l.vars))
+        .flat_map(|l| render(&template, phone, &l.vars))
         .collect()
 }
 
@@ -125,13 +129,13 @@ mod tests {
 
     #[test]
     fn argument_handling() {
-        assert_eq!(two_args("a,b"), ("a".into(), "b".into()));
+        assert_eq!(two_args(b"a,b"), (b"a".to_vec(), b"b".to_vec()));
         assert_eq!(
-            two_args(r#"<i n="%{X}"/>,${MAC}"#),
-            ("<i n=%{X}/>".into(), "${MAC}".into())
+            two_args(br#"<i n="%{X}"/>,${MAC}"#),
+            (b"<i n=%{X}/>".to_vec(), b"${MAC}".to_vec())
         );
-        assert_eq!(two_args(""), (String::new(), String::new()));
-        assert_eq!(each_user_template("%{A}-%{B}%"), "${A}-${B}%");
+        assert_eq!(two_args(b""), (Vec::new(), Vec::new()));
+        assert_eq!(each_user_template(b"%{A}-%{B}%"), b"${A}-${B}%");
     }
 
     #[test]
@@ -139,11 +143,15 @@ mod tests {
         let host = FakeHost::default();
         let s = snap(&host);
         let render = |t: &Template, i: usize, p: &Phone| {
-            format!("{i}{}", host.substitute(t.text(), p.vars()))
+            [
+                i.to_string().into_bytes(),
+                host.substitute(t.text(), p.vars()),
+            ]
+            .concat()
         };
-        assert_eq!(each_user(&s, "[%{USERNAME}]", &render), "0[a]1[b]");
-        assert_eq!(each_user(&s, "[%{USERNAME}],aa", &render), "1[b]");
-        assert_eq!(each_user(&s, "x", &render), "0x1x");
+        assert_eq!(each_user(&s, b"[%{USERNAME}]", &render), b"0[a]1[b]");
+        assert_eq!(each_user(&s, b"[%{USERNAME}],aa", &render), b"1[b]");
+        assert_eq!(each_user(&s, b"x", &render), b"0x1x");
     }
 
     #[test]
@@ -151,21 +159,21 @@ mod tests {
         let host = FakeHost::default();
         let s = snap(&host);
         host.logs.borrow_mut().clear();
-        let read = |name: &str| -> Result<std::sync::Arc<Template>, String> {
-            if name == "line.tpl" {
+        let read = |name: &[u8]| -> Result<std::sync::Arc<Template>, String> {
+            if name == b"line.tpl" {
                 Ok(Template::parse("<${LINE}:${USERNAME}>").into())
             } else {
-                Err(format!("Could not load file: {name}"))
+                Err(format!("Could not load file: {}", lossy(name)))
             }
         };
         let render = |t: &Template, p: &Phone, v: &Vars| {
-            format!("{}{}", p.mac, host.substitute(t.text(), v))
+            [p.mac.to_vec(), host.substitute(t.text(), v)].concat()
         };
-        let each = |data: &str| each_extension(&s, data, &host, &read, &render);
-        assert_eq!(each("bb,line.tpl"), "bb<1:b>bb<2:b2>");
-        assert_eq!(each("BB,line.tpl"), "");
-        assert_eq!(each("bb,missing"), "");
-        assert_eq!(each("bb"), "");
+        let each = |data: &str| each_extension(&s, data.as_bytes(), &host, &read, &render);
+        assert_eq!(each("bb,line.tpl"), b"bb<1:b>bb<2:b2>");
+        assert_eq!(each("BB,line.tpl"), b"");
+        assert_eq!(each("bb,missing"), b"");
+        assert_eq!(each("bb"), b"");
         assert_eq!(host.logs.borrow().len(), 3);
     }
 }

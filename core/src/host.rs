@@ -22,10 +22,10 @@ pub struct TzInfo {
 }
 
 pub trait Host {
-    /// Asterisk's `${...}` substitution of `template` with `vars`.
-    fn substitute(&self, template: &str, vars: &Vars) -> String;
+    /// Asterisk's `${...}` substitution of `template` with `vars`, bytes in, bytes out.
+    fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8>;
     /// DST facts of `zone` (None: the system zone).
-    fn tz(&self, zone: Option<&str>) -> TzInfo;
+    fn tz(&self, zone: Option<&[u8]>) -> TzInfo;
     /// Declared `track_caller` so that calls through `&dyn Host` still tell the host the
     /// core's line that logged.
     #[track_caller]

@@ -45,26 +45,39 @@ pub fn format(secs: i64) -> String {
     )
 }
 
-/// An IMF-fixdate to seconds since the epoch; None for anything else.
+/// `s` as a number when it is exactly `len` ASCII digits.
+fn digits(s: &str, len: usize) -> Option<i64> {
+    (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`: fixed widths, a real calendar date) to
+/// seconds since the epoch; None for anything else, which a client's header may hold.
 pub fn parse(s: &str) -> Option<i64> {
     let f: Vec<&str> = s.split_whitespace().collect();
     let [_, day, mon, year, time, "GMT"] = f.as_slice() else {
         return None;
     };
-    let d: u32 = day.parse().ok()?;
-    let m = MONTHS.iter().position(|x| x == mon)? as u32 + 1;
-    let y: i64 = year.parse().ok()?;
+    let d = digits(day, 2)?;
+    let m = MONTHS.iter().position(|x| x == mon)? as i64 + 1;
+    let y = digits(year, 4)?;
     let t: Vec<i64> = time
         .split(':')
-        .map(|p| p.parse().ok())
+        .map(|p| digits(p, 2))
         .collect::<Option<_>>()?;
     let [h, mi, se] = t.as_slice() else {
         return None;
     };
-    if !(1..=31).contains(&d) || *h > 23 || *mi > 59 || *se > 60 {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=month_days).contains(&d) || *h > 23 || *mi > 59 || *se > 60 {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + se)
+    Some(days_from_civil(y, m as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
 /// Whether an `If-None-Match` value matches `etag` (weak comparison, as for GET).
@@ -88,6 +101,13 @@ mod tests {
         assert_eq!(parse("Sunday, 06-Nov-94 08:49:37 GMT"), None);
         assert_eq!(parse("Sun, 06 Nov 1994 25:49:37 GMT"), None);
         assert_eq!(parse("garbage"), None);
+        // Found by the httpdate fuzz target: a 14-digit year overflowed.
+        assert_eq!(parse("Sun, 06 Nov 99999999999999 08:49:37 GMT"), None);
+        assert_eq!(parse("Sun, 06 Nov 1994 -1:-1:-1 GMT"), None);
+        assert_eq!(parse("Sun, 31 Feb 1994 08:49:37 GMT"), None);
+        assert_eq!(parse("Sun, 6 Nov 1994 08:49:37 GMT"), None);
+        assert!(parse("Tue, 29 Feb 2000 00:00:00 GMT").is_some());
+        assert_eq!(parse("Thu, 29 Feb 1900 00:00:00 GMT"), None);
     }
 
     #[test]

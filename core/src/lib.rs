@@ -2,6 +2,7 @@
 //! with plain `cargo test`. The module crate feeds it owned data and a [`host::Host`].
 
 pub mod args;
+pub mod bytes;
 pub mod cli;
 pub mod conf;
 pub mod funcs;

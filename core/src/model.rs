@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::bytes::{is_c_space, lossy};
 use crate::fxhash::FxHashMap;
 
 use crate::host::{Host, Level, TzInfo};
@@ -71,20 +72,22 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub phones: Vec<Phone>,
     pub routes: Vec<Route>,
-    by_uri: FxHashMap<Arc<str>, usize>,
-    by_mac: FxHashMap<Arc<str>, usize>,
+    by_uri: FxHashMap<Text, usize>,
+    by_mac: FxHashMap<Text, usize>,
 }
 
 /// C's `sscanf("%d")`: optional blanks and sign, then digits; 0 when there are none.
-pub fn leading_int(s: &str) -> i32 {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
+pub fn leading_int(s: &[u8]) -> i32 {
+    let start = s.iter().position(|&b| !is_c_space(b)).unwrap_or(s.len());
+    let t = &s[start..];
+    let (neg, digits) = match t.first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
     let n = digits
-        .bytes()
+        .iter()
+        .copied()
         .take_while(u8::is_ascii_digit)
         .fold(0i64, |n, d| {
             (n * 10 + i64::from(d - b'0')).min(i64::from(i32::MAX) + 1)
@@ -94,7 +97,7 @@ pub fn leading_int(s: &str) -> i32 {
 }
 
 fn tz_vars(v: &mut Vars, tz: &TzInfo, i: &mut Interner) {
-    v.push(i.intern("TZOFFSET"), i.intern(&tz.offset.to_string()));
+    v.push(i.intern("TZOFFSET"), i.intern(tz.offset.to_string()));
     if let Some((start, end)) = tz.dst {
         v.push(i.intern("DST_ENABLE"), i.intern("1"));
         let names = [
@@ -106,7 +109,7 @@ fn tz_vars(v: &mut Vars, tz: &TzInfo, i: &mut Interner) {
             ("DST_END_HOUR", end[2]),
         ];
         for (name, value) in names {
-            v.push(i.intern(name), i.intern(&value.to_string()));
+            v.push(i.intern(name), i.intern(value.to_string()));
         }
     }
 }
@@ -130,7 +133,8 @@ impl Builder<'_> {
             self.log(
                 Level::Warning,
                 format!(
-                    "URI '{uri}' of {} is already served for {first}; keeping the first",
+                    "URI '{}' of {} is already served for {first}; keeping the first",
+                    lossy(&uri),
                     origin()
                 ),
             );
@@ -190,11 +194,12 @@ impl Builder<'_> {
             );
             return;
         };
+        let user = lossy(username);
         let Some(mac) = ext.vars.find_text(vars::MAC) else {
             self.log(
                 Level::Error,
                 format!(
-                    "{}: extension '{username}' has no MAC - skipping.",
+                    "{}: extension '{user}' has no MAC - skipping.",
                     ext.provider
                 ),
             );
@@ -203,7 +208,7 @@ impl Builder<'_> {
         let Some(profile_name) = ext.vars.find(vars::PROFILE) else {
             self.log(
                 Level::Error,
-                format!("No profile could be found for user '{username}' - skipping."),
+                format!("No profile could be found for user '{user}' - skipping."),
             );
             return;
         };
@@ -211,19 +216,21 @@ impl Builder<'_> {
             self.log(
                 Level::Error,
                 format!(
-                    "Could not look up profile '{profile_name}' for user '{username}' - skipping."
+                    "Could not look up profile '{}' for user '{user}' - skipping.",
+                    lossy(profile_name)
                 ),
             );
             return;
         };
+        let mac_text = lossy(mac).into_owned();
         if let Some(&idx) = self.snap.by_mac.get(&**mac) {
             let owner = self.snap.phones[idx].provider.clone();
             if owner != ext.provider {
                 self.log(
                     Level::Error,
                     format!(
-                        "MAC address '{mac}' of provider '{}' was already added by provider \
-                         '{owner}' - skipping",
+                        "MAC address '{mac_text}' of provider '{}' was already added by \
+                         provider '{owner}' - skipping",
                         ext.provider
                     ),
                 );
@@ -237,7 +244,7 @@ impl Builder<'_> {
                 Ok(_) => self.log(
                     Level::Warning,
                     format!(
-                        "Duplicate linenumber={} for {mac}: extension '{username}' skipped",
+                        "Duplicate linenumber={} for {mac_text}: extension '{user}' skipped",
                         line.index
                     ),
                 ),
@@ -260,7 +267,10 @@ impl Builder<'_> {
             lines: vec![line],
         });
         for (file, uri) in uris.into_iter().enumerate() {
-            let origin = || format!("phone {mac} ({})", profile.dynamic_files[file].uri);
+            let origin = || {
+                let uri = lossy(&profile.dynamic_files[file].uri);
+                format!("phone {mac_text} ({uri})")
+            };
             if uri.is_empty() {
                 self.log(
                     Level::Warning,
@@ -289,10 +299,11 @@ fn describe(snap: &Snapshot, target: Target) -> String {
             let p = &snap.config.profiles[profile];
             format!(
                 "static file {} of profile [{}]",
-                p.static_files[file].template, p.name
+                lossy(&p.static_files[file].template),
+                lossy(&p.name)
             )
         }
-        Target::Dynamic { phone, .. } => format!("phone {}", snap.phones[phone].mac),
+        Target::Dynamic { phone, .. } => format!("phone {}", lossy(&snap.phones[phone].mac)),
     }
 }
 
@@ -316,12 +327,15 @@ impl Snapshot {
         for (pi, profile) in config.profiles.iter().enumerate() {
             for (fi, f) in profile.static_files.iter().enumerate() {
                 b.add_route(
-                    Text::from(f.uri.as_str()),
+                    Text::from(&f.uri[..]),
                     Target::Static {
                         profile: pi,
                         file: fi,
                     },
-                    || format!("static file {} of profile [{}]", f.template, profile.name),
+                    || {
+                        let (file, name) = (lossy(&f.template), lossy(&profile.name));
+                        format!("static file {file} of profile [{name}]")
+                    },
                 );
             }
         }
@@ -334,7 +348,7 @@ impl Snapshot {
         b.snap
     }
 
-    pub fn resolve(&self, uri: &str) -> Option<Resolved<'_>> {
+    pub fn resolve(&self, uri: &[u8]) -> Option<Resolved<'_>> {
         let route = &self.routes[*self.by_uri.get(uri)?];
         Some(match route.target {
             Target::Static { profile, file } => {
@@ -359,7 +373,7 @@ impl Snapshot {
     }
 
     /// The phone with exactly this MAC.
-    pub fn phone(&self, mac: &str) -> Option<&Phone> {
+    pub fn phone(&self, mac: &[u8]) -> Option<&Phone> {
         self.by_mac.get(mac).map(|&i| &self.phones[i])
     }
 }
@@ -377,21 +391,22 @@ pub(crate) mod tests {
     }
 
     impl Host for FakeHost {
-        fn substitute(&self, template: &str, vars: &Vars) -> String {
-            let mut out = String::new();
+        fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8> {
+            let mut out = Vec::new();
             let mut rest = template;
-            while let Some(start) = rest.find("${") {
-                out.push_str(&rest[..start]);
+            while let Some(start) = crate::bytes::find(rest, b"${") {
+                out.extend_from_slice(&rest[..start]);
                 let after = &rest[start + 2..];
-                let end = after.find('}').expect("closed");
-                out.push_str(vars.find(&after[..end]).unwrap_or(""));
+                let end = after.iter().position(|&b| b == b'}').expect("closed");
+                out.extend_from_slice(vars.find(&after[..end]).unwrap_or(b""));
                 rest = &after[end + 1..];
             }
-            out + rest
+            out.extend_from_slice(rest);
+            out
         }
-        fn tz(&self, zone: Option<&str>) -> TzInfo {
+        fn tz(&self, zone: Option<&[u8]>) -> TzInfo {
             match zone {
-                Some("Europe/Paris") => TzInfo {
+                Some(b"Europe/Paris") => TzInfo {
                     offset: 3600,
                     dst: Some(([3, 29, 2], [10, 25, 3])),
                 },
@@ -434,10 +449,11 @@ pub(crate) mod tests {
 
     #[test]
     fn leading_int_is_scanf() {
-        assert_eq!(leading_int(" 12abc"), 12);
-        assert_eq!(leading_int("-3"), -3);
-        assert_eq!(leading_int("x"), 0);
-        assert_eq!(leading_int("99999999999"), i32::MAX);
+        assert_eq!(leading_int(b" 12abc"), 12);
+        assert_eq!(leading_int(b"-3"), -3);
+        assert_eq!(leading_int(b"x"), 0);
+        assert_eq!(leading_int(b"\x0b7"), 7);
+        assert_eq!(leading_int(b"99999999999"), i32::MAX);
     }
 
     #[test]
@@ -492,13 +508,13 @@ pub(crate) mod tests {
         ];
         let s = Snapshot::build(config(), &exts, &host);
         let names: Vec<_> = s.phones[0].lines.iter().map(|l| &*l.name).collect();
-        assert_eq!(names, ["e", "a", "c", "b"]);
+        assert_eq!(names, [b"e", b"a", b"c", b"b"]);
         let logs = host.logs.borrow();
         let dups: Vec<_> = logs.iter().filter(|l| l.1.contains("Duplicate")).collect();
         assert_eq!(dups.len(), 1);
         assert!(dups[0].1.contains("Duplicate linenumber=2 for m1"));
         // The URI was rendered with the line the phone was created with.
-        assert!(s.resolve("m1.cfg").is_some());
+        assert!(s.resolve(b"m1.cfg").is_some());
     }
 
     #[test]
@@ -515,12 +531,13 @@ pub(crate) mod tests {
         )];
         let s = Snapshot::build(config(), &exts, &host);
         let v = s.phones[0].vars();
-        assert_eq!(v.find("LINE"), Some("1"));
-        assert_eq!(v.find("LINEKEYS"), Some("1"));
-        assert_eq!(v.find("TZOFFSET"), Some("3600"));
-        assert_eq!(v.find("DST_START_MONTH"), Some("3"));
-        assert_eq!(v.find("DST_END_HOUR"), Some("3"));
-        assert_eq!(v.find("GREETING"), Some("hello jane"));
+        let get = |n: &str| v.find(n).map(|b| std::str::from_utf8(b).unwrap());
+        assert_eq!(get("LINE"), Some("1"));
+        assert_eq!(get("LINEKEYS"), Some("1"));
+        assert_eq!(get("TZOFFSET"), Some("3600"));
+        assert_eq!(get("DST_START_MONTH"), Some("3"));
+        assert_eq!(get("DST_END_HOUR"), Some("3"));
+        assert_eq!(get("GREETING"), Some("hello jane"));
         // A user's own variable wins over the profile's setvar.
         let exts = [ext(
             "p",
@@ -532,8 +549,36 @@ pub(crate) mod tests {
             ],
         )];
         let s = Snapshot::build(config(), &exts, &host);
-        assert_eq!(s.phones[0].vars().find("GREETING"), Some("mine"));
+        assert_eq!(s.phones[0].vars().find("GREETING"), Some(&b"mine"[..]));
         assert_eq!(s.phones[0].vars().find("DST_ENABLE"), None);
+    }
+
+    #[test]
+    fn bytes_that_differ_make_distinct_routes() {
+        let host = FakeHost::default();
+        let latin1 = |user: &[u8], mac: &str| Extension {
+            provider: "p".into(),
+            vars: [
+                (&b"USERNAME"[..], user),
+                (b"MAC", mac.as_bytes()),
+                (b"PROFILE", b"other"),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let exts = [latin1(b"j\xfc", "m1"), latin1(b"j\xe9", "m2")];
+        let s = Snapshot::build(config(), &exts, &host);
+        let logs = host.logs.borrow();
+        assert!(!logs.iter().any(|l| l.1.contains("x/j")), "{logs:?}");
+        assert_eq!(
+            &*s.resolve(b"x/j\xfc.xml").unwrap().phone.unwrap().mac,
+            b"m1"
+        );
+        assert_eq!(
+            &*s.resolve(b"x/j\xe9.xml").unwrap().phone.unwrap().mac,
+            b"m2"
+        );
+        assert!(s.resolve("x/j\u{fffd}.xml".as_bytes()).is_none());
     }
 
     #[test]
@@ -557,14 +602,14 @@ pub(crate) mod tests {
             ),
         ];
         let s = Snapshot::build(config(), &exts, &host);
-        let fw = s.resolve("fw.bin").expect("static route");
+        let fw = s.resolve(b"fw.bin").expect("static route");
         assert!(fw.phone.is_none());
-        assert_eq!(fw.profile.name, "pol");
-        let r = s.resolve("m1.cfg").expect("dynamic route");
-        assert_eq!(&*r.phone.unwrap().mac, "m1");
-        assert_eq!(r.file.template, "phone.cfg");
-        assert_eq!(&*s.resolve("x/a.xml").unwrap().phone.unwrap().mac, "m4");
-        assert!(s.resolve("m2.cfg").is_none());
+        assert_eq!(fw.profile.name, b"pol");
+        let r = s.resolve(b"m1.cfg").expect("dynamic route");
+        assert_eq!(&*r.phone.unwrap().mac, b"m1");
+        assert_eq!(r.file.template, b"phone.cfg");
+        assert_eq!(&*s.resolve(b"x/a.xml").unwrap().phone.unwrap().mac, b"m4");
+        assert!(s.resolve(b"m2.cfg").is_none());
         assert_eq!(s.phones.len(), 3);
         let logs: Vec<String> = host.logs.borrow().iter().map(|l| l.1.clone()).collect();
         assert_eq!(logs.len(), 5, "{logs:?}");

@@ -1,9 +1,11 @@
 //! `phoneprov.conf`: the `[general]` settings and the profiles (every other section).
+//! Names, file names, URIs and values are bytes, as the configuration holds them.
 
 use std::panic::Location;
 use std::sync::Arc;
 
 use crate::args::{separate_args, strip};
+use crate::bytes::lossy;
 use crate::conf::{Category, ConfigFile};
 use crate::host::Level;
 use crate::template::Template;
@@ -14,30 +16,30 @@ use crate::uri::is_contained;
 /// per phone and `template` the template file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileEntry {
-    pub uri: String,
-    pub template: String,
-    pub mime_type: String,
+    pub uri: Vec<u8>,
+    pub template: Vec<u8>,
+    pub mime_type: Vec<u8>,
     /// `uri`, parsed for rendering (dynamic files).
     pub uri_template: Template,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
-    pub name: String,
-    pub mime_type: String,
-    pub staticdir: String,
+    pub name: Vec<u8>,
+    pub mime_type: Vec<u8>,
+    pub staticdir: Vec<u8>,
     /// Names and values; values are rendered with each line's variables.
-    pub setvars: Vec<(String, Template)>,
+    pub setvars: Vec<(Vec<u8>, Template)>,
     pub static_files: Vec<FileEntry>,
     pub dynamic_files: Vec<FileEntry>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
-    pub serveraddr: Option<String>,
-    pub serveriface: Option<String>,
-    pub serverport: String,
-    pub default_profile: Option<String>,
+    pub serveraddr: Option<Vec<u8>>,
+    pub serveriface: Option<Vec<u8>>,
+    pub serverport: Vec<u8>,
+    pub default_profile: Option<Vec<u8>>,
 }
 
 /// A parsed `phoneprov.conf`.
@@ -47,12 +49,12 @@ pub struct Config {
     pub profiles: Vec<Arc<Profile>>,
 }
 
-/// A message about the configuration, with where it came from.
+/// A message about the configuration, with the line of code that found the problem (the
+/// host logs it as the call site, as Asterisk's own messages name theirs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diag {
     pub level: Level,
     pub message: String,
-    /// The line of the core that found the problem, for the log line.
     pub origin: &'static Location<'static>,
 }
 
@@ -70,23 +72,29 @@ impl Diag {
 /// The MIME type of a file: its own, else the profile's `mime_type` as set so far, else
 /// `text/plain`. (The C module meant to look at the extension in between, but its lookup
 /// never fires; keeping it out keeps the answers the same.)
-pub fn choose_mime(explicit: Option<&str>, profile_default: &str) -> String {
-    [explicit.unwrap_or(""), profile_default]
+pub fn choose_mime(explicit: Option<&[u8]>, profile_default: &[u8]) -> Vec<u8> {
+    [explicit.unwrap_or(b""), profile_default]
         .into_iter()
         .find(|m| !m.is_empty())
-        .unwrap_or("text/plain")
-        .to_owned()
+        .unwrap_or(b"text/plain")
+        .to_vec()
+}
+
+/// Whether a MIME type can go into a response header: no control characters (a CR or LF
+/// would end the header and let the configuration write others).
+pub fn header_safe(value: &[u8]) -> bool {
+    !value.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
 }
 
 /// `NAME=VALUE` of a `setvar`, both trimmed; None when either is empty.
-pub fn parse_setvar(value: &str) -> Option<(String, String)> {
-    let args = separate_args(value, '=', true, 2);
+pub fn parse_setvar(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let args = separate_args(value, b'=', true, 2);
     let name = strip(args.first()?);
     let val = strip(args.get(1)?);
     if name.is_empty() || val.is_empty() {
         return None;
     }
-    Some((name.to_owned(), val.to_owned()))
+    Some((name.to_vec(), val.to_vec()))
 }
 
 fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
@@ -94,55 +102,77 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
         name: cat.name.clone(),
         ..Profile::default()
     };
+    let section = lossy(&cat.name);
     for (key, value) in &cat.vars {
-        if key.eq_ignore_ascii_case("mime_type") {
-            p.mime_type = value.to_string();
-        } else if key.eq_ignore_ascii_case("setvar") {
+        if key.eq_ignore_ascii_case(b"mime_type") {
+            if header_safe(value) {
+                p.mime_type = value.to_vec();
+            } else {
+                diags.push(Diag::new(
+                    Level::Error,
+                    format!("{file} [{section}]: mime_type holds control characters - ignored"),
+                ));
+            }
+        } else if key.eq_ignore_ascii_case(b"setvar") {
             match parse_setvar(value) {
-                Some((name, value)) => p.setvars.push((name, Template::parse(&value))),
+                Some((name, value)) => p.setvars.push((name, Template::parse(value))),
                 None => diags.push(Diag::new(
                     Level::Warning,
                     format!(
-                        "{file} [{}]: ignoring setvar '{value}': expected NAME=VALUE",
-                        cat.name
+                        "{file} [{section}]: ignoring setvar '{}': expected NAME=VALUE",
+                        lossy(value)
                     ),
                 )),
             }
-        } else if key.eq_ignore_ascii_case("staticdir") {
-            p.staticdir = value.to_string();
+        } else if key.eq_ignore_ascii_case(b"staticdir") {
+            p.staticdir = value.to_vec();
         } else {
-            let args = separate_args(value, ',', true, 2);
-            let name = args.first().map(String::as_str).unwrap_or("");
+            let args = separate_args(value, b',', true, 2);
+            let name = args.first().map(Vec::as_slice).unwrap_or(b"");
             if name.is_empty() {
                 diags.push(Diag::new(
                     Level::Warning,
-                    format!("{file} [{}]: ignoring '{key}' with no file name", cat.name),
+                    format!(
+                        "{file} [{section}]: ignoring '{}' with no file name",
+                        lossy(key)
+                    ),
                 ));
                 continue;
             }
-            let mime_type = choose_mime(args.get(1).map(String::as_str), &p.mime_type);
-            let is_static = key.eq_ignore_ascii_case("static_file");
+            let mime_type = choose_mime(args.get(1).map(Vec::as_slice), &p.mime_type);
+            if !header_safe(&mime_type) {
+                diags.push(Diag::new(
+                    Level::Error,
+                    format!(
+                        "{file} [{section}]: the MIME type of '{}' holds control characters - \
+                         not served",
+                        lossy(name)
+                    ),
+                ));
+                continue;
+            }
+            let is_static = key.eq_ignore_ascii_case(b"static_file");
             let entry = if is_static {
                 FileEntry {
-                    uri: name.to_owned(),
-                    template: format!("{}{}", p.staticdir, name),
+                    uri: name.to_vec(),
+                    template: [&p.staticdir[..], name].concat(),
                     mime_type,
                     uri_template: Template::parse(""),
                 }
             } else {
                 FileEntry {
                     uri: key.clone(),
-                    template: name.to_owned(),
+                    template: name.to_vec(),
                     mime_type,
-                    uri_template: Template::parse(key),
+                    uri_template: Template::parse(key.as_slice()),
                 }
             };
             if !is_contained(&entry.template) {
                 diags.push(Diag::new(
                     Level::Error,
                     format!(
-                        "{file} [{}]: '{}' is not below AST_DATA_DIR/phoneprov - not served",
-                        cat.name, entry.template
+                        "{file} [{section}]: '{}' is not below AST_DATA_DIR/phoneprov - not served",
+                        lossy(&entry.template)
                     ),
                 ));
                 continue;
@@ -157,24 +187,27 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
     p
 }
 
+/// How many missing files a warning names before it only counts the rest.
+const MISSING_NAMED: usize = 3;
+
 impl Config {
     /// Reads a `phoneprov.conf`. Problems that only cost one line are returned as
     /// diagnostics; the caller decides with [`Config::fatal_problem`] whether to use it.
     pub fn parse(file: &ConfigFile) -> (Config, Vec<Diag>) {
         let mut diags = Vec::new();
         let general = file.category("general");
-        let get = |k: &str| general.and_then(|g| g.get(k)).map(str::to_owned);
+        let get = |k: &str| general.and_then(|g| g.get(k)).map(<[u8]>::to_vec);
         let settings = Settings {
             serveraddr: get("serveraddr"),
             serveriface: get("serveriface"),
             serverport: get("serverport")
                 .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "5060".to_owned()),
+                .unwrap_or_else(|| b"5060".to_vec()),
             default_profile: get("default_profile"),
         };
         let mut profiles: Vec<Arc<Profile>> = Vec::new();
         for cat in &file.categories {
-            if cat.name.eq_ignore_ascii_case("general") {
+            if cat.is("general") {
                 continue;
             }
             let profile = parse_profile(&file.name, cat, &mut diags);
@@ -183,7 +216,8 @@ impl Config {
                     Level::Warning,
                     format!(
                         "{}: profile [{}] is defined twice; the first one is used",
-                        file.name, profile.name
+                        file.name,
+                        lossy(&profile.name)
                     ),
                 ));
                 continue;
@@ -201,14 +235,16 @@ impl Config {
         match &self.settings.default_profile {
             None => Some("phoneprov.conf: [general] has no default_profile.".into()),
             Some(d) if self.profile(d).is_none() => Some(format!(
-                "phoneprov.conf: default_profile '{d}' is not a profile in the file."
+                "phoneprov.conf: default_profile '{}' is not a profile in the file.",
+                lossy(d)
             )),
             Some(_) => None,
         }
     }
 
-    /// Warnings for the files of every profile that `exists` does not find, once each.
-    pub fn missing_files(&self, exists: impl Fn(&str) -> bool) -> Vec<Diag> {
+    /// The files of a profile that `exists` does not find, each once over all profiles:
+    /// (profile, kind, file).
+    pub fn missing_files(&self, exists: impl Fn(&[u8]) -> bool) -> Vec<(&Profile, &str, &[u8])> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for p in &self.profiles {
@@ -216,21 +252,52 @@ impl Config {
             let templates = p.dynamic_files.iter().map(|f| ("template", f));
             for (kind, f) in files.chain(templates) {
                 if seen.insert(&f.template) && !exists(&f.template) {
-                    out.push(Diag::new(
-                        Level::Warning,
-                        format!(
-                            "phoneprov.conf [{}]: {kind} '{}' does not exist (yet); requests for it \
-                             answer 500 until it does",
-                            p.name, f.template
-                        ),
-                    ));
+                    out.push((&**p, kind, &f.template[..]));
                 }
             }
         }
         out
     }
 
-    pub fn profile(&self, name: &str) -> Option<&Arc<Profile>> {
+    /// One warning per profile with missing files: how many, and the first few names (a
+    /// stock phoneprov.conf names dozens of firmware files nobody installed).
+    pub fn missing_files_summary(&self, exists: impl Fn(&[u8]) -> bool) -> Vec<Diag> {
+        let missing = self.missing_files(exists);
+        let mut out = Vec::new();
+        for p in &self.profiles {
+            let mine: Vec<_> = missing
+                .iter()
+                .filter(|(mp, _, _)| std::ptr::eq(*mp, &**p))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut names: Vec<String> = mine
+                .iter()
+                .take(MISSING_NAMED)
+                .map(|(_, kind, f)| format!("{kind} '{}'", lossy(f)))
+                .collect();
+            if mine.len() > MISSING_NAMED {
+                names.push(format!("{} more", mine.len() - MISSING_NAMED));
+            }
+            let (count, verb) = match mine.len() {
+                1 => ("1 file".to_owned(), "does"),
+                n => (format!("{n} files"), "do"),
+            };
+            out.push(Diag::new(
+                Level::Warning,
+                format!(
+                    "phoneprov.conf [{}]: {count} {verb} not exist (yet): {}; requests for them \
+                     answer 500 until they do ('phoneprov check' lists them all)",
+                    lossy(&p.name),
+                    names.join(", ")
+                ),
+            ));
+        }
+        out
+    }
+
+    pub fn profile(&self, name: &[u8]) -> Option<&Arc<Profile>> {
         self.profiles.iter().find(|p| p.name == name)
     }
 }
@@ -248,26 +315,37 @@ mod tests {
 
     #[test]
     fn mime_order() {
-        assert_eq!(choose_mime(Some("a/b"), "c/d"), "a/b");
-        assert_eq!(choose_mime(Some(""), "c/d"), "c/d");
-        assert_eq!(choose_mime(None, ""), "text/plain");
+        assert_eq!(choose_mime(Some(b"a/b"), b"c/d"), b"a/b");
+        assert_eq!(choose_mime(Some(b""), b"c/d"), b"c/d");
+        assert_eq!(choose_mime(None, b""), b"text/plain");
+        assert!(header_safe(b"text/xml; charset=ISO-8859-1\t\xe9"));
+        assert!(!header_safe(b"text/xml\r\nSet-Cookie: x"));
+        assert!(!header_safe(b"a\x7f"));
     }
 
     #[test]
     fn setvar_parsing() {
-        assert_eq!(parse_setvar(" A = x=y "), Some(("A".into(), "x=y".into())));
-        assert_eq!(parse_setvar("A="), None);
-        assert_eq!(parse_setvar("=v"), None);
-        assert_eq!(parse_setvar("  = v"), None);
-        assert_eq!(parse_setvar("novalue"), None);
+        let sv = |s: &str| {
+            parse_setvar(s.as_bytes())
+                .map(|(n, v)| (String::from_utf8(n).unwrap(), String::from_utf8(v).unwrap()))
+        };
+        assert_eq!(sv(" A = x=y "), Some(("A".into(), "x=y".into())));
+        assert_eq!(sv("A="), None);
+        assert_eq!(sv("=v"), None);
+        assert_eq!(sv("  = v"), None);
+        assert_eq!(sv("novalue"), None);
+        assert_eq!(
+            parse_setvar(b"N\xfc=J\xfcrgen"),
+            Some((b"N\xfc".to_vec(), b"J\xfcrgen".to_vec()))
+        );
         // Found by the setvar fuzz target: only ASCII white space is stripped, as Asterisk's
         // ast_strip does, so a thin space is a name.
         assert_eq!(
-            parse_setvar("\u{2009}=\u{18}"),
+            sv("\u{2009}=\u{18}"),
             Some(("\u{2009}".into(), "\u{18}".into()))
         );
         assert_eq!(
-            parse_setvar("X=${USERNAME}"),
+            sv("X=${USERNAME}"),
             Some(("X".into(), "${USERNAME}".into()))
         );
     }
@@ -295,27 +373,27 @@ mod tests {
             ),
         ]));
         assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_eq!(c.settings.serveraddr.as_deref(), Some("10.0.0.1"));
-        assert_eq!(c.settings.serverport, "5060");
+        assert_eq!(c.settings.serveraddr.as_deref(), Some(&b"10.0.0.1"[..]));
+        assert_eq!(c.settings.serverport, b"5060");
         assert!(c.fatal_problem().is_none());
         let p = &c.profiles[0];
         let statics: Vec<_> = p
             .static_files
             .iter()
-            .map(|f| (f.uri.as_str(), f.template.as_str(), f.mime_type.as_str()))
+            .map(|f| (&f.uri[..], &f.template[..], &f.mime_type[..]))
             .collect();
         assert_eq!(
             statics,
             [
-                ("early.bin", "early.bin", "text/plain"),
-                ("sip.ld", "configs/sip.ld", "application/octet-stream"),
-                ("sip.cfg", "configs/sip.cfg", "text/xml"),
+                (&b"early.bin"[..], &b"early.bin"[..], &b"text/plain"[..]),
+                (b"sip.ld", b"configs/sip.ld", b"application/octet-stream"),
+                (b"sip.cfg", b"configs/sip.cfg", b"text/xml"),
             ]
         );
-        assert_eq!(p.dynamic_files[0].uri, "${MAC}.cfg");
-        assert_eq!(p.dynamic_files[0].template, "000000000000.cfg");
-        assert_eq!(p.dynamic_files[1].mime_type, " text/foo");
-        assert_eq!(p.setvars, [("A".to_string(), Template::parse("B"))]);
+        assert_eq!(p.dynamic_files[0].uri, b"${MAC}.cfg");
+        assert_eq!(p.dynamic_files[0].template, b"000000000000.cfg");
+        assert_eq!(p.dynamic_files[1].mime_type, b" text/foo");
+        assert_eq!(p.setvars, [(b"A".to_vec(), Template::parse("B"))]);
     }
 
     #[test]
@@ -333,10 +411,63 @@ mod tests {
         assert_eq!(diags.len(), 3, "{diags:?}");
         assert!(c.profiles[0].static_files.is_empty());
         assert_eq!(c.profiles[0].dynamic_files.len(), 1);
-        let missing = c.missing_files(|f| f != "fine.cfg");
+        let missing = c.missing_files_summary(|f| f != b"fine.cfg");
         assert_eq!(missing.len(), 1);
-        assert!(missing[0].message.contains("'fine.cfg'"));
+        assert!(missing[0]
+            .message
+            .contains("1 file does not exist (yet): template 'fine.cfg'"));
         assert!(c.missing_files(|_| true).is_empty());
+    }
+
+    #[test]
+    fn missing_files_are_summarized_per_profile() {
+        let files: Vec<(String, String)> = (0..40)
+            .map(|i| ("static_file".to_owned(), format!("fw{i}.ld")))
+            .collect();
+        let pairs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (c, _) = Config::parse(&conf(vec![
+            Category::new("p", &pairs),
+            Category::new("q", &[("static_file", "fw0.ld"), ("x.cfg", "x.tpl")]),
+            Category::new("r", &[("y.cfg", "y.tpl")]),
+        ]));
+        let d = c.missing_files_summary(|f| f == b"fw1.ld" || f == b"y.tpl");
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d[0].message.starts_with(
+            "phoneprov.conf [p]: 39 files do not exist (yet): static file 'fw0.ld', static file \
+             'fw2.ld', static file 'fw3.ld', 36 more;"
+            ),
+            "{}",
+            d[0].message
+        );
+        assert!(d[1]
+            .message
+            .contains("[q]: 1 file does not exist (yet): template 'x.tpl';"));
+        assert!(d[0].origin.file().ends_with("profile.rs"));
+    }
+
+    #[test]
+    fn control_characters_in_mime_types_are_refused() {
+        let (c, diags) = Config::parse(&conf(vec![Category::new(
+            "p",
+            &[
+                ("mime_type", "text/xml\r\nX-Evil: 1"),
+                ("static_file", "a.bin"),
+                ("static_file", "b.bin,text/plain\nX: y"),
+                ("c.cfg", "c.tpl,text/plain; charset=ISO-8859-1"),
+            ],
+        )]));
+        assert_eq!(diags.len(), 2, "{diags:?}");
+        let p = &c.profiles[0];
+        assert_eq!(p.static_files.len(), 1);
+        assert_eq!(p.static_files[0].mime_type, b"text/plain");
+        assert_eq!(
+            p.dynamic_files[0].mime_type,
+            b"text/plain; charset=ISO-8859-1"
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ const SCALE: usize = 6;
 
 /// `text` as a QR code in SVG: one `<rect>` per horizontal run of dark modules, in module
 /// units (the viewBox includes the quiet zone).
-pub fn svg(text: &str) -> Result<String, String> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
+pub fn svg(text: &[u8]) -> Result<String, String> {
+    let code = QrCode::with_error_correction_level(text, EcLevel::M)
         .map_err(|e| format!("cannot encode {} bytes as a QR code: {e}", text.len()))?;
     let w = code.width();
     let colors = code.to_colors();
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn svg_round_trips_to_the_module_grid() {
-        let s = svg("http://127.0.0.1:8088/phoneprov/0004f2000001.xml").unwrap();
+        let s = svg(b"http://127.0.0.1:8088/phoneprov/0004f2000001.xml").unwrap();
         assert!(s.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(crate::xmlcheck::check(&s).is_ok());
         let (side, dark) = modules(&s).unwrap();
@@ -105,6 +105,6 @@ mod tests {
 
     #[test]
     fn too_long_is_an_error() {
-        assert!(svg(&"x".repeat(5000)).is_err());
+        assert!(svg("x".repeat(5000).as_bytes()).is_err());
     }
 }

@@ -46,24 +46,28 @@ enum Piece {
 /// fast path.
 pub const FUNCTIONS: [&str; 4] = ["PP_EACH_USER", "PP_EACH_EXTENSION", "PP_XML", "PP_QRCODE"];
 
+/// Appends a variable's value to the output; false when it does not know the name.
+pub type LookupFn<'a> = dyn FnMut(&[u8], &mut Vec<u8>) -> bool + 'a;
+/// Appends what a function returns for an argument; false when it cannot run it.
+pub type CallFn<'a> = dyn FnMut(&str, &[u8], &mut Vec<u8>) -> bool + 'a;
+
 /// A template, parsed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
-    text: String,
+    text: Vec<u8>,
     /// None when Asterisk must render it.
     pieces: Option<Vec<Piece>>,
 }
 
-fn plain_name(name: &str) -> bool {
+fn plain_name(name: &[u8]) -> bool {
     !name.is_empty()
-        && !name.starts_with('_')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !BUILTIN.contains(&name)
+        && !name.starts_with(b"_")
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && !BUILTIN.iter().any(|b| b.as_bytes() == name)
 }
 
 /// The end (exclusive) of the `${...}` starting at `at`, found as Asterisk finds it.
-fn closing(text: &str, at: usize) -> Option<usize> {
-    let b = text.as_bytes();
+fn closing(b: &[u8], at: usize) -> Option<usize> {
     let mut depth = 1;
     let mut i = at + 2;
     while depth > 0 {
@@ -81,13 +85,13 @@ fn closing(text: &str, at: usize) -> Option<usize> {
     Some(i)
 }
 
-fn parse_pieces(text: &str, range: Range<usize>, nested: bool) -> Option<Vec<Piece>> {
+fn parse_pieces(text: &[u8], range: Range<usize>, nested: bool) -> Option<Vec<Piece>> {
     let mut pieces = Vec::new();
     let mut start = range.start;
     let mut i = range.start;
-    while let Some(off) = text[i..range.end].find('$') {
+    while let Some(off) = text[i..range.end].iter().position(|&b| b == b'$') {
         let at = i + off;
-        match text.as_bytes().get(at + 1) {
+        match text.get(at + 1) {
             Some(b'[') if at + 1 < range.end => return None,
             Some(b'{') if at + 1 < range.end => {
                 let end = closing(text, at).filter(|&e| e <= range.end)?;
@@ -96,9 +100,14 @@ fn parse_pieces(text: &str, range: Range<usize>, nested: bool) -> Option<Vec<Pie
                 let piece = if plain_name(body) {
                     Piece::Var(inner)
                 } else {
-                    let (name, rest) = body.split_once('(')?;
-                    let name = FUNCTIONS.iter().find(|f| **f == name).filter(|_| !nested)?;
-                    let args_end = inner.start + name.len() + 1 + rest.rfind(')')?;
+                    let paren = body.iter().position(|&b| b == b'(')?;
+                    let (name, rest) = (&body[..paren], &body[paren + 1..]);
+                    let name = FUNCTIONS
+                        .iter()
+                        .find(|f| f.as_bytes() == name)
+                        .filter(|_| !nested)?;
+                    let args_end =
+                        inner.start + name.len() + 1 + rest.iter().rposition(|&b| b == b')')?;
                     if args_end + 1 != inner.end {
                         return None;
                     }
@@ -122,14 +131,15 @@ fn parse_pieces(text: &str, range: Range<usize>, nested: bool) -> Option<Vec<Pie
 }
 
 impl Template {
-    pub fn parse(text: &str) -> Template {
+    pub fn parse(text: impl Into<Vec<u8>>) -> Template {
+        let text = text.into();
         Template {
-            text: text.to_owned(),
-            pieces: parse_pieces(text, 0..text.len(), false),
+            pieces: parse_pieces(&text, 0..text.len(), false),
+            text,
         }
     }
 
-    pub fn text(&self) -> &str {
+    pub fn text(&self) -> &[u8] {
         &self.text
     }
 
@@ -139,8 +149,8 @@ impl Template {
     }
 
     /// The variable names it refers to (function arguments included), when plain.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        fn walk<'a>(text: &'a str, pieces: &'a [Piece], out: &mut Vec<&'a str>) {
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+        fn walk<'a>(text: &'a [u8], pieces: &'a [Piece], out: &mut Vec<&'a [u8]>) {
             for p in pieces {
                 match p {
                     Piece::Var(r) => out.push(&text[r.clone()]),
@@ -166,12 +176,7 @@ impl Template {
     /// says whether it knew it; `call(function, argument, out)` appends what a function
     /// returns and says whether it could run it. False (with `out` left as it was) when
     /// the template is not plain or either said no: then Asterisk must render it.
-    pub fn render_into(
-        &self,
-        out: &mut String,
-        lookup: &mut dyn FnMut(&str, &mut String) -> bool,
-        call: &mut dyn FnMut(&str, &str, &mut String) -> bool,
-    ) -> bool {
+    pub fn render_into(&self, out: &mut Vec<u8>, lookup: &mut LookupFn, call: &mut CallFn) -> bool {
         let Some(pieces) = &self.pieces else {
             return false;
         };
@@ -185,21 +190,21 @@ impl Template {
 }
 
 fn render_pieces(
-    text: &str,
+    text: &[u8],
     pieces: &[Piece],
-    out: &mut String,
-    lookup: &mut dyn FnMut(&str, &mut String) -> bool,
-    call: &mut dyn FnMut(&str, &str, &mut String) -> bool,
+    out: &mut Vec<u8>,
+    lookup: &mut LookupFn,
+    call: &mut CallFn,
 ) -> bool {
     for p in pieces {
         let ok = match p {
             Piece::Text(r) => {
-                out.push_str(&text[r.clone()]);
+                out.extend_from_slice(&text[r.clone()]);
                 true
             }
             Piece::Var(r) => lookup(&text[r.clone()], out),
             Piece::Func(name, args) => {
-                let mut arg = String::new();
+                let mut arg = Vec::new();
                 render_pieces(text, args, &mut arg, lookup, call) && call(name, &arg, out)
             }
         };
@@ -211,7 +216,7 @@ fn render_pieces(
 }
 
 /// Runs the functions the core can run alone (PP_XML); the others need the module.
-pub fn core_functions(name: &str, arg: &str, out: &mut String) -> bool {
+pub fn core_functions(name: &str, arg: &[u8], out: &mut Vec<u8>) -> bool {
     match name {
         "PP_XML" => {
             crate::xml::escape_into(out, arg);
@@ -221,30 +226,41 @@ pub fn core_functions(name: &str, arg: &str, out: &mut String) -> bool {
     }
 }
 
-/// Line and column (from 1) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// Line and column (from 1, in characters when the line is UTF-8, else in bytes) of a
+/// byte offset.
+pub fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = match std::str::from_utf8(&before[start..]) {
+        Ok(s) => s.chars().count(),
+        Err(_) => before.len() - start,
+    };
+    (line, column + 1)
 }
 
 /// What Asterisk's substitution would stumble on in `text`: a `${` without its `}`, or a
 /// function `exists` does not know. Each as (line, column, message).
-pub fn problems(text: &str, exists: &dyn Fn(&str) -> bool) -> Vec<(usize, usize, String)> {
+pub fn problems(text: &[u8], exists: &dyn Fn(&str) -> bool) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
-    for (at, _) in text.match_indices("${") {
+    let starts = (0..text.len().saturating_sub(1)).filter(|&i| text[i..].starts_with(b"${"));
+    for at in starts {
         let (line, col) = line_col(text, at);
         let Some(end) = closing(text, at) else {
             out.push((line, col, "'${' without its closing '}'".to_owned()));
             continue;
         };
         let inner = &text[at + 2..end - 1];
-        if let Some(paren) = inner.find('(') {
+        if let Some(paren) = inner.iter().position(|&b| b == b'(') {
             let name = &inner[..paren];
-            let is_name =
-                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if is_name && !exists(name) {
+            let name = std::str::from_utf8(name)
+                .ok()
+                .filter(|n| !n.is_empty())
+                .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            if let Some(name) = name.filter(|n| !exists(n)) {
                 out.push((line, col, format!("unknown function {name}()")));
             }
         }
@@ -255,19 +271,19 @@ pub fn problems(text: &str, exists: &dyn Fn(&str) -> bool) -> Vec<(usize, usize,
 /// Whether Asterisk would see these variables under other names (a leading `_` marks an
 /// inherited variable, which Asterisk looks up without it).
 pub fn has_inherited(vars: &Vars) -> bool {
-    vars.iter().any(|(k, _)| k.starts_with('_'))
+    vars.iter().any(|(k, _)| k.starts_with(b"_"))
 }
 
 /// Renders `template` with `vars`: in Rust when every name is in `vars` (and every function
 /// is one the core runs), else by the host.
-pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> String {
-    let mut out = String::with_capacity(template.text.len() + 32);
+pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> Vec<u8> {
+    let mut out = Vec::with_capacity(template.text.len() + 32);
     let found = !has_inherited(vars)
         && template.render_into(
             &mut out,
             &mut |name, out| match vars.find(name) {
                 Some(v) => {
-                    out.push_str(v);
+                    out.extend_from_slice(v);
                     true
                 }
                 None => false,
@@ -288,6 +304,10 @@ mod tests {
 
     fn plain(t: &str) -> bool {
         Template::parse(t).is_plain()
+    }
+
+    fn text(b: Vec<u8>) -> String {
+        String::from_utf8(b).expect("UTF-8 in these tests")
     }
 
     #[test]
@@ -321,33 +341,36 @@ mod tests {
             .collect();
         let host = FakeHost::default();
         let t = Template::parse("<${MAC}|${A}|${EMPTY}|$|${A}>");
-        assert_eq!(render(&host, &t, &vars), "<0004f2|1||$|1>");
+        assert_eq!(text(render(&host, &t, &vars)), "<0004f2|1||$|1>");
         let names: Vec<_> = t.names().collect();
-        assert_eq!(names, ["MAC", "A", "EMPTY", "A"]);
+        assert_eq!(names, [&b"MAC"[..], b"A", b"EMPTY", b"A"]);
+        let latin1: Vars = [(&b"N"[..], &b"J\xfcrgen"[..])].into_iter().collect();
+        let t = Template::parse(&b"\xa9 ${N} ${PP_XML(${N})}"[..]);
+        assert_eq!(render(&host, &t, &latin1), b"\xa9 J\xfcrgen J\xfcrgen");
         let vars: Vars = [("N", "Jane <User> & Co"), ("S", "ab&cd")]
             .into_iter()
             .collect();
         let t = Template::parse("<u n=\"${PP_XML(${N})}\">${PP_XML(x${S})}</u>${N}");
         assert_eq!(
-            render(&host, &t, &vars),
+            text(render(&host, &t, &vars)),
             "<u n=\"Jane &lt;User&gt; &amp; Co\">xab&amp;cd</u>Jane <User> & Co"
         );
         let each = Template::parse("${PP_EACH_USER(<i n='%{USERNAME}'/>,${MAC})}");
-        let mut out = String::new();
+        let mut out = Vec::new();
         let mut seen = Vec::new();
         assert!(each.render_into(
             &mut out,
             &mut |n, o| {
-                o.push_str(vars.find(n).unwrap_or("?"));
+                o.extend_from_slice(vars.find(n).unwrap_or(b"?"));
                 true
             },
             &mut |f, a, o| {
-                seen.push((f.to_owned(), a.to_owned()));
-                o.push_str("items");
+                seen.push((f.to_owned(), text(a.to_vec())));
+                o.extend_from_slice(b"items");
                 true
             }
         ));
-        assert_eq!(out, "items");
+        assert_eq!(out, b"items");
         assert_eq!(
             seen,
             [(
@@ -360,7 +383,7 @@ mod tests {
             .collect();
         let t = Template::parse("<u n=\"${PP_XML(${N})}\">${PP_XML(${S})}</u>${N}");
         assert_eq!(
-            render(&host, &t, &vars),
+            text(render(&host, &t, &vars)),
             "<u n=\"Jane &lt;User&gt; &amp; Co\">ab&amp;cd</u>Jane <User> & Co"
         );
     }
@@ -369,7 +392,7 @@ mod tests {
     fn problems_are_located() {
         let exists = |n: &str| n == "TOLOWER";
         let text = "ok ${MAC}\n  ${TOLOWER(${MAC})} ${NOPE(x)}\n${BROKEN";
-        let p = problems(text, &exists);
+        let p = problems(text.as_bytes(), &exists);
         assert_eq!(
             p,
             [
@@ -377,42 +400,43 @@ mod tests {
                 (3, 1, "'${' without its closing '}'".to_owned())
             ]
         );
-        assert!(problems("${PP_XML(${A})}", &|n| n == "PP_XML").is_empty());
+        assert!(problems(b"${PP_XML(${A})}", &|n| n == "PP_XML").is_empty());
+        assert_eq!(line_col(b"\xfc\xfc${", 2), (1, 3));
     }
 
     #[test]
     fn unknown_names_and_non_plain_templates_go_to_the_host() {
         struct Marker;
         impl Host for Marker {
-            fn substitute(&self, t: &str, _: &Vars) -> String {
-                format!("host:{t}")
+            fn substitute(&self, t: &[u8], _: &Vars) -> Vec<u8> {
+                [&b"host:"[..], t].concat()
             }
-            fn tz(&self, _: Option<&str>) -> crate::host::TzInfo {
+            fn tz(&self, _: Option<&[u8]>) -> crate::host::TzInfo {
                 Default::default()
             }
             fn log(&self, _: crate::host::Level, _: &str) {}
         }
         let vars: Vars = [("MAC", "m")].into_iter().collect();
-        assert_eq!(render(&Marker, &Template::parse("${MAC}"), &vars), "m");
+        assert_eq!(render(&Marker, &Template::parse("${MAC}"), &vars), b"m");
         assert_eq!(
             render(&Marker, &Template::parse("${GLOBAL}"), &vars),
-            "host:${GLOBAL}"
+            b"host:${GLOBAL}"
         );
         assert_eq!(
             render(&Marker, &Template::parse("$[1]"), &vars),
-            "host:$[1]"
+            b"host:$[1]"
         );
         let inherited: Vars = [("_X", "1"), ("MAC", "m")].into_iter().collect();
         assert_eq!(
             render(&Marker, &Template::parse("${MAC}"), &inherited),
-            "host:${MAC}"
+            b"host:${MAC}"
         );
-        let mut out = String::from("keep");
+        let mut out = b"keep".to_vec();
         assert!(!Template::parse("a${NOPE}").render_into(
             &mut out,
             &mut |_, _| false,
             &mut core_functions
         ));
-        assert_eq!(out, "keep");
+        assert_eq!(out, b"keep");
     }
 }

@@ -17,9 +17,9 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Percent-decodes a request path as Asterisk's HTTP server does (`+` is a space), keeping
-/// malformed escapes literally. Bytes that are not UTF-8 become U+FFFD, which no route
-/// holds.
-pub fn decode(raw: &[u8]) -> Result<String, UriError> {
+/// malformed escapes literally. The result is bytes, as routes are: `%FC` is the byte
+/// 0xFC, which an ISO-8859-1 configuration may name.
+pub fn decode(raw: &[u8]) -> Result<Vec<u8>, UriError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -46,17 +46,14 @@ pub fn decode(raw: &[u8]) -> Result<String, UriError> {
     if out.contains(&0) {
         return Err(UriError::Nul);
     }
-    Ok(match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    Ok(out)
 }
 
 /// Whether a configured file name stays below `AST_DATA_DIR/phoneprov`: no `..` component,
 /// no NUL. A leading `/` is harmless: names are appended to `AST_DATA_DIR/phoneprov/`, as the
 /// C module does.
-pub fn is_contained(path: &str) -> bool {
-    !path.is_empty() && !path.contains('\0') && path.split('/').all(|c| c != "..")
+pub fn is_contained(path: &[u8]) -> bool {
+    !path.is_empty() && !path.contains(&0) && path.split(|&b| b == b'/').all(|c| c != b"..")
 }
 
 #[cfg(test)]
@@ -65,27 +62,27 @@ mod tests {
 
     #[test]
     fn decoding() {
-        assert_eq!(decode(b"sip.cfg").unwrap(), "sip.cfg");
-        assert_eq!(decode(b"a%2Fb%2fc").unwrap(), "a/b/c");
-        assert_eq!(decode(b"a+b%20c").unwrap(), "a b c");
-        assert_eq!(decode(b"100%").unwrap(), "100%");
-        assert_eq!(decode(b"%zz%4").unwrap(), "%zz%4");
-        assert_eq!(decode(b"%C3%A9").unwrap(), "\u{e9}");
-        assert_eq!(decode(b"%FF").unwrap(), "\u{fffd}");
+        assert_eq!(decode(b"sip.cfg").unwrap(), b"sip.cfg");
+        assert_eq!(decode(b"a%2Fb%2fc").unwrap(), b"a/b/c");
+        assert_eq!(decode(b"a+b%20c").unwrap(), b"a b c");
+        assert_eq!(decode(b"100%").unwrap(), b"100%");
+        assert_eq!(decode(b"%zz%4").unwrap(), b"%zz%4");
+        assert_eq!(decode(b"%C3%A9").unwrap(), "\u{e9}".as_bytes());
+        assert_eq!(decode(b"%FF").unwrap(), b"\xff");
         assert_eq!(decode(b"sip.cfg%00.txt"), Err(UriError::Nul));
         assert_eq!(
             decode(b"%2e%2e/%2e%2e/etc/passwd").unwrap(),
-            "../../etc/passwd"
+            b"../../etc/passwd"
         );
     }
 
     #[test]
     fn containment() {
-        assert!(is_contained("configs/sip.cfg"));
-        assert!(is_contained("a..b/..c"));
-        assert!(!is_contained("../etc/passwd"));
-        assert!(!is_contained("configs/../../x"));
-        assert!(is_contained("/configs/sip.cfg"));
-        assert!(!is_contained(""));
+        assert!(is_contained(b"configs/sip.cfg"));
+        assert!(is_contained(b"a..b/..c"));
+        assert!(!is_contained(b"../etc/passwd"));
+        assert!(!is_contained(b"configs/../../x"));
+        assert!(is_contained(b"/configs/sip.cfg"));
+        assert!(!is_contained(b""));
     }
 }

@@ -2,10 +2,11 @@
 //! `users.conf`, turned into the variable lists every provider hands to the core.
 
 use crate::args::is_true;
+use crate::bytes::lossy;
 use crate::conf::ConfigFile;
 use crate::host::Level;
 use crate::profile::{Diag, Settings};
-use crate::vars::{self, Text, Vars};
+use crate::vars::{self, IntoText, Text, Vars};
 
 pub const PROVIDER_NAME: &str = "sipusers";
 
@@ -28,20 +29,20 @@ const USER_KEYS: [(&str, &str); 12] = [
 /// The variables every user gets unless it sets them itself. `server` is the address from
 /// `serveraddr` or `serveriface`, already resolved; without one, SERVER is left to each
 /// request.
-pub fn defaults(settings: &Settings, server: Option<&str>, users: &ConfigFile) -> Vars {
+pub fn defaults(settings: &Settings, server: Option<&[u8]>, users: &ConfigFile) -> Vars {
     let mut d = Vars::new();
     if let Some(server) = server {
         d.push(vars::SERVER, server);
     }
-    d.push(vars::SERVER_PORT, settings.serverport.as_str());
+    d.push(vars::SERVER_PORT, settings.serverport.as_slice());
     if let Some(profile) = &settings.default_profile {
-        d.push(vars::PROFILE, profile.as_str());
+        d.push(vars::PROFILE, profile.as_slice());
     }
     if let Some(general) = users.category("general") {
         for (k, v) in &general.vars {
-            if k.eq_ignore_ascii_case("vmexten") {
+            if k.eq_ignore_ascii_case(b"vmexten") {
                 d.push(vars::VOICEMAIL_EXTEN, v.clone());
-            } else if k.eq_ignore_ascii_case("localextenlength") {
+            } else if k.eq_ignore_ascii_case(b"localextenlength") {
                 d.push(vars::EXTENSION_LENGTH, v.clone());
             }
         }
@@ -54,14 +55,9 @@ pub fn defaults(settings: &Settings, server: Option<&str>, users: &ConfigFile) -
 pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<Vars> {
     let mut out = Vec::new();
     // One copy of each name for all users; values are the file's own strings.
-    let names: Vec<(&str, Text)> = USER_KEYS
-        .iter()
-        .map(|(k, n)| (*k, Text::from(*n)))
-        .collect();
+    let names: Vec<(&str, Text)> = USER_KEYS.iter().map(|(k, n)| (*k, n.into_text())).collect();
     for cat in &users.categories {
-        if cat.name.eq_ignore_ascii_case("general")
-            || cat.name.eq_ignore_ascii_case("authentication")
-        {
+        if cat.is("general") || cat.is("authentication") {
             continue;
         }
         if !cat.get("autoprov").is_some_and(is_true) {
@@ -71,7 +67,9 @@ pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<V
         for (key, name) in &names {
             match cat.get_text(key) {
                 Some(value) => v.push(name.clone(), value.clone()),
-                None if &**name == vars::USERNAME => v.push(name.clone(), cat.name.as_str()),
+                None if &**name == vars::USERNAME.as_bytes() => {
+                    v.push(name.clone(), cat.name.as_slice())
+                }
                 None => {}
             }
         }
@@ -80,7 +78,8 @@ pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<V
                 Level::Warning,
                 format!(
                     "{} [{}]: autoprov set, but no macaddress - skipping.",
-                    users.name, cat.name
+                    users.name,
+                    lossy(&cat.name)
                 ),
             ));
             continue;
@@ -136,17 +135,25 @@ mod tests {
             ),
         ]);
         let settings = Settings {
-            serverport: "5061".into(),
-            default_profile: Some("pol".into()),
+            serverport: b"5061".to_vec(),
+            default_profile: Some(b"pol".to_vec()),
             ..Settings::default()
         };
-        let d = defaults(&settings, Some("192.0.2.1"), &f);
+        let d = defaults(&settings, Some(b"192.0.2.1"), &f);
         let mut diags = Vec::new();
         let got = load(&f, &d, &mut diags);
         assert_eq!(diags.len(), 1);
         assert!(diags[0].message.contains("[6003]"));
         assert_eq!(got.len(), 2);
-        let first: Vec<_> = got[0].iter().collect();
+        let first: Vec<_> = got[0]
+            .iter()
+            .map(|(k, v)| {
+                (
+                    std::str::from_utf8(k).unwrap(),
+                    std::str::from_utf8(v).unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(
             first,
             [
@@ -161,8 +168,25 @@ mod tests {
                 ("EXTENSION_LENGTH", "4"),
             ]
         );
-        assert_eq!(got[1].find("USERNAME"), Some("bob"));
-        assert_eq!(got[1].find("PROFILE"), Some("snom"));
-        assert_eq!(got[1].find("VOICEMAIL_EXTEN"), Some("8500"));
+        assert_eq!(got[1].find("USERNAME"), Some(&b"bob"[..]));
+        assert_eq!(got[1].find("PROFILE"), Some(&b"snom"[..]));
+        assert_eq!(got[1].find("VOICEMAIL_EXTEN"), Some(&b"8500"[..]));
+    }
+
+    #[test]
+    fn iso_8859_1_values_and_section_names_pass_through() {
+        let mut cat = Category::new("x", &[("autoprov", "yes"), ("macaddress", "1")]);
+        cat.name = b"j\xfcrgen".to_vec();
+        cat.vars.push((
+            b"fullname".to_vec(),
+            Text::from(&b"J\xfcrgen M\xfcller"[..]),
+        ));
+        let f = users(vec![cat]);
+        let got = load(&f, &Vars::new(), &mut Vec::new());
+        assert_eq!(got[0].find("USERNAME"), Some(&b"j\xfcrgen"[..]));
+        assert_eq!(
+            got[0].find("DISPLAY_NAME"),
+            Some(&b"J\xfcrgen M\xfcller"[..])
+        );
     }
 }

@@ -51,8 +51,56 @@ pub const PHONE_INDEX: &str = "PP_PHONE_INDEX";
 pub const VOICEMAIL_EXTEN: &str = "VOICEMAIL_EXTEN";
 pub const EXTENSION_LENGTH: &str = "EXTENSION_LENGTH";
 
-/// Names and values are shared: most lines repeat the same names and many the same values.
-pub type Text = Arc<str>;
+/// Names and values are shared bytes: most lines repeat the same names and many the same
+/// values, and neither need be UTF-8.
+pub type Text = Arc<[u8]>;
+
+/// What a variable name or value can be made from.
+pub trait IntoText {
+    fn into_text(self) -> Text;
+}
+
+impl IntoText for Text {
+    fn into_text(self) -> Text {
+        self
+    }
+}
+
+impl IntoText for &Text {
+    fn into_text(self) -> Text {
+        self.clone()
+    }
+}
+
+impl IntoText for &[u8] {
+    fn into_text(self) -> Text {
+        self.into()
+    }
+}
+
+impl<const N: usize> IntoText for &[u8; N] {
+    fn into_text(self) -> Text {
+        self[..].into()
+    }
+}
+
+impl IntoText for Vec<u8> {
+    fn into_text(self) -> Text {
+        self.into()
+    }
+}
+
+impl IntoText for &str {
+    fn into_text(self) -> Text {
+        self.as_bytes().into()
+    }
+}
+
+impl IntoText for String {
+    fn into_text(self) -> Text {
+        self.into_bytes().into()
+    }
+}
 
 type Pair = (Text, Text);
 
@@ -78,26 +126,22 @@ impl Vars {
     }
 
     /// The value of the first variable of that name (names are case-sensitive).
-    pub fn find(&self, name: &str) -> Option<&str> {
+    pub fn find(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
         self.find_text(name).map(|v| &**v)
     }
 
-    /// Like [`Vars::find`], giving the shared string itself.
-    pub fn find_text(&self, name: &str) -> Option<&Text> {
-        self.base
-            .iter()
-            .flat_map(|b| b.iter())
-            .chain(&self.own)
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| v)
+    /// Like [`Vars::find`], giving the shared value itself.
+    pub fn find_text(&self, name: impl AsRef<[u8]>) -> Option<&Text> {
+        let name = name.as_ref();
+        self.pairs().find(|(k, _)| &**k == name).map(|(_, v)| v)
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub fn contains(&self, name: impl AsRef<[u8]>) -> bool {
         self.find(name).is_some()
     }
 
-    pub fn push(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
-        self.own.push((name.into(), value.into()));
+    pub fn push(&mut self, name: impl IntoText, value: impl IntoText) {
+        self.own.push((name.into_text(), value.into_text()));
     }
 
     /// Appends the variable unless one of that name is already there.
@@ -107,12 +151,8 @@ impl Vars {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.base
-            .iter()
-            .flat_map(|b| b.iter())
-            .chain(&self.own)
-            .map(|(k, v)| (&**k, &**v))
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.pairs().map(|(k, v)| (&**k, &**v))
     }
 
     pub fn len(&self) -> usize {
@@ -146,13 +186,13 @@ impl Vars {
     }
 }
 
-impl<K: Into<Text>, V: Into<Text>> FromIterator<(K, V)> for Vars {
+impl<K: IntoText, V: IntoText> FromIterator<(K, V)> for Vars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         Vars {
             base: None,
             own: iter
                 .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
+                .map(|(k, v)| (k.into_text(), v.into_text()))
                 .collect(),
         }
     }
@@ -172,7 +212,8 @@ impl Interner {
         t
     }
 
-    pub fn intern(&mut self, s: &str) -> Text {
+    pub fn intern(&mut self, s: impl AsRef<[u8]>) -> Text {
+        let s = s.as_ref();
         if let Some(t) = self.0.get(s) {
             return t.clone();
         }
@@ -189,12 +230,16 @@ mod tests {
     #[test]
     fn first_of_a_name_wins() {
         let mut v: Vars = [("A", "1"), ("B", "2"), ("A", "3")].into_iter().collect();
-        assert_eq!(v.find("A"), Some("1"));
+        assert_eq!(v.find("A"), Some(&b"1"[..]));
         assert_eq!(v.find("a"), None);
-        v.push_default(&"B".into(), &"9".into());
-        v.push_default(&"C".into(), &"4".into());
+        v.push_default(&"B".into_text(), &"9".into_text());
+        v.push_default(&"C".into_text(), &"4".into_text());
         assert_eq!(v.len(), 4);
-        assert_eq!(v.find("C"), Some("4"));
+        assert_eq!(v.find("C"), Some(&b"4"[..]));
+        let mut bytes = Vars::new();
+        bytes.push(&b"N\xfc"[..], &b"J\xfcrgen"[..]);
+        assert_eq!(bytes.find(b"N\xfc"), Some(&b"J\xfcrgen"[..]));
+        assert_eq!(bytes.find("N\u{fc}"), None);
     }
 
     #[test]
@@ -206,10 +251,10 @@ mod tests {
         assert!(Arc::ptr_eq(&i.intern("A"), &line.pairs().next().unwrap().0));
         line.push("A", "9");
         line.push("C", "3");
-        assert_eq!(line.find("A"), Some("1"));
+        assert_eq!(line.find("A"), Some(&b"1"[..]));
         assert_eq!(line.len(), 4);
         let names: Vec<_> = line.iter().map(|(k, _)| k).collect();
-        assert_eq!(names, ["A", "B", "A", "C"]);
+        assert_eq!(names, [b"A", b"B", b"A", b"C"]);
         assert_eq!(v.len(), 2);
         assert!(Arc::ptr_eq(&i.intern("x"), &i.intern("x")));
     }

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{cstring, owned, sys};
+use super::{cstring, owned_bytes, sys};
 use phoneprov_core::conf::{Category, ConfigFile};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -51,11 +51,14 @@ pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
         while !v.is_null() {
             // SAFETY: v points to a variable of the live config.
             let var = unsafe { &*v };
-            vars.push((owned(var.name), owned(var.value).into()));
+            // SAFETY: a variable's name and value are C strings owned by the live config.
+            let (name, value) = unsafe { (owned_bytes(var.name), owned_bytes(var.value)) };
+            vars.push((name, value.into()));
             v = var.next;
         }
         file.categories.push(Category {
-            name: owned(cat),
+            // SAFETY: cat is the live config's category name, a C string.
+            name: unsafe { owned_bytes(cat) },
             vars,
         });
     }

@@ -1,12 +1,14 @@
 //! The Asterisk side of the core's [`Host`] trait, and small host facts (data directory,
 //! interface addresses, CLI output).
 
+use std::ffi::OsStr;
 use std::net::Ipv4Addr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::vars::{substitute, VarList};
-use super::{cstring, log, owned, sys};
+use super::{cstring, log, owned_bytes, sys};
 use phoneprov_core::host::{Host, Level, TzInfo};
 use phoneprov_core::vars::Vars;
 
@@ -14,11 +16,11 @@ use phoneprov_core::vars::Vars;
 pub struct AstHost;
 
 impl Host for AstHost {
-    fn substitute(&self, template: &str, vars: &Vars) -> String {
+    fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8> {
         render(template, vars, &[])
     }
 
-    fn tz(&self, zone: Option<&str>) -> TzInfo {
+    fn tz(&self, zone: Option<&[u8]>) -> TzInfo {
         let zone = zone.map(cstring);
         let mut out = [0i32; 8];
         // SAFETY: zone is NULL or a valid C string; out has the 8 ints the glue writes.
@@ -41,10 +43,10 @@ impl Host for AstHost {
 }
 
 /// Renders `template` with `extra` variables (which win) and then `vars`.
-pub fn render(template: &str, vars: &Vars, extra: &[(&str, &str)]) -> String {
+pub fn render(template: &[u8], vars: &Vars, extra: &[(&[u8], &[u8])]) -> Vec<u8> {
     match VarList::new(vars, extra) {
         Some(list) => substitute(&list, template),
-        None => String::new(),
+        None => Vec::new(),
     }
 }
 
@@ -52,9 +54,10 @@ pub fn render(template: &str, vars: &Vars, extra: &[(&str, &str)]) -> String {
 pub fn phoneprov_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // SAFETY: returns a pointer to Asterisk's global, set before modules load.
-        let data = owned(unsafe { sys::pp_data_dir() });
-        PathBuf::from(data).join("phoneprov")
+        // SAFETY: Asterisk's global data directory, a C string set before modules load and
+        // never changed.
+        let data = unsafe { owned_bytes(sys::pp_data_dir()) };
+        PathBuf::from(OsStr::from_bytes(&data)).join("phoneprov")
     })
 }
 
@@ -82,12 +85,13 @@ pub fn fully_booted() -> bool {
 
 /// A configured file name as a path below `AST_DATA_DIR/phoneprov/` (a leading `/` does not
 /// make it absolute: the C module appends names to that directory too).
-pub fn data_file(name: &str) -> PathBuf {
-    phoneprov_dir().join(name.trim_start_matches('/'))
+pub fn data_file(name: &[u8]) -> PathBuf {
+    let start = name.iter().position(|&b| b != b'/').unwrap_or(name.len());
+    phoneprov_dir().join(OsStr::from_bytes(&name[start..]))
 }
 
 /// The IPv4 address of a network interface.
-pub fn iface_ipv4(iface: &str) -> Option<Ipv4Addr> {
+pub fn iface_ipv4(iface: &[u8]) -> Option<Ipv4Addr> {
     let name = cstring(iface);
     let mut out = [0u8; 4];
     // SAFETY: name is a valid C string and out has the 4 bytes the glue writes.
@@ -95,8 +99,8 @@ pub fn iface_ipv4(iface: &str) -> Option<Ipv4Addr> {
     (res == 0).then(|| Ipv4Addr::from(out))
 }
 
-/// Writes text to a CLI session.
-pub fn cli_print(fd: i32, text: &str) {
+/// Writes text to a CLI session, bytes as they are.
+pub fn cli_print(fd: i32, text: &[u8]) {
     let t = cstring(text);
     // SAFETY: t is a valid C string; the glue prints it with "%s".
     unsafe { sys::pp_cli_print(fd, t.as_ptr()) }
@@ -108,6 +112,13 @@ pub fn register_all() -> bool {
     let res =
         unsafe { sys::pp_http_link() | sys::pp_cli_register() | sys::pp_functions_register() };
     res == 0
+}
+
+/// How many requests are inside the glue's HTTP callback (counted in C, from its first
+/// statement to its last, so that unload knows when none runs our code any more).
+pub fn http_requests_in_flight() -> i32 {
+    // SAFETY: reads an atomic counter of the glue; no arguments.
+    unsafe { sys::pp_http_in_flight() }
 }
 
 /// Undoes [`register_all`]; safe to call for what was never registered.

@@ -1,5 +1,6 @@
 //! One HTTP request as Asterisk hands it to us, and the ways to answer it.
 
+use std::cell::Cell;
 use std::ffi::c_int;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -21,12 +22,16 @@ pub struct Request<'a> {
     /// The path below /phoneprov/ as the client sent it, query string removed, not decoded.
     pub raw_uri: &'a [u8],
     pub method: Method,
+    /// Set once an answer went to Asterisk; the glue answers 500 for a request left without.
+    answered: Cell<bool>,
 }
 
 impl<'a> Request<'a> {
+    /// # Safety
     /// `ser` and `headers` must be the live session and header list of the request being
-    /// handled, valid until the callback returns (the `'a` of `raw_uri`).
-    pub(super) fn new(
+    /// handled, valid and not changed by anyone else until the callback returns (the `'a`
+    /// of `raw_uri`).
+    pub unsafe fn new(
         ser: *mut sys::ast_tcptls_session_instance,
         raw_uri: &'a [u8],
         raw_method: c_int,
@@ -44,7 +49,13 @@ impl<'a> Request<'a> {
             headers,
             raw_uri,
             method,
+            answered: Cell::new(false),
         }
+    }
+
+    /// Whether an answer was sent (or handed to Asterisk to send).
+    pub fn answered(&self) -> bool {
+        self.answered.get()
     }
 
     /// The value of a request header (names compared without regard to case).
@@ -53,8 +64,10 @@ impl<'a> Request<'a> {
         while !h.is_null() {
             // SAFETY: the header list is alive for the request (see `new`).
             let v = unsafe { &*h };
-            if owned(v.name).eq_ignore_ascii_case(name) {
-                return Some(owned(v.value));
+            // SAFETY: a header's name and value are C strings of that live list.
+            if unsafe { owned(v.name) }.eq_ignore_ascii_case(name) {
+                // SAFETY: as above.
+                return Some(unsafe { owned(v.value) });
             }
             h = v.next;
         }
@@ -82,12 +95,19 @@ impl<'a> Request<'a> {
 
     /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
     /// A 304 is sent without body and without Content-Length.
-    pub fn send(&self, status: u16, title: &str, headers: &str, body: &str, cacheable: bool) {
-        self.send_raw(status, title, headers, body.as_bytes(), 0, cacheable);
+    pub fn send(&self, status: u16, title: &str, headers: &[u8], body: &[u8], cacheable: bool) {
+        self.send_raw(status, title, headers, body, 0, cacheable);
     }
 
     /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
-    pub fn send_file(&self, status: u16, title: &str, headers: &str, file: &File, cacheable: bool) {
+    pub fn send_file(
+        &self,
+        status: u16,
+        title: &str,
+        headers: &[u8],
+        file: &File,
+        cacheable: bool,
+    ) {
         self.send_raw(status, title, headers, &[], file.as_raw_fd(), cacheable);
     }
 
@@ -95,12 +115,13 @@ impl<'a> Request<'a> {
         &self,
         status: u16,
         title: &str,
-        headers: &str,
+        headers: &[u8],
         body: &[u8],
         fd: c_int,
         cacheable: bool,
     ) {
         let (t, h) = (cstring(title), cstring(headers));
+        self.answered.set(true);
         if status == 304 {
             // SAFETY: ser is live; h is valid for the call (the glue copies it).
             unsafe { sys::pp_http_send_304(self.ser, self.raw_method, h.as_ptr()) };
@@ -131,6 +152,7 @@ impl<'a> Request<'a> {
     /// Asterisk's HTML error page. `text` must already be safe to show.
     pub fn error(&self, status: u16, title: &str, text: &str) {
         let (t, x) = (cstring(title), cstring(text));
+        self.answered.set(true);
         // SAFETY: ser is live; strings valid for the call.
         unsafe { sys::pp_http_error(self.ser, c_int::from(status), t.as_ptr(), x.as_ptr()) }
     }

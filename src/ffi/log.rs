@@ -30,7 +30,7 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Logs `message` as written at `file`:`line` in `function` (when `level` is enabled).
-pub fn log_at(level: Level, file: &str, line: u32, function: &str, message: &str) {
+pub fn write(level: Level, file: &str, line: u32, function: &str, message: &str) {
     if !enabled(level) {
         return;
     }
@@ -101,7 +101,7 @@ macro_rules! pp_log_at {
     ($level:expr, $($arg:tt)+) => {{
         let level = $level;
         if $crate::ffi::log::enabled(level) {
-            $crate::ffi::log::log_at(
+            $crate::ffi::log::write(
                 level,
                 file!(),
                 line!(),
@@ -156,7 +156,7 @@ pub(crate) use pp_debug as debug;
 #[track_caller]
 pub fn log(level: Level, message: &str) {
     let at = Location::caller();
-    log_at(level, at.file(), at.line(), "res_phoneprov", message);
+    write(level, at.file(), at.line(), "res_phoneprov", message);
 }
 
 #[track_caller]

@@ -1,5 +1,7 @@
-//! The only place with `unsafe`: raw bindings, RAII wrappers over Asterisk objects, and the
-//! `extern "C"` entry points. Everything above this module is safe Rust with owned types.
+//! The lower layer: raw bindings (`sys`) and safe wrappers over Asterisk's objects and
+//! facilities (config, variable lists, HTTP requests, logging, host facts). It knows nothing
+//! of the module's logic and never imports it. Constructors that take raw pointers are
+//! `unsafe fn`, so only the `exports` layer (which receives the pointers) can make them.
 
 #[allow(
     non_camel_case_types,
@@ -8,33 +10,58 @@
     dead_code,
     clippy::all
 )]
-mod sys {
+pub(crate) mod sys {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
-pub mod api;
 pub mod config;
-mod entry;
-mod guard;
+pub mod guard;
 pub mod host;
 pub mod http;
 pub mod log;
+pub mod provider;
 pub mod vars;
 
 use std::ffi::{c_char, CStr, CString};
 
-/// A C string for Asterisk; interior NUL bytes (which C cannot carry) become spaces.
-pub(crate) fn cstring(s: &str) -> CString {
-    CString::new(s.replace('\0', " ")).expect("NULs were replaced")
+/// A C string for Asterisk, bytes as they are; interior NUL bytes (which C cannot carry)
+/// become spaces.
+pub(crate) fn cstring(s: impl AsRef<[u8]>) -> CString {
+    let bytes: Vec<u8> = s
+        .as_ref()
+        .iter()
+        .map(|&b| if b == 0 { b' ' } else { b })
+        .collect();
+    CString::new(bytes).expect("NULs were replaced")
 }
 
-/// Copies a C string that Asterisk handed us; NULL is empty.
+/// A copy of `s` in Asterisk's heap (for strings Asterisk frees with `ast_free`), NULL when
+/// the allocation fails.
+pub(crate) fn asterisk_strdup(s: &[u8]) -> *mut c_char {
+    let c = cstring(s);
+    // SAFETY: c is a valid C string for the call; ast_strdup copies it.
+    unsafe { sys::pp_strdup(c.as_ptr()) }
+}
+
+/// Copies the bytes of a C string that Asterisk handed us; NULL is empty.
 ///
-/// The pointer must be NULL or point to a NUL-terminated string alive for the call.
-pub(crate) fn owned(p: *const c_char) -> String {
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string that stays alive and unchanged
+/// during the call.
+pub(crate) unsafe fn owned_bytes(p: *const c_char) -> Vec<u8> {
     if p.is_null() {
-        return String::new();
+        return Vec::new();
     }
-    // SAFETY: the callers pass pointers Asterisk guarantees to be NUL-terminated strings.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    // SAFETY: per this function's contract, p is a live NUL-terminated string.
+    unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()
+}
+
+/// [`owned_bytes`] as text, for names that are only ever shown (provider names, CLI
+/// words): bytes that are not UTF-8 become U+FFFD.
+///
+/// # Safety
+/// As for [`owned_bytes`].
+pub(crate) unsafe fn owned(p: *const c_char) -> String {
+    // SAFETY: the caller upholds owned_bytes' contract.
+    String::from_utf8_lossy(&unsafe { owned_bytes(p) }).into_owned()
 }

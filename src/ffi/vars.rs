@@ -2,7 +2,7 @@
 
 use std::ffi::CStr;
 
-use super::{cstring, owned, sys};
+use super::{cstring, owned_bytes, sys};
 use phoneprov_core::vars::Vars;
 
 /// A `struct varshead` we own, destroyed on drop.
@@ -10,7 +10,7 @@ pub struct VarList(*mut sys::varshead);
 
 impl VarList {
     /// A list holding `extra` first, then `vars` (the first of a name wins in Asterisk).
-    pub fn new(vars: &Vars, extra: &[(&str, &str)]) -> Option<VarList> {
+    pub fn new(vars: &Vars, extra: &[(&[u8], &[u8])]) -> Option<VarList> {
         // SAFETY: allocation only; NULL is handled below.
         let head = unsafe { sys::pp_vars_new() };
         if head.is_null() {
@@ -39,8 +39,9 @@ impl Drop for VarList {
 
 /// Copies a provider's list (names as given, with any inheritance prefix).
 ///
+/// # Safety
 /// `head` must be NULL or a live list that nobody changes during the call.
-pub fn read(head: *const sys::varshead) -> Vars {
+pub unsafe fn read(head: *const sys::varshead) -> Vars {
     let mut out = Vars::new();
     if head.is_null() {
         return out;
@@ -50,37 +51,44 @@ pub fn read(head: *const sys::varshead) -> Vars {
     while !var.is_null() {
         // SAFETY: var is an element of the live list; the strings live as long as it does.
         let (name, value) = unsafe { (sys::ast_var_full_name(var), sys::ast_var_value(var)) };
-        out.push(owned(name), owned(value));
+        // SAFETY: both are C strings of the live element.
+        out.push(unsafe { owned_bytes(name) }, unsafe { owned_bytes(value) });
         // SAFETY: as above.
         var = unsafe { sys::pp_vars_next(var) };
     }
     out
 }
 
-/// Takes the text out of an ast_str the glue made for us, and frees it.
-fn take_str(s: *mut sys::ast_str) -> Option<String> {
+/// Takes the bytes out of an ast_str the glue made for us, and frees it.
+///
+/// # Safety
+/// `s` must be NULL or an ast_str the glue allocated for us, not used after this call.
+unsafe fn take_str(s: *mut sys::ast_str) -> Option<Vec<u8>> {
     if s.is_null() {
         return None;
     }
-    // SAFETY: s is a live ast_str until freed below; its buffer is NUL-terminated.
+    // SAFETY: s is a live ast_str until freed below; its buffer is NUL-terminated (what
+    // Asterisk's substitution writes is a C string, so it holds no NUL before the end).
     let text = unsafe { CStr::from_ptr(sys::pp_str_buffer(s)) }
-        .to_string_lossy()
-        .into_owned();
+        .to_bytes()
+        .to_vec();
     // SAFETY: s was created for us by the glue and is freed once.
     unsafe { sys::pp_str_free(s) };
     Some(text)
 }
 
 /// The value of an Asterisk global variable, if one of that name exists.
-pub fn global(name: &str) -> Option<String> {
+pub fn global(name: &[u8]) -> Option<Vec<u8>> {
     let n = cstring(name);
-    // SAFETY: n is a valid C string; the glue copies the value under Asterisk's lock.
-    take_str(unsafe { sys::pp_global_var(n.as_ptr()) })
+    // SAFETY: n is a valid C string; the glue copies the value under Asterisk's lock into
+    // a new ast_str, which take_str frees.
+    unsafe { take_str(sys::pp_global_var(n.as_ptr())) }
 }
 
 /// Substitutes `template` with `list` through Asterisk (`${VAR}`, functions, expressions).
-pub fn substitute(list: &VarList, template: &str) -> String {
+pub fn substitute(list: &VarList, template: &[u8]) -> Vec<u8> {
     let t = cstring(template);
-    // SAFETY: list is live and only read; t is a valid C string.
-    take_str(unsafe { sys::pp_substitute(list.as_ptr(), t.as_ptr()) }).unwrap_or_default()
+    // SAFETY: list is live and only read; t is a valid C string; the result is a new
+    // ast_str, which take_str frees.
+    unsafe { take_str(sys::pp_substitute(list.as_ptr(), t.as_ptr())) }.unwrap_or_default()
 }

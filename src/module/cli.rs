@@ -2,11 +2,14 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
+use std::sync::Arc;
 
 use crate::ffi::host::{cli_print, data_file, function_exists};
-use crate::module::http::render_dynamic;
-use crate::module::render::Serving;
+use crate::module::funcs::call_into;
+use crate::module::render::{render_dynamic, Serving};
 use crate::module::state;
+use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
 use phoneprov_core::model::{Phone, Snapshot, Target};
 use phoneprov_core::profile::FileEntry;
@@ -19,84 +22,113 @@ const RENDER: i32 = 2;
 const CHECK: i32 = 3;
 
 /// Variables whose values the CLI does not print.
-fn is_secret(name: &str) -> bool {
+fn is_secret(name: &[u8]) -> bool {
     let n = name.to_ascii_uppercase();
-    n.contains("SECRET") || n.contains("PASS")
+    [&b"SECRET"[..], b"PASS"]
+        .iter()
+        .any(|w| n.windows(w.len()).any(|x| x == *w))
 }
 
 /// What the CLI renders with: the phone's own SERVER, else 127.0.0.1 (there is no
 /// connection to take it from).
-fn cli_serving(phone: &Phone) -> Serving {
-    Serving::new(phone, Some("127.0.0.1".into()), None)
+fn cli_serving(snap: &Arc<Snapshot>, phone: &Phone) -> Serving {
+    Serving::new(snap.clone(), phone, Some("127.0.0.1".into()), None)
 }
 
-fn show_phone(snap: &Snapshot, mac: &str) -> String {
+/// `text` padded with spaces to `width` bytes, as printf's `%-Ns` does.
+fn padded(out: &mut Vec<u8>, text: &[u8], width: usize) {
+    out.extend_from_slice(text);
+    out.resize(out.len() + width.saturating_sub(text.len()), b' ');
+}
+
+fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
     let Some(phone) = snap.phone(mac) else {
-        return format!("No phone with MAC '{mac}'.\n");
+        return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes();
     };
-    let mut out = format!(
-        "Phone {} (provider {}, profile {})\n",
-        phone.mac, phone.provider, phone.profile.name
-    );
+    let mut out = Vec::new();
+    let _ = write!(out, "Phone ");
+    out.extend_from_slice(&phone.mac);
+    let _ = write!(out, " (provider {}, profile ", phone.provider);
+    out.extend_from_slice(&phone.profile.name);
+    out.extend_from_slice(b")\n");
     for line in &phone.lines {
-        let _ = writeln!(out, "\nLine {} ({}):", line.index, line.name);
+        let _ = write!(out, "\nLine {} (", line.index);
+        out.extend_from_slice(&line.name);
+        out.extend_from_slice(b"):\n");
         for (k, v) in line.vars.iter() {
             let v = if is_secret(k) && !v.is_empty() {
-                "********"
+                &b"********"[..]
             } else {
                 v
             };
-            let _ = writeln!(out, "  {k:<20} = {v}");
+            out.extend_from_slice(b"  ");
+            padded(&mut out, k, 20);
+            out.extend_from_slice(b" = ");
+            out.extend_from_slice(v);
+            out.push(b'\n');
         }
     }
-    out += "\nRoutes:\n";
+    out.extend_from_slice(b"\nRoutes:\n");
     for r in &snap.routes {
         if let Target::Dynamic { phone: p, file } = r.target {
             if *snap.phones[p].mac == *phone.mac {
                 let f = &phone.profile.dynamic_files[file];
-                let _ = writeln!(out, "  {:<40} {} ({})", r.uri, f.template, f.mime_type);
+                out.extend_from_slice(b"  ");
+                padded(&mut out, &r.uri, 40);
+                out.push(b' ');
+                out.extend_from_slice(&f.template);
+                out.extend_from_slice(b" (");
+                out.extend_from_slice(&f.mime_type);
+                out.extend_from_slice(b")\n");
             }
         }
     }
     out
 }
 
-fn render(snap: &Snapshot, uri: &str) -> String {
+fn render(snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
     let Some(res) = snap.resolve(uri) else {
-        return format!("No route for '{uri}'.\n");
+        return format!("No route for '{}'.\n", lossy(uri)).into_bytes();
     };
     match res.phone {
         None => match fs::read(data_file(&res.file.template)) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(e) => format!("({} bytes of binary data)\n", e.as_bytes().len()),
-            },
-            Err(e) => format!("Cannot read {}: {e}\n", res.file.template),
+            Ok(bytes) if bytes.contains(&0) => {
+                format!("({} bytes of binary data)\n", bytes.len()).into_bytes()
+            }
+            Ok(bytes) => bytes,
+            Err(e) => format!("Cannot read {}: {e}\n", lossy(&res.file.template)).into_bytes(),
         },
-        Some(phone) => match render_dynamic(phone, res.file, cli_serving(phone)) {
-            Ok(body) => body,
-            Err(e) => format!("{e}\n"),
-        },
+        Some(phone) => {
+            let serving = cli_serving(snap, phone);
+            match render_dynamic(phone, res.file, serving, call_into) {
+                Ok(body) => body,
+                Err(e) => format!("{e}\n").into_bytes(),
+            }
+        }
     }
 }
 
 /// What is wrong with one dynamic route, if anything.
-fn check_route(phone: &Phone, file: &FileEntry) -> Vec<String> {
+fn check_route(snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry) -> Vec<String> {
     let path = data_file(&file.template);
-    let text = match fs::read_to_string(&path) {
+    let text = match fs::read(&path) {
         Ok(t) => t,
         Err(e) => return vec![format!("missing template {} ({e})", path.display())],
     };
+    let name = lossy(&file.template);
     let mut found: Vec<String> = problems(&text, &function_exists)
         .into_iter()
-        .map(|(l, c, m)| format!("{}:{l}:{c}: {m}", file.template))
+        .map(|(l, c, m)| format!("{name}:{l}:{c}: {m}"))
         .collect();
-    match render_dynamic(phone, file, cli_serving(phone)) {
+    match render_dynamic(phone, file, cli_serving(snap, phone), call_into) {
         Err(e) => found.push(e.to_string()),
         Ok(body) => {
-            let xml = file.mime_type.contains("xml") || file.template.ends_with(".linphonerc");
-            if xml {
-                if let Err(e) = xmlcheck::check(&body) {
+            let is_xml = file.mime_type.windows(3).any(|w| w == b"xml")
+                || file.template.ends_with(b".linphonerc");
+            if is_xml {
+                // Well-formedness does not depend on the encoding of letters: bytes that
+                // are not UTF-8 are read as ISO-8859-1 for the check.
+                if let Err(e) = xmlcheck::check(&utf8_or_latin1(&body)) {
                     found.push(format!(
                         "not well-formed XML at line {}, column {}: {}",
                         e.line, e.column, e.message
@@ -108,38 +140,69 @@ fn check_route(phone: &Phone, file: &FileEntry) -> Vec<String> {
     found
 }
 
-fn check(snap: &Snapshot, mac: Option<&str>) -> String {
+/// Static files that do not exist (`mac` given: those of the phone's profile).
+fn check_static(snap: &Snapshot, mac: Option<&[u8]>, out: &mut String) -> usize {
+    let profile = mac.and_then(|m| snap.phone(m)).map(|p| &p.profile);
+    let mut missing = 0;
+    for p in &snap.config.profiles {
+        if profile.is_some_and(|mine| !Arc::ptr_eq(mine, p)) {
+            continue;
+        }
+        for f in &p.static_files {
+            let path = data_file(&f.template);
+            if !path.is_file() {
+                missing += 1;
+                let _ = writeln!(
+                    out,
+                    "{} (static file of profile [{}]): missing {}",
+                    lossy(&f.uri),
+                    lossy(&p.name),
+                    path.display()
+                );
+            }
+        }
+    }
+    missing
+}
+
+fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     let mut out = String::new();
+    let missing_static = check_static(snap, mac, &mut out);
     let (mut routes, mut bad) = (0, 0);
     for r in &snap.routes {
         let Target::Dynamic { phone, file } = r.target else {
             continue;
         };
         let phone = &snap.phones[phone];
-        if mac.is_some_and(|m| *m != *phone.mac) {
+        if mac.is_some_and(|m| m != &*phone.mac) {
             continue;
         }
         routes += 1;
-        let found = check_route(phone, &phone.profile.dynamic_files[file]);
+        let found = check_route(snap, phone, &phone.profile.dynamic_files[file]);
         if !found.is_empty() {
             bad += 1;
-            let _ = writeln!(out, "{} (phone {}):", r.uri, phone.mac);
+            let _ = writeln!(out, "{} (phone {}):", lossy(&r.uri), lossy(&phone.mac));
             for f in found {
                 let _ = writeln!(out, "  {f}");
             }
         }
     }
-    let _ = writeln!(out, "{routes} dynamic routes checked, {bad} with problems.");
+    let _ = writeln!(
+        out,
+        "{routes} dynamic routes checked, {bad} with problems; {missing_static} static files \
+         missing."
+    );
     out
 }
 
-pub fn run(command: i32, fd: i32, args: &[String]) {
+pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
     let Some(snap) = state::current() else { return };
+    let arg = |i: usize| args.get(i).map(Vec::as_slice);
     let text = match command {
         SHOW_ROUTES => cli::show_routes(&snap),
-        SHOW_PHONE => show_phone(&snap, &args[3]),
-        RENDER => render(&snap, &args[2]),
-        CHECK => check(&snap, args.get(2).map(String::as_str)),
+        SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
+        RENDER => render(&snap, arg(2).unwrap_or_default()),
+        CHECK => check(&snap, arg(2)).into_bytes(),
         _ => return,
     };
     cli_print(fd, &text);
@@ -147,9 +210,9 @@ pub fn run(command: i32, fd: i32, args: &[String]) {
 
 /// Tab completion: the `state`-th MAC or URI starting with `word` at the position that
 /// takes one.
-pub fn complete(command: i32, _line: &str, word: &str, pos: i32, state: i32) -> Option<String> {
+pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
     let snap = state::current()?;
-    let candidates: Vec<&str> = match (command, pos) {
+    let candidates: Vec<&[u8]> = match (command, pos) {
         (SHOW_PHONE, 3) | (CHECK, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
         (RENDER, 2) => snap.routes.iter().map(|r| &*r.uri).collect(),
         _ => return None,
@@ -158,5 +221,5 @@ pub fn complete(command: i32, _line: &str, word: &str, pos: i32, state: i32) -> 
         .into_iter()
         .filter(|c| c.starts_with(word))
         .nth(usize::try_from(state).ok()?)
-        .map(str::to_owned)
+        .map(<[u8]>::to_vec)
 }

@@ -78,11 +78,3 @@ impl<T> FileCache<T> {
         *self.map.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
-
-/// File contents as text, with bytes that are not UTF-8 replaced.
-pub fn text(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}

@@ -6,6 +6,7 @@
 //! (and on any global variable a missing name falls back to), so the rendered items of a
 //! snapshot are kept and each request only leaves out the excluded phone.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,18 +14,57 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::ffi::host::{self, data_file, AstHost};
 use crate::ffi::log;
 use crate::ffi::vars::global;
-use crate::module::render::{is_serving, render_line, render_line_with, render_plain};
+use crate::module::render::{
+    fail_response, is_serving, render_line, render_plain, serving_snapshot,
+};
 use crate::module::{state, templates};
+use phoneprov_core::bytes::lossy;
 use phoneprov_core::funcs::{self, EachUser};
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::template::Template;
 use phoneprov_core::uri::is_contained;
+use phoneprov_core::vars::Vars;
 use phoneprov_core::{qr, vars, xml};
 
-fn read_template(name: &str) -> Result<Arc<Template>, String> {
+/// How deep PP_EACH_USER and PP_EACH_EXTENSION may nest: a template that includes itself
+/// would otherwise recurse until the thread's stack overflows and Asterisk aborts.
+const MAX_DEPTH: u32 = 8;
+
+thread_local! {
+    /// How many PP_EACH_* calls are running on this thread, one inside another.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Counts one nesting level for as long as it lives.
+struct Nested;
+
+impl Nested {
+    fn enter(name: &str) -> Option<Nested> {
+        let depth = DEPTH.with(|d| d.get());
+        if depth >= MAX_DEPTH {
+            log::error(&format!(
+                "{name}: nested more than {MAX_DEPTH} levels deep (a template that includes \
+                 itself?); the response fails"
+            ));
+            fail_response();
+            return None;
+        }
+        DEPTH.with(|d| d.set(depth + 1));
+        Some(Nested)
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+fn read_template(name: &[u8]) -> Result<Arc<Template>, String> {
     if !is_contained(name) {
         return Err(format!(
-            "PP_EACH_EXTENSION: '{name}' is not below AST_DATA_DIR/phoneprov"
+            "PP_EACH_EXTENSION: '{}' is not below AST_DATA_DIR/phoneprov",
+            lossy(name)
         ));
     }
     let path = data_file(name);
@@ -34,36 +74,36 @@ fn read_template(name: &str) -> Result<Arc<Template>, String> {
 /// Every phone's item of one PP_EACH_USER template, for one snapshot.
 struct Items {
     generation: u64,
-    template: String,
+    template: Vec<u8>,
     /// Global variables the items fell back to, with the values they had.
-    globals: Vec<(String, Option<String>)>,
-    body: String,
+    globals: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    body: Vec<u8>,
     spans: Vec<Range<usize>>,
     /// Lower-case MAC to the indexes of its phones' spans.
-    by_mac: HashMap<String, Vec<usize>>,
+    by_mac: HashMap<Vec<u8>, Vec<usize>>,
 }
 
 impl Items {
     fn build(snap: &Snapshot, call: &EachUser) -> Items {
-        let mut globals: Vec<(String, Option<String>)> = Vec::new();
-        let mut body = String::new();
+        let mut globals: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let mut body = Vec::new();
         let mut spans = Vec::with_capacity(snap.phones.len());
-        let mut by_mac: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_mac: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         for (i, phone) in snap.phones.iter().enumerate() {
             let start = body.len();
-            let mut seen = |name: &str, value: Option<&str>| {
+            let mut seen = |name: &[u8], value: Option<&[u8]>| {
                 if !globals.iter().any(|(n, _)| n == name) {
-                    globals.push((name.to_owned(), value.map(str::to_owned)));
+                    globals.push((name.to_vec(), value.map(<[u8]>::to_vec)));
                 }
             };
-            let index = (i + 1).to_string();
+            let index = (i + 1).to_string().into_bytes();
             let extra = [(vars::PHONE_INDEX, index.clone())];
-            match render_plain(&call.template, phone.vars(), &extra, &mut seen) {
-                Some(item) => body.push_str(&item),
-                None => body.push_str(&host::render(
+            match render_plain(&call.template, phone.vars(), &extra, call_into, &mut seen) {
+                Some(item) => body.extend_from_slice(&item),
+                None => body.extend_from_slice(&host::render(
                     call.template.text(),
                     phone.vars(),
-                    &[(vars::PHONE_INDEX, &index)],
+                    &[(vars::PHONE_INDEX.as_bytes(), &index)],
                 )),
             }
             spans.push(start..body.len());
@@ -74,7 +114,7 @@ impl Items {
         }
         Items {
             generation: snap.generation,
-            template: call.template.text().to_owned(),
+            template: call.template.text().to_vec(),
             globals,
             body,
             spans,
@@ -89,7 +129,7 @@ impl Items {
     }
 
     /// Appends every item but those of the excluded MAC.
-    fn write_without(&self, out: &mut String, exclude: &str) {
+    fn write_without(&self, out: &mut Vec<u8>, exclude: &[u8]) {
         let skip = match self.by_mac.get(&exclude.to_ascii_lowercase()) {
             Some(skip) if !exclude.is_empty() => skip.as_slice(),
             _ => &[],
@@ -99,10 +139,10 @@ impl Items {
         out.reserve(self.body.len() + 4096);
         let mut from = 0;
         for &i in skip {
-            out.push_str(&self.body[from..self.spans[i].start]);
+            out.extend_from_slice(&self.body[from..self.spans[i].start]);
             from = self.spans[i].end;
         }
-        out.push_str(&self.body[from..]);
+        out.extend_from_slice(&self.body[from..]);
     }
 }
 
@@ -110,24 +150,24 @@ impl Items {
 static ITEMS: Mutex<Vec<Arc<Items>>> = Mutex::new(Vec::new());
 const MAX_ITEMS: usize = 8;
 
-fn each_user(snap: &Snapshot, data: &str, out: &mut String) {
+fn each_user(snap: &Snapshot, data: &[u8], out: &mut Vec<u8>) {
     let call = EachUser::parse(data);
     // Items that depend on the request (the served phone's SERVER) or on functions Asterisk
     // must run are rendered every time.
-    let uses_request = call
-        .template
-        .names()
-        .any(|n| n == vars::SERVER || n == vars::SERVER_HOST || n == vars::BASE_URL)
-        && snap
-            .phones
-            .iter()
-            .any(|p| is_serving(p) && !call.excludes(&p.mac));
+    let uses_request = call.template.names().any(|n| {
+        [vars::SERVER, vars::SERVER_HOST, vars::BASE_URL]
+            .map(str::as_bytes)
+            .contains(&n)
+    }) && snap
+        .phones
+        .iter()
+        .any(|p| is_serving(p) && !call.excludes(&p.mac));
     if !call.template.is_plain() || uses_request {
         let render = |t: &Template, i: usize, p: &Phone| {
-            let index = vec![(vars::PHONE_INDEX, (i + 1).to_string())];
-            render_line_with(t, p, p.vars(), index)
+            let index = vec![(vars::PHONE_INDEX, (i + 1).to_string().into_bytes())];
+            render_line(t, p, p.vars(), index, call_into)
         };
-        out.push_str(&funcs::each_user(snap, data, &render));
+        out.extend_from_slice(&funcs::each_user(snap, data, &render));
         return;
     }
     let cached = {
@@ -149,26 +189,33 @@ fn each_user(snap: &Snapshot, data: &str, out: &mut String) {
 
 /// Runs one of the module's functions by name, appending its result; false for a name
 /// that is not one of them.
-pub fn call_into(name: &str, data: &str, out: &mut String) -> bool {
+pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
     match name {
         "PP_XML" => xml::escape_into(out, data),
         "PP_QRCODE" => match qr::svg(data) {
-            Ok(svg) => out.push_str(&svg),
+            Ok(svg) => out.extend_from_slice(svg.as_bytes()),
             Err(e) => log::warning(&format!("PP_QRCODE: {e}")),
         },
         "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
-            let Some(snap) = state::current() else {
+            // The snapshot the response started with, so that a reload in between cannot
+            // mix two configurations in one file.
+            let Some(snap) = serving_snapshot().or_else(state::current) else {
+                return true;
+            };
+            let Some(_nested) = Nested::enter(name) else {
                 return true;
             };
             if name == "PP_EACH_USER" {
                 each_user(&snap, data, out);
             } else {
-                out.push_str(&funcs::each_extension(
+                let render =
+                    |t: &Template, p: &Phone, v: &Vars| render_line(t, p, v, Vec::new(), call_into);
+                out.extend_from_slice(&funcs::each_extension(
                     &snap,
                     data,
                     &AstHost,
                     &read_template,
-                    &render_line,
+                    &render,
                 ));
             }
         }
@@ -181,8 +228,8 @@ pub fn call_into(name: &str, data: &str, out: &mut String) -> bool {
 const NAMES: [&str; 4] = ["PP_EACH_USER", "PP_EACH_EXTENSION", "PP_XML", "PP_QRCODE"];
 
 /// Called by Asterisk, through the glue, with a function's number.
-pub fn call(function: i32, data: &str) -> String {
-    let mut out = String::new();
+pub fn call(function: i32, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
     if let Some(name) = usize::try_from(function).ok().and_then(|i| NAMES.get(i)) {
         call_into(name, data, &mut out);
     }

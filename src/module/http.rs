@@ -1,104 +1,67 @@
 //! Answers `/phoneprov/...` requests from the current snapshot.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use std::fmt;
-use std::path::PathBuf;
-
-use crate::ffi::host::{data_file, http_prefix};
+use crate::ffi::host::{data_file, http_prefix, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
-use crate::module::render::{self, render_line, Serving};
-use crate::module::{state, statics, templates};
-use phoneprov_core::linphone::{self, IniError};
-use phoneprov_core::model::Phone;
-use phoneprov_core::profile::FileEntry;
+use crate::module::funcs::call_into;
+use crate::module::render::{render_dynamic, Serving};
+use crate::module::{state, statics};
+use phoneprov_core::bytes::lossy;
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
 use phoneprov_core::vars;
 
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-struct InFlight;
-
-impl InFlight {
-    fn enter() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Waits (up to 10 s) until no request is running our code, so the module can go away.
-pub fn wait_idle() {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while IN_FLIGHT.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+/// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
+/// still are (a slow client downloading a large static file, say).
+pub fn wait_idle(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while http_requests_in_flight() > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(5));
+    }
+    // The last request decrements the counter a few instructions before it leaves the
+    // callback; give it time to return before the library can be unmapped.
+    std::thread::sleep(Duration::from_millis(20));
+    true
+}
+
+/// Test builds only (`--features failpoints`): URIs that make the handler fail on purpose.
+/// True when the request must get no answer from the handler.
+#[cfg(feature = "failpoints")]
+fn failpoint(req: &Request) -> bool {
+    match req.raw_uri {
+        b"failpoint/panic" => panic!("failpoint: panic in the HTTP handler"),
+        b"failpoint/silent" => {
+            log::warning("failpoint: the HTTP handler returns without answering");
+            true
+        }
+        _ => false,
     }
 }
 
 /// Characters a 404 page may repeat from the request without any escaping.
-fn echo_safe(uri: &str) -> bool {
+fn echo_safe(uri: &[u8]) -> bool {
     uri.len() <= 200
         && uri
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/~+:@=,".contains(&b))
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/~+:@=,".contains(b))
 }
 
-fn not_found(req: &Request, uri: &str) {
+fn not_found(req: &Request, uri: &[u8]) {
     let text = if echo_safe(uri) {
-        uri
+        lossy(uri)
     } else {
-        "The requested URL was not found on this server."
+        "The requested URL was not found on this server.".into()
     };
-    req.error(404, "Not Found", text);
+    req.error(404, "Not Found", &text);
 }
 
 fn internal_error(req: &Request) {
     req.error(500, "Internal Error", "An internal error has occured.");
-}
-
-/// Why a dynamic file could not be rendered.
-pub enum Failure {
-    Template(PathBuf, std::io::Error),
-    Linphone(PathBuf, IniError),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            Failure::Template(p, e) => write!(f, "Could not load file: {} ({e})", p.display()),
-            Failure::Linphone(p, e) => write!(
-                f,
-                "{}, rendered, is not a valid linphonerc at line {}: {}",
-                p.display(),
-                e.line,
-                e.message
-            ),
-        }
-    }
-}
-
-/// Renders a phone's dynamic file for `serving`. A template named `*.linphonerc` is written
-/// in linphonerc (INI) form and served as Linphone's provisioning XML.
-pub fn render_dynamic(
-    phone: &Phone,
-    file: &FileEntry,
-    serving: Serving,
-) -> Result<String, Failure> {
-    let path = data_file(&file.template);
-    let template = templates::load(&path).map_err(|e| Failure::Template(path.clone(), e))?;
-    let body = render::serving(serving, || render_line(&template, phone, phone.vars()));
-    if file.template.ends_with(".linphonerc") {
-        return linphone::to_xml(&body).map_err(|e| Failure::Linphone(path, e));
-    }
-    Ok(body)
 }
 
 /// `scheme://host[/prefix]/phoneprov/` as this client reached the server: the Host header
@@ -114,7 +77,10 @@ fn base_url(req: &Request) -> String {
 }
 
 pub fn handle(req: &Request) {
-    let _in_flight = InFlight::enter();
+    #[cfg(feature = "failpoints")]
+    if failpoint(req) {
+        return;
+    }
     if req.method == Method::Other {
         req.error(
             501,
@@ -155,14 +121,14 @@ pub fn handle(req: &Request) {
         }
         found
     };
-    let serving = Serving::new(phone, connection, Some(base_url(req)));
-    let body = match render_dynamic(phone, res.file, serving) {
+    let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)));
+    let body = match render_dynamic(phone, res.file, serving, call_into) {
         Ok(body) => body,
         Err(failure) => {
             log::warning(&failure.to_string());
             return internal_error(req);
         }
     };
-    let headers = format!("Content-type: {}\r\n", res.file.mime_type);
+    let headers = [b"Content-type: ", &res.file.mime_type[..], b"\r\n"].concat();
     req.send(200, "OK", &headers, &body, false);
 }

@@ -1,4 +1,7 @@
 //! The module: load, unload and reload, wired to the HTTP server, the CLI and the dialplan.
+//! Safe Rust only: raw pointers stay in `ffi` and `exports`.
+
+#![forbid(unsafe_code)]
 
 pub mod cli;
 mod filecache;
@@ -11,9 +14,10 @@ mod statics;
 mod templates;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{data_file, register_all, unregister_all};
+use crate::ffi::host::{data_file, http_requests_in_flight, register_all, unregister_all};
 use crate::ffi::log;
 use phoneprov_core::profile::Config;
 
@@ -24,9 +28,9 @@ fn read_config() -> Result<Arc<Config>, String> {
         LoadError::Invalid => "phoneprov.conf could not be parsed".to_owned(),
     })?;
     let (config, mut diags) = Config::parse(&file);
-    diags.extend(config.missing_files(|f| data_file(f).is_file()));
+    diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
     for d in diags {
-        log::log_at(
+        log::write(
             d.level,
             d.origin.file(),
             d.origin.line(),
@@ -63,13 +67,35 @@ pub fn load() -> bool {
     true
 }
 
-pub fn unload() {
+/// How long unload waits for requests inside the HTTP handler before it refuses.
+const UNLOAD_WAIT: Duration = Duration::from_secs(5);
+
+/// False when requests are still being answered: everything is registered again and the
+/// module stays loaded (Asterisk reports the unload failed), rather than be unmapped under
+/// a running request.
+pub fn unload() -> bool {
     unregister_all();
-    http::wait_idle();
+    if !http::wait_idle(UNLOAD_WAIT) {
+        let relinked = register_all();
+        log::warning(&format!(
+            "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
+             client downloading a large file?). res_phoneprov stays loaded{}; unload again \
+             once they are done.",
+            http_requests_in_flight(),
+            UNLOAD_WAIT.as_secs(),
+            if relinked {
+                " and serving"
+            } else {
+                ", but registering its HTTP handler, CLI commands or functions again failed"
+            }
+        ));
+        return false;
+    }
     state::stop();
     templates::clear();
     statics::clear();
     funcs::clear();
+    true
 }
 
 pub fn reload() -> bool {

@@ -1,57 +1,105 @@
 //! Rendering templates for a request: plain templates in Rust (exactly as Asterisk would),
 //! the rest through Asterisk's substitution. The phone being served also gets SERVER (from
 //! the connection) and SERVER_HOST where its variables lack them.
+//!
+//! Rendering calls the module's dialplan functions, and those render templates: to keep
+//! files free of import cycles, the functions are handed in as a [`Call`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::ffi::host;
+use crate::ffi::host::{self, data_file};
 use crate::ffi::vars::global;
-use crate::module::funcs;
-use phoneprov_core::model::Phone;
+use crate::module::templates;
+use phoneprov_core::bytes::utf8_or_latin1;
+use phoneprov_core::linphone::{self, IniError};
+use phoneprov_core::model::{Phone, Snapshot};
+use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::uri_host;
 use phoneprov_core::template::{has_inherited, Template};
 use phoneprov_core::vars::{self, Text, Vars};
 
-/// What a request adds to the variables of the phone it serves.
+/// Runs one of the module's functions by name, appending its result; false for a name
+/// that is not one of them.
+pub type Call = fn(&str, &[u8], &mut Vec<u8>) -> bool;
+
+/// Told of each global variable a rendering fell back to, with the value it had.
+pub type SeenGlobal<'a> = dyn FnMut(&[u8], Option<&[u8]>) + 'a;
+
+/// What a request adds to the variables of the phone it serves, and the snapshot the
+/// whole response is rendered from (PP_EACH_* included).
 pub struct Serving {
+    pub snap: Arc<Snapshot>,
     pub mac: Text,
     /// SERVER from the connection, when the phone's variables have none.
-    pub server: Option<String>,
+    pub server: Option<Vec<u8>>,
     /// SERVER_HOST, when the phone's variables have none.
-    pub server_host: Option<String>,
+    pub server_host: Option<Vec<u8>>,
     /// PP_BASE_URL: where this server's /phoneprov/ is, as the client reached it.
-    pub base_url: Option<String>,
+    pub base_url: Option<Vec<u8>>,
 }
 
 impl Serving {
-    /// The additions for `phone`, whose SERVER (if it has none) is `connection`.
-    pub fn new(phone: &Phone, connection: Option<String>, base_url: Option<String>) -> Serving {
+    /// The additions for `phone` of `snap`, whose SERVER (if it has none) is `connection`.
+    pub fn new(
+        snap: Arc<Snapshot>,
+        phone: &Phone,
+        connection: Option<String>,
+        base_url: Option<String>,
+    ) -> Serving {
         let vars = phone.vars();
         let server = match vars.find(vars::SERVER) {
             Some(_) => None,
-            None => connection,
+            None => connection.map(String::into_bytes),
         };
-        let server_host = vars.find(vars::SERVER).or(server.as_deref()).map(uri_host);
+        let server_host = vars
+            .find(vars::SERVER)
+            .or(server.as_deref())
+            .map(|s| uri_host(&String::from_utf8_lossy(s)).into_bytes());
         Serving {
+            snap,
             mac: phone.mac.clone(),
             server,
             server_host,
-            base_url,
+            base_url: base_url.map(String::into_bytes),
         }
     }
 }
 
 thread_local! {
     /// The phone being served on this thread, for dialplan functions that render its lines.
-    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
+    /// `ManuallyDrop` because a thread-local that needs `Drop` registers a thread-exit
+    /// destructor from this library, and glibc keeps a library with pending destructors mapped
+    /// after unload (the next load would run the old image). [`serving`] always puts the
+    /// previous value back, so a thread never ends holding a `Serving`.
+    static SERVING: ManuallyDrop<RefCell<Option<Serving>>> =
+        const { ManuallyDrop::new(RefCell::new(None)) };
+    /// Set by a dialplan function whose failure must fail the whole response.
+    static FAILED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes the response being rendered on this thread fail (500) once rendering ends.
+pub fn fail_response() {
+    FAILED.with(|f| f.set(true));
+}
+
+/// Puts the previous phone back, also when rendering panics (the thread may serve more).
+struct Restore(Option<Serving>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        SERVING.with(|s| *s.borrow_mut() = previous);
+    }
 }
 
 /// Runs `f` with `serving` as this thread's phone being served.
 pub fn serving<R>(serving: Serving, f: impl FnOnce() -> R) -> R {
-    let previous = SERVING.with(|s| s.borrow_mut().replace(serving));
-    let r = f();
-    SERVING.with(|s| *s.borrow_mut() = previous);
-    r
+    let _restore = Restore(SERVING.with(|s| s.borrow_mut().replace(serving)));
+    f()
 }
 
 /// Whether `phone` is the one served on this thread.
@@ -59,29 +107,29 @@ pub fn is_serving(phone: &Phone) -> bool {
     SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.mac == phone.mac))
 }
 
+/// The snapshot of the response being rendered on this thread, if one is.
+pub fn serving_snapshot() -> Option<Arc<Snapshot>> {
+    SERVING.with(|s| s.borrow().as_ref().map(|s| s.snap.clone()))
+}
+
 /// The request's additions for this phone and variable list.
-fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, String)> {
+fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, Vec<u8>)> {
     SERVING.with(|s| {
         let s = s.borrow();
         let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
             return Vec::new();
         };
         let mut extra = Vec::with_capacity(3);
-        if let Some(server) = &serving.server {
-            if !vars.contains(vars::SERVER) {
-                extra.push((vars::SERVER, server.clone()));
+        let mut add = |name: &'static str, value: &Option<Vec<u8>>| {
+            if let Some(value) = value {
+                if !vars.contains(name) {
+                    extra.push((name, value.clone()));
+                }
             }
-        }
-        if let Some(host) = &serving.server_host {
-            if !vars.contains(vars::SERVER_HOST) {
-                extra.push((vars::SERVER_HOST, host.clone()));
-            }
-        }
-        if let Some(url) = &serving.base_url {
-            if !vars.contains(vars::BASE_URL) {
-                extra.push((vars::BASE_URL, url.clone()));
-            }
-        }
+        };
+        add(vars::SERVER, &serving.server);
+        add(vars::SERVER_HOST, &serving.server_host);
+        add(vars::BASE_URL, &serving.base_url);
         extra
     })
 }
@@ -92,49 +140,100 @@ fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, String)> {
 pub fn render_plain(
     template: &Template,
     vars: &Vars,
-    extra: &[(&str, String)],
-    seen: &mut dyn FnMut(&str, Option<&str>),
-) -> Option<String> {
+    extra: &[(&str, Vec<u8>)],
+    call: Call,
+    seen: &mut SeenGlobal,
+) -> Option<Vec<u8>> {
     if !template.is_plain() || has_inherited(vars) {
         return None;
     }
-    let mut out = String::with_capacity(template.text().len() + 64);
+    let mut out = Vec::with_capacity(template.text().len() + 64);
     let done = template.render_into(
         &mut out,
         &mut |name, out| {
-            if let Some((_, v)) = extra.iter().find(|(k, _)| *k == name) {
-                out.push_str(v);
+            if let Some((_, v)) = extra.iter().find(|(k, _)| k.as_bytes() == name) {
+                out.extend_from_slice(v);
             } else if let Some(v) = vars.find(name) {
-                out.push_str(v);
+                out.extend_from_slice(v);
             } else {
                 let g = global(name);
                 seen(name, g.as_deref());
-                out.push_str(g.as_deref().unwrap_or(""));
+                out.extend_from_slice(g.as_deref().unwrap_or(b""));
             }
             true
         },
-        &mut funcs::call_into,
+        &mut |name, arg, out| call(name, arg, out),
     );
     done.then_some(out)
 }
 
-/// Renders `template` with one of `phone`'s variable lists for the current request.
-pub fn render_line(template: &Template, phone: &Phone, vars: &Vars) -> String {
-    render_line_with(template, phone, vars, Vec::new())
-}
-
-/// [`render_line`] with `more` variables first.
-pub fn render_line_with(
+/// Renders `template` with one of `phone`'s variable lists for the current request, with
+/// `more` variables first.
+pub fn render_line(
     template: &Template,
     phone: &Phone,
     vars: &Vars,
-    more: Vec<(&'static str, String)>,
-) -> String {
+    more: Vec<(&'static str, Vec<u8>)>,
+    call: Call,
+) -> Vec<u8> {
     let mut extra = more;
     extra.extend(extras(phone, vars));
-    if let Some(out) = render_plain(template, vars, &extra, &mut |_, _| {}) {
+    if let Some(out) = render_plain(template, vars, &extra, call, &mut |_, _| {}) {
         return out;
     }
-    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let extra: Vec<(&[u8], &[u8])> = extra
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_slice()))
+        .collect();
     host::render(template.text(), vars, &extra)
+}
+
+/// Why a dynamic file could not be rendered.
+pub enum Failure {
+    Template(PathBuf, std::io::Error),
+    Linphone(PathBuf, IniError),
+    /// A dialplan function failed in a way the response cannot hide (recursion).
+    Function,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Failure::Template(p, e) => write!(f, "Could not load file: {} ({e})", p.display()),
+            Failure::Linphone(p, e) => write!(
+                f,
+                "{}, rendered, is not a valid linphonerc at line {}: {}",
+                p.display(),
+                e.line,
+                e.message
+            ),
+            Failure::Function => write!(f, "a dialplan function of the template failed"),
+        }
+    }
+}
+
+/// Renders a phone's dynamic file for `serving`. A template named `*.linphonerc` is written
+/// in linphonerc (INI) form and served as Linphone's provisioning XML, which is UTF-8:
+/// bytes of the rendered file that are not UTF-8 are read as ISO-8859-1.
+pub fn render_dynamic(
+    phone: &Phone,
+    file: &FileEntry,
+    serving: Serving,
+    call: Call,
+) -> Result<Vec<u8>, Failure> {
+    let path = data_file(&file.template);
+    let template = templates::load(&path).map_err(|e| Failure::Template(path.clone(), e))?;
+    let outer = FAILED.with(|f| f.replace(false));
+    let body = self::serving(serving, || {
+        render_line(&template, phone, phone.vars(), Vec::new(), call)
+    });
+    if FAILED.with(|f| f.replace(outer)) {
+        return Err(Failure::Function);
+    }
+    if file.template.ends_with(b".linphonerc") {
+        return linphone::to_xml(&utf8_or_latin1(&body))
+            .map(String::into_bytes)
+            .map_err(|e| Failure::Linphone(path, e));
+    }
+    Ok(body)
 }

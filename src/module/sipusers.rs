@@ -5,6 +5,7 @@ use crate::ffi::config::{self, LoadError};
 use crate::ffi::host::iface_ipv4;
 use crate::ffi::log;
 use crate::module::state;
+use phoneprov_core::bytes::lossy;
 use phoneprov_core::conf::ConfigFile;
 use phoneprov_core::users;
 
@@ -28,7 +29,7 @@ fn users_file() -> Result<Option<ConfigFile>, ()> {
 }
 
 pub fn load_users() -> i32 {
-    let Some(config) = state::config() else {
+    let Some(config) = state::config_for(PROVIDER_NAME) else {
         return -1;
     };
     let file = match users_file() {
@@ -42,9 +43,10 @@ pub fn load_users() -> i32 {
     let settings = &config.settings;
     let server = settings.serveraddr.clone().or_else(|| {
         settings.serveriface.as_deref().map(|iface| {
-            iface_ipv4(iface).map(|a| a.to_string()).unwrap_or_else(|| {
-                log::warning(&format!("Unable to get IP of {iface}"));
-                "0.0.0.0".to_owned()
+            let address = iface_ipv4(iface).map(|a| a.to_string());
+            address.map(String::into_bytes).unwrap_or_else(|| {
+                log::warning(&format!("Unable to get IP of {}", lossy(iface)));
+                b"0.0.0.0".to_vec()
             })
         })
     });
@@ -52,7 +54,7 @@ pub fn load_users() -> i32 {
     let mut diags = Vec::new();
     let found = users::load(&file, &defaults, &mut diags);
     for d in diags {
-        log::log_at(
+        log::write(
             d.level,
             d.origin.file(),
             d.origin.line(),

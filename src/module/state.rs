@@ -1,23 +1,32 @@
 //! Shared state: the registry of providers and their extensions (what the served state is
 //! built from) and the published snapshot (what requests read).
 //!
-//! Requests never change anything: they take the current `Arc<Snapshot>`. A reload or a
-//! provider registration builds a whole new snapshot aside and swaps it in, so requests in
-//! flight finish on the old one. Extensions a provider adds during `load_users` go to a
-//! staging area of the calling thread and reach the registry only when the load is done.
+//! Requests never change anything: they take the current `Arc<Snapshot>`. A change (a
+//! reload, a provider registering, adding or deleting) updates the registry under its lock
+//! and bumps its version; a snapshot is then built from inputs copied under the lock, with
+//! no lock held (building runs dialplan functions through Asterisk, which may call back
+//! into us from any thread), and published only if the registry has not changed meanwhile.
+//!
+//! Extensions a provider adds while its `load_users` runs go to that provider's staging
+//! area and replace its set only when the load is complete. A provider that unregisters
+//! keeps being served for [`DEPARTURE_GRACE`]: the pjsip provider's reload is an unregister
+//! followed by a register, and its phones must not vanish in between.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
-
-use crate::ffi::api::ExternalLoadUsers;
 use crate::ffi::host::{fully_booted, AstHost};
 use crate::ffi::log;
+use crate::ffi::provider::ExternalLoadUsers;
 use phoneprov_core::model::{Extension, Snapshot};
 use phoneprov_core::profile::Config;
 use phoneprov_core::vars::{self, Interner, Vars};
+
+/// How long the phones of a provider that unregistered are still served, waiting for it
+/// to register again.
+pub const DEPARTURE_GRACE: Duration = Duration::from_millis(500);
 
 /// How a provider loads its users: ours is a Rust function, others are C callbacks.
 #[derive(Clone, Copy)]
@@ -38,7 +47,19 @@ impl LoadUsers {
 struct Provider {
     name: Arc<str>,
     load: LoadUsers,
+    extensions: Arc<Vec<Extension>>,
+    /// Set when it unregistered: served until then, waiting for it to come back.
+    departed: Option<Instant>,
+}
+
+/// A `load_users` in progress.
+struct Staging {
+    provider: Arc<str>,
+    /// Tells this load from a later one of the same provider, which supersedes it.
+    token: u64,
+    config: Arc<Config>,
     extensions: Vec<Extension>,
+    interner: Interner,
 }
 
 struct Registry {
@@ -47,107 +68,279 @@ struct Registry {
     interner: Interner,
     /// In registration order, which decides who keeps a MAC two providers claim.
     providers: Vec<Provider>,
+    loading: Vec<Staging>,
+    /// Bumped by every change of what a snapshot is built from.
+    version: u64,
 }
 
-struct Staging {
-    config: Arc<Config>,
-    extensions: Vec<Extension>,
-    interner: Interner,
+/// Registry versions, increasing for the life of the process (across unload and load), so
+/// a published version is never mistaken for a newer registry's.
+fn next_version() -> u64 {
+    static VERSIONS: AtomicU64 = AtomicU64::new(0);
+    VERSIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+impl Registry {
+    fn changed(&mut self) {
+        self.version = next_version();
+        DIRTY.store(true, Ordering::Release);
+    }
+
+    fn is_registered(&self, name: &str) -> bool {
+        self.providers
+            .iter()
+            .any(|p| &*p.name == name && p.departed.is_none())
+    }
+
+    fn provider(&mut self, name: &str) -> Option<&mut Provider> {
+        self.providers
+            .iter_mut()
+            .find(|p| &*p.name == name && p.departed.is_none())
+    }
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
-static SNAPSHOT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
+/// A plain std lock, not a crate with per-thread state (arc-swap keeps a debt list per
+/// thread): a thread-local destructor registered from this library by a thread that outlives
+/// the module (Asterisk's main thread loads it) keeps glibc from unmapping the library on
+/// unload, and the next load would run the old image. For the same reason this module has
+/// no thread-locals.
+static SNAPSHOT: RwLock<Option<Arc<Snapshot>>> = RwLock::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Set when a provider changed its extensions outside a load; the next reader rebuilds.
+/// The registry version the published snapshot was built from.
+static PUBLISHED_VERSION: AtomicU64 = AtomicU64::new(0);
+static LOAD_TOKEN: AtomicU64 = AtomicU64::new(0);
+/// Set when the registry changed since the snapshot being served was built.
 static DIRTY: AtomicBool = AtomicBool::new(false);
-/// False until the state was built with every module of Asterisk loaded. Modules that load
-/// after us (func_strings for TOLOWER, say) are missing while Asterisk boots, so URIs and
-/// setvars rendered then are rendered again once it has booted.
-static BUILT_AFTER_BOOT: AtomicBool = AtomicBool::new(false);
-/// Reloads and registrations run one at a time.
-static RELOADING: Mutex<()> = Mutex::new(());
+/// One builder at a time; others leave the work to it (see [`rebuild`]).
+static BUILDING: AtomicBool = AtomicBool::new(false);
+/// Milliseconds since [`epoch`] at which a departed provider's phones expire; 0: none.
+static DEPARTURE_DUE: AtomicU64 = AtomicU64::new(0);
 
-thread_local! {
-    static STAGING: RefCell<Option<Staging>> = const { RefCell::new(None) };
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn millis(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch()).as_millis()).unwrap_or(u64::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn build(reg: &Registry) -> Snapshot {
-    Snapshot::build(
-        reg.config.clone(),
-        reg.providers.iter().flat_map(|p| p.extensions.iter()),
-        &AstHost,
-    )
-}
-
 fn publish(mut snap: Snapshot) {
     snap.generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    SNAPSHOT.store(Some(Arc::new(snap)));
+    let old = SNAPSHOT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .replace(Arc::new(snap));
+    // Freed (when no request holds it any more) after the lock is released: freeing 100,000
+    // phones takes long enough to stall readers.
+    drop(old);
 }
 
-fn rebuild(reg: &Registry) {
-    DIRTY.store(false, Ordering::Release);
-    publish(build(reg));
+/// Drops the providers whose grace period is over; true if any was.
+fn expire_departed(reg: &mut Registry, now: Instant) -> bool {
+    let before = reg.providers.len();
+    let loading = &reg.loading;
+    // One that registered again is loading its new set: its old one stays until that is done.
+    reg.providers.retain(|p| {
+        !p.departed.is_some_and(|at| now >= at + DEPARTURE_GRACE)
+            || loading.iter().any(|s| s.provider == p.name)
+    });
+    let next = reg
+        .providers
+        .iter()
+        .filter_map(|p| p.departed)
+        .min()
+        .map_or(0, |at| millis(at + DEPARTURE_GRACE).max(1));
+    DEPARTURE_DUE.store(next, Ordering::Release);
+    reg.providers.len() != before
+}
+
+/// Marks the registry changed and builds (see [`build_pending`]).
+fn rebuild() {
+    DIRTY.store(true, Ordering::Release);
+    build_pending();
+}
+
+/// Clears the builder's marks even when a build panics, so later changes still build.
+struct Builder;
+
+impl Builder {
+    fn claim() -> Option<Builder> {
+        BUILDING
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Builder)
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        IN_BUILD.with(|b| b.set(false));
+        BUILDING.store(false, Ordering::Release);
+    }
+}
+
+/// While the registry has changes no snapshot shows, builds one from the registry as it is
+/// and publishes it, unless the registry changed during the build (then it builds again).
+/// Only one thread builds at a time: one that finds a build running leaves it the work.
+fn build_pending() {
+    while DIRTY.load(Ordering::Acquire) {
+        let Some(_builder) = Builder::claim() else {
+            return;
+        };
+        while DIRTY.swap(false, Ordering::AcqRel) {
+            let inputs = {
+                let mut reg = lock(&REGISTRY);
+                match reg.as_mut() {
+                    None => None,
+                    Some(reg) => {
+                        expire_departed(reg, Instant::now());
+                        // Phones' URIs and setvars run dialplan functions, and while
+                        // Asterisk boots the modules that register them may not be loaded
+                        // yet: until it has booted only static files are served (the first
+                        // read after boot builds the rest; see `current`).
+                        let booted = fully_booted();
+                        let exts: Vec<Arc<Vec<Extension>>> = match booted {
+                            true => reg.providers.iter().map(|p| p.extensions.clone()).collect(),
+                            false => Vec::new(),
+                        };
+                        Some((reg.config.clone(), exts, reg.version, booted))
+                    }
+                }
+            };
+            let Some((config, exts, version, booted)) = inputs else {
+                break;
+            };
+            IN_BUILD.with(|b| b.set(true));
+            let snap = Snapshot::build(config, exts.iter().flat_map(|e| e.iter()), &AstHost);
+            IN_BUILD.with(|b| b.set(false));
+            let reg = lock(&REGISTRY);
+            if reg.as_ref().is_some_and(|r| r.version == version) {
+                publish(snap);
+                PUBLISHED_VERSION.store(version, Ordering::Release);
+                PUBLISHED_BOOTED.store(booted, Ordering::Release);
+            } else {
+                DIRTY.store(true, Ordering::Release);
+            }
+        }
+        // Loop again for a change that came after the last check and found us building.
+    }
+}
+
+/// Waits (boundedly) until `done`, building in this thread whenever no other thread does.
+fn wait_for(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        build_pending();
+        if done() || lock(&REGISTRY).is_none() || Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// [`rebuild`], then waits until a snapshot at least as new as the registry is served: a
+/// change is served when its call returns, also when another thread was building.
+fn rebuild_and_wait() {
+    let Some(wanted) = lock(&REGISTRY).as_ref().map(|r| r.version) else {
+        return;
+    };
+    rebuild();
+    wait_for(|| PUBLISHED_VERSION.load(Ordering::Acquire) >= wanted);
 }
 
 /// The state requests are served from; None while the module is not loaded.
 pub fn current() -> Option<Arc<Snapshot>> {
-    if !BUILT_AFTER_BOOT.load(Ordering::Acquire) && fully_booted() {
-        BUILT_AFTER_BOOT.store(true, Ordering::Release);
+    let due = DEPARTURE_DUE.load(Ordering::Acquire);
+    if due != 0 && millis(Instant::now()) >= due {
         DIRTY.store(true, Ordering::Release);
     }
-    if DIRTY.load(Ordering::Acquire) {
-        // A reader that finds the registry busy (or is itself inside a build) serves the
-        // previous snapshot rather than wait.
-        if let Ok(reg) = REGISTRY.try_lock() {
-            if let Some(reg) = reg.as_ref().filter(|_| DIRTY.load(Ordering::Acquire)) {
-                rebuild(reg);
-            }
+    if !PUBLISHED_BOOTED.load(Ordering::Acquire) && fully_booted() {
+        // What is served has no phones yet (built while Asterisk booted): wait for the
+        // build that adds them, unless this thread is that build (a dialplan function).
+        DIRTY.store(true, Ordering::Release);
+        if !IN_BUILD.with(Cell::get) {
+            wait_for(|| PUBLISHED_BOOTED.load(Ordering::Acquire));
         }
+    } else {
+        build_pending();
     }
-    SNAPSHOT.load_full()
+    SNAPSHOT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
-/// The configuration in effect for this thread: during a reload, the one being loaded.
-pub fn config() -> Option<Arc<Config>> {
-    let staged = STAGING.with(|s| s.borrow().as_ref().map(|st| st.config.clone()));
-    staged.or_else(|| lock(&REGISTRY).as_ref().map(|r| r.config.clone()))
+/// Whether the snapshot served was built with every module of Asterisk loaded. Modules that
+/// load after us (func_strings for TOLOWER, say) are missing while Asterisk boots, so phones
+/// are built only once it has booted.
+static PUBLISHED_BOOTED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Set while this thread builds a snapshot (a `Cell` of `bool`: no destructor that
+    /// would keep the library mapped after unload).
+    static IN_BUILD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The configuration a provider loads its users for: during a reload, the one being
+/// loaded.
+pub fn config_for(provider: &str) -> Option<Arc<Config>> {
+    let reg = lock(&REGISTRY);
+    let reg = reg.as_ref()?;
+    let staged = reg.loading.iter().rev().find(|s| &*s.provider == provider);
+    Some(staged.map_or_else(|| reg.config.clone(), |s| s.config.clone()))
 }
 
 /// Starts serving `config` with no providers yet.
 pub fn start(config: Arc<Config>) {
-    let reg = Registry {
+    *lock(&REGISTRY) = Some(Registry {
         config,
         interner: Interner::default(),
         providers: Vec::new(),
-    };
-    let mut guard = lock(&REGISTRY);
-    BUILT_AFTER_BOOT.store(fully_booted(), Ordering::Release);
-    rebuild(&reg);
-    *guard = Some(reg);
+        loading: Vec::new(),
+        version: next_version(),
+    });
+    rebuild_and_wait();
 }
 
 /// Forgets everything; requests still running keep their snapshot until they finish.
 pub fn stop() {
-    *lock(&REGISTRY) = None;
-    SNAPSHOT.store(None);
+    let registry = lock(&REGISTRY).take();
+    let snapshot = SNAPSHOT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    PUBLISHED_BOOTED.store(false, Ordering::Release);
+    drop((registry, snapshot));
+    DEPARTURE_DUE.store(0, Ordering::Release);
 }
 
-/// Runs a provider's `load_users`, collecting what it adds; None when it reports failure.
-fn run_provider(load: LoadUsers, config: Arc<Config>) -> Option<Vec<Extension>> {
-    let previous = STAGING.with(|s| {
-        s.borrow_mut().replace(Staging {
+/// Runs a provider's `load_users`, collecting what it adds; None when it reports failure
+/// or a later load of the same provider superseded this one.
+fn run_provider(name: &Arc<str>, load: LoadUsers, config: Arc<Config>) -> Option<Vec<Extension>> {
+    let token = LOAD_TOKEN.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut reg = lock(&REGISTRY);
+        let reg = reg.as_mut()?;
+        reg.loading.retain(|s| s.provider != *name);
+        reg.loading.push(Staging {
+            provider: name.clone(),
+            token,
             config,
             extensions: Vec::new(),
             interner: Interner::default(),
-        })
-    });
+        });
+    }
     let res = load.call();
-    let staged = STAGING.with(|s| std::mem::replace(&mut *s.borrow_mut(), previous));
-    let mut extensions = staged.map(|s| s.extensions).unwrap_or_default();
+    let mut reg = lock(&REGISTRY);
+    let reg = reg.as_mut()?;
+    let at = reg.loading.iter().position(|s| s.token == token)?;
+    let mut extensions = reg.loading.remove(at).extensions;
     extensions.shrink_to_fit();
     (res == 0).then_some(extensions)
 }
@@ -157,57 +350,71 @@ pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
         log::error("Provider name can't be empty.");
         return -1;
     }
-    let _one_at_a_time = lock(&RELOADING);
+    // Messages are logged once the lock is released: ast_log is a call into Asterisk.
     let config = {
         let mut reg = lock(&REGISTRY);
-        let Some(reg) = reg.as_mut() else {
+        match reg.as_mut() {
+            None => Err(None),
+            Some(reg) if reg.is_registered(name) => Err(Some(())),
+            Some(reg) => Ok(reg.config.clone()),
+        }
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(None) => {
             log::warning(&format!(
                 "Provider '{name}' cannot be registered: res_phoneprov not loaded."
             ));
             return -1;
-        };
-        if reg.providers.iter().any(|p| &*p.name == name) {
+        }
+        Err(Some(())) => {
             log::error(&format!(
                 "There is already a provider registered named '{name}'."
             ));
             return -1;
         }
-        reg.providers.push(Provider {
-            name: name.into(),
-            load,
-            extensions: Vec::new(),
-        });
-        reg.config.clone()
     };
-    let loaded = run_provider(load, config);
-    let mut reg = lock(&REGISTRY);
-    let Some(reg) = reg.as_mut() else { return -1 };
-    match loaded {
-        Some(extensions) => {
-            if let Some(p) = reg.providers.iter_mut().find(|p| &*p.name == name) {
+    let name: Arc<str> = name.into();
+    // A provider that unregistered and comes back (its reload) keeps serving its previous
+    // phones until this load completes.
+    let Some(extensions) = run_provider(&name, load, config) else {
+        log::error(&format!(
+            "Unable to load provider '{name}' users. Register aborted."
+        ));
+        return -1;
+    };
+    {
+        let mut reg = lock(&REGISTRY);
+        let Some(reg) = reg.as_mut() else { return -1 };
+        let extensions = Arc::new(extensions);
+        match reg.providers.iter_mut().find(|p| p.name == name) {
+            Some(p) => {
+                p.load = load;
                 p.extensions = extensions;
+                p.departed = None;
             }
-            rebuild(reg);
-            0
+            None => reg.providers.push(Provider {
+                name,
+                load,
+                extensions,
+                departed: None,
+            }),
         }
-        None => {
-            log::error(&format!(
-                "Unable to load provider '{name}' users. Register aborted."
-            ));
-            reg.providers.retain(|p| &*p.name != name);
-            -1
-        }
+        reg.changed();
     }
+    rebuild_and_wait();
+    0
 }
 
 pub fn provider_unregister(name: &str) {
     let mut reg = lock(&REGISTRY);
-    if let Some(reg) = reg.as_mut() {
-        let before = reg.providers.len();
-        reg.providers.retain(|p| &*p.name != name);
-        if reg.providers.len() != before {
-            rebuild(reg);
-        }
+    let Some(reg) = reg.as_mut() else { return };
+    let now = Instant::now();
+    if let Some(p) = reg.provider(name) {
+        p.departed = Some(now);
+        // Its phones are served for the grace period; the first read after it rebuilds.
+        expire_departed(reg, now);
+        reg.loading.retain(|s| &*s.provider != name);
     }
 }
 
@@ -225,62 +432,57 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
         return -1;
     }
     let mut vars = vars;
-    let staged = STAGING.with(|s| match s.borrow_mut().as_mut() {
-        Some(st) => {
-            vars.freeze(&mut st.interner);
-            let provider = st.interner.intern(provider);
-            st.extensions.push(Extension { provider, vars });
-            None
-        }
-        None => Some(vars),
-    });
-    let Some(mut vars) = staged else { return 0 };
-    let mut reg = lock(&REGISTRY);
-    let found = reg.as_mut().and_then(|r| {
-        let i = r.providers.iter().position(|p| &*p.name == provider)?;
-        Some((r, i))
-    });
-    let Some((reg, i)) = found else {
+    let mut guard = lock(&REGISTRY);
+    let Some(reg) = guard.as_mut() else {
+        return -1;
+    };
+    if let Some(st) = reg
+        .loading
+        .iter_mut()
+        .rev()
+        .find(|s| &*s.provider == provider)
+    {
+        vars.freeze(&mut st.interner);
+        let provider = st.provider.clone();
+        st.extensions.push(Extension { provider, vars });
+        return 0;
+    }
+    vars.freeze(&mut reg.interner);
+    let Some(p) = reg.provider(provider) else {
+        drop(guard);
         log::error(&format!(
             "Provider '{provider}' wasn't found in the registry."
         ));
         return -1;
     };
-    vars.freeze(&mut reg.interner);
-    let provider = reg.interner.intern(provider);
-    reg.providers[i]
-        .extensions
-        .push(Extension { provider, vars });
-    DIRTY.store(true, Ordering::Release);
+    let provider = p.name.clone();
+    Arc::make_mut(&mut p.extensions).push(Extension { provider, vars });
+    reg.changed();
     0
 }
 
-/// Removes extensions of a provider: from what it is loading right now when called from its
-/// `load_users` (providers delete the extensions of objects they reload), else from the
-/// registry.
+/// Removes extensions of a provider: from what it is loading right now when a load is in
+/// progress (providers delete the extensions of objects they reload), else from what is
+/// served.
 fn change_extensions(provider: &str, keep: impl Fn(&Extension) -> bool) {
-    let staged = STAGING.with(|s| match s.borrow_mut().as_mut() {
-        Some(st) => {
-            st.extensions
-                .retain(|e| &*e.provider != provider || keep(e));
-            true
-        }
-        None => false,
-    });
-    if staged {
+    let mut reg = lock(&REGISTRY);
+    let Some(reg) = reg.as_mut() else { return };
+    if let Some(st) = reg
+        .loading
+        .iter_mut()
+        .rev()
+        .find(|s| &*s.provider == provider)
+    {
+        st.extensions.retain(keep);
         return;
     }
-    let mut reg = lock(&REGISTRY);
-    if let Some(p) = reg
-        .as_mut()
-        .and_then(|r| r.providers.iter_mut().find(|p| &*p.name == provider))
-    {
-        p.extensions.retain(keep);
-        DIRTY.store(true, Ordering::Release);
+    if let Some(p) = reg.provider(provider) {
+        Arc::make_mut(&mut p.extensions).retain(keep);
+        reg.changed();
     }
 }
 
-pub fn delete_extension(provider: &str, mac: &str) {
+pub fn delete_extension(provider: &str, mac: &[u8]) {
     change_extensions(provider, |e| {
         !e.vars
             .find(vars::MAC)
@@ -292,14 +494,14 @@ pub fn delete_extensions(provider: &str) {
     change_extensions(provider, |_| false);
 }
 
-/// Re-reads the configuration and every provider's users, then swaps the result in.
-/// On failure the state being served is kept.
+/// Re-reads every provider's users for `config`, then swaps the result in. A provider
+/// whose load fails keeps the extensions it had.
 pub fn reload(config: Arc<Config>) {
-    let _one_at_a_time = lock(&RELOADING);
     let providers: Vec<(Arc<str>, LoadUsers)> = match lock(&REGISTRY).as_ref() {
         Some(r) => r
             .providers
             .iter()
+            .filter(|p| p.departed.is_none())
             .map(|p| (p.name.clone(), p.load))
             .collect(),
         None => return,
@@ -307,7 +509,7 @@ pub fn reload(config: Arc<Config>) {
     let loaded: Vec<(Arc<str>, Option<Vec<Extension>>)> = providers
         .into_iter()
         .map(|(name, load)| {
-            let exts = run_provider(load, config.clone());
+            let exts = run_provider(&name, load, config.clone());
             if exts.is_none() {
                 log::error(&format!(
                     "Unable to load provider '{name}' users; keeping the ones it had."
@@ -316,13 +518,16 @@ pub fn reload(config: Arc<Config>) {
             (name, exts)
         })
         .collect();
-    let mut reg = lock(&REGISTRY);
-    let Some(reg) = reg.as_mut() else { return };
-    reg.config = config;
-    for (name, exts) in loaded {
-        if let (Some(p), Some(exts)) = (reg.providers.iter_mut().find(|p| p.name == name), exts) {
-            p.extensions = exts;
+    {
+        let mut reg = lock(&REGISTRY);
+        let Some(reg) = reg.as_mut() else { return };
+        reg.config = config;
+        for (name, exts) in loaded {
+            if let (Some(p), Some(exts)) = (reg.provider(&name), exts) {
+                p.extensions = Arc::new(exts);
+            }
         }
+        reg.changed();
     }
-    rebuild(reg);
+    rebuild_and_wait();
 }

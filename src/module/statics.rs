@@ -1,6 +1,6 @@
 //! Static files: validators (ETag, Last-Modified) and 304 answers, since phones poll their
-//! firmware on every boot; small text files from memory, everything else streamed from
-//! its descriptor.
+//! firmware on every boot; small files without NUL bytes from memory (bytes as they are,
+//! whatever their encoding), everything else streamed from its descriptor.
 
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
@@ -13,9 +13,9 @@ use phoneprov_core::httpdate;
 /// Files up to this size without NUL bytes are answered from memory.
 const SMALL: u64 = 64 * 1024;
 
-/// Small files' contents; None for one that holds a NUL byte (Asterisk sends bodies as C
-/// strings, so those go through the descriptor).
-static SMALL_FILES: FileCache<Option<String>> = FileCache::new();
+/// Small files' contents; None for one that holds a NUL byte (the glue hands bodies to
+/// Asterisk as C strings, so those go through the descriptor).
+static SMALL_FILES: FileCache<Option<Vec<u8>>> = FileCache::new();
 
 fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
     match req.header("If-None-Match") {
@@ -29,7 +29,7 @@ fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
 
 /// Answers with the file at `path`; Err says why it could not be read (the caller logs it
 /// and answers 500).
-pub fn serve(req: &Request, path: &Path, mime: &str) -> std::io::Result<()> {
+pub fn serve(req: &Request, path: &Path, mime: &[u8]) -> std::io::Result<()> {
     let meta = fs::metadata(path)?;
     let etag = format!(
         "\"{:x}-{:x}-{:x}\"",
@@ -42,18 +42,14 @@ pub fn serve(req: &Request, path: &Path, mime: &str) -> std::io::Result<()> {
         httpdate::format(meta.mtime())
     );
     if not_modified(req, &etag, meta.mtime()) {
-        req.send(304, "Not Modified", &validators, "", true);
+        req.send(304, "Not Modified", validators.as_bytes(), b"", true);
         return Ok(());
     }
-    let headers = format!("Content-type: {mime}\r\n{validators}");
+    let headers = [b"Content-type: ", mime, b"\r\n", validators.as_bytes()].concat();
     if meta.len() <= SMALL {
-        let text = SMALL_FILES.get(path, &meta, |b| {
-            (!b.contains(&0))
-                .then(|| String::from_utf8(b).ok())
-                .flatten()
-        })?;
-        if let Some(text) = text.as_deref() {
-            req.send(200, "OK", &headers, text, true);
+        let body = SMALL_FILES.get(path, &meta, |b| (!b.contains(&0)).then_some(b))?;
+        if let Some(body) = body.as_deref() {
+            req.send(200, "OK", &headers, body, true);
             return Ok(());
         }
     }

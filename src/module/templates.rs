@@ -5,7 +5,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::filecache::{text, FileCache};
+use super::filecache::FileCache;
 use phoneprov_core::template::Template;
 
 static TEMPLATES: FileCache<Template> = FileCache::new();
@@ -13,7 +13,7 @@ static TEMPLATES: FileCache<Template> = FileCache::new();
 /// The parsed template at `path`.
 pub fn load(path: &Path) -> io::Result<Arc<Template>> {
     let meta = fs::metadata(path)?;
-    TEMPLATES.get(path, &meta, |bytes| Template::parse(&text(bytes)))
+    TEMPLATES.get(path, &meta, Template::parse)
 }
 
 pub fn clear() {

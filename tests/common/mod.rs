@@ -1,7 +1,8 @@
 //! Integration harness: starts a real Asterisk from the project's sandbox (under chroot),
 //! with a private configuration, data, run and log directory, a free HTTP port, and only
 //! the modules a test asks for plus res_phoneprov (ours, or the stock C one to compare).
-//! Asterisk is always stopped, even when a test panics; its log is printed on failure.
+//! Asterisk is always stopped, even when a test panics; its log is printed on failure, and
+//! an Asterisk that died during the test or at its shutdown fails the test.
 #![allow(dead_code)]
 
 pub mod load;
@@ -12,7 +13,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -73,9 +74,10 @@ pub struct Builder {
     imp: Impl,
     preload: Vec<String>,
     modules: Vec<String>,
-    conf: BTreeMap<String, String>,
+    conf: BTreeMap<String, Vec<u8>>,
     data: BTreeMap<String, Vec<u8>>,
     bindaddr: String,
+    our_file: Option<PathBuf>,
 }
 
 impl Builder {
@@ -87,7 +89,14 @@ impl Builder {
             conf: BTreeMap::new(),
             data: BTreeMap::new(),
             bindaddr: "127.0.0.1".into(),
+            our_file: None,
         }
+    }
+
+    /// Loads this build of our module instead of [`our_module`].
+    pub fn our_module_file(mut self, path: &Path) -> Self {
+        self.our_file = Some(path.to_owned());
+        self
     }
 
     /// Loads a stock module too (name without `.so`).
@@ -103,9 +112,11 @@ impl Builder {
         self
     }
 
-    /// A file in the configuration directory.
-    pub fn conf(mut self, name: &str, text: &str) -> Self {
-        self.conf.insert(name.to_owned(), text.to_owned());
+    /// A file in the configuration directory. Bytes, so that files in other encodings than
+    /// UTF-8 reach Asterisk as written.
+    pub fn conf(mut self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        self.conf
+            .insert(name.to_owned(), contents.as_ref().to_owned());
         self
     }
 
@@ -124,11 +135,9 @@ impl Builder {
     pub fn start(self) -> Asterisk {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let root = sandbox_root();
-        let name = format!(
-            "pptest-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        // This instance's own number: two tests that start at once must not share an address.
+        let instance = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("pptest-{}-{}", std::process::id(), instance);
         let inner = PathBuf::from("/tmp").join(&name);
         let dir = root.join("tmp").join(&name);
         let _ = fs::remove_dir_all(&dir);
@@ -137,7 +146,7 @@ impl Builder {
         }
         let port = free_port();
         // A loopback address of its own for anything else that listens (pjsip's 5060).
-        let n = COUNTER.load(Ordering::SeqCst) as u32 + std::process::id() * 64;
+        let n = instance as u32 + std::process::id() * 64;
         let own_addr = format!(
             "127.{}.{}.{}",
             1 + (n >> 16) % 250,
@@ -161,8 +170,8 @@ impl Builder {
             d("run"),
             d("log")
         );
-        let mut files: BTreeMap<String, String> = BTreeMap::new();
-        files.insert("asterisk.conf".into(), asterisk_conf);
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        files.insert("asterisk.conf".into(), asterisk_conf.into());
         let mut modules_conf = String::from("[modules]\nautoload = no\n");
         for m in &self.preload {
             modules_conf += &format!("preload => {m}.so\n");
@@ -171,22 +180,23 @@ impl Builder {
             modules_conf += &format!("load => {m}.so\n");
         }
         modules_conf += "load => res_phoneprov.so\n";
-        files.insert("modules.conf".into(), modules_conf);
+        files.insert("modules.conf".into(), modules_conf.into());
         files.insert(
             "http.conf".into(),
             format!(
                 "[general]\nenabled = yes\nbindaddr = {}\nbindport = {port}\n",
                 self.bindaddr
-            ),
+            )
+            .into(),
         );
         files.insert(
             "logger.conf".into(),
-            "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n".into(),
+            b"[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n".to_vec(),
         );
         files.extend(
             self.conf
                 .into_iter()
-                .map(|(k, v)| (k, v.replace("@SIP_ADDR@", &own_addr))),
+                .map(|(k, v)| (k, replace_bytes(&v, b"@SIP_ADDR@", own_addr.as_bytes()))),
         );
         // Asterisk needs its XML documentation (Stasis will not start without it).
         std::os::unix::fs::symlink(
@@ -212,7 +222,8 @@ impl Builder {
         let ours = dir.join("mod/res_phoneprov.so");
         match self.imp {
             Impl::Rust => {
-                fs::copy(our_module(), &ours).expect("copy our module");
+                let file = self.our_file.clone().unwrap_or_else(our_module);
+                fs::copy(file, &ours).expect("copy our module");
             }
             Impl::Stock => {
                 std::os::unix::fs::symlink(format!("{STOCK_MODULES}/res_phoneprov.so"), &ours)
@@ -243,7 +254,24 @@ impl Builder {
     }
 }
 
-/// A running Asterisk. Dropping it stops it.
+/// `text` with every `from` replaced by `to`, byte for byte.
+fn replace_bytes(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A running Asterisk. Dropping it stops it, and fails the test unless Asterisk was still
+/// running and then exited normally (see [`Asterisk::stop`]).
 pub struct Asterisk {
     pub imp: Impl,
     root: PathBuf,
@@ -259,6 +287,8 @@ pub struct Asterisk {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The header block as received: `headers` is decoded lossily.
+    pub head: Vec<u8>,
     pub body: Vec<u8>,
 }
 
@@ -268,6 +298,23 @@ impl Response {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A header's value as sent, byte for byte (leading blanks cut).
+    pub fn raw_header(&self, name: &str) -> Option<&[u8]> {
+        self.head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|&b| b == b':')?;
+            let value = &line[colon + 1..];
+            let blanks = value
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+            line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then_some(&value[blanks..])
+        })
     }
 
     pub fn text(&self) -> String {
@@ -306,6 +353,7 @@ pub fn parse_response(buf: &[u8]) -> std::io::Result<Response> {
     Ok(Response {
         status,
         headers,
+        head: buf[..end].to_vec(),
         body: buf[end + 4..].to_vec(),
     })
 }
@@ -340,17 +388,22 @@ impl Asterisk {
 
     /// Runs a CLI command through `asterisk -rx` and returns what it printed.
     pub fn cli(&self, command: &str) -> String {
-        let out = Command::new("chroot")
+        String::from_utf8_lossy(&self.cli_raw(command)).into_owned()
+    }
+
+    /// What a CLI command printed, as bytes (values in other encodings than UTF-8).
+    pub fn cli_raw(&self, command: &str) -> Vec<u8> {
+        Command::new("chroot")
             .arg(&self.root)
             .args(["/usr/sbin/asterisk", "-C", &self.conf, "-rx", command])
             .output()
-            .expect("asterisk -rx");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .expect("asterisk -rx")
+            .stdout
     }
 
     /// Writes a file of the configuration directory (for reload tests).
-    pub fn write_conf(&self, name: &str, text: &str) {
-        fs::write(self.dir.join("etc").join(name), text).expect("write config");
+    pub fn write_conf(&self, name: &str, contents: impl AsRef<[u8]>) {
+        fs::write(self.dir.join("etc").join(name), contents).expect("write config");
     }
 
     pub fn remove_conf(&self, name: &str) {
@@ -390,6 +443,20 @@ impl Asterisk {
         self.child.as_ref().expect("running").id()
     }
 
+    /// This instance's module file (replace it between unload and load to upgrade).
+    pub fn module_file(&self) -> PathBuf {
+        self.dir.join("mod/res_phoneprov.so")
+    }
+
+    /// Whether this instance's res_phoneprov.so is still mapped into Asterisk (also after the
+    /// file was replaced: the kernel then lists the old image as deleted).
+    pub fn module_mapped(&self) -> bool {
+        let maps = fs::read_to_string(format!("/proc/{}/maps", self.pid())).expect("maps");
+        let name = self.dir.file_name().expect("named").to_string_lossy();
+        let file = format!("{name}/mod/res_phoneprov.so");
+        maps.lines().any(|l| l.contains(file.as_str()))
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
@@ -416,13 +483,24 @@ impl Asterisk {
         }
     }
 
-    /// Stops Asterisk and says whether it had kept running until asked to stop.
-    pub fn stop(&mut self) -> bool {
+    /// Stops Asterisk and fails the test unless it had kept running until now and then
+    /// exited normally: a crash during the test, or one in our module's unload (which
+    /// `core stop now` runs), must not go unnoticed.
+    pub fn stop(&mut self) {
+        if let Some(problem) = self.stop_unchecked().problem() {
+            panic!("{problem}\n{}", self.log_tail());
+        }
+    }
+
+    /// Stops Asterisk if it still runs and says how it ended, without judging: for tests
+    /// that expect it to die.
+    pub fn stop_unchecked(&mut self) -> Ending {
         let Some(mut child) = self.child.take() else {
-            return true;
+            return Ending::default();
         };
-        let alive = matches!(child.try_wait(), Ok(None));
-        if alive {
+        let was_running = matches!(child.try_wait(), Ok(None));
+        let mut killed = false;
+        if was_running {
             let _ = Command::new("chroot")
                 .arg(&self.root)
                 .args([
@@ -437,27 +515,85 @@ impl Asterisk {
             while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = child.kill();
+            killed = matches!(child.try_wait(), Ok(None)) && child.kill().is_ok();
         }
-        let _ = child.wait();
-        alive
+        Ending {
+            was_running,
+            killed,
+            status: child.wait().ok(),
+        }
+    }
+
+    /// Hands the Asterisk process over (to signal it, say): from then on the test waits for
+    /// it, and neither `stop` nor dropping this looks at it.
+    pub fn take_process(&mut self) -> Child {
+        self.child.take().expect("the process was not taken yet")
+    }
+
+    /// The last lines of the log, enough to see why Asterisk died.
+    pub fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        format!(
+            "----- last lines of the Asterisk log ({:?}, {}) -----\n{}\n----- end of log -----",
+            self.imp,
+            self.dir.display(),
+            lines[lines.len().saturating_sub(60)..].join("\n")
+        )
+    }
+}
+
+/// How an Asterisk process ended.
+#[derive(Debug, Default)]
+pub struct Ending {
+    /// Whether it still ran when it was told to stop.
+    pub was_running: bool,
+    /// Whether it ignored `core stop now` for 15 s and was killed.
+    pub killed: bool,
+    /// None when the process had been handed over or stopped already.
+    pub status: Option<ExitStatus>,
+}
+
+impl Ending {
+    /// What went wrong, if anything: Asterisk found dead, hung at shutdown, killed by a
+    /// signal, dumped core, or exited with a failure code.
+    pub fn problem(&self) -> Option<String> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.status?;
+        if !self.was_running {
+            return Some(format!(
+                "Asterisk had died before the test stopped it: {status}"
+            ));
+        }
+        if self.killed {
+            return Some("Asterisk did not stop within 15 s of `core stop now`".to_owned());
+        }
+        if status.core_dumped() || status.signal().is_some() || !status.success() {
+            return Some(format!(
+                "Asterisk did not exit normally at `core stop now`: {status}"
+            ));
+        }
+        None
     }
 }
 
 impl Drop for Asterisk {
     fn drop(&mut self) {
-        let alive = self.stop();
-        if std::thread::panicking() || !alive {
+        let ending = self.stop_unchecked();
+        if std::thread::panicking() {
+            // The test failed already: its log says why; a second panic would abort.
             eprintln!(
                 "----- Asterisk log ({:?}, {}) -----\n{}\n----- end of log -----",
                 self.imp,
                 self.dir.display(),
                 self.log()
             );
+            return;
         }
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
+        if let Some(problem) = ending.problem() {
+            panic!("{problem}\n{}", self.log_tail());
         }
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 

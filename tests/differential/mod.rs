@@ -1,28 +1,35 @@
 //! Runs one configuration through the stock C module and through ours, in the same sandbox,
 //! and compares every route: status, Content-Type and body byte for byte, HEAD and POST,
-//! 404s, and `phoneprov show routes` as sets of rows.
+//! 404s, and `phoneprov show routes` as sets of rows. The URIs come from the configuration
+//! (see uris.rs), so URIs longer than the CLI's column are requested whole.
+
+mod uris;
 
 use std::collections::BTreeSet;
 
 use crate::common::{Asterisk, Builder, Impl, Response, PJSIP_MODULES};
 
-/// One configuration to compare.
+/// One configuration to compare. Files are bytes: configurations in other encodings than
+/// UTF-8 must come through both modules alike.
 #[derive(Default, Clone)]
 pub struct Case {
-    pub phoneprov: &'static str,
+    pub phoneprov: &'static [u8],
     /// users.conf, which both modules read.
-    pub users: Option<&'static str>,
+    pub users: Option<&'static [u8]>,
     /// The users file under its newer name for ours (`phoneprov_users.conf`) and as
     /// `users.conf` for the stock module (Asterisk 22 reads only that name).
     pub users_new_name: bool,
-    pub pjsip: Option<&'static str>,
-    pub files: &'static [(&'static str, &'static str)],
+    pub pjsip: Option<&'static [u8]>,
+    pub files: &'static [(&'static str, &'static [u8])],
     /// Stock modules loaded before res_phoneprov (functions used in URIs or setvars).
     pub preload: &'static [&'static str],
     /// Stock modules loaded after it (functions used in templates).
     pub modules: &'static [&'static str],
-    /// URIs to request besides those `phoneprov show routes` lists.
-    pub extra_uris: &'static [&'static str],
+    /// URIs to request besides those expanded from the configuration (as bytes, not
+    /// percent-encoded).
+    pub extra_uris: &'static [&'static [u8]],
+    /// URIs both modules must serve with 200 (the comparison alone would pass on two 404s).
+    pub must_serve: &'static [&'static [u8]],
     /// `PP_EACH_USER` output: the C module lists phones in hash order, so the items between
     /// these two markers are compared as a multiset.
     pub unordered: Option<(&'static str, &'static str)>,
@@ -30,7 +37,8 @@ pub struct Case {
     pub after_reload: bool,
 }
 
-fn start(case: &Case, imp: Impl) -> Asterisk {
+/// An Asterisk with `case`'s configuration.
+pub fn start(case: &Case, imp: Impl) -> Asterisk {
     let mut b = Builder::new(imp).conf("phoneprov.conf", case.phoneprov);
     for m in case.preload {
         b = b.preload(m);
@@ -61,30 +69,27 @@ fn start(case: &Case, imp: Impl) -> Asterisk {
     b.start()
 }
 
-/// The rows of `phoneprov show routes` (without headers), and the URIs they name.
-fn routes(ast: &Asterisk) -> (BTreeSet<String>, BTreeSet<String>) {
-    let out = ast.cli("phoneprov show routes");
+/// The rows of `phoneprov show routes` (without headers), and the URI column of each.
+fn routes(ast: &Asterisk) -> (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>) {
+    let out = ast.cli_raw("phoneprov show routes");
     let mut rows = BTreeSet::new();
-    let mut uris = BTreeSet::new();
+    let mut listed = BTreeSet::new();
     let mut dynamic = false;
-    for line in out.lines() {
-        if line.starts_with("Dynamic routes") {
+    for line in out.split(|&b| b == b'\n') {
+        if line.starts_with(b"Dynamic routes") {
             dynamic = true;
         }
-        if line.trim().is_empty()
-            || line.ends_with(" routes")
-            || line.starts_with("Profile ")
-            || line.starts_with("Provider ")
+        if line.trim_ascii().is_empty()
+            || line.ends_with(b" routes")
+            || line.starts_with(b"Profile ")
+            || line.starts_with(b"Provider ")
         {
             continue;
         }
-        rows.insert(line.to_owned());
-        let start = if dynamic { 42 } else { 21 };
-        if let Some(uri) = line.get(start..(start + 40).min(line.len())) {
-            uris.insert(uri.trim_end().to_owned());
-        }
+        rows.insert(line.to_vec());
+        listed.insert(uris::column(line, dynamic).to_vec());
     }
-    (rows, uris)
+    (rows, listed)
 }
 
 /// The body with every `start`..`end` item sorted, so hash order does not matter.
@@ -92,15 +97,16 @@ fn normalize(body: &[u8], unordered: Option<(&str, &str)>) -> Vec<u8> {
     let Some((start, end)) = unordered else {
         return body.to_vec();
     };
-    let text = String::from_utf8_lossy(body).into_owned();
-    let mut out = String::new();
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find(start) {
-        out.push_str(&rest[..i]);
+    let (start, end) = (start.as_bytes(), end.as_bytes());
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(i) = find(rest, start) {
+        out.extend_from_slice(&rest[..i]);
         let mut items = Vec::new();
         let mut run = &rest[i..];
         while run.starts_with(start) {
-            let Some(j) = run[start.len()..].find(end) else {
+            let Some(j) = find(&run[start.len()..], end) else {
                 break;
             };
             let len = start.len() + j + end.len();
@@ -108,24 +114,51 @@ fn normalize(body: &[u8], unordered: Option<(&str, &str)>) -> Vec<u8> {
             run = &run[len..];
         }
         if items.is_empty() {
-            out.push_str(start);
+            out.extend_from_slice(start);
             rest = &rest[i + start.len()..];
             continue;
         }
         items.sort_unstable();
-        out.extend(items);
+        out.extend(items.concat());
         rest = run;
     }
-    out.push_str(rest);
-    out.into_bytes()
+    out.extend_from_slice(rest);
+    out
 }
 
-fn summary(r: &Response, unordered: Option<(&str, &str)>) -> (u16, Option<String>, String) {
-    (
-        r.status,
-        r.header("Content-Type").map(str::to_owned),
-        String::from_utf8_lossy(&normalize(&r.body, unordered)).into_owned(),
-    )
+/// Fails unless both answers have the same status, Content-Type and body bytes; the message
+/// shows both with non-ASCII bytes escaped (lossy decoding would hide the difference) and
+/// where the bytes part.
+fn assert_same(what: &str, ours: &Response, stock: &Response, unordered: Option<(&str, &str)>) {
+    let (o, s) = (
+        normalize(&ours.body, unordered),
+        normalize(&stock.body, unordered),
+    );
+    let (ot, st) = (
+        ours.raw_header("Content-Type"),
+        stock.raw_header("Content-Type"),
+    );
+    if ours.status == stock.status && ot == st && o == s {
+        return;
+    }
+    let at = o.iter().zip(&s).take_while(|(a, b)| a == b).count();
+    let shown = |b: Option<&[u8]>| b.map(|b| b.escape_ascii().to_string());
+    panic!(
+        "{what}: ours and the C module differ\n\
+         status: ours {} / C {}\nContent-Type: ours {:?} / C {:?}\n\
+         bodies ({} / {} bytes) part at byte {at}: ours {:02x?} / C {:02x?}\n\
+         ours: {}\nC:    {}",
+        ours.status,
+        stock.status,
+        shown(ot),
+        shown(st),
+        o.len(),
+        s.len(),
+        &o[at..(at + 16).min(o.len())],
+        &s[at..(at + 16).min(s.len())],
+        o.escape_ascii(),
+        s.escape_ascii(),
+    );
 }
 
 /// Compares the two modules on `case`; returns how many URIs were compared.
@@ -143,20 +176,34 @@ pub fn compare(case: &Case) -> usize {
 }
 
 fn compare_running(case: &Case, stock: &Asterisk, ours: &Asterisk) -> usize {
-    let (stock_rows, stock_uris) = routes(stock);
-    let (our_rows, our_uris) = routes(ours);
-    assert_eq!(our_rows, stock_rows, "phoneprov show routes differ");
+    let (stock_rows, stock_listed) = routes(stock);
+    let (our_rows, our_listed) = routes(ours);
+    if our_rows != stock_rows {
+        let show = |a: &BTreeSet<Vec<u8>>, b: &BTreeSet<Vec<u8>>| -> String {
+            a.difference(b)
+                .map(|r| format!("\n  {}", r.escape_ascii()))
+                .collect()
+        };
+        panic!(
+            "phoneprov show routes differ\nonly ours:{}\nonly C:{}",
+            show(&our_rows, &stock_rows),
+            show(&stock_rows, &our_rows)
+        );
+    }
 
-    let mut uris: BTreeSet<String> = stock_uris.union(&our_uris).cloned().collect();
-    uris.extend(case.extra_uris.iter().map(|u| (*u).to_owned()));
-    uris.insert("no-such-file.cfg".to_owned());
+    let mut uris = uris::from_config(case.phoneprov, case.users, case.pjsip);
+    uris.extend(case.extra_uris.iter().map(|u| u.to_vec()));
+    uris.extend(case.must_serve.iter().map(|u| u.to_vec()));
+    uris.insert(b"no-such-file.cfg".to_vec());
+    uris::check_covered(&stock_listed.union(&our_listed).cloned().collect(), &uris);
     for uri in &uris {
-        let path = format!("/phoneprov/{uri}");
+        let path = uris::request_path(uri);
         let (s, o) = (stock.get(&path), ours.get(&path));
-        assert_eq!(
-            summary(&o, case.unordered),
-            summary(&s, case.unordered),
-            "GET {path}: ours (left) and the C module (right) differ"
+        assert_same(&format!("GET {path}"), &o, &s, case.unordered);
+        assert!(
+            s.status == 200 || !case.must_serve.contains(&uri.as_slice()),
+            "GET {path}: both answer {}",
+            s.status
         );
         let (s, o) = (
             stock.request("HEAD", &path, ""),
@@ -164,14 +211,14 @@ fn compare_running(case: &Case, stock: &Asterisk, ours: &Asterisk) -> usize {
         );
         assert_eq!(o.status, s.status, "HEAD {path}");
         assert_eq!(
-            o.header("Content-Type"),
-            s.header("Content-Type"),
+            o.raw_header("Content-Type"),
+            s.raw_header("Content-Type"),
             "HEAD {path}"
         );
         if case.unordered.is_none() {
             assert_eq!(
-                o.header("Content-Length"),
-                s.header("Content-Length"),
+                o.raw_header("Content-Length"),
+                s.raw_header("Content-Length"),
                 "HEAD {path}"
             );
         }
@@ -184,7 +231,7 @@ fn compare_running(case: &Case, stock: &Asterisk, ours: &Asterisk) -> usize {
             stock.request("POST", &path, post),
             ours.request("POST", &path, post),
         );
-        assert_eq!(summary(&o, None), summary(&s, None), "POST {path}");
+        assert_same(&format!("POST {path}"), &o, &s, None);
     }
     uris.len()
 }
