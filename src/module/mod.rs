@@ -17,9 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{
-    data_file, http_requests_in_flight, register_all, release_memory, unregister_all,
-};
+use crate::ffi::host::{data_file, http_requests_in_flight, register_all, unregister_all};
 use crate::ffi::log;
 use phoneprov_core::profile::Config;
 
@@ -32,7 +30,13 @@ fn read_config() -> Result<Arc<Config>, String> {
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
     for d in diags {
-        log::log_at(d.level, &d.message, d.origin);
+        log::write(
+            d.level,
+            d.origin.file(),
+            d.origin.line(),
+            log::function_name!(),
+            &d.message,
+        );
     }
     match config.fatal_problem() {
         Some(problem) => Err(problem),
@@ -60,7 +64,6 @@ pub fn load() -> bool {
         state::stop();
         return false;
     }
-    release_memory();
     true
 }
 
@@ -92,7 +95,6 @@ pub fn unload() -> bool {
     templates::clear();
     statics::clear();
     funcs::clear();
-    release_memory();
     true
 }
 

@@ -54,7 +54,13 @@ pub fn load_users() -> i32 {
     let mut diags = Vec::new();
     let found = users::load(&file, &defaults, &mut diags);
     for d in diags {
-        log::log_at(d.level, &d.message, d.origin);
+        log::write(
+            d.level,
+            d.origin.file(),
+            d.origin.line(),
+            log::function_name!(),
+            &d.message,
+        );
     }
     for vars in found {
         state::add_extension(PROVIDER_NAME, vars);
