@@ -1,12 +1,11 @@
 //! Logging through `ast_log`, always with "%s" as the format.
 //!
-//! The macros [`error!`], [`warning!`], [`notice!`] and [`debug!`] take `format!` arguments
+//! The macros [`error!`], [`warning!`], [`notice!`] and [`log_at!`] take `format!` arguments
 //! and name the file, line and function they are written in, as Asterisk's own `ast_log`
 //! lines do; the message is only formatted when Asterisk would keep it (debug lines only at
 //! `core set debug` 1 or more, for Asterisk or for this module).
 //!
-//! (The macros are re-exported under their short names; the `allow(unused)` is there
-//! because some of them have no caller yet: src/module still uses the functions below.)
+//! (The macros are re-exported under their short names.)
 
 use std::panic::Location;
 
@@ -82,7 +81,6 @@ pub fn short_function_name(path: &str) -> &str {
 }
 
 /// The name of the function this is written in (see [`short_function_name`]).
-#[allow(unused_macros)]
 macro_rules! pp_function_name {
     () => {{
         fn __pp_here() {}
@@ -92,11 +90,9 @@ macro_rules! pp_function_name {
         $crate::ffi::log::short_function_name(type_name_of(__pp_here))
     }};
 }
-#[allow(unused_imports)]
 pub(crate) use pp_function_name as function_name;
 
 /// `log_at!(level, format, args...)`: logs at a [`Level`] chosen at run time.
-#[allow(unused_macros)]
 macro_rules! pp_log_at {
     ($level:expr, $($arg:tt)+) => {{
         let level = $level;
@@ -111,44 +107,28 @@ macro_rules! pp_log_at {
         }
     }};
 }
-#[allow(unused_imports)]
 pub(crate) use pp_log_at as log_at;
 
-#[allow(unused_macros)]
 macro_rules! pp_error {
     ($($arg:tt)+) => {
         $crate::ffi::log::log_at!(::phoneprov_core::host::Level::Error, $($arg)+)
     };
 }
-#[allow(unused_imports)]
 pub(crate) use pp_error as error;
 
-#[allow(unused_macros)]
 macro_rules! pp_warning {
     ($($arg:tt)+) => {
         $crate::ffi::log::log_at!(::phoneprov_core::host::Level::Warning, $($arg)+)
     };
 }
-#[allow(unused_imports)]
 pub(crate) use pp_warning as warning;
 
-#[allow(unused_macros)]
 macro_rules! pp_notice {
     ($($arg:tt)+) => {
         $crate::ffi::log::log_at!(::phoneprov_core::host::Level::Notice, $($arg)+)
     };
 }
-#[allow(unused_imports)]
 pub(crate) use pp_notice as notice;
-
-#[allow(unused_macros)]
-macro_rules! pp_debug {
-    ($($arg:tt)+) => {
-        $crate::ffi::log::log_at!(::phoneprov_core::host::Level::Debug, $($arg)+)
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use pp_debug as debug;
 
 /// Logs `message` at `level`, naming the Rust source line that called it (through any
 /// chain of `#[track_caller]` functions). No function name is known here: prefer the
@@ -157,19 +137,4 @@ pub(crate) use pp_debug as debug;
 pub fn log(level: Level, message: &str) {
     let at = Location::caller();
     write(level, at.file(), at.line(), "res_phoneprov", message);
-}
-
-#[track_caller]
-pub fn error(message: &str) {
-    log(Level::Error, message)
-}
-
-#[track_caller]
-pub fn warning(message: &str) {
-    log(Level::Warning, message)
-}
-
-#[track_caller]
-pub fn notice(message: &str) {
-    log(Level::Notice, message)
 }

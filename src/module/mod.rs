@@ -46,9 +46,7 @@ fn read_config() -> Result<Arc<Config>, String> {
 
 pub fn load() -> bool {
     let config = read_config().unwrap_or_else(|why| {
-        log::error(&format!(
-            "{why}; serving no routes until a reload succeeds."
-        ));
+        log::error!("{why}; serving no routes until a reload succeeds.");
         Arc::new(Config::default())
     });
     state::start(config);
@@ -57,7 +55,7 @@ pub fn load() -> bool {
         state::LoadUsers::Builtin(sipusers::load_users),
     ) != 0
     {
-        log::warning("Unable register users config provider.  Others may succeed.");
+        log::warning!("Unable register users config provider.  Others may succeed.");
     }
     if !register_all() {
         unregister_all();
@@ -77,7 +75,7 @@ pub fn unload() -> bool {
     unregister_all();
     if !http::wait_idle(UNLOAD_WAIT) {
         let relinked = register_all();
-        log::warning(&format!(
+        log::warning!(
             "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
              client downloading a large file?). res_phoneprov stays loaded{}; unload again \
              once they are done.",
@@ -88,7 +86,7 @@ pub fn unload() -> bool {
             } else {
                 ", but registering its HTTP handler, CLI commands or functions again failed"
             }
-        ));
+        );
         return false;
     }
     state::stop();
@@ -105,9 +103,7 @@ pub fn reload() -> bool {
             true
         }
         Err(why) => {
-            log::error(&format!(
-                "{why}; reload aborted, still serving the previous configuration."
-            ));
+            log::error!("{why}; reload aborted, still serving the previous configuration.");
             false
         }
     }
