@@ -48,6 +48,7 @@ enum pp_cli_command {
 	PP_CLI_SHOW_PHONE = 1,
 	PP_CLI_RENDER = 2,
 	PP_CLI_CHECK = 3,
+	PP_CLI_SHOW_PHONES = 4,
 };
 
 /* Dialplan functions the glue registers. */
@@ -109,6 +110,12 @@ int pp_http_in_flight(void);
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
 /* Whether the connection is TLS (1) or plain (0). */
 int pp_is_tls(struct ast_tcptls_session_instance *ser);
+/* The client's address (no port) as text; 0 on success. */
+int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int len);
+/* The AMI event PhoneprovFetch (class reporting); values are "%s" arguments, each on its
+ * own line: they must hold no CR or LF. */
+void pp_event_fetch(const char *mac, const char *uri, const char *client,
+	const char *user_agent, int tls, int status);
 /* The HTTP server's URI prefix (http.conf prefix=), e.g. "" or "/asterisk". */
 void pp_http_prefix(char *buf, int len);
 /* Whether a dialplan function of that name is registered. */

@@ -19,6 +19,7 @@ pub mod guard;
 pub mod host;
 pub mod http;
 pub mod log;
+pub mod manager;
 pub mod provider;
 pub mod vars;
 

@@ -7,7 +7,7 @@ use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
-use crate::module::{state, statics};
+use crate::module::{audit, state, statics};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
@@ -122,13 +122,17 @@ pub fn handle(req: &Request) {
         found
     };
     let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)));
-    let body = match render_dynamic(phone, res.file, serving, call_into) {
-        Ok(body) => body,
+    let status = match render_dynamic(phone, res.file, serving, call_into) {
+        Ok(body) => {
+            let headers = [b"Content-type: ", &res.file.mime_type[..], b"\r\n"].concat();
+            req.send(200, "OK", &headers, &body, false);
+            200
+        }
         Err(failure) => {
             log::warning(&failure.to_string());
-            return internal_error(req);
+            internal_error(req);
+            500
         }
     };
-    let headers = [b"Content-type: ", &res.file.mime_type[..], b"\r\n"].concat();
-    req.send(200, "OK", &headers, &body, false);
+    audit::record(req, &phone.mac, &uri, status);
 }

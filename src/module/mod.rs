@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 pub mod cli;
 mod filecache;
 pub mod funcs;
@@ -92,6 +93,7 @@ pub fn unload() -> bool {
     templates::clear();
     statics::clear();
     funcs::clear();
+    audit::clear();
     release_memory();
     true
 }
