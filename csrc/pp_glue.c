@@ -374,6 +374,21 @@ static char *cli_show_phones(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 		"       Lists every phone: MAC, profile, lines and its last fetch.\n", 0, 0);
 }
 
+static char *cli_token(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_TOKEN, e, cmd, a, "phoneprov token",
+		"Usage: phoneprov token <mac> [ttl]\n"
+		"       Makes a single-use enrollment URL for the phone, valid ttl seconds\n"
+		"       (default 86400), serving its profile's enroll_file.\n", 1, 2);
+}
+
+static char *cli_show_tokens(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_SHOW_TOKENS, e, cmd, a, "phoneprov show tokens",
+		"Usage: phoneprov show tokens\n"
+		"       Lists enrollment tokens: MAC, expiry, used or not (never the token).\n", 0, 0);
+}
+
 static char *cli_render(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	return cli_dispatch(PP_CLI_RENDER, e, cmd, a, "phoneprov render",
@@ -395,6 +410,8 @@ static struct ast_cli_entry pp_cli_entries[] = {
 	AST_CLI_DEFINE(cli_show_routes, "Show registered phoneprov http routes"),
 	AST_CLI_DEFINE(cli_show_phone, "Show a provisioned phone"),
 	AST_CLI_DEFINE(cli_show_phones, "List provisioned phones and their last fetch"),
+	AST_CLI_DEFINE(cli_token, "Make a single-use enrollment URL for a phone"),
+	AST_CLI_DEFINE(cli_show_tokens, "List enrollment tokens"),
 	AST_CLI_DEFINE(cli_render, "Print what a phoneprov URI serves"),
 	AST_CLI_DEFINE(cli_check, "Check every phoneprov route renders cleanly"),
 };
@@ -407,6 +424,37 @@ int pp_cli_register(void)
 void pp_cli_unregister(void)
 {
 	ast_cli_unregister_multiple(pp_cli_entries, ARRAY_LEN(pp_cli_entries));
+}
+
+static int manager_token(struct mansession *s, const struct message *m)
+{
+	int ok = 0;
+	char *text = pp_rs_token(astman_get_header(m, "MAC"), astman_get_header(m, "TTL"), &ok);
+
+	if (!text) {
+		astman_send_error(s, m, "Internal error");
+		return 0;
+	}
+	if (ok) {
+		/* The URL's path is the ack's Message. */
+		astman_send_ack(s, m, text);
+	} else {
+		astman_send_error(s, m, text);
+	}
+	pp_rs_free_string(text);
+	return 0;
+}
+
+int pp_manager_register(void)
+{
+	/* Making a URL that serves a phone's secrets needs the config write permission. */
+	return ast_manager_register2("PhoneprovToken", EVENT_FLAG_CONFIG, manager_token,
+		AST_MODULE_SELF, "Make a single-use phoneprov enrollment URL", NULL);
+}
+
+void pp_manager_unregister(void)
+{
+	ast_manager_unregister("PhoneprovToken");
 }
 
 static int function_read(int function, char *data, char *buf, size_t len)

@@ -40,6 +40,9 @@ int pp_rs_http(struct ast_tcptls_session_instance *ser, const char *uri, int met
 void pp_rs_cli(int command, int fd, int argc, const char *const *argv);
 char *pp_rs_cli_complete(int command, const char *line, const char *word, int pos, int state);
 char *pp_rs_function(int function, const char *data);
+/* AMI PhoneprovToken: the URL path (*ok = 1) or why not (*ok = 0); free with
+ * pp_rs_free_string. */
+char *pp_rs_token(const char *mac, const char *ttl, int *ok);
 void pp_rs_free_string(char *s);
 
 /* CLI commands the glue registers. */
@@ -49,6 +52,8 @@ enum pp_cli_command {
 	PP_CLI_RENDER = 2,
 	PP_CLI_CHECK = 3,
 	PP_CLI_SHOW_PHONES = 4,
+	PP_CLI_TOKEN = 5,
+	PP_CLI_SHOW_TOKENS = 6,
 };
 
 /* Dialplan functions the glue registers. */
@@ -130,6 +135,8 @@ void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const ch
 /* CLI and dialplan functions. */
 int pp_cli_register(void);
 void pp_cli_unregister(void);
+int pp_manager_register(void);
+void pp_manager_unregister(void);
 void pp_cli_print(int fd, const char *text);
 int pp_functions_register(void);
 void pp_functions_unregister(void);

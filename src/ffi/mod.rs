@@ -14,6 +14,7 @@ pub(crate) mod sys {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
+pub mod astdb;
 pub mod config;
 pub mod guard;
 pub mod host;

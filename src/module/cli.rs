@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
-use crate::module::{audit, state};
+use crate::module::{audit, state, tokens};
 use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
 use phoneprov_core::httpdate;
@@ -24,6 +24,8 @@ const SHOW_PHONE: i32 = 1;
 const RENDER: i32 = 2;
 const CHECK: i32 = 3;
 const SHOW_PHONES: i32 = 4;
+const TOKEN: i32 = 5;
+const SHOW_TOKENS: i32 = 6;
 
 /// The word after `phoneprov render URI` that prints secrets as they are.
 const SECRETS: &[u8] = b"secrets";
@@ -272,6 +274,13 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
         SHOW_ROUTES => cli::show_routes(&snap),
         SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
         SHOW_PHONES => show_phones(&snap),
+        SHOW_TOKENS => tokens::list(),
+        TOKEN => match tokens::create(arg(2).unwrap_or_default(), arg(3)) {
+            Ok(path) => {
+                format!("Enrollment URL (single use): http(s)://<server>{path}\n").into_bytes()
+            }
+            Err(why) => format!("{why}\n").into_bytes(),
+        },
         RENDER => match arg(3) {
             None => render_masked(&snap, arg(2).unwrap_or_default(), false),
             Some(SECRETS) => render_masked(&snap, arg(2).unwrap_or_default(), true),
@@ -288,7 +297,7 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
 pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
     let snap = state::current()?;
     let candidates: Vec<&[u8]> = match (command, pos) {
-        (SHOW_PHONE, 3) | (CHECK, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
+        (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
         (RENDER, 2) => snap.routes.iter().map(|r| &*r.uri).collect(),
         (RENDER, 3) => vec![SECRETS],
         _ => return None,

@@ -5,6 +5,7 @@
 
 mod audit;
 pub mod cli;
+mod dynamic;
 mod filecache;
 pub mod funcs;
 pub mod http;
@@ -13,6 +14,7 @@ mod sipusers;
 pub mod state;
 mod statics;
 mod templates;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,6 +96,7 @@ pub fn unload() -> bool {
     statics::clear();
     funcs::clear();
     audit::clear();
+    tokens::clear();
     release_memory();
     true
 }
