@@ -32,6 +32,8 @@
 #include "asterisk/iostream.h"
 #include "asterisk/cli.h"
 #include "asterisk/utils.h"
+#include "asterisk/manager.h"
+#include "asterisk/netsock2.h"
 
 #include "pp_glue.h"
 
@@ -257,6 +259,23 @@ int pp_is_tls(struct ast_tcptls_session_instance *ser)
 	return ser && ser->stream && ast_iostream_get_ssl(ser->stream) ? 1 : 0;
 }
 
+int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int len)
+{
+	if (!ser || len <= 0) {
+		return -1;
+	}
+	ast_copy_string(buf, ast_sockaddr_stringify_addr(&ser->remote_address), len);
+	return 0;
+}
+
+void pp_event_fetch(const char *mac, const char *uri, const char *client,
+	const char *user_agent, int tls, int status)
+{
+	manager_event(EVENT_FLAG_REPORTING, "PhoneprovFetch",
+		"MAC: %s\r\nURI: %s\r\nClientAddress: %s\r\nUserAgent: %s\r\nTLS: %s\r\nStatus: %d\r\n",
+		mac, uri, client, user_agent, tls ? "yes" : "no", status);
+}
+
 void pp_http_prefix(char *buf, int len)
 {
 	ast_http_prefix(buf, len);
@@ -430,14 +449,38 @@ static char *cli_show_phone(struct ast_cli_entry *e, int cmd, struct ast_cli_arg
 {
 	return cli_dispatch(PP_CLI_SHOW_PHONE, e, cmd, a, "phoneprov show phone",
 		"Usage: phoneprov show phone <mac>\n"
-		"       Shows a phone's lines, their variables (secrets masked) and its routes.\n", 1, 1);
+		"       Shows a phone's lines, their variables (secrets masked), its last 10\n"
+		"       fetches and its routes.\n", 1, 1);
+}
+
+static char *cli_show_phones(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_SHOW_PHONES, e, cmd, a, "phoneprov show phones",
+		"Usage: phoneprov show phones\n"
+		"       Lists every phone: MAC, profile, lines and its last fetch.\n", 0, 0);
+}
+
+static char *cli_token(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_TOKEN, e, cmd, a, "phoneprov token",
+		"Usage: phoneprov token <mac> [ttl]\n"
+		"       Makes a single-use enrollment URL for the phone, valid ttl seconds\n"
+		"       (default 86400), serving its profile's enroll_file.\n", 1, 2);
+}
+
+static char *cli_show_tokens(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_SHOW_TOKENS, e, cmd, a, "phoneprov show tokens",
+		"Usage: phoneprov show tokens\n"
+		"       Lists enrollment tokens: MAC, expiry, used or not (never the token).\n", 0, 0);
 }
 
 static char *cli_render(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	return cli_dispatch(PP_CLI_RENDER, e, cmd, a, "phoneprov render",
-		"Usage: phoneprov render <uri>\n"
-		"       Prints what /phoneprov/<uri> serves (SERVER: serveraddr, else 127.0.0.1).\n", 1, 1);
+		"Usage: phoneprov render <uri> [secrets]\n"
+		"       Prints what /phoneprov/<uri> serves (SERVER: serveraddr, else 127.0.0.1).\n"
+		"       Values of variables named *SECRET* or *PASS* are masked, unless 'secrets'.\n", 1, 2);
 }
 
 static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
@@ -452,6 +495,9 @@ static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 static struct ast_cli_entry pp_cli_entries[] = {
 	AST_CLI_DEFINE(cli_show_routes, "Show registered phoneprov http routes"),
 	AST_CLI_DEFINE(cli_show_phone, "Show a provisioned phone"),
+	AST_CLI_DEFINE(cli_show_phones, "List provisioned phones and their last fetch"),
+	AST_CLI_DEFINE(cli_token, "Make a single-use enrollment URL for a phone"),
+	AST_CLI_DEFINE(cli_show_tokens, "List enrollment tokens"),
 	AST_CLI_DEFINE(cli_render, "Print what a phoneprov URI serves"),
 	AST_CLI_DEFINE(cli_check, "Check every phoneprov route renders cleanly"),
 };
@@ -464,6 +510,37 @@ int pp_cli_register(void)
 void pp_cli_unregister(void)
 {
 	ast_cli_unregister_multiple(pp_cli_entries, ARRAY_LEN(pp_cli_entries));
+}
+
+static int manager_token(struct mansession *s, const struct message *m)
+{
+	int ok = 0;
+	char *text = pp_rs_token(astman_get_header(m, "MAC"), astman_get_header(m, "TTL"), &ok);
+
+	if (!text) {
+		astman_send_error(s, m, "Internal error");
+		return 0;
+	}
+	if (ok) {
+		/* The URL's path is the ack's Message. */
+		astman_send_ack(s, m, text);
+	} else {
+		astman_send_error(s, m, text);
+	}
+	pp_rs_free_string(text);
+	return 0;
+}
+
+int pp_manager_register(void)
+{
+	/* Making a URL that serves a phone's secrets needs the config write permission. */
+	return ast_manager_register2("PhoneprovToken", EVENT_FLAG_CONFIG, manager_token,
+		AST_MODULE_SELF, "Make a single-use phoneprov enrollment URL", NULL);
+}
+
+void pp_manager_unregister(void)
+{
+	ast_manager_unregister("PhoneprovToken");
 }
 
 static int function_read(int function, char *data, char *buf, size_t len)

@@ -40,6 +40,9 @@ int pp_rs_http(struct ast_tcptls_session_instance *ser, const char *uri, int met
 void pp_rs_cli(int command, int fd, int argc, const char *const *argv);
 char *pp_rs_cli_complete(int command, const char *line, const char *word, int pos, int state);
 char *pp_rs_function(int function, const char *data);
+/* AMI PhoneprovToken: the URL path (*ok = 1) or why not (*ok = 0); free with
+ * pp_rs_free_string. */
+char *pp_rs_token(const char *mac, const char *ttl, int *ok);
 void pp_rs_free_string(char *s);
 
 /* CLI commands the glue registers. */
@@ -48,6 +51,9 @@ enum pp_cli_command {
 	PP_CLI_SHOW_PHONE = 1,
 	PP_CLI_RENDER = 2,
 	PP_CLI_CHECK = 3,
+	PP_CLI_SHOW_PHONES = 4,
+	PP_CLI_TOKEN = 5,
+	PP_CLI_SHOW_TOKENS = 6,
 };
 
 /* Dialplan functions the glue registers. */
@@ -106,6 +112,12 @@ int pp_http_in_flight(void);
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
 /* Whether the connection is TLS (1) or plain (0). */
 int pp_is_tls(struct ast_tcptls_session_instance *ser);
+/* The client's address (no port) as text; 0 on success. */
+int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int len);
+/* The AMI event PhoneprovFetch (class reporting); values are "%s" arguments, each on its
+ * own line: they must hold no CR or LF. */
+void pp_event_fetch(const char *mac, const char *uri, const char *client,
+	const char *user_agent, int tls, int status);
 /* The HTTP server's URI prefix (http.conf prefix=), e.g. "" or "/asterisk". */
 void pp_http_prefix(char *buf, int len);
 /* Whether a dialplan function of that name is registered. */
@@ -122,6 +134,8 @@ void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const ch
 /* CLI and dialplan functions. */
 int pp_cli_register(void);
 void pp_cli_unregister(void);
+int pp_manager_register(void);
+void pp_manager_unregister(void);
 void pp_cli_print(int fd, const char *text);
 int pp_functions_register(void);
 void pp_functions_unregister(void);

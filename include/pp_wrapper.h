@@ -11,5 +11,7 @@
 #include "asterisk/http.h"
 #include "asterisk/chanvars.h"
 #include "asterisk/phoneprov.h"
+#include "asterisk/astdb.h"
+#include "asterisk/utils.h"
 
 #include "pp_glue.h"

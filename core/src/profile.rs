@@ -32,6 +32,9 @@ pub struct Profile {
     pub setvars: Vec<(Vec<u8>, Template)>,
     pub static_files: Vec<FileEntry>,
     pub dynamic_files: Vec<FileEntry>,
+    /// `enroll_file`: the URI pattern (rendered per phone, like a dynamic URI) of the file
+    /// an enrollment token serves.
+    pub enroll_file: Option<Template>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -124,6 +127,8 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                     ),
                 )),
             }
+        } else if key.eq_ignore_ascii_case(b"enroll_file") {
+            p.enroll_file = Some(Template::parse(value.to_vec()));
         } else if key.eq_ignore_ascii_case(b"staticdir") {
             p.staticdir = value.to_vec();
         } else {

@@ -128,3 +128,27 @@ pub unsafe extern "C" fn pp_rs_free_string(s: *mut c_char) {
         drop(unsafe { CString::from_raw(s) });
     }
 }
+
+/// # Safety
+/// Called by the glue's AMI action with the action's MAC and TTL headers (C strings alive
+/// for the call, or NULL) and a writable `ok`.
+#[no_mangle]
+pub unsafe extern "C" fn pp_rs_token(
+    mac: *const c_char,
+    ttl: *const c_char,
+    ok: *mut c_int,
+) -> *mut c_char {
+    guard("AMI PhoneprovToken", std::ptr::null_mut(), || {
+        // SAFETY: per this function's contract.
+        let (mac, ttl) = unsafe { (owned_bytes(mac), owned_bytes(ttl)) };
+        let (text, success) = match module::tokens::create(&mac, Some(&ttl)) {
+            Ok(path) => (path, 1),
+            Err(why) => (why, 0),
+        };
+        if !ok.is_null() {
+            // SAFETY: ok is writable per this function's contract.
+            unsafe { *ok = success };
+        }
+        cstring(text).into_raw()
+    })
+}

@@ -109,8 +109,12 @@ pub fn cli_print(fd: i32, text: &[u8]) {
 /// Links the HTTP handler and registers the CLI commands and dialplan functions.
 pub fn register_all() -> bool {
     // SAFETY: registers the glue's static structures; no arguments.
-    let res =
-        unsafe { sys::pp_http_link() | sys::pp_cli_register() | sys::pp_functions_register() };
+    let res = unsafe {
+        sys::pp_http_link()
+            | sys::pp_cli_register()
+            | sys::pp_functions_register()
+            | sys::pp_manager_register()
+    };
     res == 0
 }
 
@@ -128,5 +132,6 @@ pub fn unregister_all() {
         sys::pp_http_unlink();
         sys::pp_cli_unregister();
         sys::pp_functions_unregister();
+        sys::pp_manager_unregister();
     }
 }

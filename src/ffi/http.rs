@@ -80,6 +80,16 @@ impl<'a> Request<'a> {
         unsafe { sys::pp_is_tls(self.ser) != 0 }
     }
 
+    /// The client's address (without port), as Asterisk prints it.
+    pub fn client_address(&self) -> Option<String> {
+        let mut buf = [0 as std::ffi::c_char; 64];
+        // SAFETY: ser is the live session; buf is writable for its length, and the glue
+        // writes a NUL-terminated string into it.
+        let res = unsafe { sys::pp_client_address(self.ser, buf.as_mut_ptr(), buf.len() as c_int) };
+        // SAFETY: on success buf holds a NUL-terminated string.
+        (res == 0).then(|| unsafe { owned(buf.as_ptr()) })
+    }
+
     /// The local address of the connection this request came in on.
     pub fn local_ip(&self) -> Option<IpAddr> {
         let mut buf = [0u8; 16];

@@ -14,11 +14,13 @@ pub(crate) mod sys {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
+pub mod astdb;
 pub mod config;
 pub mod guard;
 pub mod host;
 pub mod http;
 pub mod log;
+pub mod manager;
 pub mod provider;
 pub mod vars;
 

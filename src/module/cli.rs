@@ -1,4 +1,5 @@
-//! The `phoneprov` CLI commands: show routes, show phone, render, check.
+//! The `phoneprov` CLI commands: show routes, show phones, show phone, render, check. No
+//! secret is printed unless asked for (`phoneprov render URI secrets`).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -8,9 +9,11 @@ use std::sync::Arc;
 use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
-use crate::module::state;
+use crate::module::{audit, state, tokens};
 use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
+use phoneprov_core::httpdate;
+use phoneprov_core::mask::{is_secret, Secrets, MASK};
 use phoneprov_core::model::{Phone, Snapshot, Target};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::template::problems;
@@ -20,14 +23,12 @@ const SHOW_ROUTES: i32 = 0;
 const SHOW_PHONE: i32 = 1;
 const RENDER: i32 = 2;
 const CHECK: i32 = 3;
+const SHOW_PHONES: i32 = 4;
+const TOKEN: i32 = 5;
+const SHOW_TOKENS: i32 = 6;
 
-/// Variables whose values the CLI does not print.
-fn is_secret(name: &[u8]) -> bool {
-    let n = name.to_ascii_uppercase();
-    [&b"SECRET"[..], b"PASS"]
-        .iter()
-        .any(|w| n.windows(w.len()).any(|x| x == *w))
-}
+/// The word after `phoneprov render URI` that prints secrets as they are.
+const SECRETS: &[u8] = b"secrets";
 
 /// What the CLI renders with: the phone's own SERVER, else 127.0.0.1 (there is no
 /// connection to take it from).
@@ -57,7 +58,7 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"):\n");
         for (k, v) in line.vars.iter() {
             let v = if is_secret(k) && !v.is_empty() {
-                &b"********"[..]
+                MASK
             } else {
                 v
             };
@@ -67,6 +68,12 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
             out.extend_from_slice(v);
             out.push(b'\n');
         }
+    }
+    let fetches = audit::fetches(&phone.mac);
+    let _ = writeln!(out, "\nLast fetches ({}):", fetches.len());
+    for f in fetches.iter().rev() {
+        out.extend_from_slice(b"  ");
+        fetch_line(&mut out, f);
     }
     out.extend_from_slice(b"\nRoutes:\n");
     for r in &snap.routes {
@@ -84,6 +91,67 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// One fetch: time, status, client, TLS, URI and User-Agent.
+fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
+    let _ = write!(
+        out,
+        "{}  {}  {} {}  ",
+        httpdate::format(f.at),
+        f.status,
+        f.client,
+        if f.tls { "tls" } else { "plain" }
+    );
+    out.extend_from_slice(&f.uri);
+    let _ = writeln!(out, "  \"{}\"", f.user_agent.escape_debug());
+}
+
+/// `phoneprov show phones`: every phone with its profile, lines and last fetch.
+fn show_phones(snap: &Snapshot) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<16} {:>5}  Last fetch",
+        "MAC", "Profile", "Lines"
+    );
+    for phone in &snap.phones {
+        padded(&mut out, &phone.mac, 24);
+        out.push(b' ');
+        padded(&mut out, &phone.profile.name, 16);
+        let _ = write!(out, " {:>5}  ", phone.lines.len());
+        match audit::last(&phone.mac) {
+            Some(f) => fetch_line(&mut out, &f),
+            None => out.extend_from_slice(b"never\n"),
+        }
+    }
+    let _ = writeln!(out, "{} phones", snap.phones.len());
+    out
+}
+
+/// Every secret value of the snapshot's phones (a body may hold other phones' secrets
+/// through PP_EACH_USER).
+fn secrets_of(snap: &Snapshot) -> Secrets {
+    let mut secrets = Secrets::default();
+    for phone in &snap.phones {
+        for line in &phone.lines {
+            for (k, v) in line.vars.iter() {
+                if is_secret(k) {
+                    secrets.add(v);
+                }
+            }
+        }
+    }
+    secrets
+}
+
+/// What `uri` serves, secret values masked unless `show_secrets`.
+fn render_masked(snap: &Arc<Snapshot>, uri: &[u8], show_secrets: bool) -> Vec<u8> {
+    let body = render(snap, uri);
+    if show_secrets {
+        return body;
+    }
+    secrets_of(snap).mask(&body)
 }
 
 fn render(snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
@@ -169,6 +237,7 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     let mut out = String::new();
     let missing_static = check_static(snap, mac, &mut out);
     let (mut routes, mut bad) = (0, 0);
+    let mut secrets = None;
     for r in &snap.routes {
         let Target::Dynamic { phone, file } = r.target else {
             continue;
@@ -182,8 +251,11 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
         if !found.is_empty() {
             bad += 1;
             let _ = writeln!(out, "{} (phone {}):", lossy(&r.uri), lossy(&phone.mac));
+            // A parser's message may quote the rendered body.
+            let secrets = secrets.get_or_insert_with(|| secrets_of(snap));
             for f in found {
-                let _ = writeln!(out, "  {f}");
+                let f = secrets.mask(f.as_bytes());
+                let _ = writeln!(out, "  {}", String::from_utf8_lossy(&f));
             }
         }
     }
@@ -201,7 +273,19 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
     let text = match command {
         SHOW_ROUTES => cli::show_routes(&snap),
         SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
-        RENDER => render(&snap, arg(2).unwrap_or_default()),
+        SHOW_PHONES => show_phones(&snap),
+        SHOW_TOKENS => tokens::list(),
+        TOKEN => match tokens::create(arg(2).unwrap_or_default(), arg(3)) {
+            Ok(path) => {
+                format!("Enrollment URL (single use): http(s)://<server>{path}\n").into_bytes()
+            }
+            Err(why) => format!("{why}\n").into_bytes(),
+        },
+        RENDER => match arg(3) {
+            None => render_masked(&snap, arg(2).unwrap_or_default(), false),
+            Some(SECRETS) => render_masked(&snap, arg(2).unwrap_or_default(), true),
+            Some(_) => b"Usage: phoneprov render <uri> [secrets]\n".to_vec(),
+        },
         CHECK => check(&snap, arg(2)).into_bytes(),
         _ => return,
     };
@@ -213,8 +297,9 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
 pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
     let snap = state::current()?;
     let candidates: Vec<&[u8]> = match (command, pos) {
-        (SHOW_PHONE, 3) | (CHECK, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
+        (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
         (RENDER, 2) => snap.routes.iter().map(|r| &*r.uri).collect(),
+        (RENDER, 3) => vec![SECRETS],
         _ => return None,
     };
     candidates

@@ -15,7 +15,7 @@ use crate::ffi::host::{self, data_file, AstHost};
 use crate::ffi::log;
 use crate::ffi::vars::global;
 use crate::module::render::{
-    fail_response, is_serving, render_line, render_plain, serving_snapshot,
+    fail_response, is_rendering, is_serving, render_line, render_plain, serving_snapshot,
 };
 use crate::module::{state, templates};
 use phoneprov_core::bytes::lossy;
@@ -187,6 +187,16 @@ fn each_user(snap: &Snapshot, data: &[u8], out: &mut Vec<u8>) {
     items.write_without(out, &call.exclude);
 }
 
+/// PP_EACH_USER and PP_EACH_EXTENSION read every phone's variables, secrets included: they
+/// run only while this module renders a response or builds a snapshot on this thread,
+/// never for AMI's Getvar, ARI or the dialplan, which evaluate any function by name.
+fn refuse(name: &str) {
+    log::error!(
+        "{name}: refused outside res_phoneprov's own rendering (AMI, ARI, dialplan or CLI \
+         evaluation): it reads every phone's variables, secrets included"
+    );
+}
+
 /// Runs one of the module's functions by name, appending its result; false for a name
 /// that is not one of them.
 pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
@@ -197,6 +207,10 @@ pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
             Err(e) => log::warning!("PP_QRCODE: {e}"),
         },
         "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
+            if !is_rendering() && !state::in_build() {
+                refuse(name);
+                return true;
+            }
             // The snapshot the response started with, so that a reload in between cannot
             // mix two configurations in one file.
             let Some(snap) = serving_snapshot().or_else(state::current) else {

@@ -2,16 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ffi::host::{data_file, http_prefix, http_requests_in_flight};
+use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
-use crate::module::funcs::call_into;
-use crate::module::render::{render_dynamic, Serving};
-use crate::module::{state, statics};
+use crate::module::{dynamic, state, statics, tokens};
 use phoneprov_core::bytes::lossy;
-use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
-use phoneprov_core::vars;
 
 /// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
 /// still are (a slow client downloading a large static file, say).
@@ -64,18 +60,6 @@ fn internal_error(req: &Request) {
     req.error(500, "Internal Error", "An internal error has occured.");
 }
 
-/// `scheme://host[/prefix]/phoneprov/` as this client reached the server: the Host header
-/// it sent (else the local address), and https on a TLS connection.
-fn base_url(req: &Request) -> String {
-    let scheme = if req.is_tls() { "https" } else { "http" };
-    let host = req
-        .header("Host")
-        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>']))
-        .or_else(|| req.local_ip().map(|ip| uri_host(&server_address(ip))))
-        .unwrap_or_default();
-    format!("{scheme}://{host}{}/phoneprov/", http_prefix())
-}
-
 pub fn handle(req: &Request) {
     #[cfg(feature = "failpoints")]
     if failpoint(req) {
@@ -95,6 +79,9 @@ pub fn handle(req: &Request) {
             return req.error(400, "Bad Request", "The URL holds a NUL byte.");
         }
     };
+    if let Some(token) = uri.strip_prefix(b"enroll/") {
+        return tokens::serve(req, token);
+    }
     let Some(snap) = state::current() else {
         return not_found(req, &uri);
     };
@@ -109,23 +96,5 @@ pub fn handle(req: &Request) {
         }
         return;
     };
-    let connection = if phone.vars().contains(vars::SERVER) {
-        None
-    } else {
-        let found = req.local_ip().map(server_address);
-        if found.is_none() {
-            log::warning!("Could not get server IP, breakage likely.");
-        }
-        found
-    };
-    let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)));
-    let body = match render_dynamic(phone, res.file, serving, call_into) {
-        Ok(body) => body,
-        Err(failure) => {
-            log::warning!("{failure}");
-            return internal_error(req);
-        }
-    };
-    let headers = [b"Content-type: ", &res.file.mime_type[..], b"\r\n"].concat();
-    req.send(200, "OK", &headers, &body, false);
+    dynamic::serve(req, &snap, phone, res.file, &uri);
 }

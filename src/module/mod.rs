@@ -3,7 +3,9 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 pub mod cli;
+mod dynamic;
 mod filecache;
 pub mod funcs;
 pub mod http;
@@ -12,6 +14,7 @@ mod sipusers;
 pub mod state;
 mod statics;
 mod templates;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +96,8 @@ pub fn unload() -> bool {
     templates::clear();
     statics::clear();
     funcs::clear();
+    audit::clear();
+    tokens::clear();
     true
 }
 

@@ -107,6 +107,12 @@ pub fn is_serving(phone: &Phone) -> bool {
     SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.mac == phone.mac))
 }
 
+/// Whether this thread is rendering one of our responses (an HTTP answer, or a CLI render
+/// or check): the only place functions that read other phones' variables may run.
+pub fn is_rendering() -> bool {
+    SERVING.with(|s| s.borrow().is_some())
+}
+
 /// The snapshot of the response being rendered on this thread, if one is.
 pub fn serving_snapshot() -> Option<Arc<Snapshot>> {
     SERVING.with(|s| s.borrow().as_ref().map(|s| s.snap.clone()))

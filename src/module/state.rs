@@ -287,6 +287,11 @@ thread_local! {
     static IN_BUILD: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread is building a snapshot (phones' URIs and setvars are rendered then).
+pub fn in_build() -> bool {
+    IN_BUILD.with(Cell::get)
+}
+
 /// The configuration a provider loads its users for: during a reload, the one being
 /// loaded.
 pub fn config_for(provider: &str) -> Option<Arc<Config>> {

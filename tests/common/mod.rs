@@ -5,6 +5,7 @@
 //! an Asterisk that died during the test or at its shutdown fails the test.
 #![allow(dead_code)]
 
+pub mod ami;
 pub mod load;
 pub mod xml;
 

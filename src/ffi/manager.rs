@@ -1,0 +1,35 @@
+//! Asterisk Manager Interface (AMI) events this module raises.
+
+use super::{cstring, sys};
+
+/// A value for one `Key: value` line of an event: control characters (a decoded `%0d%0a`
+/// in a URI, say) would end the line and forge other keys, so each becomes `?`.
+fn field(value: &[u8]) -> std::ffi::CString {
+    let clean: Vec<u8> = value
+        .iter()
+        .map(|&b| if b < 0x20 || b == 0x7f { b'?' } else { b })
+        .collect();
+    cstring(clean)
+}
+
+/// One dynamic file was fetched: the event `PhoneprovFetch` (class `reporting`).
+pub fn fetch_event(mac: &[u8], uri: &[u8], client: &str, user_agent: &str, tls: bool, status: u16) {
+    let (m, u, c, a) = (
+        field(mac),
+        field(uri),
+        field(client.as_bytes()),
+        field(user_agent.as_bytes()),
+    );
+    // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
+    // each as a "%s" argument.
+    unsafe {
+        sys::pp_event_fetch(
+            m.as_ptr(),
+            u.as_ptr(),
+            c.as_ptr(),
+            a.as_ptr(),
+            i32::from(tls),
+            i32::from(status),
+        )
+    }
+}

@@ -1,0 +1,91 @@
+//! The audit of dynamic fetches: per MAC, the last [`PER_PHONE`] fetches (time, client
+//! address, User-Agent, TLS or not, status), at most [`TOTAL`] in all, kept in memory
+//! beside the snapshot (a reload keeps them). Each fetch also raises the AMI event
+//! `PhoneprovFetch`, after the lock is released.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::ffi::http::Request;
+use crate::ffi::manager::fetch_event;
+use phoneprov_core::recent::Recent;
+
+/// Fetches kept per phone.
+pub const PER_PHONE: usize = 10;
+/// Fetches kept in all (the oldest go first): bounded memory whatever the number of phones.
+pub const TOTAL: usize = 20_000;
+/// Longest User-Agent and URI kept, in bytes.
+const MAX_TEXT: usize = 200;
+
+#[derive(Clone)]
+pub struct Fetch {
+    /// Seconds since the epoch.
+    pub at: i64,
+    pub uri: Vec<u8>,
+    pub client: String,
+    pub user_agent: String,
+    pub tls: bool,
+    pub status: u16,
+}
+
+/// Lower-case MAC to its last fetches.
+type Audit = Recent<Vec<u8>, Fetch>;
+
+static AUDIT: Mutex<Option<Audit>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Audit>> {
+    AUDIT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn cut(s: &[u8]) -> &[u8] {
+    &s[..s.len().min(MAX_TEXT)]
+}
+
+/// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with `status`.
+pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16) {
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let user_agent = req.header("User-Agent").unwrap_or_default();
+    let fetch = Fetch {
+        at,
+        uri: cut(uri).to_vec(),
+        client: req.client_address().unwrap_or_default(),
+        user_agent: String::from_utf8_lossy(cut(user_agent.as_bytes())).into_owned(),
+        tls: req.is_tls(),
+        status,
+    };
+    let event = fetch.clone();
+    lock()
+        .get_or_insert_with(|| Recent::new(PER_PHONE, TOTAL))
+        .add(mac.to_ascii_lowercase(), fetch);
+    fetch_event(
+        mac,
+        &event.uri,
+        &event.client,
+        &event.user_agent,
+        event.tls,
+        event.status,
+    );
+}
+
+/// The phone's last fetches, oldest first.
+pub fn fetches(mac: &[u8]) -> Vec<Fetch> {
+    lock()
+        .as_ref()
+        .map(|a| a.get(&mac.to_ascii_lowercase()).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The phone's last fetch.
+pub fn last(mac: &[u8]) -> Option<Fetch> {
+    lock()
+        .as_ref()
+        .and_then(|a| a.last(&mac.to_ascii_lowercase()).cloned())
+}
+
+/// Forgets everything (on unload: the library's memory must not outlive it).
+pub fn clear() {
+    let old = lock().take();
+    drop(old);
+}

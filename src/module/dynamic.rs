@@ -1,0 +1,58 @@
+//! Serving one phone's dynamic file: SERVER from the connection, rendering, the answer,
+//! and its audit record. Used for the phone's own URIs and for enrollment tokens.
+
+use std::sync::Arc;
+
+use crate::ffi::host::http_prefix;
+use crate::ffi::http::Request;
+use crate::ffi::log;
+use crate::module::audit;
+use crate::module::funcs::call_into;
+use crate::module::render::{render_dynamic, Serving};
+use phoneprov_core::model::{Phone, Snapshot};
+use phoneprov_core::profile::FileEntry;
+use phoneprov_core::server::{server_address, uri_host};
+use phoneprov_core::vars;
+
+fn internal_error(req: &Request) {
+    req.error(500, "Internal Error", "An internal error has occured.");
+}
+
+/// `scheme://host[/prefix]/phoneprov/` as this client reached the server: the Host header
+/// it sent (else the local address), and https on a TLS connection.
+fn base_url(req: &Request) -> String {
+    let scheme = if req.is_tls() { "https" } else { "http" };
+    let host = req
+        .header("Host")
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>']))
+        .or_else(|| req.local_ip().map(|ip| uri_host(&server_address(ip))))
+        .unwrap_or_default();
+    format!("{scheme}://{host}{}/phoneprov/", http_prefix())
+}
+
+/// Answers `req` with `phone`'s `file` (its URI: `uri`) rendered from `snap`.
+pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry, uri: &[u8]) {
+    let connection = if phone.vars().contains(vars::SERVER) {
+        None
+    } else {
+        let found = req.local_ip().map(server_address);
+        if found.is_none() {
+            log::warning!("Could not get server IP, breakage likely.");
+        }
+        found
+    };
+    let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)));
+    let status = match render_dynamic(phone, file, serving, call_into) {
+        Ok(body) => {
+            let headers = [b"Content-type: ", &file.mime_type[..], b"\r\n"].concat();
+            req.send(200, "OK", &headers, &body, false);
+            200
+        }
+        Err(failure) => {
+            log::warning!("{failure}");
+            internal_error(req);
+            500
+        }
+    };
+    audit::record(req, &phone.mac, uri, status);
+}

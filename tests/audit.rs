@@ -1,0 +1,153 @@
+//! Issue 9, items 7 and 6: functions that reveal secrets run only inside our own rendering,
+//! and every dynamic fetch is audited (CLI and AMI), with no secret in any output.
+
+mod common;
+
+use common::ami::{self, Ami};
+use std::time::Duration;
+
+use common::{Asterisk, Builder, Impl};
+
+const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n[pol]\n\
+                         ${MAC}.cfg => phone.cfg\nstatic_file = dir.xml\n";
+const USERS: &str = "[6001]\nusername = 6001\nautoprov = yes\nmacaddress = 0004f2000001\n\
+                     secret = TopSecret1\n\n\
+                     [6002]\nusername = 6002\nautoprov = yes\nmacaddress = 0004f2000002\n\
+                     secret = TopSecret2\n";
+const PHONE_CFG: &str =
+    "me=${USERNAME}:${SECRET}\nothers=${PP_EACH_USER(%{MAC}=%{SECRET};,${MAC})}\n";
+
+/// An Asterisk with two phones and AMI for a user allowed only `reporting`.
+fn start() -> (Asterisk, u16) {
+    let port = ami::free_port();
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", PHONEPROV)
+        .conf("users.conf", USERS)
+        .conf("manager.conf", ami::manager_conf(port, "reporting"))
+        .file("phone.cfg", PHONE_CFG)
+        .file("dir.xml", "x")
+        .start();
+    (ast, port)
+}
+
+const EACH_USER: &str = "PP_EACH_USER(%{MAC}=%{SECRET}|,)";
+const EACH_EXTENSION: &str = "PP_EACH_EXTENSION(0004f2000001,phone.cfg)";
+
+#[test]
+fn ami_getvar_cannot_read_secrets() {
+    let (ast, port) = start();
+    let mut ami = Ami::login(&ast, port);
+    for function in [EACH_USER, EACH_EXTENSION] {
+        let r = ami.action("Getvar", &[("Variable", function)]);
+        let text = format!("{r:?}");
+        assert!(!text.contains("TopSecret"), "Getvar {function}: {text}");
+        let name = &function[..function.find('(').expect("a function")];
+        assert!(
+            ast.log_has(&format!(
+                "{name}: refused outside res_phoneprov's own rendering"
+            )),
+            "no error logged for {name}:\n{}",
+            ast.log()
+        );
+    }
+    // What the module renders itself still works.
+    let body = ast.get("/phoneprov/0004f2000001.cfg").text();
+    assert_eq!(
+        body,
+        "me=6001:TopSecret1\nothers=0004f2000002=TopSecret2;\n"
+    );
+}
+
+#[test]
+fn dialplan_and_cli_evaluation_cannot_read_secrets() {
+    let (ast, _) = start();
+    let out = ast.cli(&format!("dialplan eval function {EACH_USER}"));
+    assert!(!out.contains("TopSecret"), "{out}");
+    assert!(ast.log_has("PP_EACH_USER: refused outside"));
+    // The CLI's own rendering is ours: it works (secrets masked unless asked for).
+    let out = ast.cli("phoneprov render 0004f2000001.cfg secrets");
+    assert!(out.contains("others=0004f2000002=TopSecret2;"), "{out}");
+}
+
+#[test]
+fn render_masks_secrets_unless_asked() {
+    let (ast, _) = start();
+    let out = ast.cli("phoneprov render 0004f2000001.cfg");
+    assert_eq!(out, "me=6001:********\nothers=0004f2000002=********;\n");
+    let out = ast.cli("phoneprov render 0004f2000001.cfg secrets");
+    assert!(out.contains("me=6001:TopSecret1"), "{out}");
+    assert!(!ast.cli("phoneprov check").contains("TopSecret"));
+}
+
+#[test]
+fn fetches_are_listed_by_the_cli() {
+    let (ast, _) = start();
+    assert!(ast.cli("phoneprov show phones").contains("never"));
+    for i in 0..12 {
+        let r = ast.request(
+            "GET",
+            "/phoneprov/0004f2000001.cfg",
+            &format!("User-Agent: TestPhone/{i}\r\n"),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let phones = ast.cli("phoneprov show phones");
+    let line = phones
+        .lines()
+        .find(|l| l.starts_with("0004f2000001"))
+        .unwrap_or_else(|| panic!("{phones}"));
+    assert!(line.contains("pol"), "{line}");
+    assert!(line.contains(" 1  "), "one line: {line}");
+    assert!(line.contains("200  127.0.0.1 plain"), "{line}");
+    assert!(line.contains("\"TestPhone/11\""), "{line}");
+    let other = phones
+        .lines()
+        .find(|l| l.starts_with("0004f2000002"))
+        .unwrap_or_else(|| panic!("{phones}"));
+    assert!(other.ends_with("never"), "{other}");
+
+    let phone = ast.cli("phoneprov show phone 0004f2000001");
+    assert!(phone.contains("Last fetches (10):"), "{phone}");
+    // Newest first; the two oldest are gone.
+    let uas: Vec<&str> = phone
+        .lines()
+        .filter_map(|l| l.split("\"TestPhone/").nth(1))
+        .collect();
+    assert_eq!(uas.first(), Some(&"11\""), "{phone}");
+    assert_eq!(uas.len(), 10, "{phone}");
+    assert!(!phone.contains("TestPhone/1\""), "{phone}");
+    assert!(!phone.contains("TopSecret"), "{phone}");
+    assert!(!phones.contains("TopSecret"), "{phones}");
+}
+
+#[test]
+fn each_fetch_raises_an_ami_event() {
+    let (ast, port) = start();
+    let mut ami = Ami::login(&ast, port);
+    let r = ast.request(
+        "GET",
+        "/phoneprov/0004f2000002.cfg",
+        "User-Agent: Yealink SIP-T46S 66.86.0.15\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let e = ami
+        .event("PhoneprovFetch", Duration::from_secs(10), |_| true)
+        .expect("a PhoneprovFetch event");
+    assert_eq!(ami::get(&e, "MAC"), Some("0004f2000002"), "{e:?}");
+    assert_eq!(ami::get(&e, "URI"), Some("0004f2000002.cfg"), "{e:?}");
+    assert_eq!(ami::get(&e, "ClientAddress"), Some("127.0.0.1"), "{e:?}");
+    assert_eq!(
+        ami::get(&e, "UserAgent"),
+        Some("Yealink SIP-T46S 66.86.0.15"),
+        "{e:?}"
+    );
+    assert_eq!(ami::get(&e, "Status"), Some("200"), "{e:?}");
+    assert_eq!(ami::get(&e, "TLS"), Some("no"), "{e:?}");
+    assert!(!format!("{e:?}").contains("TopSecret"));
+    // Static files and unknown URIs are not audited.
+    ast.get("/phoneprov/dir.xml");
+    ast.get("/phoneprov/nothing.cfg");
+    assert!(ami
+        .event("PhoneprovFetch", Duration::from_secs(1), |_| true)
+        .is_none());
+}

@@ -1,0 +1,85 @@
+//! Issue 9, item 3: single-use, expiring enrollment tokens that survive reloads.
+
+mod common;
+
+use std::time::Duration;
+
+use common::ami::{self, Ami};
+use common::{Asterisk, Builder, Impl};
+
+const PHONEPROV: &str = "[general]\ndefault_profile = lin\n\n[lin]\n\
+                         linphone/${MAC}.xml => phone.xml\nenroll_file = linphone/${MAC}.xml\n";
+const USERS: &str = "[6001]\nusername = 6001\nautoprov = yes\nmacaddress = abc123\n\
+                     secret = TopSecret1\n";
+
+fn start(ami_port: u16) -> Asterisk {
+    Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", PHONEPROV)
+        .conf("users.conf", USERS)
+        .conf("manager.conf", ami::manager_conf(ami_port, "config"))
+        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
+        .start()
+}
+
+/// The path of a new token for `mac`.
+fn token(ast: &Asterisk, args: &str) -> String {
+    let out = ast.cli(&format!("phoneprov token {args}"));
+    let at = out
+        .find("/phoneprov/enroll/")
+        .unwrap_or_else(|| panic!("{out}"));
+    out[at..].trim().to_owned()
+}
+
+#[test]
+fn a_token_serves_once_then_410() {
+    let ast = start(ami::free_port());
+    let path = token(&ast, "abc123");
+    assert!(!ast.cli("phoneprov show tokens").contains(&path[18..]));
+    assert!(ast.cli("phoneprov show tokens").contains("valid"));
+    let r = ast.get(&path);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "<x>6001:TopSecret1</x>");
+    assert_eq!(ast.get(&path).status, 410);
+    assert!(ast.cli("phoneprov show tokens").contains("used"));
+    assert_eq!(
+        ast.get("/phoneprov/enroll/0123456789abcdef0123456789abcdef")
+            .status,
+        404
+    );
+    assert!(ast
+        .cli("phoneprov show phone abc123")
+        .contains("Last fetches (1):"));
+}
+
+#[test]
+fn an_expired_token_is_410() {
+    let ast = start(ami::free_port());
+    let path = token(&ast, "abc123 1");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(ast.get(&path).status, 410);
+    assert!(ast.cli("phoneprov show tokens").contains("expired"));
+}
+
+#[test]
+fn tokens_survive_reload_and_a_fresh_load() {
+    let port = ami::free_port();
+    let ast = start(port);
+    let first = token(&ast, "abc123");
+    let second = token(&ast, "abc123");
+    // The AMI action, for a user with the config permission.
+    let mut ami = Ami::login(&ast, port);
+    let r = ami.action("PhoneprovToken", &[("MAC", "abc123"), ("TTL", "600")]);
+    assert_eq!(ami::get(&r, "Response"), Some("Success"), "{r:?}");
+    let third = ami::get(&r, "Message").expect("the URL path").to_owned();
+    assert!(third.starts_with("/phoneprov/enroll/"), "{third}");
+    drop(ami);
+    ast.cli("module reload res_phoneprov.so");
+    assert_eq!(ast.get(&first).status, 200);
+    assert_eq!(ast.get(&first).status, 410);
+    ast.cli("module unload res_phoneprov.so");
+    ast.cli("module load res_phoneprov.so");
+    assert_eq!(ast.get(&first).status, 410);
+    assert_eq!(ast.get(&second).status, 200);
+    assert_eq!(ast.get(&third).status, 200);
+    assert_eq!(ast.get(&third).status, 410);
+}
