@@ -19,11 +19,16 @@ const PHONE_CFG: &str =
 
 /// An Asterisk with two phones and AMI for a user allowed only `reporting`.
 fn start() -> (Asterisk, u16) {
+    start_with("reporting")
+}
+
+/// An instance whose AMI user holds `perm`.
+fn start_with(perm: &str) -> (Asterisk, u16) {
     let port = ami::free_port();
     let ast = Builder::new(Impl::Rust)
         .conf("phoneprov.conf", PHONEPROV)
         .conf("users.conf", USERS)
-        .conf("manager.conf", ami::manager_conf(port, "reporting"))
+        .conf("manager.conf", ami::manager_conf(port, perm))
         .file("phone.cfg", PHONE_CFG)
         .file("dir.xml", "x")
         .start();
@@ -122,7 +127,7 @@ fn fetches_are_listed_by_the_cli() {
 
 #[test]
 fn each_fetch_raises_an_ami_event() {
-    let (ast, port) = start();
+    let (ast, port) = start_with("security");
     let mut ami = Ami::login(&ast, port);
     let r = ast.request(
         "GET",
@@ -149,5 +154,17 @@ fn each_fetch_raises_an_ami_event() {
     ast.get("/phoneprov/nothing.cfg");
     assert!(ami
         .event("PhoneprovFetch", Duration::from_secs(1), |_| true)
+        .is_none());
+}
+
+/// For a Linphone account the MAC is the token that names its URLs: the event is for the
+/// `security` class, not for every `reporting` reader.
+#[test]
+fn reporting_readers_do_not_get_fetch_events() {
+    let (ast, port) = start();
+    let mut ami = Ami::login(&ast, port);
+    assert_eq!(ast.get("/phoneprov/0004f2000002.cfg").status, 200);
+    assert!(ami
+        .event("PhoneprovFetch", Duration::from_secs(2), |_| true)
         .is_none());
 }
