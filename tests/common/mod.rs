@@ -5,6 +5,7 @@
 //! an Asterisk that died during the test or at its shutdown fails the test.
 #![allow(dead_code)]
 
+pub mod linphone;
 pub mod load;
 pub mod xml;
 
@@ -247,6 +248,7 @@ impl Builder {
             conf,
             port,
             bindaddr: self.bindaddr,
+            sip_addr: own_addr,
             child: Some(child),
         };
         ast.wait_ready();
@@ -279,6 +281,8 @@ pub struct Asterisk {
     conf: String,
     pub port: u16,
     bindaddr: String,
+    /// The loopback address `@SIP_ADDR@` stands for in this instance's configuration.
+    pub sip_addr: String,
     child: Option<Child>,
 }
 
