@@ -22,7 +22,8 @@
 //!   what answers the next fetch: the served file must carry the HTTP credentials as its first
 //!   auth section (they are the line's USERNAME/SECRET unless HTTP_USERNAME/HTTP_SECRET are
 //!   set; if those differ, serve them in an extra `auth_info_N` with `realm=` the profile's
-//!   `auth_realm`, so that the realm step picks it and SIP keeps its own).
+//!   `auth_realm`: measured, the realm step picks it even when it is not the first
+//!   (`returning auth info username=httpuser, realm=phoneprov`), and SIP keeps its own).
 //! - Algorithms: with one WWW-Authenticate per algorithm it answers the first one listed that
 //!   it knows (SHA-256 first → SHA-256; MD5 first → MD5). List SHA-256 first.
 //! - Wrong credentials: one authenticated retry, then it gives up for this start and keeps its
