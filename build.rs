@@ -120,6 +120,11 @@ fn main() {
         .include(&include)
         .define("_GNU_SOURCE", None)
         .define("_REENTRANT", None)
+        // For the "Since" of the functions' documentation.
+        .define(
+            "PP_VERSION",
+            format!("\"{}\"", env!("CARGO_PKG_VERSION")).as_str(),
+        )
         .flag_if_supported("-Wno-unused-parameter")
         .flag_if_supported("-fno-strict-aliasing")
         // Asterisk's own headers trip this one; the glue cannot change them.

@@ -10,16 +10,13 @@
 #include "asterisk.h"
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <net/if.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
-#ifdef __GLIBC__
-/* Declared here: <malloc.h> clashes with Asterisk's allocator macros. */
-extern int malloc_trim(size_t pad);
-#endif
 
 #include "asterisk/module.h"
 #include "asterisk/logger.h"
@@ -51,13 +48,6 @@ int pp_debug_enabled(void)
 char *pp_strdup(const char *s)
 {
 	return ast_strdup(s);
-}
-
-void pp_release_memory(void)
-{
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
 }
 
 int pp_fully_booted(void)
@@ -303,6 +293,102 @@ void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int statu
 		str_from(body, body_len), fd, static_content);
 }
 
+/* Removes the header line starting with name (with its CRLF) from the header block. */
+static size_t drop_header(char *text, size_t len, const char *name)
+{
+	size_t name_len = strlen(name);
+	char *end = memmem(text, len, "\r\n\r\n", 4);
+	char *line = text;
+
+	if (!end) {
+		return len;
+	}
+	while (line < end) {
+		char *next = memmem(line, end + 2 - line, "\r\n", 2);
+
+		if (!next) {
+			break;
+		}
+		next += 2;
+		if (line != text && (size_t) (end - line) > name_len && !strncasecmp(line, name, name_len)) {
+			memmove(line, next, text + len - next);
+			return len - (next - line);
+		}
+		line = next;
+	}
+	return len;
+}
+
+/*
+ * ast_http_send writes "Content-Length: 0" into every answer, but a 304 must carry either
+ * none or the length a 200 would have had (RFC 9110, 8.6). The rest of what it writes
+ * depends on http.c's private settings (servername, session_keep_alive) and on the
+ * request's private body and close flags, none of which a module can read. So the answer
+ * is rendered by ast_http_send itself into a memory file standing in for the connection,
+ * and copied to the connection without that one line; whether ast_http_send closed the
+ * stand-in tells whether the connection must close.
+ */
+void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const char *headers)
+{
+	struct ast_iostream *conn;
+	struct ast_iostream *capture;
+	struct ast_str *hdrs;
+	char *text;
+	off_t size;
+	size_t len;
+	int closing;
+	int fd;
+	int capture_fd;
+
+	if (!ser || !ser->stream) {
+		return;
+	}
+	/* From the real connection: ast_http_send would otherwise read it from the stand-in. */
+	ast_http_body_discard(ser);
+
+	hdrs = str_from(headers, headers ? strlen(headers) : 0);
+	fd = memfd_create("res_phoneprov-304", MFD_CLOEXEC);
+	capture_fd = fd < 0 ? -1 : dup(fd);
+	capture = capture_fd < 0 ? NULL : ast_iostream_from_fd(&capture_fd);
+	if (!capture) {
+		/* Degraded but valid framing: the answer with its Content-Length: 0. */
+		if (capture_fd >= 0) {
+			close(capture_fd);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+		ast_http_send(ser, method, 304, "Not Modified", hdrs, NULL, 0, 1);
+		return;
+	}
+
+	conn = ser->stream;
+	ser->stream = capture;
+	ast_http_send(ser, method, 304, "Not Modified", hdrs, NULL, 0, 1);
+	closing = ser->stream == NULL;
+	if (!closing) {
+		ast_iostream_close(capture);
+	}
+	ser->stream = conn;
+
+	size = lseek(fd, 0, SEEK_END);
+	text = size > 0 ? ast_malloc(size) : NULL;
+	if (!text || pread(fd, text, size, 0) != size) {
+		closing = 1;
+	} else {
+		len = drop_header(text, size, "Content-Length:");
+		if (ast_iostream_write(conn, text, len) != (ssize_t) len) {
+			closing = 1;
+		}
+	}
+	ast_free(text);
+	close(fd);
+	if (closing) {
+		ast_http_request_close_on_completion(ser);
+		ast_tcptls_close_session_file(ser);
+	}
+}
+
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text)
 {
@@ -404,8 +490,16 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 	return 0;
 }
 
-/* One read and one read2 callback and the registration structure per function. */
-#define PP_FUNCTION(var, fname, id) \
+/*
+ * One read and one read2 callback and the registration structure per function.
+ *
+ * The documentation is given as static strings: with a synopsis or description already set,
+ * Asterisk's registration neither looks the function up in its XML documentation (which
+ * knows only the stock module's functions, and warns for the others) nor allocates the
+ * string fields, and unregistration frees nothing that is not its own. Nothing to free here
+ * either: the strings live in this object file.
+ */
+#define PP_FUNCTION(var, fname, id, since_text, synopsis_text, syntax_text, arguments_text, desc_text, seealso_text) \
 	static int var##_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len) \
 	{ \
 		return function_read(id, data, buf, len); \
@@ -416,14 +510,68 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 	} \
 	static struct ast_custom_function var##_function = { \
 		.name = fname, \
+		.synopsis = synopsis_text, \
+		.syntax = syntax_text, \
+		.arguments = arguments_text, \
+		.desc = desc_text, \
+		.seealso = seealso_text, \
+		.since = since_text, \
+		.provided_by = AST_MODULE, \
 		.read = var##_read, \
 		.read2 = var##_read2, \
 	};
 
-PP_FUNCTION(each_user, "PP_EACH_USER", PP_FUNC_EACH_USER)
-PP_FUNCTION(each_extension, "PP_EACH_EXTENSION", PP_FUNC_EACH_EXTENSION)
-PP_FUNCTION(xml, "PP_XML", PP_FUNC_XML)
-PP_FUNCTION(qrcode, "PP_QRCODE", PP_FUNC_QRCODE)
+#define PP_OURS "res_phoneprov (Rust) " PP_VERSION
+
+PP_FUNCTION(each_user, "PP_EACH_USER", PP_FUNC_EACH_USER, "1.6.0",
+	"Renders a template once for every provisioned phone.",
+	"PP_EACH_USER(template[,exclude_mac])",
+	"    template:    the text rendered for each phone; write %{NAME} where a variable of\n"
+	"                 the phone (MAC, USERNAME, DISPLAY_NAME, SECRET, PP_PHONE_INDEX, ...)\n"
+	"                 belongs: ${NAME} would be replaced once, before the function runs.\n"
+	"    exclude_mac: a MAC address (any case) whose phone is left out, usually ${MAC}.",
+	"Renders the template for every phone phoneprov knows, with the variables of the\n"
+	"phone's first line, and returns the results one after another, in the order of the\n"
+	"configuration. PP_PHONE_INDEX is the phone's position in that order, from 1.\n"
+	"Meant for directory and busy-lamp templates of phoneprov profiles, for example\n"
+	"${PP_EACH_USER(<entry><name>%{PP_XML(%{DISPLAY_NAME})}</name></entry>,${MAC})}.\n"
+	"The template is an argument of a dialplan function: Asterisk removes its double\n"
+	"quotes, so use single-quoted attributes, and a comma ends it unless escaped.",
+	"PP_EACH_EXTENSION, PP_XML")
+
+PP_FUNCTION(each_extension, "PP_EACH_EXTENSION", PP_FUNC_EACH_EXTENSION, "1.6.0",
+	"Renders a template file once for every line of a phone.",
+	"PP_EACH_EXTENSION(mac,template_file)",
+	"    mac:           the MAC address of a provisioned phone (any case), usually ${MAC}.\n"
+	"    template_file: a file below AST_DATA_DIR/phoneprov/.",
+	"Reads the template file and renders it once for each line (extension) of the phone\n"
+	"with that MAC, with the variables of that line, and returns the results one after\n"
+	"another. Returns nothing, and logs a warning, when the phone or the file is missing.\n"
+	"Meant for phoneprov templates whose phones carry several lines, for example\n"
+	"${PP_EACH_EXTENSION(${MAC},polycom-line.cfg)}.",
+	"PP_EACH_USER")
+
+PP_FUNCTION(xml, "PP_XML", PP_FUNC_XML, PP_OURS,
+	"Escapes text for XML.",
+	"PP_XML(text)",
+	"    text: any text; commas are part of it.",
+	"Returns the text with & < > \" and ' replaced by XML entities, and the control\n"
+	"characters XML 1.0 cannot carry removed, so that the result can go into XML text\n"
+	"and into single- or double-quoted attribute values. phoneprov inserts values into\n"
+	"templates as they are; wrap every value that goes into an XML file, for example\n"
+	"<name>${PP_XML(${DISPLAY_NAME})}</name>, or %{PP_XML(%{DISPLAY_NAME})} inside a\n"
+	"PP_EACH_USER template.",
+	"PP_EACH_USER, PP_QRCODE")
+
+PP_FUNCTION(qrcode, "PP_QRCODE", PP_FUNC_QRCODE, PP_OURS,
+	"Draws text as a QR code in SVG.",
+	"PP_QRCODE(text)",
+	"    text: the text to encode (commas are part of it), usually a provisioning URL.",
+	"Returns an SVG image of a QR code (error correction level M) that encodes the text,\n"
+	"for softphones that scan their provisioning URL, for example\n"
+	"${PP_QRCODE(${PP_BASE_URL}linphone/${MAC}.xml)}. Returns nothing, and logs a warning,\n"
+	"when the text is too long for a QR code.",
+	"PP_XML")
 
 int pp_functions_register(void)
 {

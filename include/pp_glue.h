@@ -68,9 +68,6 @@ int pp_fully_booted(void);
 /* A copy in Asterisk's heap (for strings Asterisk frees, such as CLI completions). */
 char *pp_strdup(const char *s);
 
-/* Gives memory freed by a reload back to the operating system (glibc's malloc_trim). */
-void pp_release_memory(void);
-
 /* Paths. */
 const char *pp_data_dir(void);
 
@@ -117,6 +114,8 @@ int pp_function_exists(const char *name);
 void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,
 	int static_content);
+/* Sends 304 Not Modified as ast_http_send would, but without a Content-Length. */
+void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const char *headers);
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
 

@@ -3,27 +3,51 @@
 # Asterisk on this system (or ASTMODDIR), the sample configuration into /etc/asterisk and
 # the sample templates into AST_DATA_DIR/phoneprov (or ASTDATADIR/phoneprov), never
 # overwriting a file that is already there.
+#
+# When a Debian package owns res_phoneprov.so (the stock module), the stock file is first
+# diverted to res_phoneprov.so.stock with dpkg-divert, so that the package's next upgrade
+# writes its module there instead of over ours. DESTDIR installs below another root (a
+# chroot, a staging directory); the diversion is then made in that root's dpkg database, or
+# not at all when it has none.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 module=${1:-$here/target/release/libres_phoneprov.so}
+root=${DESTDIR:-}
+root=${root%/}
 etc=${ASTETCDIR:-/etc/asterisk}
 
 [ -f "$module" ] || { echo "install: $module is missing: run make first" >&2; exit 1; }
 
 # Where this system's Asterisk keeps modules and data: asterisk.conf says, else the usual places.
 from_conf() {
-    [ -f "$etc/asterisk.conf" ] &&
-        sed -n "s/^[[:space:]]*$1[[:space:]]*=>*[[:space:]]*\([^[:space:];]*\).*/\1/p" "$etc/asterisk.conf" | head -n1
+    [ -f "$root$etc/asterisk.conf" ] &&
+        sed -n "s/^[[:space:]]*$1[[:space:]]*=>*[[:space:]]*\([^[:space:];]*\).*/\1/p" "$root$etc/asterisk.conf" | head -n1
 }
-first_dir() { for d in "$@"; do [ -n "$d" ] && [ -d "$d" ] && { echo "$d"; return; }; done; }
+first_dir() { for d in "$@"; do [ -n "$d" ] && [ -d "$root$d" ] && { echo "$d"; return; }; done; }
 moddir=${ASTMODDIR:-$(first_dir "$(from_conf astmoddir)" /usr/lib/x86_64-linux-gnu/asterisk/modules \
     /usr/lib/asterisk/modules /usr/lib64/asterisk/modules)}
 datadir=${ASTDATADIR:-$(first_dir "$(from_conf astdatadir)" /usr/share/asterisk /var/lib/asterisk)}
 [ -n "$moddir" ] || { echo "install: no Asterisk module directory found: set ASTMODDIR" >&2; exit 1; }
 [ -n "$datadir" ] || { echo "install: no Asterisk data directory found: set ASTDATADIR" >&2; exit 1; }
 
-install -D -m 0755 "$module" "$moddir/res_phoneprov.so"
-echo "install: $moddir/res_phoneprov.so"
+target=$moddir/res_phoneprov.so
+dpkg_root=()
+[ -n "$root" ] && dpkg_root=(--root="$root")
+# Only a root with a dpkg database has packages whose files could come back on upgrade.
+if [ -f "$root/var/lib/dpkg/status" ] && command -v dpkg-divert >/dev/null; then
+    diverted_by=$(dpkg-divert "${dpkg_root[@]}" --listpackage "$target")
+    if [ "$diverted_by" = LOCAL ]; then
+        echo "install: $target is already diverted: $(dpkg-divert "${dpkg_root[@]}" --truename "$target")"
+    elif [ -n "$diverted_by" ]; then
+        echo "install: $target is diverted by package $diverted_by: not touching it" >&2
+        exit 1
+    elif owner=$(dpkg "${dpkg_root[@]}" -S "$target" 2>/dev/null); then
+        dpkg-divert "${dpkg_root[@]}" --local --rename --add --divert "$target.stock" "$target"
+        echo "install: ${owner%%:*}'s module diverted to $target.stock (undo: see README)"
+    fi
+fi
+install -D -m 0755 "$module" "$root$target"
+echo "install: $root$target"
 
 copy_absent() { # SRC DEST
     if [ -e "$2" ]; then
@@ -34,9 +58,9 @@ copy_absent() { # SRC DEST
     fi
 }
 for f in phoneprov.conf phoneprov_users.conf; do
-    copy_absent "$here/asterisk-conf/$f" "$etc/$f"
+    copy_absent "$here/asterisk-conf/$f" "$root$etc/$f"
 done
 (cd "$here/asterisk-conf/phoneprov" && find . -type f) | while read -r f; do
-    copy_absent "$here/asterisk-conf/phoneprov/$f" "$datadir/phoneprov/${f#./}"
+    copy_absent "$here/asterisk-conf/phoneprov/$f" "$root$datadir/phoneprov/${f#./}"
 done
 echo "install: done; load it with: asterisk -rx 'module load res_phoneprov.so'"

@@ -15,6 +15,16 @@ dir=$root$inner
 rm -rf "$dir"
 mkdir -p "$dir"/{etc,mod,lib,data,spool,run,log}
 cp "$confdir"/*.conf "$dir/etc/"
+# Asterisk's core reads these at every start and logs an error or a warning for each one
+# missing; empty files mean defaults. (Not in asterisk-conf/: `make install` must never
+# put them into a real /etc/asterisk.)
+for core in cdr cel features acl udptl ccss; do
+    [ -e "$dir/etc/$core.conf" ] || : >"$dir/etc/$core.conf"
+done
+# Tones need a default country, or Asterisk warns that it has none.
+[ -e "$dir/etc/indications.conf" ] ||
+    printf '[general]\ncountry = us\n\n[us]\ndescription = United States\ndial = 350+440\n' \
+        >"$dir/etc/indications.conf"
 cp -r "$confdir/phoneprov" "$dir/data/phoneprov"
 ln -s /usr/share/asterisk/documentation "$dir/data/documentation"
 cat >"$dir/etc/asterisk.conf" <<CONF

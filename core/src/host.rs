@@ -26,5 +26,8 @@ pub trait Host {
     fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8>;
     /// DST facts of `zone` (None: the system zone).
     fn tz(&self, zone: Option<&[u8]>) -> TzInfo;
+    /// Declared `track_caller` so that calls through `&dyn Host` still tell the host the
+    /// core's line that logged.
+    #[track_caller]
     fn log(&self, level: Level, message: &str);
 }

@@ -71,7 +71,7 @@ pub unsafe extern "C" fn ast_phoneprov_provider_register(
                 state::provider_register(&name, LoadUsers::External(load))
             }
             None => {
-                log::error(&format!("Provider '{name}' has no load_users callback."));
+                log::error!("Provider '{name}' has no load_users callback.");
                 -1
             }
         }
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn ast_phoneprov_add_extension(
         // SAFETY: per this function's contract.
         let name = unsafe { owned(provider_name) };
         if vars.is_null() {
-            log::error("Variable list can't be empty.");
+            log::error!("Variable list can't be empty.");
             return -1;
         }
         // SAFETY: per this function's contract, vars is a live list nobody changes now.

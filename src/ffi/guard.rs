@@ -4,7 +4,6 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 
 use super::log;
-use phoneprov_core::host::Level;
 
 fn describe(payload: &(dyn Any + Send)) -> String {
     payload
@@ -22,7 +21,7 @@ fn log_panic(location: Option<&Location>, payload: &(dyn Any + Send)) {
     let at = location
         .map(|l| format!(" at {}:{}", l.file(), l.line()))
         .unwrap_or_default();
-    log::log(Level::Error, &format!("panic{at}: {}", describe(payload)));
+    log::error!("panic{at}: {}", describe(payload));
 }
 
 /// Installs [`log_panic`] as the panic hook (each Rust library in the process has its own
@@ -45,7 +44,7 @@ pub fn guard<R>(entry: &str, fallback: R, f: impl FnOnce() -> R) -> R {
         Ok(r) => r,
         Err(payload) => {
             let what = describe(&*payload);
-            log::log(Level::Error, &format!("internal error in {entry}: {what}"));
+            log::error!("internal error in {entry}: {what}");
             fallback
         }
     }

@@ -61,13 +61,6 @@ pub fn phoneprov_dir() -> &'static PathBuf {
     })
 }
 
-/// Gives memory freed by a reload (the previous state, parsed files) back to the system, so
-/// Asterisk's size reflects what is in use.
-pub fn release_memory() {
-    // SAFETY: no arguments; trims the allocator's free lists.
-    unsafe { sys::pp_release_memory() }
-}
-
 /// The HTTP server's URI prefix (http.conf `prefix`), "" or "/name".
 pub fn http_prefix() -> String {
     let mut buf = [0u8; 256];

@@ -94,6 +94,7 @@ impl<'a> Request<'a> {
     }
 
     /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
+    /// A 304 is sent without body and without Content-Length.
     pub fn send(&self, status: u16, title: &str, headers: &[u8], body: &[u8], cacheable: bool) {
         self.send_raw(status, title, headers, body, 0, cacheable);
     }
@@ -120,12 +121,17 @@ impl<'a> Request<'a> {
         cacheable: bool,
     ) {
         let (t, h) = (cstring(title), cstring(headers));
+        self.answered.set(true);
+        if status == 304 {
+            // SAFETY: ser is live; h is valid for the call (the glue copies it).
+            unsafe { sys::pp_http_send_304(self.ser, self.raw_method, h.as_ptr()) };
+            return;
+        }
         let body_ptr = if body.is_empty() {
             std::ptr::null()
         } else {
             body.as_ptr().cast()
         };
-        self.answered.set(true);
         // SAFETY: ser is live; the strings and body are valid for the call (the glue copies
         // them), and fd, when given, stays open until it returns.
         unsafe {

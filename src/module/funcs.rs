@@ -42,10 +42,10 @@ impl Nested {
     fn enter(name: &str) -> Option<Nested> {
         let depth = DEPTH.with(|d| d.get());
         if depth >= MAX_DEPTH {
-            log::error(&format!(
+            log::error!(
                 "{name}: nested more than {MAX_DEPTH} levels deep (a template that includes \
                  itself?); the response fails"
-            ));
+            );
             fail_response();
             return None;
         }
@@ -194,7 +194,7 @@ pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
         "PP_XML" => xml::escape_into(out, data),
         "PP_QRCODE" => match qr::svg(data) {
             Ok(svg) => out.extend_from_slice(svg.as_bytes()),
-            Err(e) => log::warning(&format!("PP_QRCODE: {e}")),
+            Err(e) => log::warning!("PP_QRCODE: {e}"),
         },
         "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
             // The snapshot the response started with, so that a reload in between cannot

@@ -36,7 +36,7 @@ fn failpoint(req: &Request) -> bool {
     match req.raw_uri {
         b"failpoint/panic" => panic!("failpoint: panic in the HTTP handler"),
         b"failpoint/silent" => {
-            log::warning("failpoint: the HTTP handler returns without answering");
+            log::warning!("failpoint: the HTTP handler returns without answering");
             true
         }
         _ => false,
@@ -104,10 +104,7 @@ pub fn handle(req: &Request) {
     let Some(phone) = res.phone else {
         let path = data_file(&res.file.template);
         if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {
-            log::warning(&format!(
-                "Could not open static file {}: {e}",
-                path.display()
-            ));
+            log::warning!("Could not open static file {}: {e}", path.display());
             internal_error(req);
         }
         return;
@@ -117,7 +114,7 @@ pub fn handle(req: &Request) {
     } else {
         let found = req.local_ip().map(server_address);
         if found.is_none() {
-            log::warning("Could not get server IP, breakage likely.");
+            log::warning!("Could not get server IP, breakage likely.");
         }
         found
     };
@@ -125,7 +122,7 @@ pub fn handle(req: &Request) {
     let body = match render_dynamic(phone, res.file, serving, call_into) {
         Ok(body) => body,
         Err(failure) => {
-            log::warning(&failure.to_string());
+            log::warning!("{failure}");
             return internal_error(req);
         }
     };

@@ -17,9 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{
-    data_file, http_requests_in_flight, register_all, release_memory, unregister_all,
-};
+use crate::ffi::host::{data_file, http_requests_in_flight, register_all, unregister_all};
 use crate::ffi::log;
 use phoneprov_core::profile::Config;
 
@@ -32,7 +30,13 @@ fn read_config() -> Result<Arc<Config>, String> {
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
     for d in diags {
-        log::log_at(d.level, &d.message, d.origin);
+        log::write(
+            d.level,
+            d.origin.file(),
+            d.origin.line(),
+            log::function_name!(),
+            &d.message,
+        );
     }
     match config.fatal_problem() {
         Some(problem) => Err(problem),
@@ -42,9 +46,7 @@ fn read_config() -> Result<Arc<Config>, String> {
 
 pub fn load() -> bool {
     let config = read_config().unwrap_or_else(|why| {
-        log::error(&format!(
-            "{why}; serving no routes until a reload succeeds."
-        ));
+        log::error!("{why}; serving no routes until a reload succeeds.");
         Arc::new(Config::default())
     });
     state::start(config);
@@ -53,14 +55,13 @@ pub fn load() -> bool {
         state::LoadUsers::Builtin(sipusers::load_users),
     ) != 0
     {
-        log::warning("Unable register users config provider.  Others may succeed.");
+        log::warning!("Unable register users config provider.  Others may succeed.");
     }
     if !register_all() {
         unregister_all();
         state::stop();
         return false;
     }
-    release_memory();
     true
 }
 
@@ -74,7 +75,7 @@ pub fn unload() -> bool {
     unregister_all();
     if !http::wait_idle(UNLOAD_WAIT) {
         let relinked = register_all();
-        log::warning(&format!(
+        log::warning!(
             "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
              client downloading a large file?). res_phoneprov stays loaded{}; unload again \
              once they are done.",
@@ -85,14 +86,13 @@ pub fn unload() -> bool {
             } else {
                 ", but registering its HTTP handler, CLI commands or functions again failed"
             }
-        ));
+        );
         return false;
     }
     state::stop();
     templates::clear();
     statics::clear();
     funcs::clear();
-    release_memory();
     true
 }
 
@@ -103,9 +103,7 @@ pub fn reload() -> bool {
             true
         }
         Err(why) => {
-            log::error(&format!(
-                "{why}; reload aborted, still serving the previous configuration."
-            ));
+            log::error!("{why}; reload aborted, still serving the previous configuration.");
             false
         }
     }

@@ -20,7 +20,7 @@ fn users_file() -> Result<Option<ConfigFile>, ()> {
             Ok(file) => return Ok(Some(file)),
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
-                log::error(&format!("{name} could not be parsed."));
+                log::error!("{name} could not be parsed.");
                 return Err(());
             }
         }
@@ -35,7 +35,7 @@ pub fn load_users() -> i32 {
     let file = match users_file() {
         Ok(Some(f)) => f,
         Ok(None) => {
-            log::notice("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
+            log::notice!("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
             return 0;
         }
         Err(()) => return -1,
@@ -45,7 +45,7 @@ pub fn load_users() -> i32 {
         settings.serveriface.as_deref().map(|iface| {
             let address = iface_ipv4(iface).map(|a| a.to_string());
             address.map(String::into_bytes).unwrap_or_else(|| {
-                log::warning(&format!("Unable to get IP of {}", lossy(iface)));
+                log::warning!("Unable to get IP of {}", lossy(iface));
                 b"0.0.0.0".to_vec()
             })
         })
@@ -54,7 +54,13 @@ pub fn load_users() -> i32 {
     let mut diags = Vec::new();
     let found = users::load(&file, &defaults, &mut diags);
     for d in diags {
-        log::log_at(d.level, &d.message, d.origin);
+        log::write(
+            d.level,
+            d.origin.file(),
+            d.origin.line(),
+            log::function_name!(),
+            &d.message,
+        );
     }
     for vars in found {
         state::add_extension(PROVIDER_NAME, vars);

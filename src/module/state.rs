@@ -347,7 +347,7 @@ fn run_provider(name: &Arc<str>, load: LoadUsers, config: Arc<Config>) -> Option
 
 pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
     if name.is_empty() {
-        log::error("Provider name can't be empty.");
+        log::error!("Provider name can't be empty.");
         return -1;
     }
     // Messages are logged once the lock is released: ast_log is a call into Asterisk.
@@ -362,15 +362,11 @@ pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
     let config = match config {
         Ok(config) => config,
         Err(None) => {
-            log::warning(&format!(
-                "Provider '{name}' cannot be registered: res_phoneprov not loaded."
-            ));
+            log::warning!("Provider '{name}' cannot be registered: res_phoneprov not loaded.");
             return -1;
         }
         Err(Some(())) => {
-            log::error(&format!(
-                "There is already a provider registered named '{name}'."
-            ));
+            log::error!("There is already a provider registered named '{name}'.");
             return -1;
         }
     };
@@ -378,9 +374,7 @@ pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
     // A provider that unregistered and comes back (its reload) keeps serving its previous
     // phones until this load completes.
     let Some(extensions) = run_provider(&name, load, config) else {
-        log::error(&format!(
-            "Unable to load provider '{name}' users. Register aborted."
-        ));
+        log::error!("Unable to load provider '{name}' users. Register aborted.");
         return -1;
     };
     {
@@ -420,15 +414,15 @@ pub fn provider_unregister(name: &str) {
 
 pub fn add_extension(provider: &str, vars: Vars) -> i32 {
     if provider.is_empty() {
-        log::error("Provider name can't be empty.");
+        log::error!("Provider name can't be empty.");
         return -1;
     }
     if !vars.contains(vars::USERNAME) {
-        log::error("Extension name can't be empty.");
+        log::error!("Extension name can't be empty.");
         return -1;
     }
     if !vars.contains(vars::MAC) {
-        log::error("MAC Address can't be empty.");
+        log::error!("MAC Address can't be empty.");
         return -1;
     }
     let mut vars = vars;
@@ -450,9 +444,7 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
     vars.freeze(&mut reg.interner);
     let Some(p) = reg.provider(provider) else {
         drop(guard);
-        log::error(&format!(
-            "Provider '{provider}' wasn't found in the registry."
-        ));
+        log::error!("Provider '{provider}' wasn't found in the registry.");
         return -1;
     };
     let provider = p.name.clone();
@@ -511,9 +503,7 @@ pub fn reload(config: Arc<Config>) {
         .map(|(name, load)| {
             let exts = run_provider(&name, load, config.clone());
             if exts.is_none() {
-                log::error(&format!(
-                    "Unable to load provider '{name}' users; keeping the ones it had."
-                ));
+                log::error!("Unable to load provider '{name}' users; keeping the ones it had.");
             }
             (name, exts)
         })
