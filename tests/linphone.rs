@@ -199,12 +199,21 @@ fn linphone_provisions_from_our_module_and_registers() {
         || contact(&ast).is_some(),
         || format!("{}\n{}", ast.cli("pjsip show contacts"), logs(&phone, &ast)),
     );
-    let status = phone
-        .csh(&["generic", "status register"])
-        .unwrap_or_default();
-    assert!(
-        status.contains("registered, identity=") && status.contains("<sip:6050@"),
-        "{status}"
+    // Asterisk lists the contact before its 200 reaches the client: the client's own view
+    // follows a moment later.
+    let status = || {
+        phone
+            .csh(&["generic", "status register"])
+            .unwrap_or_default()
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "linphonec's `status register` naming the served identity",
+        || {
+            let s = status();
+            s.contains("registered, identity=") && s.contains("<sip:6050@")
+        },
+        || format!("{}\n{}", status(), logs(&phone, &ast)),
     );
     eprintln!("registered: {}", contact(&ast).unwrap_or_default());
 
