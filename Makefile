@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox test unit integration lint run install clean help soak fuzz bench
+.PHONY: all build sandbox linphone-root linphone-root-for-tests test unit integration lint run install clean help soak fuzz bench
 
 all: build
 
@@ -13,12 +13,23 @@ help:
 	@echo "make test       everything: sandbox, build, lint, unit and integration tests"
 	@echo "make install    install into the Asterisk of this system (ASTMODDIR=... to choose)"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
+	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
 	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
 	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
 	@echo "make fuzz       every fuzz target for FUZZ_SECONDS each (default 60)"
 
 sandbox:
 	@scripts/sandbox.sh
+
+# A real Linphone client for tests/linphone.rs: linphone-cli is in trixie, not in the sandbox's
+# unstable, so it has a root of its own.
+linphone-root:
+	@scripts/linphone-root.sh
+
+# For the test targets: a root that cannot be made (no mirror reachable) must not stop the other
+# tests; tests/linphone.rs then skips and says why.
+linphone-root-for-tests:
+	@scripts/linphone-root.sh || echo "linphone-root: not created (see above); tests/linphone.rs will skip"
 
 build: sandbox
 	$(CARGO) build --release
@@ -35,10 +46,10 @@ INTEGRATION_TESTS := $(CARGO) test --release --no-fail-fast --test '*' -- --test
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
-integration: build
+integration: build linphone-root-for-tests
 	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: build lint
+test: build lint linphone-root-for-tests
 	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod ami;
+pub mod linphone;
 pub mod load;
 pub mod xml;
 
@@ -248,6 +249,7 @@ impl Builder {
             conf,
             port,
             bindaddr: self.bindaddr,
+            sip_addr: own_addr,
             child: Some(child),
         };
         ast.wait_ready();
@@ -280,6 +282,8 @@ pub struct Asterisk {
     conf: String,
     pub port: u16,
     bindaddr: String,
+    /// The loopback address `@SIP_ADDR@` stands for in this instance's configuration.
+    pub sip_addr: String,
     child: Option<Child>,
 }
 
