@@ -83,3 +83,22 @@ fn tokens_survive_reload_and_a_fresh_load() {
     assert_eq!(ast.get(&third).status, 200);
     assert_eq!(ast.get(&third).status, 410);
 }
+
+/// Many clients redeem the same token at once: exactly one gets the file.
+#[test]
+fn a_token_raced_by_many_clients_serves_once() {
+    let ast = start(ami::free_port());
+    for round in 0..5 {
+        let path = token(&ast, "abc123");
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let clients: Vec<_> = (0..8).map(|_| s.spawn(|| ast.get(&path).status)).collect();
+            clients
+                .into_iter()
+                .map(|c| c.join().expect("client"))
+                .collect()
+        });
+        let ok = statuses.iter().filter(|&&s| s == 200).count();
+        let gone = statuses.iter().filter(|&&s| s == 410).count();
+        assert_eq!((ok, gone), (1, 7), "round {round}: {statuses:?}");
+    }
+}
