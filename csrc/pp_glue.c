@@ -463,9 +463,10 @@ static char *cli_show_phones(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 static char *cli_token(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	return cli_dispatch(PP_CLI_TOKEN, e, cmd, a, "phoneprov token",
-		"Usage: phoneprov token <mac> [ttl]\n"
+		"Usage: phoneprov token <mac> [ttl] [qr]\n"
 		"       Makes a single-use enrollment URL for the phone, valid ttl seconds\n"
-		"       (default 86400), serving its profile's enroll_file.\n", 1, 2);
+		"       (default 86400), serving its profile's enroll_file. With qr, also\n"
+		"       prints it as a QR code to scan (needs serveraddr or serveriface).\n", 1, 3);
 }
 
 static char *cli_show_tokens(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)

@@ -102,3 +102,59 @@ fn a_token_raced_by_many_clients_serves_once() {
         assert_eq!((ok, gone), (1, 7), "round {round}: {statuses:?}");
     }
 }
+
+/// With serveraddr set, `phoneprov token MAC TTL qr` prints the whole URL and a QR code of
+/// it for a terminal: decoded again, the code is the URL, and the URL serves the phone once.
+#[test]
+fn a_token_as_a_qr_code_in_the_terminal() {
+    let phoneprov = PHONEPROV.replace("[general]\n", "[general]\nserveraddr = 127.0.0.1\n");
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", phoneprov)
+        .conf("users.conf", USERS)
+        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
+        .start();
+    // The harness's http.conf binds its own port: the URL must carry it.
+    let base = format!("http://127.0.0.1:{}", ast.port);
+    let out = ast.cli("phoneprov token abc123 600 qr");
+    let url = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Enrollment URL (single use): "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    assert!(
+        url.starts_with(&format!("{base}/phoneprov/enroll/")),
+        "{url}"
+    );
+    // Light modules are drawn (█ both, ▀ top, ▄ bottom); dark ones are blank.
+    let rows: Vec<Vec<char>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.chars().skip(1).collect())
+        .filter(|l: &Vec<char>| !l.is_empty())
+        .collect();
+    assert!(!rows.is_empty(), "{out:?}");
+    let side = rows[0].len();
+    let dark = |x: usize, y: usize| {
+        let c = rows[y / 2][x];
+        !matches!(
+            (c, y % 2),
+            ('\u{2588}', _) | ('\u{2580}', 0) | ('\u{2584}', 1)
+        )
+    };
+    let scale = 4;
+    let px = side * scale;
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(px, px, |x, y| {
+        if y / scale >= 2 * rows.len() || dark(x / scale, y / scale) {
+            0
+        } else {
+            255
+        }
+    });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "{out}");
+    let (_, content) = grids[0].decode().expect("decodes");
+    assert_eq!(content, url);
+    let path = &url[base.len()..];
+    assert_eq!(ast.get(path).status, 200);
+    assert_eq!(ast.get(path).status, 410);
+}

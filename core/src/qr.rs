@@ -49,6 +49,35 @@ pub fn svg(text: &[u8]) -> Result<String, String> {
     Ok(out)
 }
 
+/// `text` as a QR code for a terminal, two module rows per line with the half-block
+/// characters. Light modules are drawn, dark ones left blank: on the usual light-on-dark
+/// terminal the code then reads dark-on-light, as scanners expect.
+pub fn terminal(text: &[u8]) -> Result<String, String> {
+    let code = QrCode::with_error_correction_level(text, EcLevel::M)
+        .map_err(|e| format!("cannot encode {} bytes as a QR code: {e}", text.len()))?;
+    let w = code.width();
+    let colors = code.to_colors();
+    let side = w + 2 * QUIET;
+    let light = |x: usize, y: usize| {
+        let inside = (QUIET..QUIET + w).contains(&x) && (QUIET..QUIET + w).contains(&y);
+        !inside || colors[(y - QUIET) * w + (x - QUIET)] == Color::Light
+    };
+    let mut out = String::with_capacity(side * side);
+    for y in (0..side).step_by(2) {
+        for x in 0..side {
+            let bottom = y + 1 < side && light(x, y + 1);
+            out.push(match (light(x, y), bottom) {
+                (true, true) => '\u{2588}',
+                (true, false) => '\u{2580}',
+                (false, true) => '\u{2584}',
+                (false, false) => ' ',
+            });
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// The dark modules of an SVG made by [`svg`], as (side, dark(x, y)) in module units; for
 /// tests that decode the code again.
 pub fn modules(svg: &str) -> Option<(usize, Vec<bool>)> {
@@ -106,5 +135,25 @@ mod tests {
     #[test]
     fn too_long_is_an_error() {
         assert!(svg("x".repeat(5000).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn terminal_code_has_the_svg_modules() {
+        let url = b"http://192.0.2.1:8088/phoneprov/enroll/0123456789abcdef0123456789abcdef";
+        let (side, dark) = modules(&svg(url).unwrap()).unwrap();
+        let text = terminal(url).unwrap();
+        let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+        assert_eq!(lines.len(), side.div_ceil(2));
+        for y in 0..side {
+            for x in 0..side {
+                let c = lines[y / 2][x];
+                let light = match (c, y % 2) {
+                    ('\u{2588}', _) => true,
+                    ('\u{2580}', 0) | ('\u{2584}', 1) => true,
+                    _ => false,
+                };
+                assert_eq!(light, !dark[y * side + x], "({x}, {y})");
+            }
+        }
     }
 }

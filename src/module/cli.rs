@@ -17,7 +17,7 @@ use phoneprov_core::mask::{is_secret, Secrets, MASK};
 use phoneprov_core::model::{Phone, Snapshot, Target};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::template::problems;
-use phoneprov_core::xmlcheck;
+use phoneprov_core::{qr, xmlcheck};
 
 const SHOW_ROUTES: i32 = 0;
 const SHOW_PHONE: i32 = 1;
@@ -267,6 +267,39 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     out
 }
 
+/// `phoneprov token <mac> [ttl] [qr]`.
+fn token(args: &[Vec<u8>]) -> Vec<u8> {
+    let mac = args.get(2).map(Vec::as_slice).unwrap_or_default();
+    let mut rest: Vec<&[u8]> = args.iter().skip(3).map(Vec::as_slice).collect();
+    let qr = rest.last() == Some(&&b"qr"[..]);
+    if qr {
+        rest.pop();
+    }
+    let path = match tokens::create(mac, rest.first().copied()) {
+        Ok(path) => path,
+        Err(why) => return format!("{why}\n").into_bytes(),
+    };
+    let Some(base) = tokens::base_url(mac) else {
+        let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
+        if qr {
+            out += "No QR code: this phone's server address is only known per request (set \
+                    serveraddr in phoneprov.conf).\n";
+        }
+        return out.into_bytes();
+    };
+    let url = format!("{base}{path}");
+    let mut out = format!("Enrollment URL (single use): {url}\n");
+    if qr {
+        match qr::terminal(url.as_bytes()) {
+            // Each line starts with a space: Asterisk's remote console takes a line that
+            // starts with a byte above 127 for a verbose message and drops it.
+            Ok(code) => code.lines().for_each(|l| out += &format!(" {l}\n")),
+            Err(e) => out += &format!("No QR code: {e}\n"),
+        }
+    }
+    out.into_bytes()
+}
+
 pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
     let Some(snap) = state::current() else { return };
     let arg = |i: usize| args.get(i).map(Vec::as_slice);
@@ -275,12 +308,7 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
         SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
         SHOW_PHONES => show_phones(&snap),
         SHOW_TOKENS => tokens::list(),
-        TOKEN => match tokens::create(arg(2).unwrap_or_default(), arg(3)) {
-            Ok(path) => {
-                format!("Enrollment URL (single use): http(s)://<server>{path}\n").into_bytes()
-            }
-            Err(why) => format!("{why}\n").into_bytes(),
-        },
+        TOKEN => token(args),
         RENDER => match arg(3) {
             None => render_masked(&snap, arg(2).unwrap_or_default(), false),
             Some(SECRETS) => render_masked(&snap, arg(2).unwrap_or_default(), true),

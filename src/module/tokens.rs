@@ -11,12 +11,15 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::astdb::{self, sha1_hex};
+use crate::ffi::config;
 use crate::ffi::host::{self, http_prefix};
 use crate::ffi::http::Request;
 use crate::ffi::log;
 use crate::module::{dynamic, state};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::httpdate;
+use phoneprov_core::server::uri_host;
+use phoneprov_core::vars;
 
 const FAMILY: &str = "phoneprov/tokens";
 /// How long a token is valid when no TTL is given: a day.
@@ -106,6 +109,22 @@ pub fn create(mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
         return Err("Asterisk's database refused the token.".into());
     }
     Ok(format!("{}/phoneprov/enroll/{token}", http_prefix()))
+}
+
+/// `http://host:port` of this server as the phone knows it, for URLs printed by the CLI
+/// (which has no request to take a Host header from): the phone's SERVER (`serveraddr` or
+/// `serveriface`) and http.conf's `bindport`. None when the phone's SERVER is per request.
+pub fn base_url(mac: &[u8]) -> Option<String> {
+    let snap = state::current()?;
+    let server = snap.phone(mac)?.vars().find(vars::SERVER)?.to_vec();
+    let http = config::load("http.conf").ok();
+    let port = http
+        .as_ref()
+        .and_then(|f| f.get("general", "bindport"))
+        .map(|p| lossy(p).trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "8088".to_owned());
+    Some(format!("http://{}:{port}", uri_host(&lossy(&server))))
 }
 
 /// `phoneprov show tokens`: MAC, expiry and state of each token (never the token).
