@@ -1,7 +1,8 @@
-//! A real Linphone client (linphonec of Debian trixie's linphone-cli, liblinphone 5.3) fetches
-//! its account from our module by remote provisioning (`[misc] config-uri`), applies it, and
-//! registers to the same Asterisk's PJSIP with the served credentials; restarted after the
-//! password changed, it fetches again from the URL it kept and registers with the new one.
+//! A real Linphone client (linphonec of Debian trixie's linphone-cli, liblinphone 5.3) enrolls
+//! with a single-use token URL (`[misc] config-uri`, no credentials), applies the account our
+//! module serves (which names its steady URL as the next `config-uri`), and registers to the
+//! same Asterisk's PJSIP with the served credentials; restarted after the password changed, it
+//! fetches its steady URL and registers with the new password.
 //!
 //! Skipped, saying why, only when the trixie root cannot be made (scripts/linphone-root.sh).
 
@@ -72,6 +73,7 @@ fn start(mac: &str, secret: &str) -> Asterisk {
                 "[general]\nserveraddr = @SIP_ADDR@\ndefault_profile = linphone\n\n\
                  [linphone]\nmime_type => application/xml\n\
                  linphone/${{MAC}}.xml => linphone/account.linphonerc\n\
+                 enroll_file = linphone/${{MAC}}.xml\n\
                  setvar => LINPHONE_TRANSPORT=udp\n{PROFILE_AUTH}"
             ),
         )
@@ -136,29 +138,34 @@ fn linphone_provisions_from_our_module_and_registers() {
     let tap = Tap::start(ast.addr());
     let path = format!("/phoneprov/linphone/{mac}.xml");
     let url = format!("http://{}{path}", tap.addr);
+    let out = ast.cli(&format!("phoneprov token {mac}"));
+    let enroll = out[out
+        .find("/phoneprov/enroll/")
+        .unwrap_or_else(|| panic!("{out}"))..]
+        .trim()
+        .to_owned();
 
-    // A fresh client that knows only the provisioning URL. Random SIP ports: the instance's
-    // 5060 and other clients' must not collide. Under digest auth a fresh client cannot answer
-    // the challenge (it holds no auth_info): it starts with the credentials seeded, as an
-    // enrollment URL would give it.
-    let mut rc = format!("[sip]\nsip_port=-1\nsip_tcp_port=-1\n\n[misc]\nconfig-uri={url}\n");
-    if digest() {
-        rc += &format!("\n[auth_info_0]\nusername=6050\npasswd={secret}\n");
-    }
+    // A fresh client that knows only a single-use enrollment URL and holds no credentials
+    // (under digest auth it could not answer a challenge: the token is the credential).
+    // Random SIP ports: the instance's 5060 and other clients' must not collide.
+    let rc = format!(
+        "[sip]\nsip_port=-1\nsip_tcp_port=-1\n\n[misc]\nconfig-uri=http://{}{enroll}\n",
+        tap.addr
+    );
     let mut phone = Linphone::start(&root, &rc);
 
     // (a) The request reached Asterisk as liblinphone's provisioning request, and was served.
     wait_for(
         Duration::from_secs(20),
-        "the provisioning request answered 200",
+        "the enrollment request answered 200",
         || {
-            provisioning_requests(&tap, &path)
+            provisioning_requests(&tap, &enroll)
                 .iter()
                 .any(|s| s.status == Some(200))
         },
         || format!("{:?}\n{}", tap.seen(), logs(&phone, &ast)),
     );
-    let first = provisioning_requests(&tap, &path);
+    let first = provisioning_requests(&tap, &enroll);
     assert!(
         first
             .iter()
@@ -192,8 +199,10 @@ fn linphone_provisions_from_our_module_and_registers() {
     assert_eq!(
         ini_value(&rc, "misc", "config-uri"),
         Some(url.clone()),
-        "kept for next start"
+        "the served steady URL, for the next start"
     );
+    // The token is spent.
+    assert_eq!(ast.get(&enroll).status, 410);
 
     // (c) It registers with the served credentials: PJSIP lists its contact.
     wait_for(
@@ -220,8 +229,8 @@ fn linphone_provisions_from_our_module_and_registers() {
     );
     eprintln!("registered: {}", contact(&ast).unwrap_or_default());
 
-    // The password changes on the server side. Restarted, the client fetches the same URL
-    // again (under digest auth: answering with the credentials it was served), applies the new
+    // The password changes on the server side. Restarted, the client fetches its steady URL
+    // (under digest auth: answering with the credentials it was served), applies the new
     // password and registers with it: the old one would be refused.
     let new_secret = token();
     ast.write_conf("phoneprov_users.conf", users(&mac, &new_secret));
