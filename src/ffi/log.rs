@@ -109,6 +109,23 @@ macro_rules! pp_log_at {
 }
 pub(crate) use pp_log_at as log_at;
 
+/// `diagnostics!(diags)`: logs each of the core's configuration diagnostics at the line of
+/// the core that found the problem, naming the function this is written in.
+macro_rules! pp_diagnostics {
+    ($diags:expr) => {
+        for d in $diags {
+            $crate::ffi::log::write(
+                d.level,
+                d.origin.file(),
+                d.origin.line(),
+                $crate::ffi::log::function_name!(),
+                &d.message,
+            );
+        }
+    };
+}
+pub(crate) use pp_diagnostics as diagnostics;
+
 macro_rules! pp_error {
     ($($arg:tt)+) => {
         $crate::ffi::log::log_at!(::phoneprov_core::host::Level::Error, $($arg)+)

@@ -32,15 +32,7 @@ fn read_config() -> Result<Arc<Config>, String> {
     })?;
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
-    for d in diags {
-        log::write(
-            d.level,
-            d.origin.file(),
-            d.origin.line(),
-            log::function_name!(),
-            &d.message,
-        );
-    }
+    log::diagnostics!(diags);
     match config.fatal_problem() {
         Some(problem) => Err(problem),
         None => Ok(Arc::new(config)),

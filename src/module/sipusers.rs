@@ -53,15 +53,7 @@ pub fn load_users() -> i32 {
     let defaults = users::defaults(settings, server.as_deref(), &file);
     let mut diags = Vec::new();
     let found = users::load(&file, &defaults, &mut diags);
-    for d in diags {
-        log::write(
-            d.level,
-            d.origin.file(),
-            d.origin.line(),
-            log::function_name!(),
-            &d.message,
-        );
-    }
+    log::diagnostics!(diags);
     for vars in found {
         state::add_extension(PROVIDER_NAME, vars);
     }
