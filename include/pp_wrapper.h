@@ -11,5 +11,6 @@
 #include "asterisk/http.h"
 #include "asterisk/chanvars.h"
 #include "asterisk/phoneprov.h"
+#include "asterisk/acl.h"
 
 #include "pp_glue.h"

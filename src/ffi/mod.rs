@@ -14,12 +14,14 @@ pub(crate) mod sys {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
+pub mod acl;
 pub mod config;
 pub mod guard;
 pub mod host;
 pub mod http;
 pub mod log;
 pub mod provider;
+pub mod security;
 pub mod vars;
 
 use std::ffi::{c_char, CStr, CString};

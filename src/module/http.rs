@@ -7,7 +7,7 @@ use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
-use crate::module::{state, statics};
+use crate::module::{access, state, statics};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::uri::{self, UriError};
@@ -52,6 +52,7 @@ fn echo_safe(uri: &[u8]) -> bool {
 }
 
 fn not_found(req: &Request, uri: &[u8]) {
+    access::miss(req);
     let text = if echo_safe(uri) {
         lossy(uri)
     } else {
@@ -95,12 +96,18 @@ pub fn handle(req: &Request) {
             return req.error(400, "Bad Request", "The URL holds a NUL byte.");
         }
     };
+    if access::refused_early(req) {
+        return;
+    }
     let Some(snap) = state::current() else {
         return not_found(req, &uri);
     };
     let Some(res) = snap.resolve(&uri) else {
         return not_found(req, &uri);
     };
+    if access::refused(req, &snap, &res) {
+        return;
+    }
     let Some(phone) = res.phone else {
         let path = data_file(&res.file.template);
         if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {

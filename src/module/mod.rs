@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod cli;
 mod filecache;
 pub mod funcs;
@@ -47,6 +48,7 @@ pub fn load() -> bool {
         ));
         Arc::new(Config::default())
     });
+    access::configure(&config);
     state::start(config);
     if state::provider_register(
         sipusers::PROVIDER_NAME,
@@ -89,6 +91,7 @@ pub fn unload() -> bool {
         return false;
     }
     state::stop();
+    access::clear();
     templates::clear();
     statics::clear();
     funcs::clear();
@@ -99,6 +102,7 @@ pub fn unload() -> bool {
 pub fn reload() -> bool {
     match read_config() {
         Ok(config) => {
+            access::configure(&config);
             state::reload(config);
             true
         }
