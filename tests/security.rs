@@ -537,3 +537,62 @@ fn misses_lead_to_429_then_recovery() {
         404
     );
 }
+
+#[test]
+fn require_tls_serves_over_asterisks_https() {
+    let ast = start_auth("");
+    let cert = ast.dir.join("etc/pp.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+        ])
+        .arg("/CN=127.0.0.1")
+        .arg("-keyout")
+        .arg(&cert)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let inner = format!(
+        "/tmp/{}/etc/pp.pem",
+        ast.dir.file_name().expect("name").to_string_lossy()
+    );
+    ast.write_conf(
+        "http.conf",
+        format!(
+            "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {}\ntlsenable = yes\n\
+             tlsbindaddr = 127.0.0.1:{tls_port}\ntlscertfile = {inner}\ntlsprivatekey = {inner}\n",
+            ast.port
+        ),
+    );
+    ast.cli("module reload http");
+    let url = format!("https://127.0.0.1:{tls_port}/phoneprov/000000000006.cfg");
+    let mut got = (String::new(), String::new());
+    for _ in 0..50 {
+        got = curl(&["-k", &url]);
+        if got.1 == "200" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got.1, "200", "{got:?}");
+    assert!(got.0.contains("secret=pw-tl"));
+    // Basic is accepted over HTTPS.
+    let basic = format!("https://127.0.0.1:{tls_port}/phoneprov/000000000003.cfg");
+    assert_eq!(curl(&["-k", "-u", "bb:pw-bb", &basic]).1, "200");
+    assert_eq!(curl(&["-k", "-u", "bb:no", &basic]).1, "401");
+    // Plain HTTP still refused.
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", "/phoneprov/000000000006.cfg", "").status,
+        403
+    );
+}
