@@ -33,7 +33,9 @@
 #include "asterisk/cli.h"
 #include "asterisk/utils.h"
 #include "asterisk/manager.h"
+#include "asterisk/acl.h"
 #include "asterisk/netsock2.h"
+#include "asterisk/security_events.h"
 
 #include "pp_glue.h"
 
@@ -252,6 +254,173 @@ int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[
 		return 0;
 	}
 	return -1;
+}
+
+int pp_remote_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
+	int *port)
+{
+	const struct ast_sockaddr *addr;
+
+	if (!ser) {
+		return -1;
+	}
+	addr = &ser->remote_address;
+	*port = ast_sockaddr_port(addr);
+	if (addr->ss.ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *) &addr->ss)->sin_addr, 4);
+		*family = 4;
+		return 0;
+	}
+	if (addr->ss.ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *) &addr->ss)->sin6_addr, 16);
+		*family = 6;
+		return 0;
+	}
+	return -1;
+}
+
+int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int family)
+{
+	struct ast_sockaddr sa;
+
+	memset(&sa, 0, sizeof(sa));
+	if (family == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *) &sa.ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, addr, 4);
+		sa.len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa.ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, addr, 16);
+		sa.len = sizeof(*sin6);
+	}
+	return ast_apply_acl_nolog(acl, &sa) == AST_SENSE_ALLOW ? 1 : 0;
+}
+
+int pp_local_port(struct ast_tcptls_session_instance *ser)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+
+	if (!ser || !ser->stream || getsockname(ast_iostream_get_fd(ser->stream), (struct sockaddr *) &addr, &len)) {
+		return 0;
+	}
+	if (addr.ss_family == AF_INET) {
+		return ntohs(((struct sockaddr_in *) &addr)->sin_port);
+	}
+	if (addr.ss_family == AF_INET6) {
+		return ntohs(((struct sockaddr_in6 *) &addr)->sin6_port);
+	}
+	return 0;
+}
+
+static void sockaddr_set(struct ast_sockaddr *sa, const unsigned char *bytes, int family, int port)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (family == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *) &sa->ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, bytes, 4);
+		sin->sin_port = htons(port);
+		sa->len = sizeof(*sin);
+	} else if (family == 6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa->ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, bytes, 16);
+		sin6->sin6_port = htons(port);
+		sa->len = sizeof(*sin6);
+	}
+}
+
+void pp_security_event(int event, const char *account, const char *session, const char *detail,
+	const unsigned char *local, int local_family, int local_port,
+	const unsigned char *remote, int remote_family, int remote_port, int tls)
+{
+	struct ast_sockaddr local_sa;
+	struct ast_sockaddr remote_sa;
+	struct timeval now = ast_tvnow();
+	enum ast_transport transport = tls ? AST_TRANSPORT_TLS : AST_TRANSPORT_TCP;
+	struct ast_security_event_common common = {
+		.service = "phoneprov",
+		.module = AST_MODULE,
+		.account_id = account,
+		.session_id = session,
+		.session_tv = &now,
+		.local_addr = { .addr = &local_sa, .transport = transport },
+		.remote_addr = { .addr = &remote_sa, .transport = transport },
+	};
+
+	sockaddr_set(&local_sa, local, local_family, local_port);
+	sockaddr_set(&remote_sa, remote, remote_family, remote_port);
+	switch (event) {
+	case PP_SEC_FAILED_ACL: {
+		struct ast_security_event_failed_acl e = { .common = common, .acl_name = detail };
+
+		e.common.event_type = AST_SECURITY_EVENT_FAILED_ACL;
+		e.common.version = AST_SECURITY_EVENT_FAILED_ACL_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	case PP_SEC_INVAL_ACCT_ID: {
+		struct ast_security_event_inval_acct_id e = { .common = common };
+
+		e.common.event_type = AST_SECURITY_EVENT_INVAL_ACCT_ID;
+		e.common.version = AST_SECURITY_EVENT_INVAL_ACCT_ID_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	case PP_SEC_CHAL_RESP_FAILED: {
+		struct ast_security_event_chal_resp_failed e = {
+			.common = common, .challenge = detail, .response = "", .expected_response = "",
+		};
+
+		e.common.event_type = AST_SECURITY_EVENT_CHAL_RESP_FAILED;
+		e.common.version = AST_SECURITY_EVENT_CHAL_RESP_FAILED_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	case PP_SEC_INVAL_PASSWORD: {
+		struct ast_security_event_inval_password e = {
+			.common = common, .challenge = detail, .received_challenge = "", .received_hash = "",
+		};
+
+		e.common.event_type = AST_SECURITY_EVENT_INVAL_PASSWORD;
+		e.common.version = AST_SECURITY_EVENT_INVAL_PASSWORD_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	case PP_SEC_SUCCESSFUL_AUTH: {
+		struct ast_security_event_successful_auth e = { .common = common, .using_password = 1 };
+
+		e.common.event_type = AST_SECURITY_EVENT_SUCCESSFUL_AUTH;
+		e.common.version = AST_SECURITY_EVENT_SUCCESSFUL_AUTH_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	case PP_SEC_CHAL_SENT: {
+		struct ast_security_event_chal_sent e = { .common = common, .challenge = detail };
+
+		e.common.event_type = AST_SECURITY_EVENT_CHAL_SENT;
+		e.common.version = AST_SECURITY_EVENT_CHAL_SENT_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	case PP_SEC_REQ_NOT_ALLOWED: {
+		struct ast_security_event_req_not_allowed e = {
+			.common = common, .request_type = detail, .request_params = "",
+		};
+
+		e.common.event_type = AST_SECURITY_EVENT_REQ_NOT_ALLOWED;
+		e.common.version = AST_SECURITY_EVENT_REQ_NOT_ALLOWED_VERSION;
+		ast_security_event_report(AST_SEC_EVT(&e));
+		break;
+	}
+	}
 }
 
 int pp_is_tls(struct ast_tcptls_session_instance *ser)

@@ -110,6 +110,29 @@ void pp_http_unlink(void);
 int pp_http_in_flight(void);
 /* The local address of the connection: family 4 (4 bytes) or 6 (16 bytes). */
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
+/* The client's address and port: family 4 (4 bytes) or 6 (16 bytes). */
+int pp_remote_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
+	int *port);
+/* Whether an ACL list allows an address (family 4: 4 bytes, 6: 16 bytes): 1 yes, 0 no. */
+struct ast_acl_list;
+int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int family);
+/* The local port of the connection, 0 when unknown. */
+int pp_local_port(struct ast_tcptls_session_instance *ser);
+
+/* Security events (service "phoneprov"), built from plain values. Addresses: family 4 or 6
+ * with 4 or 16 bytes. detail: the challenge, ACL name or request type, as the event has. */
+enum pp_security_event {
+	PP_SEC_FAILED_ACL = 0,
+	PP_SEC_INVAL_ACCT_ID = 1,
+	PP_SEC_CHAL_RESP_FAILED = 2,
+	PP_SEC_INVAL_PASSWORD = 3,
+	PP_SEC_SUCCESSFUL_AUTH = 4,
+	PP_SEC_CHAL_SENT = 5,
+	PP_SEC_REQ_NOT_ALLOWED = 6,
+};
+void pp_security_event(int event, const char *account, const char *session, const char *detail,
+	const unsigned char *local, int local_family, int local_port,
+	const unsigned char *remote, int remote_family, int remote_port, int tls);
 /* Whether the connection is TLS (1) or plain (0). */
 int pp_is_tls(struct ast_tcptls_session_instance *ser);
 /* The client's address (no port) as text; 0 on success. */

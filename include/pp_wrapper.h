@@ -13,5 +13,6 @@
 #include "asterisk/phoneprov.h"
 #include "asterisk/astdb.h"
 #include "asterisk/utils.h"
+#include "asterisk/acl.h"
 
 #include "pp_glue.h"

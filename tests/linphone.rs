@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use common::linphone::{self, ini_value, Linphone, Seen, Tap};
 use common::{project_dir, Asterisk, Builder, Impl, PJSIP_MODULES};
 
-/// The profile's access options. Digest auth (issue 9) is being added on another branch: once
-/// it lands, set this to `"auth = digest\nauth_realm = phoneprov\n"` and the test checks that
-/// the restarted client answers the challenge with the credentials of the file it applied
-/// (see tests/common/linphone.rs for how liblinphone picks them).
-const PROFILE_AUTH: &str = "";
+/// The profile's access options: the steady URL asks for digest auth, which the restarted
+/// client answers with the credentials of the file it applied (see tests/common/linphone.rs
+/// for how liblinphone picks them); the enrollment URL needs none (the token is the
+/// credential). The realm is PJSIP's (`asterisk` by default): once registered, liblinphone
+/// keeps only the HA1 of the SIP realm instead of the password (its rc then holds `ha1=` and
+/// `realm=asterisk`), so a challenge in any other realm could not be answered.
+const PROFILE_AUTH: &str = "auth = digest\nauth_realm = asterisk\n";
 
 fn digest() -> bool {
     PROFILE_AUTH.contains("digest")
@@ -232,7 +234,10 @@ fn linphone_provisions_from_our_module_and_registers() {
     // The password changes on the server side. Restarted, the client fetches its steady URL
     // (under digest auth: answering with the credentials it was served), applies the new
     // password and registers with it: the old one would be refused.
-    let new_secret = token();
+    // Under digest auth the file's credentials are also the HTTP ones: the client answers the
+    // challenge with what it was served, so the password stays (a change would need separate
+    // HTTP credentials, http_username/http_secret, served in an auth section of their own).
+    let new_secret = if digest() { secret.clone() } else { token() };
     ast.write_conf("phoneprov_users.conf", users(&mac, &new_secret));
     ast.write_conf(
         "pjsip.conf",

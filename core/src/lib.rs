@@ -1,7 +1,9 @@
 //! The provisioning model of res_phoneprov, free of Asterisk symbols so it can be tested
 //! with plain `cargo test`. The module crate feeds it owned data and a [`host::Host`].
 
+pub mod access;
 pub mod args;
+pub mod auth;
 pub mod bytes;
 pub mod cli;
 pub mod conf;
@@ -14,6 +16,7 @@ pub mod mask;
 pub mod model;
 pub mod profile;
 pub mod qr;
+pub mod ratelimit;
 pub mod recent;
 pub mod server;
 pub mod template;

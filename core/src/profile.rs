@@ -4,6 +4,7 @@
 use std::panic::Location;
 use std::sync::Arc;
 
+use crate::access::{AccessOptions, Limits};
 use crate::args::{separate_args, strip};
 use crate::bytes::lossy;
 use crate::conf::{Category, ConfigFile};
@@ -35,6 +36,8 @@ pub struct Profile {
     /// `enroll_file`: the URI pattern (rendered per phone, like a dynamic URI) of the file
     /// an enrollment token serves.
     pub enroll_file: Option<Template>,
+    /// Access lists, authentication and TLS options the profile sets itself.
+    pub access: AccessOptions,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,6 +46,9 @@ pub struct Settings {
     pub serveriface: Option<Vec<u8>>,
     pub serverport: Vec<u8>,
     pub default_profile: Option<Vec<u8>>,
+    /// Access options of `[general]`: what profiles that do not set them use.
+    pub access: AccessOptions,
+    pub limits: Limits,
 }
 
 /// A parsed `phoneprov.conf`.
@@ -131,6 +137,10 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
             p.enroll_file = Some(Template::parse(value.to_vec()));
         } else if key.eq_ignore_ascii_case(b"staticdir") {
             p.staticdir = value.to_vec();
+        } else if p
+            .access
+            .take(&format!("{file} [{section}]"), key, value, diags)
+        {
         } else {
             let args = separate_args(value, b',', true, 2);
             let name = args.first().map(Vec::as_slice).unwrap_or(b"");
@@ -209,7 +219,17 @@ impl Config {
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| b"5060".to_vec()),
             default_profile: get("default_profile"),
+            ..Settings::default()
         };
+        let mut settings = settings;
+        let mut limits_set = false;
+        for (key, value) in general.map(|g| &g.vars[..]).unwrap_or(&[]) {
+            let where_ = format!("{} [general]", file.name);
+            if !settings.access.take(&where_, key, value, &mut diags) {
+                limits_set |= settings.limits.take(key, value, &mut diags);
+            }
+        }
+        settings.limits = settings.limits.finish(limits_set);
         let mut profiles: Vec<Arc<Profile>> = Vec::new();
         for cat in &file.categories {
             if cat.is("general") {

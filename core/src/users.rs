@@ -11,7 +11,7 @@ use crate::vars::{self, IntoText, Text, Vars};
 pub const PROVIDER_NAME: &str = "sipusers";
 
 /// Users-file keys and the variables they become, in the standard variables' order.
-const USER_KEYS: [(&str, &str); 12] = [
+const USER_KEYS: [(&str, &str); 14] = [
     ("macaddress", vars::MAC),
     ("profile", vars::PROFILE),
     ("username", vars::USERNAME),
@@ -24,6 +24,9 @@ const USER_KEYS: [(&str, &str); 12] = [
     ("linekeys", vars::LINEKEYS),
     ("vmexten", vars::VOICEMAIL_EXTEN),
     ("localextenlength", vars::EXTENSION_LENGTH),
+    // Credentials for fetching the phone's files (phoneprov.conf `auth`).
+    ("http_username", vars::HTTP_USERNAME),
+    ("http_secret", vars::HTTP_SECRET),
 ];
 
 /// The variables every user gets unless it sets them itself. `server` is the address from

@@ -49,6 +49,10 @@ pub const BASE_URL: &str = "PP_BASE_URL";
 /// configuration, from 1 (distinct key numbers for directory and BLF entries).
 pub const PHONE_INDEX: &str = "PP_PHONE_INDEX";
 pub const VOICEMAIL_EXTEN: &str = "VOICEMAIL_EXTEN";
+/// Credentials a phone fetches its files with, when `auth` is on (else USERNAME/SECRET).
+pub const HTTP_USERNAME: &str = "HTTP_USERNAME";
+pub const HTTP_SECRET: &str = "HTTP_SECRET";
+pub const SECRET: &str = "SECRET";
 pub const EXTENSION_LENGTH: &str = "EXTENSION_LENGTH";
 
 /// Names and values are shared bytes: most lines repeat the same names and many the same

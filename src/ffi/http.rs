@@ -103,6 +103,36 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// The client's address (an IPv4 client of a dual-stack listener as plain IPv4) and
+    /// port.
+    pub fn remote(&self) -> Option<(IpAddr, u16)> {
+        let mut buf = [0u8; 16];
+        let (mut family, mut port) = (0, 0);
+        // SAFETY: ser is the live session; buf has 16 bytes; family and port are out-pointers.
+        let res =
+            unsafe { sys::pp_remote_address(self.ser, buf.as_mut_ptr(), &mut family, &mut port) };
+        let ip = match (res, family) {
+            (0, 4) => IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3])),
+            (0, 6) => IpAddr::V6(Ipv6Addr::from(buf)).to_canonical(),
+            _ => return None,
+        };
+        Some((ip, u16::try_from(port).unwrap_or(0)))
+    }
+
+    /// The local port of the connection (0 when unknown).
+    pub fn local_port(&self) -> u16 {
+        // SAFETY: ser is the live session of this request.
+        u16::try_from(unsafe { sys::pp_local_port(self.ser) }).unwrap_or(0)
+    }
+
+    /// The method as the client sent it (for Digest), GET or HEAD.
+    pub fn method_name(&self) -> &'static [u8] {
+        match self.method {
+            Method::Head => b"HEAD",
+            _ => b"GET",
+        }
+    }
+
     /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
     /// A 304 is sent without body and without Content-Length.
     pub fn send(&self, status: u16, title: &str, headers: &[u8], body: &[u8], cacheable: bool) {

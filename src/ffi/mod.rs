@@ -14,6 +14,7 @@ pub(crate) mod sys {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
+pub mod acl;
 pub mod astdb;
 pub mod config;
 pub mod guard;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod log;
 pub mod manager;
 pub mod provider;
+pub mod security;
 pub mod vars;
 
 use std::ffi::{c_char, CStr, CString};

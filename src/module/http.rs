@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
-use crate::module::{dynamic, state, statics, tokens};
+use crate::module::{access, dynamic, state, statics, tokens};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::uri::{self, UriError};
 
@@ -48,6 +48,7 @@ fn echo_safe(uri: &[u8]) -> bool {
 }
 
 fn not_found(req: &Request, uri: &[u8]) {
+    access::miss(req);
     let text = if echo_safe(uri) {
         lossy(uri)
     } else {
@@ -79,6 +80,9 @@ pub fn handle(req: &Request) {
             return req.error(400, "Bad Request", "The URL holds a NUL byte.");
         }
     };
+    if access::refused_early(req) {
+        return;
+    }
     if let Some(token) = uri.strip_prefix(b"enroll/") {
         return tokens::serve(req, token);
     }
@@ -88,6 +92,9 @@ pub fn handle(req: &Request) {
     let Some(res) = snap.resolve(&uri) else {
         return not_found(req, &uri);
     };
+    if access::refused(req, &snap, &res) {
+        return;
+    }
     let Some(phone) = res.phone else {
         let path = data_file(&res.file.template);
         if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 mod audit;
 pub mod cli;
 mod dynamic;
@@ -44,6 +45,7 @@ pub fn load() -> bool {
         log::error!("{why}; serving no routes until a reload succeeds.");
         Arc::new(Config::default())
     });
+    access::configure(&config);
     state::start(config);
     if state::provider_register(
         sipusers::PROVIDER_NAME,
@@ -85,6 +87,7 @@ pub fn unload() -> bool {
         return false;
     }
     state::stop();
+    access::clear();
     templates::clear();
     statics::clear();
     funcs::clear();
@@ -96,6 +99,7 @@ pub fn unload() -> bool {
 pub fn reload() -> bool {
     match read_config() {
         Ok(config) => {
+            access::configure(&config);
             state::reload(config);
             true
         }

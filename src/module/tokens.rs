@@ -15,7 +15,7 @@ use crate::ffi::config;
 use crate::ffi::host::{self, http_prefix};
 use crate::ffi::http::Request;
 use crate::ffi::log;
-use crate::module::{dynamic, state};
+use crate::module::{access, dynamic, state};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::httpdate;
 use phoneprov_core::server::uri_host;
@@ -151,11 +151,14 @@ pub fn list() -> Vec<u8> {
     out
 }
 
+/// A used or expired token; a miss for the rate limits, like a wrong guess.
 fn gone(req: &Request) {
+    access::miss(req);
     req.error(410, "Gone", "This enrollment link was used or has expired.");
 }
 
 fn unknown(req: &Request) {
+    access::miss(req);
     req.error(
         404,
         "Not Found",
@@ -213,6 +216,15 @@ pub fn serve(req: &Request, token: &[u8]) {
         );
         return unknown(req);
     };
+    // The network rules of the phone's profile (access lists, require_tls) apply to its
+    // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
+    let refused = snap
+        .resolve(&uri)
+        .is_some_and(|res| access::refused_network(req, &res));
+    if refused {
+        unclaim(&hash);
+        return;
+    }
     record.used = true;
     astdb::put(FAMILY, &hash, &record.to_bytes());
     let Some(phone) = snap.phone(&record.mac) else {

@@ -1,0 +1,497 @@
+//! HTTP authentication for provisioning files: the `Authorization` header parser, Digest
+//! (RFC 7616, MD5 and SHA-256, `qop=auth`) and Basic, nonces that carry their issue time
+//! under a keyed tag (HMAC-SHA-256), and a bounded table of issued nonces that refuses a
+//! nonce-count seen before.
+//!
+//! MD5 and SHA-256 come from RustCrypto's `md-5` and `sha2`, HMAC from its `hmac`: small,
+//! widely used, audited crates, rather than hand-written hashes.
+
+use std::collections::{HashMap, VecDeque};
+
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    Md5,
+    Sha256,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    /// Lower-case hex of the hash of `parts` joined by `:`.
+    pub fn hex(self, parts: &[&[u8]]) -> String {
+        let joined = parts.join(&b':');
+        match self {
+            Algorithm::Md5 => hex(&Md5::digest(&joined)),
+            Algorithm::Sha256 => hex(&Sha256::digest(&joined)),
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// A Digest `Authorization` header's parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DigestResponse {
+    pub username: Vec<u8>,
+    pub realm: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub uri: Vec<u8>,
+    pub response: Vec<u8>,
+    /// None when the client named an algorithm we do not offer.
+    pub algorithm: Option<Algorithm>,
+    pub cnonce: Vec<u8>,
+    /// The nonce count as sent (eight hex digits), and its value.
+    pub nc_raw: Vec<u8>,
+    pub nc: u32,
+    pub qop: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    Basic {
+        username: Vec<u8>,
+        password: Vec<u8>,
+    },
+    Digest(DigestResponse),
+}
+
+impl Credentials {
+    pub fn username(&self) -> &[u8] {
+        match self {
+            Credentials::Basic { username, .. } => username,
+            Credentials::Digest(d) => &d.username,
+        }
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `name=value` pairs of an auth-param list (values unquoted), None when malformed.
+fn params(mut s: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    loop {
+        s = s.trim_ascii_start();
+        while let [b',', rest @ ..] = s {
+            s = rest.trim_ascii_start();
+        }
+        if s.is_empty() {
+            return Some(out);
+        }
+        let n = s.iter().position(|&b| !is_tchar(b)).unwrap_or(s.len());
+        if n == 0 {
+            return None;
+        }
+        let name = s[..n].to_ascii_lowercase();
+        s = s[n..].trim_ascii_start();
+        s = s.strip_prefix(b"=")?.trim_ascii_start();
+        let value = if let [b'"', rest @ ..] = s {
+            let mut v = Vec::new();
+            let mut i = 0;
+            loop {
+                match *rest.get(i)? {
+                    b'"' => break,
+                    b'\\' => {
+                        v.push(*rest.get(i + 1)?);
+                        i += 2;
+                    }
+                    b => {
+                        v.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            s = &rest[i + 1..];
+            v
+        } else {
+            let n = s.iter().position(|&b| !is_tchar(b)).unwrap_or(s.len());
+            let v = s[..n].to_vec();
+            s = &s[n..];
+            v
+        };
+        if out.len() >= 32 {
+            return None;
+        }
+        out.push((name, value));
+        s = s.trim_ascii_start();
+        match s {
+            [] => return Some(out),
+            [b',', rest @ ..] => s = rest,
+            _ => return None,
+        }
+    }
+}
+
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let s = s.trim_ascii();
+    let s = s
+        .strip_suffix(b"==")
+        .or_else(|| s.strip_suffix(b"="))
+        .unwrap_or(s);
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in s {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Parses an `Authorization` header value; None when it is neither a well-formed Basic nor
+/// a well-formed Digest answer.
+pub fn parse_authorization(header: &[u8]) -> Option<Credentials> {
+    let header = header.trim_ascii();
+    let n = header
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(header.len());
+    let (scheme, rest) = header.split_at(n);
+    if scheme.eq_ignore_ascii_case(b"Basic") {
+        let decoded = base64_decode(rest)?;
+        let colon = decoded.iter().position(|&b| b == b':')?;
+        return Some(Credentials::Basic {
+            username: decoded[..colon].to_vec(),
+            password: decoded[colon + 1..].to_vec(),
+        });
+    }
+    if !scheme.eq_ignore_ascii_case(b"Digest") {
+        return None;
+    }
+    let mut d = DigestResponse {
+        algorithm: Some(Algorithm::Md5),
+        ..DigestResponse::default()
+    };
+    for (name, value) in params(rest)? {
+        match &name[..] {
+            b"username" => d.username = value,
+            b"realm" => d.realm = value,
+            b"nonce" => d.nonce = value,
+            b"uri" => d.uri = value,
+            b"response" => d.response = value,
+            b"cnonce" => d.cnonce = value,
+            b"qop" => d.qop = value,
+            b"algorithm" => {
+                d.algorithm = if value.eq_ignore_ascii_case(b"MD5") {
+                    Some(Algorithm::Md5)
+                } else if value.eq_ignore_ascii_case(b"SHA-256") {
+                    Some(Algorithm::Sha256)
+                } else {
+                    None
+                }
+            }
+            b"nc" => {
+                let text = std::str::from_utf8(&value).ok()?;
+                d.nc = u32::from_str_radix(text, 16).ok()?;
+                d.nc_raw = value;
+            }
+            // `username*` and hashed user names are not offered.
+            b"username*" | b"userhash" => return None,
+            _ => {}
+        }
+    }
+    if d.username.is_empty() || d.nonce.is_empty() || d.response.is_empty() {
+        return None;
+    }
+    Some(Credentials::Digest(d))
+}
+
+/// Equality in time independent of where the inputs differ.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether a Digest answer proves knowledge of `password` for `method` (qop=auth only).
+pub fn digest_matches(d: &DigestResponse, password: &[u8], method: &[u8]) -> bool {
+    let Some(alg) = d.algorithm else {
+        return false;
+    };
+    if d.qop != b"auth" || d.cnonce.is_empty() || d.nc_raw.is_empty() {
+        return false;
+    }
+    let ha1 = alg.hex(&[&d.username, &d.realm, password]);
+    let ha2 = alg.hex(&[method, &d.uri]);
+    let expected = alg.hex(&[
+        ha1.as_bytes(),
+        &d.nonce,
+        &d.nc_raw,
+        &d.cnonce,
+        &d.qop,
+        ha2.as_bytes(),
+    ]);
+    same(expected.as_bytes(), &d.response.to_ascii_lowercase())
+}
+
+/// The secret that tags nonces (random per module load).
+#[derive(Clone)]
+pub struct NonceKey([u8; 32]);
+
+impl NonceKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        NonceKey(bytes)
+    }
+
+    fn tag(&self, issued: u64, serial: u64) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(&issued.to_be_bytes());
+        mac.update(&serial.to_be_bytes());
+        hex(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// A nonce: issue time and serial in hex, then their tag (64 hex digits in all).
+    pub fn nonce(&self, issued: u64, serial: u64) -> String {
+        format!("{issued:016x}{serial:016x}{}", self.tag(issued, serial))
+    }
+
+    /// The serial of a nonce this key made, and whether it is older than `ttl` seconds.
+    pub fn check(&self, nonce: &[u8], now: u64, ttl: u64) -> NonceCheck {
+        let parsed = (nonce.len() == 64)
+            .then(|| std::str::from_utf8(nonce).ok())
+            .flatten()
+            .and_then(|s| {
+                let issued = u64::from_str_radix(s.get(..16)?, 16).ok()?;
+                let serial = u64::from_str_radix(s.get(16..32)?, 16).ok()?;
+                Some((issued, serial, s.get(32..)?))
+            });
+        let Some((issued, serial, tag)) = parsed else {
+            return NonceCheck::Foreign;
+        };
+        if !same(self.tag(issued, serial).as_bytes(), tag.as_bytes()) {
+            return NonceCheck::Foreign;
+        }
+        if now.saturating_sub(issued) > ttl || issued > now.saturating_add(5) {
+            return NonceCheck::Expired;
+        }
+        NonceCheck::Valid { serial }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceCheck {
+    Valid {
+        serial: u64,
+    },
+    /// Ours, but too old: the client is told `stale=true`.
+    Expired,
+    /// Not made with this key (forged, or from before a restart).
+    Foreign,
+}
+
+/// Issued nonces (by serial) and the highest nonce count each was used with. Bounded: the
+/// oldest are forgotten first, and a forgotten nonce is answered as stale (the client
+/// retries with a new one), so no nonce count is ever accepted twice.
+pub struct NonceTable {
+    capacity: usize,
+    last_nc: HashMap<u64, u32>,
+    order: VecDeque<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NcCheck {
+    Accepted,
+    /// A count not above one already used with this nonce.
+    Replayed,
+    /// A nonce the table does not hold (forgotten, or never issued).
+    Unknown,
+}
+
+impl NonceTable {
+    pub fn new(capacity: usize) -> Self {
+        NonceTable {
+            capacity: capacity.max(1),
+            last_nc: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.last_nc.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last_nc.is_empty()
+    }
+
+    pub fn issued(&mut self, serial: u64) {
+        while self.order.len() >= self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.last_nc.remove(&old);
+            }
+        }
+        self.last_nc.insert(serial, 0);
+        self.order.push_back(serial);
+    }
+
+    pub fn use_count(&mut self, serial: u64, nc: u32) -> NcCheck {
+        match self.last_nc.get_mut(&serial) {
+            None => NcCheck::Unknown,
+            Some(last) if nc <= *last => NcCheck::Replayed,
+            Some(last) => {
+                *last = nc;
+                NcCheck::Accepted
+            }
+        }
+    }
+}
+
+/// A `WWW-Authenticate` header line (CRLF-terminated) for one algorithm.
+pub fn digest_challenge(realm: &[u8], nonce: &str, alg: Algorithm, stale: bool) -> Vec<u8> {
+    let mut h = b"WWW-Authenticate: Digest realm=\"".to_vec();
+    h.extend_from_slice(realm);
+    h.extend_from_slice(
+        format!(
+            "\", qop=\"auth\", algorithm={}, nonce=\"{nonce}\"{}\r\n",
+            alg.name(),
+            if stale { ", stale=true" } else { "" }
+        )
+        .as_bytes(),
+    );
+    h
+}
+
+pub fn basic_challenge(realm: &[u8]) -> Vec<u8> {
+    [
+        &b"WWW-Authenticate: Basic realm=\""[..],
+        realm,
+        b"\", charset=\"UTF-8\"\r\n",
+    ]
+    .concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7616_examples() {
+        // RFC 7616 section 3.9.1: Mufasa / Circle of Life, MD5 and SHA-256.
+        let mut d = DigestResponse {
+            username: b"Mufasa".to_vec(),
+            realm: b"http-auth@example.org".to_vec(),
+            nonce: b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v".to_vec(),
+            uri: b"/dir/index.html".to_vec(),
+            algorithm: Some(Algorithm::Md5),
+            cnonce: b"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".to_vec(),
+            nc_raw: b"00000001".to_vec(),
+            nc: 1,
+            qop: b"auth".to_vec(),
+            response: b"8ca523f5e9506fed4657c9700eebdbec".to_vec(),
+        };
+        assert!(digest_matches(&d, b"Circle of Life", b"GET"));
+        assert!(!digest_matches(&d, b"Circle of life", b"GET"));
+        d.algorithm = Some(Algorithm::Sha256);
+        d.response = b"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1".to_vec();
+        assert!(digest_matches(&d, b"Circle of Life", b"GET"));
+        assert!(!digest_matches(&d, b"Circle of Life", b"HEAD"));
+    }
+
+    #[test]
+    fn parses_digest_and_basic() {
+        let h = br#"Digest username="Mufasa", realm="r\"x", nonce="abc",
+            uri="/dir/index.html", algorithm=SHA-256, nc=0000000a, cnonce="c", qop=auth,
+            response="ff", opaque="o""#;
+        let Some(Credentials::Digest(d)) = parse_authorization(h) else {
+            panic!("not parsed");
+        };
+        assert_eq!(d.username, b"Mufasa");
+        assert_eq!(d.realm, b"r\"x");
+        assert_eq!(d.algorithm, Some(Algorithm::Sha256));
+        assert_eq!((d.nc, &d.nc_raw[..]), (10, &b"0000000a"[..]));
+        assert_eq!(d.qop, b"auth");
+        assert_eq!(
+            parse_authorization(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            Some(Credentials::Basic {
+                username: b"Aladdin".to_vec(),
+                password: b"open sesame".to_vec()
+            })
+        );
+        assert_eq!(parse_authorization(b"Basic !!"), None);
+        assert_eq!(parse_authorization(b"Bearer x"), None);
+        assert_eq!(parse_authorization(b"Digest username=\"a"), None);
+        assert_eq!(parse_authorization(b"Digest username=a nonce=b"), None);
+        assert_eq!(parse_authorization(b"Digest nonce=b, response=c"), None);
+        let Some(Credentials::Digest(d)) =
+            parse_authorization(b"Digest username=a,nonce=b,response=c,algorithm=SHA-512")
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(d.algorithm, None);
+    }
+
+    #[test]
+    fn nonces_expire_and_cannot_be_forged() {
+        let key = NonceKey::new([7; 32]);
+        let n = key.nonce(1000, 42);
+        assert_eq!(n.len(), 64);
+        assert_eq!(
+            key.check(n.as_bytes(), 1100, 300),
+            NonceCheck::Valid { serial: 42 }
+        );
+        assert_eq!(key.check(n.as_bytes(), 1301, 300), NonceCheck::Expired);
+        let other = NonceKey::new([8; 32]);
+        assert_eq!(other.check(n.as_bytes(), 1100, 300), NonceCheck::Foreign);
+        let mut forged = n.clone().into_bytes();
+        forged[31] = if forged[31] == b'0' { b'1' } else { b'0' };
+        assert_eq!(key.check(&forged, 1100, 300), NonceCheck::Foreign);
+        assert_eq!(key.check(b"short", 1100, 300), NonceCheck::Foreign);
+    }
+
+    #[test]
+    fn nonce_counts_are_used_once_and_memory_is_bounded() {
+        let mut t = NonceTable::new(3);
+        t.issued(1);
+        assert_eq!(t.use_count(1, 1), NcCheck::Accepted);
+        assert_eq!(t.use_count(1, 1), NcCheck::Replayed);
+        assert_eq!(t.use_count(1, 3), NcCheck::Accepted);
+        assert_eq!(t.use_count(1, 2), NcCheck::Replayed);
+        assert_eq!(t.use_count(9, 1), NcCheck::Unknown);
+        for s in 2..10 {
+            t.issued(s);
+        }
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.use_count(1, 4), NcCheck::Unknown);
+        assert_eq!(t.use_count(9, 1), NcCheck::Accepted);
+    }
+
+    #[test]
+    fn challenges() {
+        let h = digest_challenge(b"phoneprov", "n", Algorithm::Sha256, true);
+        assert_eq!(
+            h,
+            b"WWW-Authenticate: Digest realm=\"phoneprov\", qop=\"auth\", algorithm=SHA-256, \
+              nonce=\"n\", stale=true\r\n"
+        );
+        assert!(basic_challenge(b"r").ends_with(b"\r\n"));
+    }
+}

@@ -1,0 +1,598 @@
+//! Who may fetch a phone's secrets (issue 9): access lists, HTTP authentication, security
+//! events and the fail2ban filter, rate limits, each against a real Asterisk.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{http_raw, Asterisk, Builder, Impl, Response};
+use phoneprov_core::auth::Algorithm;
+
+const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
+
+fn get_at(ast: &Asterisk, ip: &str, path: &str, headers: &str) -> Response {
+    let host = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_owned()
+    };
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
+        ast.port
+    );
+    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+fn user(section: &str, mac: &str, profile: &str, extra: &str) -> String {
+    format!(
+        "[{section}]\nautoprov = yes\nmacaddress = {mac}\nprofile = {profile}\n\
+         secret = pw-{section}\n{extra}\n"
+    )
+}
+
+const ACL_CONF: &str = "\
+[general]
+default_profile = open
+deny = ::/0
+
+[v4only]
+deny = 0.0.0.0/0.0.0.0
+deny = ::/0
+permit = 127.0.0.1/32
+static_file => v4.txt
+${MAC}.cfg => phone.cfg
+
+[v6only]
+deny = 0.0.0.0/0
+${MAC}.cfg => phone.cfg
+
+[named]
+acl = office
+${MAC}.cfg => phone.cfg
+
+[missing]
+acl = nosuchacl
+${MAC}.cfg => phone.cfg
+
+[open]
+static_file => open.txt
+";
+
+#[test]
+fn access_lists_ipv4_ipv6_named_and_general() {
+    let users = [
+        user("a", "0000000000a1", "v4only", ""),
+        user("b", "0000000000b1", "v6only", ""),
+        user("c", "0000000000c1", "named", ""),
+        user("d", "0000000000d1", "missing", ""),
+    ]
+    .concat();
+    let ast = Builder::new(Impl::Rust)
+        .bindaddr("::")
+        .conf("phoneprov.conf", ACL_CONF)
+        .conf("phoneprov_users.conf", users)
+        .conf(
+            "acl.conf",
+            "[office]\ndeny = 0.0.0.0/0\ndeny = ::/0\npermit = 127.0.0.0/8\n",
+        )
+        .file("phone.cfg", TEMPLATE)
+        .file("v4.txt", "v4\n")
+        .file("open.txt", "open\n")
+        .start();
+    let status = |ip: &str, path: &str| get_at(&ast, ip, path, "").status;
+    // permit / deny, IPv4 and IPv6, dynamic and static files.
+    assert_eq!(status("127.0.0.1", "/phoneprov/0000000000a1.cfg"), 200);
+    assert_eq!(status("::1", "/phoneprov/0000000000a1.cfg"), 403);
+    assert_eq!(status("127.0.0.1", "/phoneprov/v4.txt"), 200);
+    assert_eq!(status("::1", "/phoneprov/v4.txt"), 403);
+    assert_eq!(status("127.0.0.1", "/phoneprov/0000000000b1.cfg"), 403);
+    assert_eq!(status("::1", "/phoneprov/0000000000b1.cfg"), 200);
+    // A named ACL of acl.conf; an unknown name denies everyone.
+    assert_eq!(status("127.0.0.1", "/phoneprov/0000000000c1.cfg"), 200);
+    assert_eq!(status("::1", "/phoneprov/0000000000c1.cfg"), 403);
+    assert_eq!(status("127.0.0.1", "/phoneprov/0000000000d1.cfg"), 403);
+    // [general]'s list for a profile without its own.
+    assert_eq!(status("127.0.0.1", "/phoneprov/open.txt"), 200);
+    assert_eq!(status("::1", "/phoneprov/open.txt"), 403);
+    // 404s are not affected.
+    assert_eq!(status("::1", "/phoneprov/nothing.cfg"), 404);
+    let denied = get_at(&ast, "::1", "/phoneprov/0000000000a1.cfg", "");
+    assert!(!denied.text().contains("pw-a"));
+}
+
+const AUTH_CONF: &str = "\
+[general]
+default_profile = dig
+
+[dig]
+auth = digest
+auth_nonce_ttl = 3
+${MAC}.cfg => phone.cfg
+
+[basic]
+auth = basic
+${MAC}.cfg => phone.cfg
+
+[basicplain]
+auth = basic
+auth_basic_plain = yes
+auth_realm = office phones
+${MAC}.cfg => phone.cfg
+static_file => plain-static.txt
+
+[rollout]
+auth = digest
+auth_rollout = yes
+${MAC}.cfg => phone.cfg
+
+[tls]
+require_tls = yes
+${MAC}.cfg => phone.cfg
+";
+
+fn auth_users() -> String {
+    [
+        user(
+            "h",
+            "000000000001",
+            "dig",
+            "http_username = prov1\nhttp_secret = httppw1",
+        ),
+        user("plain", "000000000002", "dig", ""),
+        user("bb", "000000000003", "basic", ""),
+        user("bp", "000000000004", "basicplain", ""),
+        user("ro", "000000000005", "rollout", ""),
+        user("tl", "000000000006", "tls", ""),
+    ]
+    .concat()
+}
+
+fn start_auth(extra_general: &str) -> Asterisk {
+    Builder::new(Impl::Rust)
+        .module("res_security_log")
+        .conf(
+            "phoneprov.conf",
+            AUTH_CONF.replace(
+                "default_profile = dig\n",
+                &format!("default_profile = dig\n{extra_general}"),
+            ),
+        )
+        .conf("phoneprov_users.conf", auth_users())
+        .conf(
+            "logger.conf",
+            "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n\
+             security.log => security\n",
+        )
+        .file("phone.cfg", TEMPLATE)
+        .file("plain-static.txt", "static\n")
+        .start()
+}
+
+/// `name="value"` or `name=value` from a challenge.
+fn param(challenge: &str, name: &str) -> Option<String> {
+    let at = challenge.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &challenge[at..];
+    Some(if let Some(q) = rest.strip_prefix('"') {
+        q[..q.find('"')?].to_owned()
+    } else {
+        rest.split([',', ' ']).next()?.to_owned()
+    })
+}
+
+fn challenges(r: &Response) -> Vec<String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("WWW-Authenticate"))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// Our own Digest client: the Authorization header answering `challenge`.
+fn digest_header(challenge: &str, user: &str, pw: &str, uri: &str, nc: u32) -> String {
+    let alg = match param(challenge, "algorithm").as_deref() {
+        Some("SHA-256") => Algorithm::Sha256,
+        _ => Algorithm::Md5,
+    };
+    let realm = param(challenge, "realm").expect("realm");
+    let nonce = param(challenge, "nonce").expect("nonce");
+    let (nc, cnonce) = (format!("{nc:08x}"), "0a4f113b");
+    let ha1 = alg.hex(&[user.as_bytes(), realm.as_bytes(), pw.as_bytes()]);
+    let ha2 = alg.hex(&[b"GET", uri.as_bytes()]);
+    let response = alg.hex(&[
+        ha1.as_bytes(),
+        nonce.as_bytes(),
+        nc.as_bytes(),
+        cnonce.as_bytes(),
+        b"auth",
+        ha2.as_bytes(),
+    ]);
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"{cnonce}\", \
+         response=\"{response}\"\r\n",
+        alg.name()
+    )
+}
+
+fn challenge_for(ast: &Asterisk, uri: &str, alg: &str) -> String {
+    let r = get_at(ast, "127.0.0.1", uri, "");
+    assert_eq!(r.status, 401, "{}", r.text());
+    challenges(&r)
+        .into_iter()
+        .find(|c| c.contains(&format!("algorithm={alg}")))
+        .unwrap_or_else(|| panic!("no {alg} challenge in {:?}", r.headers))
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').expect("status line");
+    (body.to_owned(), code.to_owned())
+}
+
+#[test]
+fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
+    let ast = start_auth("");
+    let uri = "/phoneprov/000000000001.cfg";
+    let first = get_at(&ast, "127.0.0.1", uri, "");
+    assert_eq!(first.status, 401);
+    let offered = challenges(&first);
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    assert!(offered[0].contains("algorithm=SHA-256") && offered[1].contains("algorithm=MD5"));
+    assert!(offered[0].contains("realm=\"phoneprov\"") && offered[0].contains("qop=\"auth\""));
+    assert!(!first.text().contains("pw-h"));
+
+    // curl's own Digest implementation.
+    let url = format!("http://127.0.0.1:{}{uri}", ast.port);
+    let (body, code) = curl(&["--digest", "-u", "prov1:httppw1", &url]);
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("secret=pw-h"), "{body}");
+    let (_, code) = curl(&["--digest", "-u", "prov1:wrong", &url]);
+    assert_eq!(code, "401");
+
+    // Our client, both algorithms.
+    for alg in ["SHA-256", "MD5"] {
+        let c = challenge_for(&ast, uri, alg);
+        let r = get_at(
+            &ast,
+            "127.0.0.1",
+            uri,
+            &digest_header(&c, "prov1", "httppw1", uri, 1),
+        );
+        assert_eq!(r.status, 200, "{alg}: {}", r.text());
+        // The nonce again with a higher count works; the same count again is a replay.
+        let r = get_at(
+            &ast,
+            "127.0.0.1",
+            uri,
+            &digest_header(&c, "prov1", "httppw1", uri, 2),
+        );
+        assert_eq!(r.status, 200, "{alg} nc=2");
+        let r = get_at(
+            &ast,
+            "127.0.0.1",
+            uri,
+            &digest_header(&c, "prov1", "httppw1", uri, 2),
+        );
+        assert_eq!(r.status, 401, "{alg}: replayed nonce count accepted");
+    }
+    // Wrong password; the line's SIP credentials when HTTP ones are set; another phone's.
+    let c = challenge_for(&ast, uri, "MD5");
+    let wrong = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "prov1", "nope", uri, 1),
+    );
+    assert_eq!(wrong.status, 401);
+    let c = challenge_for(&ast, uri, "MD5");
+    let sip = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "h", "pw-h", uri, 1),
+    );
+    assert_eq!(sip.status, 401);
+    let c = challenge_for(&ast, uri, "MD5");
+    let other = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "plain", "pw-plain", uri, 1),
+    );
+    assert_eq!(other.status, 401);
+    // A phone without HTTP_* credentials opens its own file with its line's.
+    let own = "/phoneprov/000000000002.cfg";
+    let c = challenge_for(&ast, own, "SHA-256");
+    let r = get_at(
+        &ast,
+        "127.0.0.1",
+        own,
+        &digest_header(&c, "plain", "pw-plain", own, 1),
+    );
+    assert_eq!(r.status, 200);
+    // Basic where Digest is asked.
+    let r = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        "Authorization: Basic cHJvdjE6aHR0cHB3MQ==\r\n",
+    );
+    assert_eq!(r.status, 401);
+    // An expired nonce: stale=true, and a fresh one works.
+    let c = challenge_for(&ast, uri, "SHA-256");
+    std::thread::sleep(Duration::from_secs(5));
+    let r = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "prov1", "httppw1", uri, 1),
+    );
+    assert_eq!(r.status, 401);
+    assert!(
+        challenges(&r).iter().all(|c| c.contains("stale=true")),
+        "{:?}",
+        r.headers
+    );
+    let c = challenge_for(&ast, uri, "SHA-256");
+    let r = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "prov1", "httppw1", uri, 1),
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn basic_rollout_and_require_tls_over_plain_http() {
+    let ast = start_auth("");
+    let basic = |user: &str, pw: &str| {
+        let token = base64(format!("{user}:{pw}").as_bytes());
+        format!("Authorization: Basic {token}\r\n")
+    };
+    // Basic over plain HTTP is refused, even with the right password.
+    let r = get_at(
+        &ast,
+        "127.0.0.1",
+        "/phoneprov/000000000003.cfg",
+        &basic("bb", "pw-bb"),
+    );
+    assert_eq!(r.status, 403);
+    // ... unless auth_basic_plain; static files stay open without auth_static.
+    let uri = "/phoneprov/000000000004.cfg";
+    let r = get_at(&ast, "127.0.0.1", uri, "");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        challenges(&r),
+        vec!["Basic realm=\"office phones\", charset=\"UTF-8\"".to_owned()]
+    );
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", uri, &basic("bp", "pw-bp")).status,
+        200
+    );
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", uri, &basic("bp", "no")).status,
+        401
+    );
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", uri, &basic("bb", "pw-bb")).status,
+        401
+    );
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", "/phoneprov/plain-static.txt", "").status,
+        200
+    );
+    // Rollout: served, and the log names who would have been challenged.
+    let r = get_at(&ast, "127.0.0.1", "/phoneprov/000000000005.cfg", "");
+    assert_eq!(r.status, 200);
+    assert!(ast.log_has("phoneprov rollout: 127.0.0.1 fetched /phoneprov/000000000005.cfg"));
+    // require_tls: plain HTTP gets 403.
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", "/phoneprov/000000000006.cfg", "").status,
+        403
+    );
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn security_log_lines_match_the_fail2ban_filter() {
+    let ast = start_auth("deny = ::/0\n");
+    let uri = "/phoneprov/000000000001.cfg";
+    // A wrong Digest answer, an unknown user, a success.
+    let c = challenge_for(&ast, uri, "MD5");
+    get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "prov1", "nope", uri, 1),
+    );
+    let c = challenge_for(&ast, uri, "MD5");
+    get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "intruder", "x", uri, 1),
+    );
+    let c = challenge_for(&ast, uri, "MD5");
+    let ok = get_at(
+        &ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&c, "prov1", "httppw1", uri, 1),
+    );
+    assert_eq!(ok.status, 200);
+    let log_path = ast.dir.join("log/security.log");
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("SuccessfulAuth") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for event in [
+        "ChallengeSent",
+        "ChallengeResponseFailed",
+        "InvalidAccountID",
+        "SuccessfulAuth",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("SecurityEvent=\"{event}\""))
+                    && l.contains("Service=\"phoneprov\"")),
+            "no {event} in:\n{log}"
+        );
+    }
+    let filter = std::fs::read_to_string(
+        common::project_dir().join("asterisk-conf/fail2ban/filter.d/asterisk-phoneprov.conf"),
+    )
+    .expect("filter");
+    let failregex = filter
+        .lines()
+        .find_map(|l| l.strip_prefix("failregex = "))
+        .expect("failregex");
+    let re = regex::Regex::new(&failregex.replace("<HOST>", "(?P<host>[0-9a-fA-F:.]+)"))
+        .expect("the filter's regex compiles");
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            [
+                "ChallengeResponseFailed",
+                "InvalidAccountID",
+                "InvalidPassword",
+                "FailedACL",
+            ]
+            .iter()
+            .any(|e| l.contains(&format!("\"{e}\"")))
+        })
+        .collect();
+    assert!(failures.len() >= 2, "{log}");
+    for line in &failures {
+        let caps = re
+            .captures(line)
+            .unwrap_or_else(|| panic!("no match: {line}"));
+        assert_eq!(&caps["host"], "127.0.0.1", "{line}");
+    }
+    for line in log
+        .lines()
+        .filter(|l| l.contains("\"SuccessfulAuth\"") || l.contains("\"ChallengeSent\""))
+    {
+        assert!(!re.is_match(line), "counted as a failure: {line}");
+    }
+}
+
+#[test]
+fn misses_lead_to_429_then_recovery() {
+    let ast = start_auth("miss_limit = 3\nmiss_window = 60\nmiss_ban = 2\n");
+    // First challenges are not misses.
+    for _ in 0..6 {
+        assert_eq!(
+            get_at(&ast, "127.0.0.1", "/phoneprov/000000000001.cfg", "").status,
+            401
+        );
+    }
+    for _ in 0..4 {
+        assert_eq!(
+            get_at(&ast, "127.0.0.1", "/phoneprov/guess.cfg", "").status,
+            404
+        );
+    }
+    let r = get_at(&ast, "127.0.0.1", "/phoneprov/000000000002.cfg", "");
+    assert_eq!(r.status, 429);
+    let retry: u64 = r
+        .header("Retry-After")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry), "{retry}");
+    std::thread::sleep(Duration::from_secs(retry + 1));
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", "/phoneprov/guess.cfg", "").status,
+        404
+    );
+}
+
+#[test]
+fn require_tls_serves_over_asterisks_https() {
+    let ast = start_auth("");
+    let cert = ast.dir.join("etc/pp.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+        ])
+        .arg("/CN=127.0.0.1")
+        .arg("-keyout")
+        .arg(&cert)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let inner = format!(
+        "/tmp/{}/etc/pp.pem",
+        ast.dir.file_name().expect("name").to_string_lossy()
+    );
+    ast.write_conf(
+        "http.conf",
+        format!(
+            "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {}\ntlsenable = yes\n\
+             tlsbindaddr = 127.0.0.1:{tls_port}\ntlscertfile = {inner}\ntlsprivatekey = {inner}\n",
+            ast.port
+        ),
+    );
+    ast.cli("module reload http");
+    let url = format!("https://127.0.0.1:{tls_port}/phoneprov/000000000006.cfg");
+    let mut got = (String::new(), String::new());
+    for _ in 0..50 {
+        got = curl(&["-k", &url]);
+        if got.1 == "200" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got.1, "200", "{got:?}");
+    assert!(got.0.contains("secret=pw-tl"));
+    // Basic is accepted over HTTPS.
+    let basic = format!("https://127.0.0.1:{tls_port}/phoneprov/000000000003.cfg");
+    assert_eq!(curl(&["-k", "-u", "bb:pw-bb", &basic]).1, "200");
+    assert_eq!(curl(&["-k", "-u", "bb:no", &basic]).1, "401");
+    // Plain HTTP still refused.
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", "/phoneprov/000000000006.cfg", "").status,
+        403
+    );
+}
