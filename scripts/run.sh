@@ -11,14 +11,16 @@ cat <<TXT
 res_phoneprov (Rust) in Asterisk $(chroot "$root" /usr/sbin/asterisk -V | cut -d' ' -f2), sample configuration of asterisk-conf/.
 Try, from another terminal:
   curl http://127.0.0.1:8088/phoneprov/sip.cfg                         (a static file)
-  curl http://127.0.0.1:8088/phoneprov/0004f2000001-phone.cfg          (Polycom, two lines)
-  curl http://127.0.0.1:8088/phoneprov/0004f2000001-directory.xml      (PP_EACH_USER)
-  curl http://127.0.0.1:8088/phoneprov/snom/000413000010.xml           (Snom, function keys)
-  curl http://127.0.0.1:8088/phoneprov/805ec0000020.cfg                (Yealink)
-  curl http://127.0.0.1:8088/phoneprov/cfg000b82000030.xml             (Grandstream)
-  curl http://127.0.0.1:8088/phoneprov/spa0018f8000040.xml             (Cisco SPA)
-  curl http://127.0.0.1:8088/phoneprov/linphone/7f3a9c2e5b1d4e6f0a8b2c3d.xml
-  open http://127.0.0.1:8088/phoneprov/linphone/7f3a9c2e5b1d4e6f0a8b2c3d-qr.svg in a browser
+Phones' files ask for HTTP Digest credentials (the phone's first line), as phones send them:
+  curl --digest -u 6001:alice-secret http://127.0.0.1:8088/phoneprov/0004f2000001-phone.cfg
+  curl --digest -u 6001:alice-secret http://127.0.0.1:8088/phoneprov/0004f2000001-directory.xml
+  curl --digest -u 6010:carol-secret http://127.0.0.1:8088/phoneprov/snom/000413000010.xml
+  curl --digest -u 6020:dave-secret  http://127.0.0.1:8088/phoneprov/805ec0000020.cfg
+  curl --digest -u 6030:erin-secret  http://127.0.0.1:8088/phoneprov/cfg000b82000030.xml
+  curl --digest -u 6040:frank-secret http://127.0.0.1:8088/phoneprov/spa0018f8000040.xml
+  curl --digest -u 6050:grace-secret http://127.0.0.1:8088/phoneprov/linphone/7f3a9c2e5b1d4e6f0a8b2c3d.xml
+  sudo chroot $root /usr/sbin/asterisk -C $conf -rx 'phoneprov token 7f3a9c2e5b1d4e6f0a8b2c3d 600 qr'
+      (a single-use enrollment URL for the Linphone app, as a QR code, when serveraddr is set)
   sudo chroot $root /usr/sbin/asterisk -C $conf -rx 'phoneprov check'
 Ctrl-C stops Asterisk.
 TXT

@@ -6,8 +6,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::digest::{challenges, digest_header};
 use common::{http_raw, Asterisk, Builder, Impl, Response};
-use phoneprov_core::auth::Algorithm;
 
 const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
 
@@ -167,52 +167,6 @@ fn start_auth(extra_general: &str) -> Asterisk {
         .file("phone.cfg", TEMPLATE)
         .file("plain-static.txt", "static\n")
         .start()
-}
-
-/// `name="value"` or `name=value` from a challenge.
-fn param(challenge: &str, name: &str) -> Option<String> {
-    let at = challenge.find(&format!("{name}="))? + name.len() + 1;
-    let rest = &challenge[at..];
-    Some(if let Some(q) = rest.strip_prefix('"') {
-        q[..q.find('"')?].to_owned()
-    } else {
-        rest.split([',', ' ']).next()?.to_owned()
-    })
-}
-
-fn challenges(r: &Response) -> Vec<String> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("WWW-Authenticate"))
-        .map(|(_, v)| v.clone())
-        .collect()
-}
-
-/// Our own Digest client: the Authorization header answering `challenge`.
-fn digest_header(challenge: &str, user: &str, pw: &str, uri: &str, nc: u32) -> String {
-    let alg = match param(challenge, "algorithm").as_deref() {
-        Some("SHA-256") => Algorithm::Sha256,
-        _ => Algorithm::Md5,
-    };
-    let realm = param(challenge, "realm").expect("realm");
-    let nonce = param(challenge, "nonce").expect("nonce");
-    let (nc, cnonce) = (format!("{nc:08x}"), "0a4f113b");
-    let ha1 = alg.hex(&[user.as_bytes(), realm.as_bytes(), pw.as_bytes()]);
-    let ha2 = alg.hex(&[b"GET", uri.as_bytes()]);
-    let response = alg.hex(&[
-        ha1.as_bytes(),
-        nonce.as_bytes(),
-        nc.as_bytes(),
-        cnonce.as_bytes(),
-        b"auth",
-        ha2.as_bytes(),
-    ]);
-    format!(
-        "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
-         uri=\"{uri}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"{cnonce}\", \
-         response=\"{response}\"\r\n",
-        alg.name()
-    )
 }
 
 fn challenge_for(ast: &Asterisk, uri: &str, alg: &str) -> String {

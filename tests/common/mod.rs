@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod ami;
+pub mod digest;
 pub mod linphone;
 pub mod load;
 pub mod xml;
