@@ -61,9 +61,10 @@ fn an_expired_token_is_410() {
 }
 
 #[test]
-fn tokens_survive_reload_and_a_fresh_load() {
+fn tokens_survive_reload_a_fresh_load_and_a_restart() {
     let port = ami::free_port();
-    let ast = start(port);
+    let mut ast = start(port);
+    let fourth = token(&ast, "abc123");
     let first = token(&ast, "abc123");
     let second = token(&ast, "abc123");
     // The AMI action, for a user with the config permission.
@@ -82,6 +83,11 @@ fn tokens_survive_reload_and_a_fresh_load() {
     assert_eq!(ast.get(&second).status, 200);
     assert_eq!(ast.get(&third).status, 200);
     assert_eq!(ast.get(&third).status, 410);
+    // Asterisk itself restarts: astdb keeps what was spent and what was not.
+    ast.restart();
+    assert_eq!(ast.get(&second).status, 410);
+    assert_eq!(ast.get(&fourth).status, 200);
+    assert_eq!(ast.get(&fourth).status, 410);
 }
 
 /// Many clients redeem the same token at once: exactly one gets the file.

@@ -234,15 +234,7 @@ impl Builder {
             }
         }
         let conf = inner.join("etc/asterisk.conf").display().to_string();
-        let stdout = fs::File::create(dir.join("stdout.log")).expect("stdout log");
-        let child = Command::new("chroot")
-            .arg(&root)
-            .args(["/usr/sbin/asterisk", "-C", &conf, "-f", "-n", "-q"])
-            .stdin(Stdio::null())
-            .stdout(stdout.try_clone().expect("dup"))
-            .stderr(stdout)
-            .spawn()
-            .expect("start asterisk under chroot (tests run as root)");
+        let child = spawn(&root, &dir, &conf);
         let mut ast = Asterisk {
             imp: self.imp,
             root,
@@ -256,6 +248,23 @@ impl Builder {
         ast.wait_ready();
         ast
     }
+}
+
+/// Starts Asterisk in the instance's directory (its output appended to stdout.log).
+fn spawn(root: &Path, dir: &Path, conf: &str) -> Child {
+    let stdout = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stdout.log"))
+        .expect("stdout log");
+    Command::new("chroot")
+        .arg(root)
+        .args(["/usr/sbin/asterisk", "-C", conf, "-f", "-n", "-q"])
+        .stdin(Stdio::null())
+        .stdout(stdout.try_clone().expect("dup"))
+        .stderr(stdout)
+        .spawn()
+        .expect("start asterisk under chroot (tests run as root)")
 }
 
 /// `text` with every `from` replaced by `to`, byte for byte.
@@ -492,6 +501,14 @@ impl Asterisk {
     /// Stops Asterisk and fails the test unless it had kept running until now and then
     /// exited normally: a crash during the test, or one in our module's unload (which
     /// `core stop now` runs), must not go unnoticed.
+    /// Stops Asterisk (which must end cleanly) and starts it again in the same directory:
+    /// its configuration, data and astdb are kept, as across a real restart.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(spawn(&self.root, &self.dir, &self.conf));
+        self.wait_ready();
+    }
+
     pub fn stop(&mut self) {
         if let Some(problem) = self.stop_unchecked().problem() {
             panic!("{problem}\n{}", self.log_tail());
