@@ -2,9 +2,14 @@
 //! sandbox with the same configuration (serveraddr set: the only setting in which the C
 //! module survives concurrency), measured in turns with wrk on loopback. Prints one table
 //! and writes it to BENCHMARKS.md.
+//!
+//! Also ours with `auth = digest` against ours without, with the bench's own client
+//! (benches/keepalive: wrk cannot answer challenges). `cargo bench --bench compare -- digest`
+//! runs only that and updates its rows of BENCHMARKS.md in place.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod keepalive;
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -29,6 +34,16 @@ static_file => small.bin,application/octet-stream
 static_file => big.bin,application/octet-stream
 ${MAC}.xml => snom.xml
 ${MAC}-dir.xml => directory.xml
+";
+
+/// The same route and template as [snom], behind Digest. The nonce lifetime is longer than
+/// the run: a nonce expiring mid-run would be answered 401 and counted as a failure.
+const DIGEST_PROFILE: &str = "
+[snomdigest]
+mime_type => application/xml
+auth = digest
+auth_nonce_ttl = 86400
+${MAC}.xml => snom.xml
 ";
 
 /// A Snom-sized settings file with a handful of variables.
@@ -167,6 +182,169 @@ struct Row {
     /// Higher is better (throughput) or lower (time, memory, latency).
     higher_better: bool,
     goal: Option<f64>,
+    /// Ours against itself: `c` holds ours without the feature measured (the C module has
+    /// no such feature), and the table must not show it under "C".
+    self_compared: bool,
+}
+
+impl Row {
+    fn line(&self) -> String {
+        let (c, o) = (median(self.c.clone()), median(self.ours.clone()));
+        let ratio = if c > 0.0 { o / c } else { f64::NAN };
+        let (goal, met) = match self.goal {
+            Some(g) if self.higher_better => {
+                (format!("≥ {g}"), if ratio >= g { "yes" } else { "no" })
+            }
+            Some(g) => (format!("≤ {g}"), if ratio <= g { "yes" } else { "no" }),
+            None => (String::new(), ""),
+        };
+        let (c, o) = if self.self_compared {
+            ("–".to_owned(), format!("{o:.2} (without: {c:.2})"))
+        } else {
+            (format!("{c:.2}"), format!("{o:.2}"))
+        };
+        format!(
+            "| {} | {c} | {o} | {ratio:.2} | {goal} | {met} |",
+            self.name
+        )
+    }
+}
+
+const DIGEST_ROW: &str = "dynamic route, digest auth / no auth";
+
+fn digest_note(date: &str, failed: u64) -> String {
+    format!(
+        "Rows \"{DIGEST_ROW}\" ({date}): ours against itself, the same route and template in a \
+         profile with `auth = digest` and one without, in one Asterisk, measured in turns \
+         with the bench's own keep-alive client (benches/keepalive: wrk cannot answer \
+         challenges). Each connection takes one challenge, then answers every request with \
+         that nonce and an increasing nonce count, qop=auth, MD5 (what curl and liblinphone \
+         answer with by default). {failed} failed requests in these runs.\n"
+    )
+}
+
+fn today() -> String {
+    String::from_utf8_lossy(
+        &Command::new("date")
+            .arg("-u")
+            .arg("+%Y-%m-%d")
+            .output()
+            .expect("date")
+            .stdout,
+    )
+    .trim()
+    .to_owned()
+}
+
+/// Ours with and without Digest auth on the same dynamic route, in turns; one row per
+/// connection count, and the failed requests.
+fn digest_rows() -> (Vec<Row>, u64) {
+    let plain = "/phoneprov/0004f2000001.xml";
+    let behind = "/phoneprov/0004f2000002.xml";
+    let users = users(PHONES).replace(
+        "macaddress = 0004f2000002\n",
+        "macaddress = 0004f2000002\nprofile = snomdigest\n",
+    );
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", format!("{PHONEPROV}{DIGEST_PROFILE}"))
+        .conf("users.conf", users)
+        .file("snom.xml", SNOM)
+        .start();
+    assert_eq!(ast.get(plain).status, 200);
+    assert_eq!(ast.get(behind).status, 401, "{behind} is not behind Digest");
+    let login = keepalive::Login {
+        user: "10002".into(),
+        password: "secret-2".into(),
+    };
+    let mut rows: Vec<Row> = CONNECTIONS
+        .iter()
+        .map(|&c| Row {
+            name: format!(
+                "{DIGEST_ROW}, {c} conn{} (req/s)",
+                if c == 1 { "" } else { "s" }
+            ),
+            c: Vec::new(),
+            ours: Vec::new(),
+            higher_better: true,
+            goal: Some(0.9),
+            self_compared: true,
+        })
+        .collect();
+    let mut failed = 0;
+    for round in 0..ROUNDS {
+        println!("digest: round {} of {ROUNDS}", round + 1);
+        for (row, &c) in rows.iter_mut().zip(&CONNECTIONS) {
+            let order = if round % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for auth in order {
+                let (path, login) = if auth {
+                    (behind, Some(login.clone()))
+                } else {
+                    (plain, None)
+                };
+                let out = keepalive::run(ast.addr(), path, c, SECONDS, login);
+                println!(
+                    "  {c:>2} conns, {}: {:.0} req/s, {} failed",
+                    if auth { "digest " } else { "no auth" },
+                    out.rps(),
+                    out.failed
+                );
+                failed += out.failed;
+                if auth {
+                    row.ours.push(out.rps());
+                } else {
+                    row.c.push(out.rps());
+                }
+            }
+        }
+    }
+    (rows, failed)
+}
+
+/// `-- digest`: only the Digest rows, replaced in (or added to) the table of the last full
+/// run, which keeps everything else.
+fn digest_only() {
+    let (rows, failed) = digest_rows();
+    let out = common::project_dir().join("BENCHMARKS.md");
+    let old = std::fs::read_to_string(&out).unwrap_or_default();
+    let mut lines: Vec<String> = Vec::new();
+    let mut it = old.lines().peekable();
+    while let Some(l) = it.next() {
+        if l.starts_with("Rows \"") {
+            // The note and the blank line that separates it from what follows.
+            it.next_if(|l| l.is_empty());
+        } else if !l.starts_with(&format!("| {DIGEST_ROW}")) {
+            lines.push(l.to_owned());
+        }
+    }
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("| failed requests"))
+        .or_else(|| {
+            lines
+                .iter()
+                .rposition(|l| l.starts_with('|'))
+                .map(|i| i + 1)
+        })
+        .unwrap_or(lines.len());
+    lines.splice(at..at, rows.iter().map(Row::line));
+    // Where a full run puts it: after the table, before the total time.
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Total time"))
+        .unwrap_or(lines.len());
+    let note = digest_note(&today(), failed);
+    lines.splice(at..at, [note.trim_end().to_owned(), String::new()]);
+    let mut md = lines.join("\n");
+    md.push('\n');
+    for r in &rows {
+        println!("{}", r.line());
+    }
+    std::fs::write(&out, md).expect("write BENCHMARKS.md");
+    println!("written to {}", out.display());
 }
 
 struct Figure {
@@ -180,6 +358,11 @@ struct Figure {
 }
 
 fn main() {
+    // cargo passes `--bench` to a bench without the default harness; look past it.
+    if std::env::args().skip(1).any(|a| a == "digest") {
+        digest_only();
+        return;
+    }
     let mac = "0004f2000001";
     let dynamic = Box::leak(format!("/phoneprov/{mac}.xml").into_boxed_str());
     let dir = Box::leak(format!("/phoneprov/{mac}-dir.xml").into_boxed_str());
@@ -304,6 +487,7 @@ fn main() {
                             goal: fig
                                 .goal
                                 .filter(|_| !fig.name.starts_with("dynamic") || c >= 8),
+                            self_compared: false,
                         });
                         rows.last_mut().expect("pushed")
                     }
@@ -314,6 +498,10 @@ fn main() {
         }
     }
     drop(instances);
+
+    // Alone on the machine, like every other run.
+    let (digest, digest_failed) = digest_rows();
+    failed[1] += digest_failed;
 
     // Reload time and memory: from no phones to N, then reloads of N.
     for n in [10_000usize, 100_000] {
@@ -344,6 +532,7 @@ fn main() {
             ours: times[1].clone(),
             higher_better: false,
             goal: (n == 100_000).then_some(0.25),
+            self_compared: false,
         });
         rows.push(Row {
             name: format!("memory growth per phone, {n} phones (bytes)"),
@@ -351,20 +540,15 @@ fn main() {
             ours: vec![growth[1]],
             higher_better: false,
             goal: (n == 100_000).then_some(0.33),
+            self_compared: false,
         });
     }
 
+    // Last, where `-- digest` puts them too.
+    rows.extend(digest);
+
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let date = String::from_utf8_lossy(
-        &Command::new("date")
-            .arg("-u")
-            .arg("+%Y-%m-%d")
-            .output()
-            .expect("date")
-            .stdout,
-    )
-    .trim()
-    .to_owned();
+    let date = today();
     let version = String::from_utf8_lossy(
         &Command::new("chroot")
             .arg(common::sandbox_root())
@@ -384,18 +568,7 @@ fn main() {
          | figure | C | ours | ratio | goal | met |\n|---|---:|---:|---:|---:|---|\n"
     );
     for r in &rows {
-        let (c, o) = (median(r.c.clone()), median(r.ours.clone()));
-        let ratio = if c > 0.0 { o / c } else { f64::NAN };
-        let (goal, met) = match r.goal {
-            Some(g) if r.higher_better => (format!("≥ {g}"), if ratio >= g { "yes" } else { "no" }),
-            Some(g) => (format!("≤ {g}"), if ratio <= g { "yes" } else { "no" }),
-            None => (String::new(), ""),
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {c:.2} | {o:.2} | {ratio:.2} | {goal} | {met} |",
-            r.name
-        );
+        let _ = writeln!(md, "{}", r.line());
     }
     let _ = writeln!(
         md,
@@ -404,6 +577,7 @@ fn main() {
         failed[1],
         if failed[1] == 0 { "yes" } else { "no" }
     );
+    let _ = write!(md, "\n{}", digest_note(&date, digest_failed));
     let _ = writeln!(
         md,
         "\nTotal time: {:.0} s.",

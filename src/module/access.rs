@@ -438,11 +438,12 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             if d.realm != a.auth_realm || path != expected_uri.as_bytes() {
                 return Verdict::Fail(Event::ChalRespFailed, user, "realm or uri mismatch");
             }
-            let mut rt = runtime();
-            let Some(rt) = rt.as_mut() else {
+            // The hashing (an HMAC and three digests) runs outside the lock: under it, every
+            // authenticated request of every connection would queue behind the others'.
+            let Some(key) = runtime().as_ref().map(|rt| rt.key.clone()) else {
                 return Verdict::Challenge { stale: true };
             };
-            let serial = match rt.key.check(&d.nonce, now(), a.auth_nonce_ttl) {
+            let serial = match key.check(&d.nonce, now(), a.auth_nonce_ttl) {
                 NonceCheck::Valid { serial } => serial,
                 NonceCheck::Expired | NonceCheck::Foreign => {
                     return Verdict::Challenge { stale: true }
@@ -451,10 +452,14 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             if !digest_matches(&d, secret, req.method_name()) {
                 return Verdict::Fail(Event::ChalRespFailed, user, "wrong digest response");
             }
-            match rt.nonces.use_count(serial, d.nc) {
-                NcCheck::Accepted => Verdict::Ok(user),
-                NcCheck::Unknown => Verdict::Challenge { stale: true },
-                NcCheck::Replayed => {
+            let counted = runtime()
+                .as_mut()
+                .map(|rt| rt.nonces.use_count(serial, d.nc));
+            match counted {
+                Some(NcCheck::Accepted) => Verdict::Ok(user),
+                // Unloaded meanwhile, or a nonce forgotten: a fresh one.
+                None | Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
+                Some(NcCheck::Replayed) => {
                     Verdict::Fail(Event::ChalRespFailed, user, "replayed nonce count")
                 }
             }
