@@ -319,7 +319,8 @@ pub struct NonceTable {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NcCheck {
-    Accepted,
+    /// `first`: the nonce's first accepted count (a new authenticated session).
+    Accepted { first: bool },
     /// A count not above one already used with this nonce.
     Replayed,
     /// A nonce the table does not hold (forgotten, or never issued).
@@ -358,8 +359,9 @@ impl NonceTable {
             None => NcCheck::Unknown,
             Some(last) if nc <= *last => NcCheck::Replayed,
             Some(last) => {
+                let first = *last == 0;
                 *last = nc;
-                NcCheck::Accepted
+                NcCheck::Accepted { first }
             }
         }
     }
@@ -471,9 +473,9 @@ mod tests {
     fn nonce_counts_are_used_once_and_memory_is_bounded() {
         let mut t = NonceTable::new(3);
         t.issued(1);
-        assert_eq!(t.use_count(1, 1), NcCheck::Accepted);
+        assert_eq!(t.use_count(1, 1), NcCheck::Accepted { first: true });
         assert_eq!(t.use_count(1, 1), NcCheck::Replayed);
-        assert_eq!(t.use_count(1, 3), NcCheck::Accepted);
+        assert_eq!(t.use_count(1, 3), NcCheck::Accepted { first: false });
         assert_eq!(t.use_count(1, 2), NcCheck::Replayed);
         assert_eq!(t.use_count(9, 1), NcCheck::Unknown);
         for s in 2..10 {
@@ -481,7 +483,7 @@ mod tests {
         }
         assert_eq!(t.len(), 3);
         assert_eq!(t.use_count(1, 4), NcCheck::Unknown);
-        assert_eq!(t.use_count(9, 1), NcCheck::Accepted);
+        assert_eq!(t.use_count(9, 1), NcCheck::Accepted { first: true });
     }
 
     #[test]

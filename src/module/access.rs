@@ -267,7 +267,11 @@ pub fn refused_network(req: &Request, res: &Resolved<'_>) -> bool {
     let Some(pp) = policy.profile(&res.profile.name) else {
         return false;
     };
-    let peer = Peer::of(req);
+    network_refused(req, &Peer::of(req), res, pp)
+}
+
+/// [`refused_network`] for a profile's policy, with the client already looked up.
+fn network_refused(req: &Request, peer: &Peer, res: &Resolved<'_>, pp: &ProfilePolicy) -> bool {
     let account = res.phone.map(|p| p.mac.to_vec()).unwrap_or_default();
     if let Some(acl) = &pp.acl {
         let allowed = match (acl, peer.ip()) {
@@ -298,16 +302,17 @@ pub fn refused_network(req: &Request, res: &Resolved<'_>) -> bool {
 /// Access lists, TLS and authentication for a route found. True when the request was
 /// answered (refused or challenged); false: serve it.
 pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
-    if refused_network(req, res) {
-        return true;
-    }
     let Some(policy) = policy() else {
         return false;
     };
     let Some(pp) = policy.profile(&res.profile.name) else {
         return false;
     };
+    // The client's addresses are looked up once per request (each is a system call).
     let peer = Peer::of(req);
+    if network_refused(req, &peer, res, pp) {
+        return true;
+    }
     let account = res.phone.map(|p| p.mac.to_vec()).unwrap_or_default();
     let a = &pp.access;
     let dynamic = res.phone.is_some();
@@ -332,8 +337,13 @@ pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
     }
     let verdict = check(req, snap, res, a);
     match verdict {
-        Verdict::Ok(user) => {
-            peer.event(Event::SuccessfulAuth, &user, b"");
+        Verdict::Ok(user, first) => {
+            // Once per Digest nonce (a phone's session; it may fetch many files on one
+            // connection), for every Basic request: building the event costs Asterisk more
+            // than checking the answer.
+            if first {
+                peer.event(Event::SuccessfulAuth, &user, b"");
+            }
             false
         }
         Verdict::Challenge { stale } => {
@@ -370,8 +380,11 @@ pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
 }
 
 enum Verdict {
-    Ok(Vec<u8>),
-    Challenge { stale: bool },
+    /// The user, and whether this starts an authenticated session (see `refused`).
+    Ok(Vec<u8>, bool),
+    Challenge {
+        stale: bool,
+    },
     Fail(Event, Vec<u8>, &'static str),
 }
 
@@ -427,7 +440,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
     match creds {
         Credentials::Basic { password, .. } => {
             if same(&password, secret) {
-                Verdict::Ok(user)
+                Verdict::Ok(user, true)
             } else {
                 Verdict::Fail(Event::InvalPassword, user, "wrong password")
             }
@@ -456,7 +469,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
                 .as_mut()
                 .map(|rt| rt.nonces.use_count(serial, d.nc));
             match counted {
-                Some(NcCheck::Accepted) => Verdict::Ok(user),
+                Some(NcCheck::Accepted { first }) => Verdict::Ok(user, first),
                 // Unloaded meanwhile, or a nonce forgotten: a fresh one.
                 None | Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
                 Some(NcCheck::Replayed) => {
