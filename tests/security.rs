@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::digest::{challenges, digest_header};
 use common::{http_raw, Asterisk, Builder, Impl, Response};
+use phoneprov_core::auth::base64_encode;
 
 const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
 
@@ -307,7 +308,7 @@ fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
 fn basic_rollout_and_require_tls_over_plain_http() {
     let ast = start_auth("");
     let basic = |user: &str, pw: &str| {
-        let token = base64(format!("{user}:{pw}").as_bytes());
+        let token = base64_encode(format!("{user}:{pw}").as_bytes());
         format!("Authorization: Basic {token}\r\n")
     };
     // Basic over plain HTTP is refused, even with the right password.
@@ -351,27 +352,6 @@ fn basic_rollout_and_require_tls_over_plain_http() {
         get_at(&ast, "127.0.0.1", "/phoneprov/000000000006.cfg", "").status,
         403
     );
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -140,6 +140,29 @@ fn params(mut s: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     }
 }
 
+/// `data` in base64 (RFC 4648, padded): what a client sends for Basic credentials. The
+/// module only decodes; tests and the fuzz target build headers with this.
+pub fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
     let s = s.trim_ascii();
     let s = s
@@ -495,5 +518,19 @@ mod tests {
               nonce=\"n\", stale=true\r\n"
         );
         assert!(basic_challenge(b"r").ends_with(b"\r\n"));
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for data in [&b""[..], b"a", b"ab", b"abc", b"user:p\xe9ss:w"] {
+            assert_eq!(
+                base64_decode(base64_encode(data).as_bytes()).as_deref(),
+                Some(data)
+            );
+        }
+        assert_eq!(
+            base64_encode(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 }

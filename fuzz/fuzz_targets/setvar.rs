@@ -1,10 +1,10 @@
-//! `setvar => NAME=VALUE` parsing.
+//! `setvar => NAME=VALUE` parsing, on bytes as configurations hold them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use phoneprov_core::profile::parse_setvar;
 
-fuzz_target!(|data: &str| {
+fuzz_target!(|data: &[u8]| {
     if let Some((name, value)) = parse_setvar(data) {
         assert!(!name.is_empty() && !value.is_empty());
         // Asterisk strips what C's isspace() calls space: ASCII only, as strip() does.
