@@ -179,6 +179,22 @@ fn challenge_for(ast: &Asterisk, uri: &str, alg: &str) -> String {
         .unwrap_or_else(|| panic!("no {alg} challenge in {:?}", r.headers))
 }
 
+/// `uri` fetched with an answer to `challenge` as `user`/`pw` (nonce count 1).
+fn answer(ast: &Asterisk, uri: &str, challenge: &str, user: &str, pw: &str) -> Response {
+    get_at(
+        ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(challenge, user, pw, uri, 1),
+    )
+}
+
+/// `uri` fetched with an answer to a fresh `alg` challenge.
+fn digest_fetch(ast: &Asterisk, uri: &str, alg: &str, user: &str, pw: &str) -> Response {
+    let challenge = challenge_for(ast, uri, alg);
+    answer(ast, uri, &challenge, user, pw)
+}
+
 fn curl(args: &[&str]) -> (String, String) {
     let out = Command::new("curl")
         .args(["-s", "-w", "\n%{http_code}"])
@@ -213,12 +229,7 @@ fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
     // Our client, both algorithms.
     for alg in ["SHA-256", "MD5"] {
         let c = challenge_for(&ast, uri, alg);
-        let r = get_at(
-            &ast,
-            "127.0.0.1",
-            uri,
-            &digest_header(&c, "prov1", "httppw1", uri, 1),
-        );
+        let r = answer(&ast, uri, &c, "prov1", "httppw1");
         assert_eq!(r.status, 200, "{alg}: {}", r.text());
         // The nonce again with a higher count works; the same count again is a replay.
         let r = get_at(
@@ -237,39 +248,15 @@ fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
         assert_eq!(r.status, 401, "{alg}: replayed nonce count accepted");
     }
     // Wrong password; the line's SIP credentials when HTTP ones are set; another phone's.
-    let c = challenge_for(&ast, uri, "MD5");
-    let wrong = get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "prov1", "nope", uri, 1),
-    );
+    let wrong = digest_fetch(&ast, uri, "MD5", "prov1", "nope");
     assert_eq!(wrong.status, 401);
-    let c = challenge_for(&ast, uri, "MD5");
-    let sip = get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "h", "pw-h", uri, 1),
-    );
+    let sip = digest_fetch(&ast, uri, "MD5", "h", "pw-h");
     assert_eq!(sip.status, 401);
-    let c = challenge_for(&ast, uri, "MD5");
-    let other = get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "plain", "pw-plain", uri, 1),
-    );
+    let other = digest_fetch(&ast, uri, "MD5", "plain", "pw-plain");
     assert_eq!(other.status, 401);
     // A phone without HTTP_* credentials opens its own file with its line's.
     let own = "/phoneprov/000000000002.cfg";
-    let c = challenge_for(&ast, own, "SHA-256");
-    let r = get_at(
-        &ast,
-        "127.0.0.1",
-        own,
-        &digest_header(&c, "plain", "pw-plain", own, 1),
-    );
+    let r = digest_fetch(&ast, own, "SHA-256", "plain", "pw-plain");
     assert_eq!(r.status, 200);
     // Basic where Digest is asked.
     let r = get_at(
@@ -282,25 +269,14 @@ fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
     // An expired nonce: stale=true, and a fresh one works.
     let c = challenge_for(&ast, uri, "SHA-256");
     std::thread::sleep(Duration::from_secs(5));
-    let r = get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "prov1", "httppw1", uri, 1),
-    );
+    let r = answer(&ast, uri, &c, "prov1", "httppw1");
     assert_eq!(r.status, 401);
     assert!(
         challenges(&r).iter().all(|c| c.contains("stale=true")),
         "{:?}",
         r.headers
     );
-    let c = challenge_for(&ast, uri, "SHA-256");
-    let r = get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "prov1", "httppw1", uri, 1),
-    );
+    let r = digest_fetch(&ast, uri, "SHA-256", "prov1", "httppw1");
     assert_eq!(r.status, 200);
 }
 
@@ -359,27 +335,9 @@ fn security_log_lines_match_the_fail2ban_filter() {
     let ast = start_auth("deny = ::/0\n");
     let uri = "/phoneprov/000000000001.cfg";
     // A wrong Digest answer, an unknown user, a success.
-    let c = challenge_for(&ast, uri, "MD5");
-    get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "prov1", "nope", uri, 1),
-    );
-    let c = challenge_for(&ast, uri, "MD5");
-    get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "intruder", "x", uri, 1),
-    );
-    let c = challenge_for(&ast, uri, "MD5");
-    let ok = get_at(
-        &ast,
-        "127.0.0.1",
-        uri,
-        &digest_header(&c, "prov1", "httppw1", uri, 1),
-    );
+    digest_fetch(&ast, uri, "MD5", "prov1", "nope");
+    digest_fetch(&ast, uri, "MD5", "intruder", "x");
+    let ok = digest_fetch(&ast, uri, "MD5", "prov1", "httppw1");
     assert_eq!(ok.status, 200);
     let log_path = ast.dir.join("log/security.log");
     let mut log = String::new();
