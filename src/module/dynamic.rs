@@ -14,7 +14,8 @@ use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::{server_address, uri_host};
 use phoneprov_core::vars;
 
-fn internal_error(req: &Request) {
+/// Asterisk's 500 page, for a file that cannot be served (static or dynamic).
+pub fn internal_error(req: &Request) {
     req.error(500, "Internal Error", "An internal error has occured.");
 }
 

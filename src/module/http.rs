@@ -57,10 +57,6 @@ fn not_found(req: &Request, uri: &[u8]) {
     req.error(404, "Not Found", &text);
 }
 
-fn internal_error(req: &Request) {
-    req.error(500, "Internal Error", "An internal error has occured.");
-}
-
 pub fn handle(req: &Request) {
     #[cfg(feature = "failpoints")]
     if failpoint(req) {
@@ -99,7 +95,7 @@ pub fn handle(req: &Request) {
         let path = data_file(&res.file.template);
         if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {
             log::warning!("Could not open static file {}: {e}", path.display());
-            internal_error(req);
+            dynamic::internal_error(req);
         }
         return;
     };

@@ -52,6 +52,13 @@ struct Provider {
     departed: Option<Instant>,
 }
 
+impl Provider {
+    /// Registered under `name` now (a departed provider is only still served).
+    fn is_registered(&self, name: &str) -> bool {
+        &*self.name == name && self.departed.is_none()
+    }
+}
+
 /// A `load_users` in progress.
 struct Staging {
     provider: Arc<str>,
@@ -87,15 +94,11 @@ impl Registry {
     }
 
     fn is_registered(&self, name: &str) -> bool {
-        self.providers
-            .iter()
-            .any(|p| &*p.name == name && p.departed.is_none())
+        self.providers.iter().any(|p| p.is_registered(name))
     }
 
     fn provider(&mut self, name: &str) -> Option<&mut Provider> {
-        self.providers
-            .iter_mut()
-            .find(|p| &*p.name == name && p.departed.is_none())
+        self.providers.iter_mut().find(|p| p.is_registered(name))
     }
 }
 

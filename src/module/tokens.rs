@@ -198,16 +198,16 @@ pub fn serve(req: &Request, token: &[u8]) {
         return gone(req);
     }
     // The phone's file the token serves, checked before the token is spent.
-    let target = state::current().and_then(|snap| {
+    let snap = state::current();
+    let target = snap.as_ref().and_then(|snap| {
         let phone = snap.phone(&record.mac)?;
         let pattern = phone.profile.enroll_file.as_ref()?;
         let uri = host::render(pattern.text(), phone.vars(), &[]);
         let res = snap.resolve(&uri)?;
-        let file = res.file.clone();
-        let same = res.phone.is_some_and(|p| p.mac == phone.mac);
-        same.then_some((snap.clone(), uri, file))
+        let served = res.phone.filter(|p| p.mac == phone.mac)?;
+        Some((snap, uri, res, served))
     });
-    let Some((snap, uri, file)) = target else {
+    let Some((snap, uri, res, phone)) = target else {
         unclaim(&hash);
         log::warning!(
             "Enrollment token for phone '{}': its profile's enroll_file names none of its \
@@ -218,19 +218,13 @@ pub fn serve(req: &Request, token: &[u8]) {
     };
     // The network rules of the phone's profile (access lists, require_tls) apply to its
     // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
-    let refused = snap
-        .resolve(&uri)
-        .is_some_and(|res| access::refused_network(req, &res));
-    if refused {
+    if access::refused_network(req, &res) {
         unclaim(&hash);
         return;
     }
     record.used = true;
     astdb::put(FAMILY, &hash, &record.to_bytes());
-    let Some(phone) = snap.phone(&record.mac) else {
-        return unknown(req);
-    };
-    dynamic::serve(req, &snap, phone, &file, &uri);
+    dynamic::serve(req, snap, phone, res.file, &uri);
 }
 
 /// Forgets the claims of this process (on unload; astdb keeps the used tokens used).
