@@ -1,7 +1,7 @@
 //! One HTTP request as Asterisk hands it to us, and the ways to answer it.
 
 use std::cell::Cell;
-use std::ffi::c_int;
+use std::ffi::{c_int, CStr};
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -59,17 +59,20 @@ impl<'a> Request<'a> {
     }
 
     /// The value of a request header (names compared without regard to case).
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         let mut h = self.headers;
         while !h.is_null() {
-            // SAFETY: the header list is alive for the request (see `new`).
+            // SAFETY: the header list is alive and unchanged for 'a (see `new`).
             let v = unsafe { &*h };
-            // SAFETY: a header's name and value are C strings of that live list.
-            if unsafe { owned(v.name) }.eq_ignore_ascii_case(name) {
-                // SAFETY: as above.
-                return Some(unsafe { owned(v.value) });
-            }
             h = v.next;
+            if v.name.is_null() || v.value.is_null() {
+                continue;
+            }
+            // SAFETY: a header's name and value are C strings of that live list.
+            let (n, value) = unsafe { (CStr::from_ptr(v.name), CStr::from_ptr(v.value)) };
+            if n.to_bytes().eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(value.to_bytes());
+            }
         }
         None
     }

@@ -51,7 +51,7 @@ pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16) {
         at,
         uri: cut(uri).to_vec(),
         client: req.client_address().unwrap_or_default(),
-        user_agent: String::from_utf8_lossy(cut(user_agent.as_bytes())).into_owned(),
+        user_agent: String::from_utf8_lossy(cut(user_agent)).into_owned(),
         tls: req.is_tls(),
         status,
     };

@@ -25,7 +25,8 @@ fn base_url(req: &Request) -> String {
     let scheme = if req.is_tls() { "https" } else { "http" };
     let host = req
         .header("Host")
-        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>']))
+        .filter(|h| !h.is_empty() && !h.iter().any(|b| b"/ \"<>".contains(b)))
+        .map(|h| String::from_utf8_lossy(h).into_owned())
         .or_else(|| req.local_ip().map(|ip| uri_host(&server_address(ip))))
         .unwrap_or_default();
     format!("{scheme}://{host}{}/phoneprov/", http_prefix())

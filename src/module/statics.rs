@@ -19,10 +19,10 @@ static SMALL_FILES: FileCache<Option<Vec<u8>>> = FileCache::new();
 
 fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
     match req.header("If-None-Match") {
-        Some(tags) => httpdate::etag_matches(&tags, etag),
+        Some(tags) => std::str::from_utf8(tags).is_ok_and(|t| httpdate::etag_matches(t, etag)),
         None => req
             .header("If-Modified-Since")
-            .and_then(|d| httpdate::parse(&d))
+            .and_then(|d| httpdate::parse(std::str::from_utf8(d).ok()?))
             .is_some_and(|since| mtime <= since),
     }
 }
