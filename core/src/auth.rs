@@ -1,7 +1,7 @@
 //! HTTP authentication for provisioning files: the `Authorization` header parser, Digest
 //! (RFC 7616, MD5 and SHA-256, `qop=auth`) and Basic, nonces that carry their issue time
-//! under a keyed tag (HMAC-SHA-256), and a bounded table of issued nonces that refuses a
-//! nonce-count seen before.
+//! under a keyed tag (HMAC-SHA-256, so they cannot be guessed), and a bounded table of issued
+//! nonces that says which are ours and refuses a nonce-count seen before.
 //!
 //! MD5 and SHA-256 come from RustCrypto's `md-5` and `sha2`, HMAC from its `hmac`: small,
 //! widely used, audited crates, rather than hand-written hashes.
@@ -10,7 +10,9 @@ use std::collections::{HashMap, VecDeque};
 
 use hmac::{Hmac, Mac};
 use md5::Md5;
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
+
+use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
@@ -28,20 +30,43 @@ impl Algorithm {
 
     /// Lower-case hex of the hash of `parts` joined by `:`.
     pub fn hex(self, parts: &[&[u8]]) -> String {
-        let joined = parts.join(&b':');
+        let mut out = [0u8; 64];
+        let n = self.hex_into(parts, &mut out);
+        String::from_utf8_lossy(&out[..n]).into_owned()
+    }
+
+    /// [`Algorithm::hex`] into `out`, without allocating (the Digest check runs per request);
+    /// the number of hex digits written.
+    fn hex_into(self, parts: &[&[u8]], out: &mut [u8; 64]) -> usize {
+        fn run<D: sha2::Digest>(parts: &[&[u8]], out: &mut [u8; 64]) -> usize {
+            let mut h = D::new();
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    h.update(b":");
+                }
+                h.update(p);
+            }
+            let digest = h.finalize();
+            for (i, b) in digest.iter().enumerate() {
+                out[2 * i] = HEX_DIGITS[usize::from(b >> 4)];
+                out[2 * i + 1] = HEX_DIGITS[usize::from(b & 15)];
+            }
+            digest.len() * 2
+        }
         match self {
-            Algorithm::Md5 => hex(&Md5::digest(&joined)),
-            Algorithm::Sha256 => hex(&Sha256::digest(&joined)),
+            Algorithm::Md5 => run::<Md5>(parts, out),
+            Algorithm::Sha256 => run::<Sha256>(parts, out),
         }
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b & 15)]));
     }
     s
 }
@@ -85,8 +110,9 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// `name=value` pairs of an auth-param list (values unquoted), None when malformed.
-fn params(mut s: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+/// `name=value` pairs of an auth-param list (values unquoted, copied only when a quoted
+/// value holds an escape), None when malformed.
+fn params(mut s: &[u8]) -> Option<Vec<(&[u8], Cow<'_, [u8]>)>> {
     let mut out = Vec::new();
     loop {
         s = s.trim_ascii_start();
@@ -100,30 +126,36 @@ fn params(mut s: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
         if n == 0 {
             return None;
         }
-        let name = s[..n].to_ascii_lowercase();
+        let name = &s[..n];
         s = s[n..].trim_ascii_start();
         s = s.strip_prefix(b"=")?.trim_ascii_start();
         let value = if let [b'"', rest @ ..] = s {
-            let mut v = Vec::new();
-            let mut i = 0;
-            loop {
-                match *rest.get(i)? {
-                    b'"' => break,
-                    b'\\' => {
-                        v.push(*rest.get(i + 1)?);
-                        i += 2;
-                    }
-                    b => {
-                        v.push(b);
-                        i += 1;
+            let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+            if rest[end] == b'"' {
+                s = &rest[end + 1..];
+                Cow::Borrowed(&rest[..end])
+            } else {
+                let mut v = rest[..end].to_vec();
+                let mut i = end;
+                loop {
+                    match *rest.get(i)? {
+                        b'"' => break,
+                        b'\\' => {
+                            v.push(*rest.get(i + 1)?);
+                            i += 2;
+                        }
+                        b => {
+                            v.push(b);
+                            i += 1;
+                        }
                     }
                 }
+                s = &rest[i + 1..];
+                Cow::Owned(v)
             }
-            s = &rest[i + 1..];
-            v
         } else {
             let n = s.iter().position(|&b| !is_tchar(b)).unwrap_or(s.len());
-            let v = s[..n].to_vec();
+            let v = Cow::Borrowed(&s[..n]);
             s = &s[n..];
             v
         };
@@ -216,32 +248,41 @@ pub fn parse_authorization(header: &[u8]) -> Option<Credentials> {
         ..DigestResponse::default()
     };
     for (name, value) in params(rest)? {
-        match &name[..] {
-            b"username" => d.username = value,
-            b"realm" => d.realm = value,
-            b"nonce" => d.nonce = value,
-            b"uri" => d.uri = value,
-            b"response" => d.response = value,
-            b"cnonce" => d.cnonce = value,
-            b"qop" => d.qop = value,
-            b"algorithm" => {
-                d.algorithm = if value.eq_ignore_ascii_case(b"MD5") {
-                    Some(Algorithm::Md5)
-                } else if value.eq_ignore_ascii_case(b"SHA-256") {
-                    Some(Algorithm::Sha256)
-                } else {
-                    None
-                }
-            }
-            b"nc" => {
-                let text = std::str::from_utf8(&value).ok()?;
-                d.nc = u32::from_str_radix(text, 16).ok()?;
-                d.nc_raw = value;
-            }
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        let field = if is(b"username") {
+            &mut d.username
+        } else if is(b"realm") {
+            &mut d.realm
+        } else if is(b"nonce") {
+            &mut d.nonce
+        } else if is(b"uri") {
+            &mut d.uri
+        } else if is(b"response") {
+            &mut d.response
+        } else if is(b"cnonce") {
+            &mut d.cnonce
+        } else if is(b"qop") {
+            &mut d.qop
+        } else if is(b"nc") {
+            let text = std::str::from_utf8(&value).ok()?;
+            d.nc = u32::from_str_radix(text, 16).ok()?;
+            &mut d.nc_raw
+        } else if is(b"algorithm") {
+            d.algorithm = if value.eq_ignore_ascii_case(b"MD5") {
+                Some(Algorithm::Md5)
+            } else if value.eq_ignore_ascii_case(b"SHA-256") {
+                Some(Algorithm::Sha256)
+            } else {
+                None
+            };
+            continue;
+        } else if is(b"username*") || is(b"userhash") {
             // `username*` and hashed user names are not offered.
-            b"username*" | b"userhash" => return None,
-            _ => {}
-        }
+            return None;
+        } else {
+            continue;
+        };
+        *field = value.into_owned();
     }
     if d.username.is_empty() || d.nonce.is_empty() || d.response.is_empty() {
         return None;
@@ -262,17 +303,20 @@ pub fn digest_matches(d: &DigestResponse, password: &[u8], method: &[u8]) -> boo
     if d.qop != b"auth" || d.cnonce.is_empty() || d.nc_raw.is_empty() {
         return false;
     }
-    let ha1 = alg.hex(&[&d.username, &d.realm, password]);
-    let ha2 = alg.hex(&[method, &d.uri]);
-    let expected = alg.hex(&[
-        ha1.as_bytes(),
-        &d.nonce,
-        &d.nc_raw,
-        &d.cnonce,
-        &d.qop,
-        ha2.as_bytes(),
-    ]);
-    same(expected.as_bytes(), &d.response.to_ascii_lowercase())
+    let (mut ha1, mut ha2, mut expected) = ([0u8; 64], [0u8; 64], [0u8; 64]);
+    let n = alg.hex_into(&[&d.username, &d.realm, password], &mut ha1);
+    alg.hex_into(&[method, &d.uri], &mut ha2);
+    alg.hex_into(
+        &[&ha1[..n], &d.nonce, &d.nc_raw, &d.cnonce, &d.qop, &ha2[..n]],
+        &mut expected,
+    );
+    // Clients may send the response in upper case; compared without copying it.
+    d.response.len() == n
+        && expected[..n]
+            .iter()
+            .zip(&d.response)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()))
+            == 0
 }
 
 /// The secret that tags nonces (random per module load).
@@ -296,28 +340,17 @@ impl NonceKey {
     pub fn nonce(&self, issued: u64, serial: u64) -> String {
         format!("{issued:016x}{serial:016x}{}", self.tag(issued, serial))
     }
+}
 
-    /// The serial of a nonce this key made, and whether it is older than `ttl` seconds.
-    pub fn check(&self, nonce: &[u8], now: u64, ttl: u64) -> NonceCheck {
-        let parsed = (nonce.len() == 64)
-            .then(|| std::str::from_utf8(nonce).ok())
-            .flatten()
-            .and_then(|s| {
-                let issued = u64::from_str_radix(s.get(..16)?, 16).ok()?;
-                let serial = u64::from_str_radix(s.get(16..32)?, 16).ok()?;
-                Some((issued, serial, s.get(32..)?))
-            });
-        let Some((issued, serial, tag)) = parsed else {
-            return NonceCheck::Foreign;
-        };
-        if !same(self.tag(issued, serial).as_bytes(), tag.as_bytes()) {
-            return NonceCheck::Foreign;
-        }
-        if now.saturating_sub(issued) > ttl || issued > now.saturating_add(5) {
-            return NonceCheck::Expired;
-        }
-        NonceCheck::Valid { serial }
+/// A nonce's issue time and serial (see [`NonceKey::nonce`]), and its tag.
+fn parse_nonce(nonce: &[u8]) -> Option<(u64, u64, &[u8])> {
+    if nonce.len() != 64 {
+        return None;
     }
+    let field = |r: std::ops::Range<usize>| {
+        u64::from_str_radix(std::str::from_utf8(&nonce[r]).ok()?, 16).ok()
+    };
+    Some((field(0..16)?, field(16..32)?, &nonce[32..]))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -334,10 +367,20 @@ pub enum NonceCheck {
 /// Issued nonces (by serial) and the highest nonce count each was used with. Bounded: the
 /// oldest are forgotten first, and a forgotten nonce is answered as stale (the client
 /// retries with a new one), so no nonce count is ever accepted twice.
+///
+/// The table, not the nonce's tag, says whether a nonce is ours: a nonce is checked by a
+/// lookup and a comparison with what was issued, so the request path computes no HMAC (it
+/// was the largest part of Digest's cost per request). The tag keeps nonces unguessable.
 pub struct NonceTable {
     capacity: usize,
-    last_nc: HashMap<u64, u32>,
+    entries: HashMap<u64, Issued>,
     order: VecDeque<u64>,
+}
+
+struct Issued {
+    at: u64,
+    tag: [u8; 32],
+    last_nc: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -354,36 +397,72 @@ impl NonceTable {
     pub fn new(capacity: usize) -> Self {
         NonceTable {
             capacity: capacity.max(1),
-            last_nc: HashMap::new(),
+            entries: HashMap::new(),
             order: VecDeque::new(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.last_nc.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.last_nc.is_empty()
+        self.entries.is_empty()
     }
 
-    pub fn issued(&mut self, serial: u64) {
+    /// Remembers a nonce made by [`NonceKey::nonce`] (anything else is ignored).
+    pub fn issued(&mut self, nonce: &str) {
+        let Some((at, serial, tag)) = parse_nonce(nonce.as_bytes()) else {
+            return;
+        };
+        let Ok(tag) = <[u8; 32]>::try_from(tag) else {
+            return;
+        };
         while self.order.len() >= self.capacity {
             if let Some(old) = self.order.pop_front() {
-                self.last_nc.remove(&old);
+                self.entries.remove(&old);
             }
         }
-        self.last_nc.insert(serial, 0);
-        self.order.push_back(serial);
+        if self
+            .entries
+            .insert(
+                serial,
+                Issued {
+                    at,
+                    tag,
+                    last_nc: 0,
+                },
+            )
+            .is_none()
+        {
+            self.order.push_back(serial);
+        }
+    }
+
+    /// Whether `nonce` is one this table holds, and whether it is older than `ttl` seconds.
+    pub fn check(&self, nonce: &[u8], now: u64, ttl: u64) -> NonceCheck {
+        let Some((at, serial, tag)) = parse_nonce(nonce) else {
+            return NonceCheck::Foreign;
+        };
+        match self.entries.get(&serial) {
+            Some(e) if e.at == at && same(&e.tag, tag) => {
+                if now.saturating_sub(at) > ttl || at > now.saturating_add(5) {
+                    NonceCheck::Expired
+                } else {
+                    NonceCheck::Valid { serial }
+                }
+            }
+            _ => NonceCheck::Foreign,
+        }
     }
 
     pub fn use_count(&mut self, serial: u64, nc: u32) -> NcCheck {
-        match self.last_nc.get_mut(&serial) {
+        match self.entries.get_mut(&serial) {
             None => NcCheck::Unknown,
-            Some(last) if nc <= *last => NcCheck::Replayed,
-            Some(last) => {
-                let first = *last == 0;
-                *last = nc;
+            Some(e) if nc <= e.last_nc => NcCheck::Replayed,
+            Some(e) => {
+                let first = e.last_nc == 0;
+                e.last_nc = nc;
                 NcCheck::Accepted { first }
             }
         }
@@ -479,33 +558,46 @@ mod tests {
         let key = NonceKey::new([7; 32]);
         let n = key.nonce(1000, 42);
         assert_eq!(n.len(), 64);
+        let mut t = NonceTable::new(8);
+        assert_eq!(t.check(n.as_bytes(), 1100, 300), NonceCheck::Foreign);
+        t.issued(&n);
         assert_eq!(
-            key.check(n.as_bytes(), 1100, 300),
+            t.check(n.as_bytes(), 1100, 300),
             NonceCheck::Valid { serial: 42 }
         );
-        assert_eq!(key.check(n.as_bytes(), 1301, 300), NonceCheck::Expired);
-        let other = NonceKey::new([8; 32]);
-        assert_eq!(other.check(n.as_bytes(), 1100, 300), NonceCheck::Foreign);
+        assert_eq!(t.check(n.as_bytes(), 1301, 300), NonceCheck::Expired);
+        // Another key's nonce for the same serial and time differs in its tag.
+        let other = NonceKey::new([8; 32]).nonce(1000, 42);
+        assert_ne!(other, n);
+        assert_eq!(t.check(other.as_bytes(), 1100, 300), NonceCheck::Foreign);
         let mut forged = n.clone().into_bytes();
-        forged[31] = if forged[31] == b'0' { b'1' } else { b'0' };
-        assert_eq!(key.check(&forged, 1100, 300), NonceCheck::Foreign);
-        assert_eq!(key.check(b"short", 1100, 300), NonceCheck::Foreign);
+        forged[40] = if forged[40] == b'0' { b'1' } else { b'0' };
+        assert_eq!(t.check(&forged, 1100, 300), NonceCheck::Foreign);
+        // The issue time is part of what was issued: a nonce moved later is not ours.
+        let moved = format!("{:016x}{}", 1200, &n[16..]);
+        assert_eq!(t.check(moved.as_bytes(), 1250, 300), NonceCheck::Foreign);
+        assert_eq!(t.check(b"short", 1100, 300), NonceCheck::Foreign);
     }
 
     #[test]
     fn nonce_counts_are_used_once_and_memory_is_bounded() {
+        let key = NonceKey::new([1; 32]);
         let mut t = NonceTable::new(3);
-        t.issued(1);
+        t.issued(&key.nonce(0, 1));
         assert_eq!(t.use_count(1, 1), NcCheck::Accepted { first: true });
         assert_eq!(t.use_count(1, 1), NcCheck::Replayed);
         assert_eq!(t.use_count(1, 3), NcCheck::Accepted { first: false });
         assert_eq!(t.use_count(1, 2), NcCheck::Replayed);
         assert_eq!(t.use_count(9, 1), NcCheck::Unknown);
         for s in 2..10 {
-            t.issued(s);
+            t.issued(&key.nonce(0, s));
         }
         assert_eq!(t.len(), 3);
         assert_eq!(t.use_count(1, 4), NcCheck::Unknown);
+        assert_eq!(
+            t.check(key.nonce(0, 1).as_bytes(), 1, 300),
+            NonceCheck::Foreign
+        );
         assert_eq!(t.use_count(9, 1), NcCheck::Accepted { first: true });
     }
 

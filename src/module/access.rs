@@ -403,7 +403,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
     let Some(header) = req.header("Authorization") else {
         return Verdict::Challenge { stale: false };
     };
-    let Some(creds) = parse_authorization(header.as_bytes()) else {
+    let Some(creds) = parse_authorization(header) else {
         return Verdict::Fail(
             Event::ChalRespFailed,
             Vec::new(),
@@ -446,22 +446,22 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             }
         }
         Credentials::Digest(d) => {
-            let expected_uri = format!("{}/phoneprov/{}", http_prefix(), lossy(req.raw_uri));
             let path = d.uri.split(|&b| b == b'?').next().unwrap_or(b"");
-            if d.realm != a.auth_realm || path != expected_uri.as_bytes() {
+            let uri_ok = path
+                .strip_prefix(http_prefix().as_bytes())
+                .and_then(|p| p.strip_prefix(b"/phoneprov/"))
+                .is_some_and(|p| p == req.raw_uri);
+            if d.realm != a.auth_realm || !uri_ok {
                 return Verdict::Fail(Event::ChalRespFailed, user, "realm or uri mismatch");
             }
-            // The hashing (an HMAC and three digests) runs outside the lock: under it, every
-            // authenticated request of every connection would queue behind the others'.
-            let Some(key) = runtime().as_ref().map(|rt| rt.key.clone()) else {
+            let checked = runtime()
+                .as_ref()
+                .map(|rt| rt.nonces.check(&d.nonce, now(), a.auth_nonce_ttl));
+            let Some(NonceCheck::Valid { serial }) = checked else {
                 return Verdict::Challenge { stale: true };
             };
-            let serial = match key.check(&d.nonce, now(), a.auth_nonce_ttl) {
-                NonceCheck::Valid { serial } => serial,
-                NonceCheck::Expired | NonceCheck::Foreign => {
-                    return Verdict::Challenge { stale: true }
-                }
-            };
+            // The three digests run outside the lock: under it, every authenticated request
+            // of every connection would queue behind the others'.
             if !digest_matches(&d, secret, req.method_name()) {
                 return Verdict::Fail(Event::ChalRespFailed, user, "wrong digest response");
             }
@@ -489,8 +489,9 @@ fn challenge(req: &Request, peer: &Peer, a: &Access, stale: bool, account: &[u8]
                 let mut rt = runtime();
                 rt.as_mut().map(|rt| {
                     rt.serial += 1;
-                    rt.nonces.issued(rt.serial);
-                    rt.key.nonce(now(), rt.serial)
+                    let nonce = rt.key.nonce(now(), rt.serial);
+                    rt.nonces.issued(&nonce);
+                    nonce
                 })
             };
             let nonce = nonce.unwrap_or_default();
