@@ -110,9 +110,12 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// An auth-param: its name as sent, and its value.
+type Param<'a> = (&'a [u8], Cow<'a, [u8]>);
+
 /// `name=value` pairs of an auth-param list (values unquoted, copied only when a quoted
 /// value holds an escape), None when malformed.
-fn params(mut s: &[u8]) -> Option<Vec<(&[u8], Cow<'_, [u8]>)>> {
+fn params(mut s: &[u8]) -> Option<Vec<Param<'_>>> {
     let mut out = Vec::new();
     loop {
         s = s.trim_ascii_start();
