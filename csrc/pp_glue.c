@@ -508,15 +508,20 @@ static size_t drop_header(char *text, size_t len, const char *name)
 }
 
 /*
- * ast_http_send writes "Content-Length: 0" into every answer, but a 304 must carry either
- * none or the length a 200 would have had (RFC 9110, 8.6). The rest of what it writes
- * depends on http.c's private settings (servername, session_keep_alive) and on the
- * request's private body and close flags, none of which a module can read. So the answer
- * is rendered by ast_http_send itself into a memory file standing in for the connection,
- * and copied to the connection without that one line; whether ast_http_send closed the
- * stand-in tells whether the connection must close.
+ * Two answers ast_http_send cannot write as they must be:
+ * - a 304: it writes "Content-Length: 0" into every answer, but a 304 carries either none or
+ *   the length a 200 would have had (RFC 9110, 8.6);
+ * - a body with NUL bytes kept in memory: it writes string bodies with "%s" (cut at the
+ *   first NUL), and its descriptor path writes the head and the body separately.
+ * The rest of what it writes depends on http.c's private settings (servername,
+ * session_keep_alive) and on the request's private body and close flags, none of which a
+ * module can read. So the answer is rendered by ast_http_send itself, without a body, into a
+ * memory file standing in for the connection, and copied to the connection without its
+ * Content-Length line: for a body, with the body's length and the body, in one write.
+ * Whether ast_http_send closed the stand-in tells whether the connection must close.
  */
-void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const char *headers)
+void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, int status,
+	const char *title, const char *headers, const char *body, size_t body_len)
 {
 	struct ast_iostream *conn;
 	struct ast_iostream *capture;
@@ -535,24 +540,30 @@ void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const
 	ast_http_body_discard(ser);
 
 	hdrs = str_from(headers, headers ? strlen(headers) : 0);
-	fd = memfd_create("res_phoneprov-304", MFD_CLOEXEC);
+	fd = memfd_create("res_phoneprov-answer", MFD_CLOEXEC);
 	capture_fd = fd < 0 ? -1 : dup(fd);
 	capture = capture_fd < 0 ? NULL : ast_iostream_from_fd(&capture_fd);
 	if (!capture) {
-		/* Degraded but valid framing: the answer with its Content-Length: 0. */
 		if (capture_fd >= 0) {
 			close(capture_fd);
 		}
 		if (fd >= 0) {
 			close(fd);
 		}
-		ast_http_send(ser, method, 304, "Not Modified", hdrs, NULL, 0, 1);
+		/* Degraded: a 304 with its Content-Length: 0 is still valid framing; a body that
+		 * cannot be framed is refused rather than cut. */
+		if (status == 304) {
+			ast_http_send(ser, method, status, title, hdrs, NULL, 0, 1);
+		} else {
+			ast_free(hdrs);
+			ast_http_error(ser, 500, "Server Error", "Out of memory");
+		}
 		return;
 	}
 
 	conn = ser->stream;
 	ser->stream = capture;
-	ast_http_send(ser, method, 304, "Not Modified", hdrs, NULL, 0, 1);
+	ast_http_send(ser, method, status, title, hdrs, NULL, 0, 1);
 	closing = ser->stream == NULL;
 	if (!closing) {
 		ast_iostream_close(capture);
@@ -560,11 +571,21 @@ void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const
 	ser->stream = conn;
 
 	size = lseek(fd, 0, SEEK_END);
-	text = size > 0 ? ast_malloc(size) : NULL;
+	/* Room for the head, a Content-Length line and the body. */
+	text = size > 2 ? ast_malloc(size + 48 + (body ? body_len : 0)) : NULL;
 	if (!text || pread(fd, text, size, 0) != size) {
 		closing = 1;
 	} else {
 		len = drop_header(text, size, "Content-Length:");
+		if (body && len >= 2 && !memcmp(text + len - 2, "\r\n", 2)) {
+			/* The head ends with its blank line: the length goes just before it. */
+			len -= 2;
+			len += sprintf(text + len, "Content-Length: %zu\r\n\r\n", body_len);
+			if (method != AST_HTTP_HEAD) {
+				memcpy(text + len, body, body_len);
+				len += body_len;
+			}
+		}
 		if (ast_iostream_write(conn, text, len) != (ssize_t) len) {
 			closing = 1;
 		}

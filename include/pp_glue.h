@@ -149,8 +149,11 @@ int pp_function_exists(const char *name);
 void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,
 	int static_content);
-/* Sends 304 Not Modified as ast_http_send would, but without a Content-Length. */
-void pp_http_send_304(struct ast_tcptls_session_instance *ser, int method, const char *headers);
+/* Sends an answer as ast_http_send would, rendered by it into a stand-in and copied to the
+ * connection in one write: with body NULL (a 304) without any Content-Length; else with the
+ * body's length and the body, which may hold NUL bytes. */
+void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, int status,
+	const char *title, const char *headers, const char *body, size_t body_len);
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
 

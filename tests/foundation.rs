@@ -219,3 +219,80 @@ fn static_files_answer_conditional_gets_and_dynamic_files_are_not_stored() {
     assert_eq!(dynamic.header("Cache-Control"), Some("no-cache, no-store"));
     assert_eq!(dynamic.header("ETag"), None);
 }
+
+/// Reads one answer framed by its Content-Length from a kept-alive connection.
+fn read_framed(s: &mut std::net::TcpStream) -> common::Response {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).expect("read"), 1, "closed in the head");
+        buf.push(byte[0]);
+    }
+    let head = common::parse_response(&buf).expect("head");
+    let len: usize = head
+        .header("Content-Length")
+        .expect("Content-Length")
+        .parse()
+        .expect("a length");
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).expect("body");
+    common::Response { body, ..head }
+}
+
+#[test]
+fn small_binary_files_are_served_whole_from_memory_and_keep_the_connection() {
+    use std::io::Write;
+    // Every byte value, NULs first and in the middle: a C-string path would cut it.
+    let binary: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => logo.bin,application/octet-stream\n\
+             static_file => t.txt\n",
+        )
+        .file("logo.bin", binary.clone())
+        .file("t.txt", "text\n")
+        .start();
+    let r = ast.get("/phoneprov/logo.bin");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, binary);
+    assert_eq!(r.header("Content-Length"), Some("4096"));
+    assert_eq!(r.header("Content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        r.head
+            .windows(15)
+            .filter(|w| w == b"Content-Length:")
+            .count(),
+        1
+    );
+
+    let head = ast.request("HEAD", "/phoneprov/logo.bin", "");
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(head.header("Content-Length"), Some("4096"));
+
+    let etag = r.header("ETag").expect("ETag");
+    let not_modified = ast.request(
+        "GET",
+        "/phoneprov/logo.bin",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!((not_modified.status, not_modified.body.len()), (304, 0));
+
+    // Three answers on one connection: each framed exactly, the connection kept open.
+    let mut s = std::net::TcpStream::connect(ast.addr()).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    for path in ["logo.bin", "t.txt", "logo.bin"] {
+        write!(s, "GET /phoneprov/{path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        let r = read_framed(&mut s);
+        assert_eq!(r.status, 200, "{path}");
+        let want = if path == "t.txt" {
+            b"text\n".to_vec()
+        } else {
+            binary.clone()
+        };
+        assert_eq!(r.body, want, "{path}");
+        assert_eq!(r.header("Connection"), None, "{path}: closed after it");
+    }
+}

@@ -142,6 +142,26 @@ impl<'a> Request<'a> {
         self.send_raw(status, title, headers, body, 0, cacheable);
     }
 
+    /// Answers 200 with a cacheable body that may hold NUL bytes, head and body in one write
+    /// (Asterisk's own string path would cut the body at its first NUL).
+    pub fn send_binary(&self, headers: &[u8], body: &[u8]) {
+        let (t, h) = (cstring("OK"), cstring(headers));
+        self.answered.set(true);
+        // SAFETY: ser is live; the strings and the body are valid for the call (the glue
+        // copies them before it returns).
+        unsafe {
+            sys::pp_http_send_captured(
+                self.ser,
+                self.raw_method,
+                200,
+                t.as_ptr(),
+                h.as_ptr(),
+                body.as_ptr().cast(),
+                body.len(),
+            )
+        };
+    }
+
     /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
     pub fn send_file(
         &self,
@@ -166,8 +186,19 @@ impl<'a> Request<'a> {
         let (t, h) = (cstring(title), cstring(headers));
         self.answered.set(true);
         if status == 304 {
-            // SAFETY: ser is live; h is valid for the call (the glue copies it).
-            unsafe { sys::pp_http_send_304(self.ser, self.raw_method, h.as_ptr()) };
+            // SAFETY: ser is live; t and h are valid for the call (the glue copies them); a
+            // null body asks for no Content-Length.
+            unsafe {
+                sys::pp_http_send_captured(
+                    self.ser,
+                    self.raw_method,
+                    304,
+                    t.as_ptr(),
+                    h.as_ptr(),
+                    std::ptr::null(),
+                    0,
+                )
+            };
             return;
         }
         let body_ptr = if body.is_empty() {

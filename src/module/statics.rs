@@ -13,9 +13,14 @@ use phoneprov_core::httpdate;
 /// Files up to this size without NUL bytes are answered from memory.
 const SMALL: u64 = 64 * 1024;
 
-/// Small files' contents; None for one that holds a NUL byte (the glue hands bodies to
-/// Asterisk as C strings, so those go through the descriptor).
-static SMALL_FILES: FileCache<Option<Vec<u8>>> = FileCache::new();
+/// A small file's contents, and whether it holds a NUL byte: Asterisk writes string bodies
+/// with "%s", so those are framed by the glue instead (see `Request::send_binary`).
+struct Small {
+    body: Vec<u8>,
+    binary: bool,
+}
+
+static SMALL_FILES: FileCache<Small> = FileCache::new();
 
 fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
     match req.header("If-None-Match") {
@@ -47,11 +52,16 @@ pub fn serve(req: &Request, path: &Path, mime: &[u8]) -> std::io::Result<()> {
     }
     let headers = [b"Content-type: ", mime, b"\r\n", validators.as_bytes()].concat();
     if meta.len() <= SMALL {
-        let body = SMALL_FILES.get(path, &meta, |b| (!b.contains(&0)).then_some(b))?;
-        if let Some(body) = body.as_deref() {
-            req.send(200, "OK", &headers, body, true);
-            return Ok(());
+        let small = SMALL_FILES.get(path, &meta, |body| Small {
+            binary: body.contains(&0),
+            body,
+        })?;
+        if small.binary {
+            req.send_binary(&headers, &small.body);
+        } else {
+            req.send(200, "OK", &headers, &small.body, true);
         }
+        return Ok(());
     }
     let file = File::open(path)?;
     req.send_file(200, "OK", &headers, &file, true);
