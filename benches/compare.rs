@@ -31,6 +31,7 @@ default_profile = snom
 [snom]
 mime_type => application/xml
 static_file => small.bin,application/octet-stream
+static_file => random.bin,application/octet-stream
 static_file => big.bin,application/octet-stream
 ${MAC}.xml => snom.xml
 ${MAC}-dir.xml => directory.xml
@@ -88,6 +89,19 @@ fn users(n: usize) -> String {
     s
 }
 
+/// Bytes like a logo's or a ringtone's: every value, NULs included (xorshift, fixed seed).
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 fn start(imp: Impl, phones: usize) -> Asterisk {
     Builder::new(imp)
         .conf("phoneprov.conf", PHONEPROV)
@@ -95,6 +109,7 @@ fn start(imp: Impl, phones: usize) -> Asterisk {
         .file("snom.xml", SNOM)
         .file("directory.xml", DIRECTORY)
         .file("small.bin", vec![b'x'; 4096])
+        .file("random.bin", random_bytes(4096))
         .start()
 }
 
@@ -410,6 +425,15 @@ fn main() {
             goal: Some(1.0),
         },
         Figure {
+            name: "static 4 KB binary",
+            path: "/phoneprov/random.bin",
+            expect_2xx: true,
+            pick: rps,
+            unit: "req/s",
+            higher_better: true,
+            goal: Some(2.0),
+        },
+        Figure {
             name: "static 50 MB",
             path: "/phoneprov/big.bin",
             expect_2xx: true,
@@ -455,6 +479,18 @@ fn main() {
             goal: None,
         },
     ];
+    // `-- only TEXT`: the wrk figures whose names hold TEXT, printed, BENCHMARKS.md untouched
+    // (to try one change quickly).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let figures: Vec<Figure> = figures
+        .into_iter()
+        .filter(|f| only.as_ref().is_none_or(|o| f.name.contains(o.as_str())))
+        .collect();
 
     let started = Instant::now();
     println!("starting the stock module and ours with {PHONES} phones");
@@ -521,6 +557,12 @@ fn main() {
         }
     }
     drop(instances);
+    if only.is_some() {
+        for r in &rows {
+            println!("{}", r.line());
+        }
+        return;
+    }
 
     // Alone on the machine, like every other run.
     let (digest, digest_failed) = digest_rows();
