@@ -489,7 +489,7 @@ fn main() {
         .cloned();
     let figures: Vec<Figure> = figures
         .into_iter()
-        .filter(|f| only.as_ref().is_none_or(|o| f.name.contains(o.as_str())))
+        .filter(|f| only.as_ref().map_or(true, |o| f.name.contains(o.as_str())))
         .collect();
 
     let started = Instant::now();
