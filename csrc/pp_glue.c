@@ -666,6 +666,14 @@ static char *cli_show_tokens(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 		"       Lists enrollment tokens: MAC, expiry, used or not (never the token).\n", 0, 0);
 }
 
+static char *cli_show_status(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_SHOW_STATUS, e, cmd, a, "phoneprov show status",
+		"Usage: phoneprov show status\n"
+		"       Phones, routes, and the last load or reload: how long it took, and how\n"
+		"       much of it was Asterisk's config API (loading and walking the files).\n", 0, 0);
+}
+
 static char *cli_render(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	return cli_dispatch(PP_CLI_RENDER, e, cmd, a, "phoneprov render",
@@ -689,6 +697,7 @@ static struct ast_cli_entry pp_cli_entries[] = {
 	AST_CLI_DEFINE(cli_show_phones, "List provisioned phones and their last fetch"),
 	AST_CLI_DEFINE(cli_token, "Make a single-use enrollment URL for a phone"),
 	AST_CLI_DEFINE(cli_show_tokens, "List enrollment tokens"),
+	AST_CLI_DEFINE(cli_show_status, "Show phoneprov figures and the last reload's timing"),
 	AST_CLI_DEFINE(cli_render, "Print what a phoneprov URI serves"),
 	AST_CLI_DEFINE(cli_check, "Check every phoneprov route renders cleanly"),
 };

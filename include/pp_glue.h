@@ -54,6 +54,7 @@ enum pp_cli_command {
 	PP_CLI_SHOW_PHONES = 4,
 	PP_CLI_TOKEN = 5,
 	PP_CLI_SHOW_TOKENS = 6,
+	PP_CLI_SHOW_STATUS = 7,
 };
 
 /* Dialplan functions the glue registers. */

@@ -296,3 +296,59 @@ fn small_binary_files_are_served_whole_from_memory_and_keep_the_connection() {
         assert_eq!(r.header("Connection"), None, "{path}: closed after it");
     }
 }
+
+/// The figures of the "Last reload" line of `phoneprov show status`: total, config API, ours.
+fn reload_split(status: &str) -> Option<(f64, f64, f64)> {
+    let line = status.lines().find(|l| l.starts_with("Last reload:"))?;
+    let ms: Vec<f64> = line
+        .split(" ms")
+        .filter_map(|part| part.rsplit(' ').next()?.parse().ok())
+        .collect();
+    match ms[..] {
+        [total, api, ours] => Some((total, api, ours)),
+        _ => None,
+    }
+}
+
+#[test]
+fn show_status_counts_phones_and_splits_the_last_reload() {
+    let users = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("[u{i}]\nautoprov = yes\nmacaddress = 0004f2{i:06x}\n\n"))
+            .collect()
+    };
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => s.txt\n${MAC}.cfg => t.cfg\n",
+        )
+        .conf("users.conf", users(0))
+        .file("s.txt", "s")
+        .file("t.cfg", "${USERNAME}")
+        .start();
+    let before = ast.cli("phoneprov show status");
+    assert!(before.contains("Phones:  0"), "{before}");
+    assert!(before.contains("Last reload: none"), "{before}");
+
+    ast.write_conf("users.conf", users(2000));
+    ast.cli("module reload res_phoneprov.so");
+    let after = ast.cli("phoneprov show status");
+    assert!(after.contains("Phones:  2000"), "{after}");
+    assert!(
+        after.contains("Routes:  2001 (1 static, 2000 dynamic)"),
+        "{after}"
+    );
+    assert!(after.contains("Reloads: 1 (0 failed)"), "{after}");
+    let (total, api, ours) = reload_split(&after).unwrap_or_else(|| panic!("{after}"));
+    // Parsing 2000 sections is measurable; the parts add up to the whole (to the rounding
+    // of the printed figures).
+    assert!(api > 0.0 && ours > 0.0, "{after}");
+    assert!((api + ours - total).abs() <= 0.2, "{after}");
+
+    // A file Asterisk cannot parse: the reload is refused, and counted as failed.
+    ast.write_conf("phoneprov.conf", "[p\n");
+    ast.cli("module reload res_phoneprov.so");
+    let failed = ast.cli("phoneprov show status");
+    assert!(failed.contains("Reloads: 2 (1 failed)"), "{failed}");
+    assert!(failed.contains("Phones:  2000"), "{failed}");
+}

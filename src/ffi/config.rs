@@ -1,6 +1,8 @@
 //! Asterisk's config API (`ast_config_load2`, browsing), read into owned data.
 
 use std::ffi::c_char;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use super::{cstring, owned_bytes, sys};
 use phoneprov_core::conf::{Category, ConfigFile};
@@ -21,8 +23,24 @@ impl Drop for AstConfig {
     }
 }
 
+/// Nanoseconds spent in [`load`] since the module was loaded: Asterisk's parse, the walk
+/// over categories and variables, and the copies of what they hold.
+static LOAD_NANOS: AtomicU64 = AtomicU64::new(0);
+
+pub fn load_nanos() -> u64 {
+    LOAD_NANOS.load(Ordering::Relaxed)
+}
+
 /// Loads `filename` from Asterisk's configuration directory into owned data.
 pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
+    let started = Instant::now();
+    let loaded = load_timed(filename);
+    let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    LOAD_NANOS.fetch_add(spent, Ordering::Relaxed);
+    loaded
+}
+
+fn load_timed(filename: &str) -> Result<ConfigFile, LoadError> {
     let name = cstring(filename);
     let mut status = 0;
     // SAFETY: name is a valid C string and status a valid out-pointer for the call.

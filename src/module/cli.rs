@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
-use crate::module::{audit, state, tokens};
+use crate::module::{audit, state, status, tokens};
 use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
 use phoneprov_core::httpdate;
@@ -26,6 +26,7 @@ const CHECK: i32 = 3;
 const SHOW_PHONES: i32 = 4;
 const TOKEN: i32 = 5;
 const SHOW_TOKENS: i32 = 6;
+const SHOW_STATUS: i32 = 7;
 
 /// The word after `phoneprov render URI` that prints secrets as they are.
 const SECRETS: &[u8] = b"secrets";
@@ -308,6 +309,7 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
         SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
         SHOW_PHONES => show_phones(&snap),
         SHOW_TOKENS => tokens::list(),
+        SHOW_STATUS => status::show(&snap).into_bytes(),
         TOKEN => token(args),
         RENDER => match arg(3) {
             None => render_masked(&snap, arg(2).unwrap_or_default(), false),

@@ -14,6 +14,7 @@ mod render;
 mod sipusers;
 pub mod state;
 mod statics;
+mod status;
 mod templates;
 pub mod tokens;
 
@@ -97,7 +98,7 @@ pub fn unload() -> bool {
 }
 
 pub fn reload() -> bool {
-    match read_config() {
+    status::reload(|| match read_config() {
         Ok(config) => {
             access::configure(&config);
             state::reload(config);
@@ -107,5 +108,5 @@ pub fn reload() -> bool {
             log::error!("{why}; reload aborted, still serving the previous configuration.");
             false
         }
-    }
+    })
 }
