@@ -71,33 +71,34 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A Digest `Authorization` header's parameters.
+/// A Digest `Authorization` header's parameters, borrowed from the header (copied only where
+/// a quoted value holds an escape): the check runs on every request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DigestResponse {
-    pub username: Vec<u8>,
-    pub realm: Vec<u8>,
-    pub nonce: Vec<u8>,
-    pub uri: Vec<u8>,
-    pub response: Vec<u8>,
+pub struct DigestResponse<'a> {
+    pub username: Cow<'a, [u8]>,
+    pub realm: Cow<'a, [u8]>,
+    pub nonce: Cow<'a, [u8]>,
+    pub uri: Cow<'a, [u8]>,
+    pub response: Cow<'a, [u8]>,
     /// None when the client named an algorithm we do not offer.
     pub algorithm: Option<Algorithm>,
-    pub cnonce: Vec<u8>,
+    pub cnonce: Cow<'a, [u8]>,
     /// The nonce count as sent (eight hex digits), and its value.
-    pub nc_raw: Vec<u8>,
+    pub nc_raw: Cow<'a, [u8]>,
     pub nc: u32,
-    pub qop: Vec<u8>,
+    pub qop: Cow<'a, [u8]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Credentials {
+pub enum Credentials<'a> {
     Basic {
         username: Vec<u8>,
         password: Vec<u8>,
     },
-    Digest(DigestResponse),
+    Digest(DigestResponse<'a>),
 }
 
-impl Credentials {
+impl Credentials<'_> {
     pub fn username(&self) -> &[u8] {
         match self {
             Credentials::Basic { username, .. } => username,
@@ -228,7 +229,7 @@ fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
 
 /// Parses an `Authorization` header value; None when it is neither a well-formed Basic nor
 /// a well-formed Digest answer.
-pub fn parse_authorization(header: &[u8]) -> Option<Credentials> {
+pub fn parse_authorization(header: &[u8]) -> Option<Credentials<'_>> {
     let header = header.trim_ascii();
     let n = header
         .iter()
@@ -285,7 +286,7 @@ pub fn parse_authorization(header: &[u8]) -> Option<Credentials> {
         } else {
             continue;
         };
-        *field = value.into_owned();
+        *field = value;
     }
     if d.username.is_empty() || d.nonce.is_empty() || d.response.is_empty() {
         return None;
@@ -299,11 +300,11 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether a Digest answer proves knowledge of `password` for `method` (qop=auth only).
-pub fn digest_matches(d: &DigestResponse, password: &[u8], method: &[u8]) -> bool {
+pub fn digest_matches(d: &DigestResponse<'_>, password: &[u8], method: &[u8]) -> bool {
     let Some(alg) = d.algorithm else {
         return false;
     };
-    if d.qop != b"auth" || d.cnonce.is_empty() || d.nc_raw.is_empty() {
+    if *d.qop != *b"auth" || d.cnonce.is_empty() || d.nc_raw.is_empty() {
         return false;
     }
     let (mut ha1, mut ha2, mut expected) = ([0u8; 64], [0u8; 64], [0u8; 64]);
@@ -317,7 +318,7 @@ pub fn digest_matches(d: &DigestResponse, password: &[u8], method: &[u8]) -> boo
     d.response.len() == n
         && expected[..n]
             .iter()
-            .zip(&d.response)
+            .zip(d.response.iter())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()))
             == 0
 }
@@ -504,21 +505,22 @@ mod tests {
     fn rfc7616_examples() {
         // RFC 7616 section 3.9.1: Mufasa / Circle of Life, MD5 and SHA-256.
         let mut d = DigestResponse {
-            username: b"Mufasa".to_vec(),
-            realm: b"http-auth@example.org".to_vec(),
-            nonce: b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v".to_vec(),
-            uri: b"/dir/index.html".to_vec(),
+            username: Cow::Borrowed(&b"Mufasa"[..]),
+            realm: Cow::Borrowed(&b"http-auth@example.org"[..]),
+            nonce: Cow::Borrowed(&b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"[..]),
+            uri: Cow::Borrowed(&b"/dir/index.html"[..]),
             algorithm: Some(Algorithm::Md5),
-            cnonce: b"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".to_vec(),
-            nc_raw: b"00000001".to_vec(),
+            cnonce: Cow::Borrowed(&b"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"[..]),
+            nc_raw: Cow::Borrowed(&b"00000001"[..]),
             nc: 1,
-            qop: b"auth".to_vec(),
-            response: b"8ca523f5e9506fed4657c9700eebdbec".to_vec(),
+            qop: Cow::Borrowed(&b"auth"[..]),
+            response: Cow::Borrowed(&b"8ca523f5e9506fed4657c9700eebdbec"[..]),
         };
         assert!(digest_matches(&d, b"Circle of Life", b"GET"));
         assert!(!digest_matches(&d, b"Circle of life", b"GET"));
         d.algorithm = Some(Algorithm::Sha256);
-        d.response = b"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1".to_vec();
+        d.response =
+            Cow::Borrowed(b"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
         assert!(digest_matches(&d, b"Circle of Life", b"GET"));
         assert!(!digest_matches(&d, b"Circle of Life", b"HEAD"));
     }
@@ -531,11 +533,15 @@ mod tests {
         let Some(Credentials::Digest(d)) = parse_authorization(h) else {
             panic!("not parsed");
         };
-        assert_eq!(d.username, b"Mufasa");
-        assert_eq!(d.realm, b"r\"x");
+        assert_eq!(&*d.username, b"Mufasa");
+        assert_eq!(&*d.realm, b"r\"x");
+        assert!(
+            matches!(d.username, Cow::Borrowed(_)),
+            "copied without need"
+        );
         assert_eq!(d.algorithm, Some(Algorithm::Sha256));
         assert_eq!((d.nc, &d.nc_raw[..]), (10, &b"0000000a"[..]));
-        assert_eq!(d.qop, b"auth");
+        assert_eq!(&*d.qop, b"auth");
         assert_eq!(
             parse_authorization(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
             Some(Credentials::Basic {

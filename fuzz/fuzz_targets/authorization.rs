@@ -23,7 +23,8 @@ fuzz_target!(|data: (&[u8], &[u8], &str, &str)| {
     // A Basic header built from a user without ':' gives the same user and password back.
     if !user.contains(':') {
         let token = base64_encode(format!("{user}:{pass}").as_bytes());
-        let parsed = parse_authorization(format!("Basic {token}").as_bytes());
+        let header = format!("Basic {token}");
+        let parsed = parse_authorization(header.as_bytes());
         assert_eq!(
             parsed,
             Some(Credentials::Basic {

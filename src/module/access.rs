@@ -337,11 +337,11 @@ pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
     }
     let verdict = check(req, snap, res, a);
     match verdict {
-        Verdict::Ok(user, first) => {
+        Verdict::Ok(session) => {
             // Once per Digest nonce (a phone's session; it may fetch many files on one
             // connection), for every Basic request: building the event costs Asterisk more
             // than checking the answer.
-            if first {
+            if let Some(user) = session {
                 peer.event(Event::SuccessfulAuth, &user, b"");
             }
             false
@@ -380,8 +380,8 @@ pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
 }
 
 enum Verdict {
-    /// The user, and whether this starts an authenticated session (see `refused`).
-    Ok(Vec<u8>, bool),
+    /// Accepted; the user when this starts an authenticated session (see `refused`).
+    Ok(Option<Vec<u8>>),
     Challenge {
         stale: bool,
     },
@@ -410,49 +410,61 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             "malformed Authorization header",
         );
     };
-    let user = creds.username().to_vec();
+    let user = creds.username();
     let scheme_ok = matches!(
         (&creds, a.auth),
         (Credentials::Basic { .. }, AuthScheme::Basic)
             | (Credentials::Digest(_), AuthScheme::Digest)
     );
     if !scheme_ok {
-        return Verdict::Fail(Event::ChalRespFailed, user, "wrong authentication scheme");
+        return Verdict::Fail(
+            Event::ChalRespFailed,
+            user.to_vec(),
+            "wrong authentication scheme",
+        );
     }
     // The phone whose credentials open this file: the phone itself, or for a static file
     // any phone of the profile.
     let secret = match res.phone {
         Some(phone) => {
             let (u, s) = credentials(phone);
-            (u == user.as_slice()).then_some(s).flatten()
+            (u == user).then_some(s).flatten()
         }
         None => snap
             .phones
             .iter()
             .filter(|p| p.profile.name == res.profile.name)
             .map(credentials)
-            .find(|(u, _)| *u == user.as_slice())
+            .find(|(u, _)| *u == user)
             .and_then(|(_, s)| s),
     };
     let Some(secret) = secret else {
-        return Verdict::Fail(Event::InvalAcctId, user, "unknown user for this file");
+        return Verdict::Fail(
+            Event::InvalAcctId,
+            user.to_vec(),
+            "unknown user for this file",
+        );
     };
     match creds {
-        Credentials::Basic { password, .. } => {
-            if same(&password, secret) {
-                Verdict::Ok(user, true)
+        Credentials::Basic { ref password, .. } => {
+            if same(password, secret) {
+                Verdict::Ok(Some(user.to_vec()))
             } else {
-                Verdict::Fail(Event::InvalPassword, user, "wrong password")
+                Verdict::Fail(Event::InvalPassword, user.to_vec(), "wrong password")
             }
         }
-        Credentials::Digest(d) => {
+        Credentials::Digest(ref d) => {
             let path = d.uri.split(|&b| b == b'?').next().unwrap_or(b"");
             let uri_ok = path
                 .strip_prefix(http_prefix().as_bytes())
                 .and_then(|p| p.strip_prefix(b"/phoneprov/"))
                 .is_some_and(|p| p == req.raw_uri);
             if d.realm != a.auth_realm || !uri_ok {
-                return Verdict::Fail(Event::ChalRespFailed, user, "realm or uri mismatch");
+                return Verdict::Fail(
+                    Event::ChalRespFailed,
+                    user.to_vec(),
+                    "realm or uri mismatch",
+                );
             }
             let checked = runtime()
                 .as_ref()
@@ -462,18 +474,22 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             };
             // The three digests run outside the lock: under it, every authenticated request
             // of every connection would queue behind the others'.
-            if !digest_matches(&d, secret, req.method_name()) {
-                return Verdict::Fail(Event::ChalRespFailed, user, "wrong digest response");
+            if !digest_matches(d, secret, req.method_name()) {
+                return Verdict::Fail(
+                    Event::ChalRespFailed,
+                    user.to_vec(),
+                    "wrong digest response",
+                );
             }
             let counted = runtime()
                 .as_mut()
                 .map(|rt| rt.nonces.use_count(serial, d.nc));
             match counted {
-                Some(NcCheck::Accepted { first }) => Verdict::Ok(user, first),
+                Some(NcCheck::Accepted { first }) => Verdict::Ok(first.then(|| user.to_vec())),
                 // Unloaded meanwhile, or a nonce forgotten: a fresh one.
                 None | Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
                 Some(NcCheck::Replayed) => {
-                    Verdict::Fail(Event::ChalRespFailed, user, "replayed nonce count")
+                    Verdict::Fail(Event::ChalRespFailed, user.to_vec(), "replayed nonce count")
                 }
             }
         }
