@@ -46,6 +46,7 @@ pub struct AccessOptions {
     pub auth_basic_plain: Option<bool>,
     pub auth_rollout: Option<bool>,
     pub require_tls: Option<bool>,
+    pub ua_mac_check: Option<bool>,
 }
 
 /// What applies to one profile: its own options, else those of `[general]`, else the
@@ -60,6 +61,8 @@ pub struct Access {
     pub auth_basic_plain: bool,
     pub auth_rollout: bool,
     pub require_tls: bool,
+    /// 403 for a dynamic file when the User-Agent names another phone's MAC.
+    pub ua_mac_check: bool,
 }
 
 /// Rate limits against guessing (`[general]` only): per client address.
@@ -131,6 +134,7 @@ impl AccessOptions {
             b"auth_basic_plain" => self.auth_basic_plain = Some(is_true(trimmed)),
             b"auth_rollout" => self.auth_rollout = Some(is_true(trimmed)),
             b"require_tls" => self.require_tls = Some(is_true(trimmed)),
+            b"ua_mac_check" => self.ua_mac_check = Some(is_true(trimmed)),
             b"auth_realm" if realm_ok(trimmed) => self.auth_realm = Some(trimmed.to_vec()),
             b"auth_nonce_ttl" => match number(trimmed) {
                 Some(n) if n > 0 => self.auth_nonce_ttl = Some(n),
@@ -168,6 +172,7 @@ impl AccessOptions {
                 .unwrap_or(false),
             auth_rollout: self.auth_rollout.or(general.auth_rollout).unwrap_or(false),
             require_tls: self.require_tls.or(general.require_tls).unwrap_or(false),
+            ua_mac_check: self.ua_mac_check.or(general.ua_mac_check).unwrap_or(false),
         }
     }
 }

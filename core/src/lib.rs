@@ -21,6 +21,7 @@ pub mod recent;
 pub mod server;
 pub mod template;
 pub mod uri;
+pub mod useragent;
 pub mod users;
 pub mod vars;
 pub mod xml;

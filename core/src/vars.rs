@@ -49,6 +49,12 @@ pub const BASE_URL: &str = "PP_BASE_URL";
 /// configuration, from 1 (distinct key numbers for directory and BLF entries).
 pub const PHONE_INDEX: &str = "PP_PHONE_INDEX";
 pub const VOICEMAIL_EXTEN: &str = "VOICEMAIL_EXTEN";
+/// Not C module variables: the phone as its User-Agent describes it (empty when unknown).
+pub const UA_VENDOR: &str = "PP_UA_VENDOR";
+pub const UA_MODEL: &str = "PP_UA_MODEL";
+pub const UA_FIRMWARE: &str = "PP_UA_FIRMWARE";
+pub const UA_MAC: &str = "PP_UA_MAC";
+pub const UA_VARIABLES: [&str; 4] = [UA_VENDOR, UA_MODEL, UA_FIRMWARE, UA_MAC];
 /// Credentials a phone fetches its files with, when `auth` is on (else USERNAME/SECRET).
 pub const HTTP_USERNAME: &str = "HTTP_USERNAME";
 pub const HTTP_SECRET: &str = "HTTP_SECRET";

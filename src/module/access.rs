@@ -16,6 +16,7 @@ use crate::ffi::host::http_prefix;
 use crate::ffi::http::Request;
 use crate::ffi::log;
 use crate::ffi::security::{self, Endpoint, Event};
+use crate::module::dynamic::agent_of;
 use phoneprov_core::access::{Access, AuthScheme, Limits};
 use phoneprov_core::auth::{
     basic_challenge, digest_challenge, digest_matches, parse_authorization, same, Algorithm,
@@ -25,6 +26,7 @@ use phoneprov_core::bytes::lossy;
 use phoneprov_core::model::{Phone, Resolved, Snapshot};
 use phoneprov_core::profile::Config;
 use phoneprov_core::ratelimit::MissTable;
+use phoneprov_core::useragent::normalize_mac;
 use phoneprov_core::vars;
 
 /// Nonces remembered (issued and not yet forgotten) and client addresses counted.
@@ -295,6 +297,22 @@ fn network_refused(req: &Request, peer: &Peer, res: &Resolved<'_>, pp: &ProfileP
         peer.event(Event::ReqNotAllowed, &account, b"plain HTTP (require_tls)");
         forbidden(req, "This file is only served over HTTPS.");
         return true;
+    }
+    if let (Some(phone), true) = (res.phone, a.ua_mac_check) {
+        let claimed = agent_of(req).and_then(|ua| ua.mac);
+        let own = normalize_mac(&lossy(&phone.mac));
+        if let Some(claimed) = claimed.filter(|c| Some(c) != own.as_ref()) {
+            let why = format!("User-Agent names MAC {claimed} (ua_mac_check)");
+            peer.event(Event::ReqNotAllowed, &account, why.as_bytes());
+            log::notice!(
+                "phoneprov: {} asked for /phoneprov/{} of {}, but its {why}",
+                peer.who(),
+                lossy(req.raw_uri),
+                lossy(&phone.mac)
+            );
+            forbidden(req, "This file belongs to another phone.");
+            return true;
+        }
     }
     false
 }

@@ -12,6 +12,7 @@ use crate::module::render::{render_dynamic, Serving};
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::{server_address, uri_host};
+use phoneprov_core::useragent::{self, UserAgent};
 use phoneprov_core::vars;
 
 /// Asterisk's 500 page, for a file that cannot be served (static or dynamic).
@@ -32,6 +33,14 @@ fn base_url(req: &Request) -> String {
     format!("{scheme}://{host}{}/phoneprov/", http_prefix())
 }
 
+/// The phone the request's User-Agent describes, if its format is known.
+pub fn agent_of(req: &Request) -> Option<UserAgent> {
+    let linphone = req
+        .header("X-Linphone-Provisioning")
+        .is_some_and(|v| v.trim_ascii() == b"1");
+    useragent::parse(req.header("User-Agent").unwrap_or_default(), linphone)
+}
+
 /// Answers `req` with `phone`'s `file` (its URI: `uri`) rendered from `snap`.
 pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry, uri: &[u8]) {
     let connection = if phone.vars().contains(vars::SERVER) {
@@ -43,7 +52,8 @@ pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntr
         }
         found
     };
-    let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)));
+    let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)))
+        .with_agent(agent_of(req));
     let status = match render_dynamic(phone, file, serving, call_into) {
         Ok(body) => {
             let headers = [b"Content-type: ", &file.mime_type[..], b"\r\n"].concat();

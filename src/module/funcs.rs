@@ -156,8 +156,9 @@ fn each_user(snap: &Snapshot, data: &[u8], out: &mut Vec<u8>) {
     // must run are rendered every time.
     let uses_request = call.template.names().any(|n| {
         [vars::SERVER, vars::SERVER_HOST, vars::BASE_URL]
-            .map(str::as_bytes)
-            .contains(&n)
+            .iter()
+            .chain(&vars::UA_VARIABLES)
+            .any(|v| v.as_bytes() == n)
     }) && snap
         .phones
         .iter()

@@ -20,6 +20,7 @@ use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::uri_host;
 use phoneprov_core::template::{has_inherited, Template};
+use phoneprov_core::useragent::UserAgent;
 use phoneprov_core::vars::{self, Text, Vars};
 
 /// Runs one of the module's functions by name, appending its result; false for a name
@@ -40,6 +41,8 @@ pub struct Serving {
     pub server_host: Option<Vec<u8>>,
     /// PP_BASE_URL: where this server's /phoneprov/ is, as the client reached it.
     pub base_url: Option<Vec<u8>>,
+    /// PP_UA_*: the phone as its User-Agent describes it (HTTP requests only).
+    pub agent: Option<UserAgent>,
 }
 
 impl Serving {
@@ -65,7 +68,15 @@ impl Serving {
             server,
             server_host,
             base_url: base_url.map(String::into_bytes),
+            agent: None,
         }
+    }
+
+    /// For an HTTP request: its User-Agent's reading (None: not recognised, the PP_UA_*
+    /// variables are then empty).
+    pub fn with_agent(mut self, agent: Option<UserAgent>) -> Serving {
+        self.agent = Some(agent.unwrap_or_default());
+        self
     }
 }
 
@@ -125,7 +136,7 @@ fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, Vec<u8>)> {
         let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
             return Vec::new();
         };
-        let mut extra = Vec::with_capacity(3);
+        let mut extra = Vec::with_capacity(7);
         let mut add = |name: &'static str, value: &Option<Vec<u8>>| {
             if let Some(value) = value {
                 if !vars.contains(name) {
@@ -136,6 +147,17 @@ fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, Vec<u8>)> {
         add(vars::SERVER, &serving.server);
         add(vars::SERVER_HOST, &serving.server_host);
         add(vars::BASE_URL, &serving.base_url);
+        if let Some(ua) = &serving.agent {
+            let mac = ua.mac.clone().unwrap_or_default();
+            for (name, value) in vars::UA_VARIABLES.into_iter().zip([
+                ua.vendor,
+                ua.model.as_str(),
+                ua.firmware.as_str(),
+                mac.as_str(),
+            ]) {
+                add(name, &Some(value.as_bytes().to_vec()));
+            }
+        }
         extra
     })
 }
