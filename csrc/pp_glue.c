@@ -438,11 +438,12 @@ int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int le
 }
 
 void pp_event_fetch(const char *mac, const char *uri, const char *client,
-	const char *user_agent, int tls, int status)
+	const char *user_agent, const char *model, const char *firmware, int tls, int status)
 {
 	manager_event(EVENT_FLAG_SECURITY, "PhoneprovFetch",
-		"MAC: %s\r\nURI: %s\r\nClientAddress: %s\r\nUserAgent: %s\r\nTLS: %s\r\nStatus: %d\r\n",
-		mac, uri, client, user_agent, tls ? "yes" : "no", status);
+		"MAC: %s\r\nURI: %s\r\nClientAddress: %s\r\nUserAgent: %s\r\nModel: %s\r\n"
+		"Firmware: %s\r\nTLS: %s\r\nStatus: %d\r\n",
+		mac, uri, client, user_agent, model, firmware, tls ? "yes" : "no", status);
 }
 
 void pp_http_prefix(char *buf, int len)

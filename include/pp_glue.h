@@ -141,7 +141,7 @@ int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int le
 /* The AMI event PhoneprovFetch (class reporting); values are "%s" arguments, each on its
  * own line: they must hold no CR or LF. */
 void pp_event_fetch(const char *mac, const char *uri, const char *client,
-	const char *user_agent, int tls, int status);
+	const char *user_agent, const char *model, const char *firmware, int tls, int status);
 /* The HTTP server's URI prefix (http.conf prefix=), e.g. "" or "/asterisk". */
 void pp_http_prefix(char *buf, int len);
 /* Whether a dialplan function of that name is registered. */

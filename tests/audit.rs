@@ -146,6 +146,8 @@ fn each_fetch_raises_an_ami_event() {
         Some("Yealink SIP-T46S 66.86.0.15"),
         "{e:?}"
     );
+    assert_eq!(ami::get(&e, "Model"), Some("Yealink T46S"), "{e:?}");
+    assert_eq!(ami::get(&e, "Firmware"), Some("66.86.0.15"), "{e:?}");
     assert_eq!(ami::get(&e, "Status"), Some("200"), "{e:?}");
     assert_eq!(ami::get(&e, "TLS"), Some("no"), "{e:?}");
     assert!(!format!("{e:?}").contains("TopSecret"));

@@ -62,6 +62,12 @@ fn templates_see_the_phone_its_user_agent_describes() {
         "{}",
         linphone.text()
     );
+    // The audit keeps what the agent said.
+    let shown = ast.cli("phoneprov show phone 0015654aa937");
+    assert!(
+        shown.contains("\"curl/8.5.0\"\n") && shown.contains("(Yealink T46G 28.72.0.1)"),
+        "{shown}"
+    );
     // No request, no User-Agent: the CLI renders them empty.
     let cli = ast.cli("phoneprov render 0015654aa937.cfg");
     assert!(cli.contains("||||0015654aa937"), "{cli}");

@@ -13,13 +13,24 @@ fn field(value: &[u8]) -> std::ffi::CString {
 }
 
 /// One dynamic file was fetched: the event `PhoneprovFetch` (class `reporting`).
-pub fn fetch_event(mac: &[u8], uri: &[u8], client: &str, user_agent: &str, tls: bool, status: u16) {
+#[allow(clippy::too_many_arguments)]
+pub fn fetch_event(
+    mac: &[u8],
+    uri: &[u8],
+    client: &str,
+    user_agent: &str,
+    model: &str,
+    firmware: &str,
+    tls: bool,
+    status: u16,
+) {
     let (m, u, c, a) = (
         field(mac),
         field(uri),
         field(client.as_bytes()),
         field(user_agent.as_bytes()),
     );
+    let (mo, fw) = (field(model.as_bytes()), field(firmware.as_bytes()));
     // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
     // each as a "%s" argument.
     unsafe {
@@ -28,6 +39,8 @@ pub fn fetch_event(mac: &[u8], uri: &[u8], client: &str, user_agent: &str, tls: 
             u.as_ptr(),
             c.as_ptr(),
             a.as_ptr(),
+            mo.as_ptr(),
+            fw.as_ptr(),
             i32::from(tls),
             i32::from(status),
         )

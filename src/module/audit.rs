@@ -1,5 +1,5 @@
 //! The audit of dynamic fetches: per MAC, the last [`PER_PHONE`] fetches (time, client
-//! address, User-Agent, TLS or not, status), at most [`TOTAL`] in all, kept in memory
+//! address, User-Agent and the model and firmware read from it, TLS or not, status), at most [`TOTAL`] in all, kept in memory
 //! beside the snapshot (a reload keeps them). Each fetch also raises the AMI event
 //! `PhoneprovFetch`, after the lock is released.
 
@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::ffi::http::Request;
 use crate::ffi::manager::fetch_event;
 use phoneprov_core::recent::Recent;
+use phoneprov_core::useragent::UserAgent;
 
 /// Fetches kept per phone.
 pub const PER_PHONE: usize = 10;
@@ -24,6 +25,9 @@ pub struct Fetch {
     pub uri: Vec<u8>,
     pub client: String,
     pub user_agent: String,
+    /// Vendor and model, and firmware, from the User-Agent (empty when not recognised).
+    pub model: String,
+    pub firmware: String,
     pub tls: bool,
     pub status: u16,
 }
@@ -42,7 +46,7 @@ fn cut(s: &[u8]) -> &[u8] {
 }
 
 /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with `status`.
-pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16) {
+pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16, agent: Option<&UserAgent>) {
     let at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -52,6 +56,10 @@ pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16) {
         uri: cut(uri).to_vec(),
         client: req.client_address().unwrap_or_default(),
         user_agent: String::from_utf8_lossy(cut(user_agent)).into_owned(),
+        model: agent
+            .map(|a| format!("{} {}", a.vendor, a.model).trim().to_owned())
+            .unwrap_or_default(),
+        firmware: agent.map(|a| a.firmware.clone()).unwrap_or_default(),
         tls: req.is_tls(),
         status,
     };
@@ -64,6 +72,8 @@ pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16) {
         &event.uri,
         &event.client,
         &event.user_agent,
+        &event.model,
+        &event.firmware,
         event.tls,
         event.status,
     );

@@ -105,7 +105,11 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
         if f.tls { "tls" } else { "plain" }
     );
     out.extend_from_slice(&f.uri);
-    let _ = writeln!(out, "  \"{}\"", f.user_agent.escape_debug());
+    let _ = write!(out, "  \"{}\"", f.user_agent.escape_debug());
+    if !f.model.is_empty() {
+        let _ = write!(out, " ({} {})", f.model, f.firmware);
+    }
+    out.push(b'\n');
 }
 
 /// `phoneprov show phones`: every phone with its profile, lines and last fetch.

@@ -52,8 +52,9 @@ pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntr
         }
         found
     };
+    let agent = agent_of(req);
     let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)))
-        .with_agent(agent_of(req));
+        .with_agent(agent.clone());
     let status = match render_dynamic(phone, file, serving, call_into) {
         Ok(body) => {
             let headers = [b"Content-type: ", &file.mime_type[..], b"\r\n"].concat();
@@ -66,5 +67,5 @@ pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntr
             500
         }
     };
-    audit::record(req, &phone.mac, uri, status);
+    audit::record(req, &phone.mac, uri, status, agent.as_ref());
 }
