@@ -9,6 +9,7 @@
 
 #include "asterisk.h"
 
+#include <dlfcn.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -36,6 +37,7 @@
 #include "asterisk/acl.h"
 #include "asterisk/netsock2.h"
 #include "asterisk/security_events.h"
+#include "asterisk/res_prometheus.h"
 
 #include "pp_glue.h"
 
@@ -867,6 +869,53 @@ void pp_functions_unregister(void)
 	ast_custom_function_unregister(&each_extension_function);
 	ast_custom_function_unregister(&xml_function);
 	ast_custom_function_unregister(&qrcode_function);
+}
+
+static void prometheus_scrape(struct ast_str **output)
+{
+	char *text = pp_rs_metrics();
+
+	if (text) {
+		ast_str_append(output, 0, "%s", text);
+		pp_rs_free_string(text);
+	}
+}
+
+static struct prometheus_callback prometheus_callback = {
+	.name = "res_phoneprov",
+	.callback_fn = prometheus_scrape,
+};
+static int prometheus_registered;
+
+/* res_prometheus is optional: its functions are looked up when it is loaded (it exports
+ * them globally) instead of being linked, so this module loads and works without it. */
+int pp_prometheus_register(void)
+{
+	int (*reg)(struct prometheus_callback *);
+
+	if (prometheus_registered) {
+		return 0;
+	}
+	reg = (int (*)(struct prometheus_callback *)) dlsym(RTLD_DEFAULT, "prometheus_callback_register");
+	if (!reg || reg(&prometheus_callback)) {
+		return -1;
+	}
+	prometheus_registered = 1;
+	return 0;
+}
+
+void pp_prometheus_unregister(void)
+{
+	void (*unreg)(struct prometheus_callback *);
+
+	if (!prometheus_registered) {
+		return;
+	}
+	unreg = (void (*)(struct prometheus_callback *)) dlsym(RTLD_DEFAULT, "prometheus_callback_unregister");
+	if (unreg) {
+		unreg(&prometheus_callback);
+	}
+	prometheus_registered = 0;
 }
 
 static int load_module(void)

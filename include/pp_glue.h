@@ -158,6 +158,13 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
 
+/* The metrics callback of res_prometheus, when that module is loaded: 0 when registered
+ * (now or before). Unregistering what was never registered does nothing. */
+int pp_prometheus_register(void);
+void pp_prometheus_unregister(void);
+/* Implemented in Rust: the metrics text (free with pp_rs_free_string), NULL on failure. */
+char *pp_rs_metrics(void);
+
 /* CLI and dialplan functions. */
 int pp_cli_register(void);
 void pp_cli_unregister(void);

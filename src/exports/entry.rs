@@ -124,9 +124,19 @@ pub unsafe extern "C" fn pp_rs_function(function: c_int, data: *const c_char) ->
 #[no_mangle]
 pub unsafe extern "C" fn pp_rs_free_string(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: s was made by CString::into_raw in pp_rs_function.
+        // SAFETY: s was made by CString::into_raw (pp_rs_function, pp_rs_token,
+        // pp_rs_metrics).
         drop(unsafe { CString::from_raw(s) });
     }
+}
+
+/// res_prometheus's scrape (through the glue): the metrics text, freed by the glue with
+/// [`pp_rs_free_string`].
+#[no_mangle]
+pub extern "C" fn pp_rs_metrics() -> *mut c_char {
+    guard("metrics", std::ptr::null_mut(), || {
+        cstring(module::status::prometheus()).into_raw()
+    })
 }
 
 /// # Safety

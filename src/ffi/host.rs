@@ -115,7 +115,16 @@ pub fn register_all() -> bool {
             | sys::pp_functions_register()
             | sys::pp_manager_register()
     };
+    // Optional: without res_prometheus there is nothing to register with.
+    prometheus_register();
     res == 0
+}
+
+/// Offers the metrics to res_prometheus, if it is loaded and they are not offered yet;
+/// whether they are.
+pub fn prometheus_register() -> bool {
+    // SAFETY: registers the glue's static callback structure; no arguments.
+    unsafe { sys::pp_prometheus_register() == 0 }
 }
 
 /// How many requests are inside the glue's HTTP callback (counted in C, from its first
@@ -133,5 +142,6 @@ pub fn unregister_all() {
         sys::pp_cli_unregister();
         sys::pp_functions_unregister();
         sys::pp_manager_unregister();
+        sys::pp_prometheus_unregister();
     }
 }

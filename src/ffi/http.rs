@@ -22,8 +22,9 @@ pub struct Request<'a> {
     /// The path below /phoneprov/ as the client sent it, query string removed, not decoded.
     pub raw_uri: &'a [u8],
     pub method: Method,
-    /// Set once an answer went to Asterisk; the glue answers 500 for a request left without.
-    answered: Cell<bool>,
+    /// The status of the answer handed to Asterisk, 0 before one is; the glue answers 500
+    /// for a request left without.
+    status: Cell<u16>,
 }
 
 impl<'a> Request<'a> {
@@ -49,13 +50,18 @@ impl<'a> Request<'a> {
             headers,
             raw_uri,
             method,
-            answered: Cell::new(false),
+            status: Cell::new(0),
         }
     }
 
     /// Whether an answer was sent (or handed to Asterisk to send).
     pub fn answered(&self) -> bool {
-        self.answered.get()
+        self.status.get() != 0
+    }
+
+    /// The status answered (0: none yet).
+    pub fn status(&self) -> u16 {
+        self.status.get()
     }
 
     /// The value of a request header (names compared without regard to case).
@@ -146,7 +152,7 @@ impl<'a> Request<'a> {
     /// (Asterisk's own string path would cut the body at its first NUL).
     pub fn send_binary(&self, headers: &[u8], body: &[u8]) {
         let (t, h) = (cstring("OK"), cstring(headers));
-        self.answered.set(true);
+        self.status.set(200);
         // SAFETY: ser is live; the strings and the body are valid for the call (the glue
         // copies them before it returns).
         unsafe {
@@ -184,7 +190,7 @@ impl<'a> Request<'a> {
         cacheable: bool,
     ) {
         let (t, h) = (cstring(title), cstring(headers));
-        self.answered.set(true);
+        self.status.set(status);
         if status == 304 {
             // SAFETY: ser is live; t and h are valid for the call (the glue copies them); a
             // null body asks for no Content-Length.
@@ -226,7 +232,7 @@ impl<'a> Request<'a> {
     /// Asterisk's HTML error page. `text` must already be safe to show.
     pub fn error(&self, status: u16, title: &str, text: &str) {
         let (t, x) = (cstring(title), cstring(text));
-        self.answered.set(true);
+        self.status.set(status);
         // SAFETY: ser is live; strings valid for the call.
         unsafe { sys::pp_http_error(self.ser, c_int::from(status), t.as_ptr(), x.as_ptr()) }
     }

@@ -2,13 +2,14 @@
 //! and its audit record. Used for the phone's own URIs and for enrollment tokens.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::ffi::host::http_prefix;
 use crate::ffi::http::Request;
 use crate::ffi::log;
-use crate::module::audit;
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
+use crate::module::{audit, metrics};
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::{server_address, uri_host};
@@ -55,7 +56,10 @@ pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntr
     let agent = agent_of(req);
     let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)))
         .with_agent(agent.clone());
-    let status = match render_dynamic(phone, file, serving, call_into) {
+    let started = Instant::now();
+    let rendered = render_dynamic(phone, file, serving, call_into);
+    metrics::rendered(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    let status = match rendered {
         Ok(body) => {
             let headers = [b"Content-type: ", &file.mime_type[..], b"\r\n"].concat();
             req.send(200, "OK", &headers, &body, false);

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
+use crate::module::metrics::{self, Kind};
 use crate::module::{access, dynamic, state, statics, tokens};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::uri::{self, UriError};
@@ -58,9 +59,18 @@ fn not_found(req: &Request, uri: &[u8]) {
 }
 
 pub fn handle(req: &Request) {
+    metrics::offer();
+    let route = route_and_answer(req);
+    if req.answered() {
+        metrics::count(metrics::kind(req.status(), route), req.status());
+    }
+}
+
+/// Answers `req`; the kind of route that answered, if one did.
+fn route_and_answer(req: &Request) -> Option<Kind> {
     #[cfg(feature = "failpoints")]
     if failpoint(req) {
-        return;
+        return None;
     }
     if req.method == Method::Other {
         req.error(
@@ -68,28 +78,32 @@ pub fn handle(req: &Request) {
             "Not Implemented",
             "Attempt to use unimplemented / unsupported method",
         );
-        return;
+        return None;
     }
     let uri = match uri::decode(req.raw_uri) {
         Ok(uri) => uri,
         Err(UriError::Nul) => {
-            return req.error(400, "Bad Request", "The URL holds a NUL byte.");
+            req.error(400, "Bad Request", "The URL holds a NUL byte.");
+            return None;
         }
     };
     if access::refused_early(req) {
-        return;
+        return None;
     }
     if let Some(token) = uri.strip_prefix(b"enroll/") {
-        return tokens::serve(req, token);
+        tokens::serve(req, token);
+        return Some(Kind::Dynamic);
     }
     let Some(snap) = state::current() else {
-        return not_found(req, &uri);
+        not_found(req, &uri);
+        return None;
     };
     let Some(res) = snap.resolve(&uri) else {
-        return not_found(req, &uri);
+        not_found(req, &uri);
+        return None;
     };
     if access::refused(req, &snap, &res) {
-        return;
+        return None;
     }
     let Some(phone) = res.phone else {
         let path = data_file(&res.file.template);
@@ -97,7 +111,8 @@ pub fn handle(req: &Request) {
             log::warning!("Could not open static file {}: {e}", path.display());
             dynamic::internal_error(req);
         }
-        return;
+        return Some(Kind::Static);
     };
     dynamic::serve(req, &snap, phone, res.file, &uri);
+    Some(Kind::Dynamic)
 }

@@ -10,11 +10,12 @@ mod dynamic;
 mod filecache;
 pub mod funcs;
 pub mod http;
+mod metrics;
 mod render;
 mod sipusers;
 pub mod state;
 mod statics;
-mod status;
+pub mod status;
 mod templates;
 pub mod tokens;
 
@@ -98,6 +99,8 @@ pub fn unload() -> bool {
 }
 
 pub fn reload() -> bool {
+    // res_prometheus may have been loaded since.
+    metrics::offer_now();
     status::reload(|| match read_config() {
         Ok(config) => {
             access::configure(&config);

@@ -257,6 +257,14 @@ fn rebuild_and_wait() {
     wait_for(|| PUBLISHED_VERSION.load(Ordering::Acquire) >= wanted);
 }
 
+/// The snapshot published last, as it is (no build started or waited for): for figures.
+pub fn published() -> Option<Arc<Snapshot>> {
+    SNAPSHOT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
 /// The state requests are served from; None while the module is not loaded.
 pub fn current() -> Option<Arc<Snapshot>> {
     let due = DEPARTURE_DUE.load(Ordering::Acquire);

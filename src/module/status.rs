@@ -8,7 +8,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::ffi::config;
-use phoneprov_core::model::{Snapshot, Target};
+use crate::module::metrics::{self, Reloads};
+use crate::module::state;
+use phoneprov_core::model::Snapshot;
 
 struct Timing {
     at: Instant,
@@ -43,12 +45,28 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The reload figures, for the metrics.
+pub fn reloads() -> Reloads {
+    let last = LAST
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|t| (t.total.as_secs_f64(), t.config_api.as_secs_f64()));
+    Reloads {
+        count: RELOADS.load(Ordering::Relaxed),
+        failed: FAILED.load(Ordering::Relaxed),
+        last,
+    }
+}
+
+/// What res_prometheus serves at its `/metrics`.
+pub fn prometheus() -> String {
+    let snap = state::published();
+    metrics::prometheus(snap.as_deref(), &reloads())
+}
+
 pub fn show(snap: &Snapshot) -> String {
-    let statics = snap
-        .routes
-        .iter()
-        .filter(|r| matches!(r.target, Target::Static { .. }))
-        .count();
+    let statics = metrics::static_routes(snap);
     let mut out = String::new();
     let _ = writeln!(out, "Phones:  {}", snap.phones.len());
     let _ = writeln!(
@@ -63,6 +81,7 @@ pub fn show(snap: &Snapshot) -> String {
         RELOADS.load(Ordering::Relaxed),
         FAILED.load(Ordering::Relaxed)
     );
+    out.push_str(&metrics::status_lines(snap));
     match &*LAST.lock().unwrap_or_else(PoisonError::into_inner) {
         None => out.push_str("Last reload: none since the module was loaded\n"),
         Some(t) => {

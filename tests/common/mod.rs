@@ -20,7 +20,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const STOCK_MODULES: &str = "/usr/lib/x86_64-linux-gnu/asterisk/modules";
+pub const STOCK_MODULES: &str = "/usr/lib/x86_64-linux-gnu/asterisk/modules";
 
 /// What res_pjsip_phoneprov_provider needs loaded before it.
 pub const PJSIP_MODULES: [&str; 6] = [
