@@ -187,20 +187,6 @@ fn wrk(ast: &Asterisk, path: &str, conns: u32, expect_2xx: bool) -> Run {
     run
 }
 
-/// The config API's and our own milliseconds from the "Last reload" line of
-/// `phoneprov show status`.
-fn reload_split(status: &str) -> Option<(f64, f64)> {
-    let line = status.lines().find(|l| l.starts_with("Last reload:"))?;
-    let ms: Vec<f64> = line
-        .split(" ms")
-        .filter_map(|part| part.rsplit(' ').next()?.parse().ok())
-        .collect();
-    match ms[..] {
-        [_, api, ours] => Some((api, ours)),
-        _ => None,
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -440,7 +426,7 @@ fn reload_rows() -> Vec<Row> {
                 }
                 if imp == Impl::Rust {
                     let status = ast.cli("phoneprov show status");
-                    let (api, ours) = reload_split(&status)
+                    let (_, api, ours) = common::reload_split(&status)
                         .unwrap_or_else(|| panic!("no reload timing in:\n{status}"));
                     config_api.push(api);
                     own.push(ours);

@@ -297,19 +297,6 @@ fn small_binary_files_are_served_whole_from_memory_and_keep_the_connection() {
     }
 }
 
-/// The figures of the "Last reload" line of `phoneprov show status`: total, config API, ours.
-fn reload_split(status: &str) -> Option<(f64, f64, f64)> {
-    let line = status.lines().find(|l| l.starts_with("Last reload:"))?;
-    let ms: Vec<f64> = line
-        .split(" ms")
-        .filter_map(|part| part.rsplit(' ').next()?.parse().ok())
-        .collect();
-    match ms[..] {
-        [total, api, ours] => Some((total, api, ours)),
-        _ => None,
-    }
-}
-
 #[test]
 fn show_status_counts_phones_and_splits_the_last_reload() {
     let users = |n: usize| -> String {
@@ -339,7 +326,7 @@ fn show_status_counts_phones_and_splits_the_last_reload() {
         "{after}"
     );
     assert!(after.contains("Reloads: 1 (0 failed)"), "{after}");
-    let (total, api, ours) = reload_split(&after).unwrap_or_else(|| panic!("{after}"));
+    let (total, api, ours) = common::reload_split(&after).unwrap_or_else(|| panic!("{after}"));
     // Parsing 2000 sections is measurable; the parts add up to the whole (to the rounding
     // of the printed figures).
     assert!(api > 0.0 && ours > 0.0, "{after}");

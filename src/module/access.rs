@@ -429,17 +429,14 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
         );
     };
     let user = creds.username();
+    let fail = |event: Event, why: &'static str| Verdict::Fail(event, user.to_vec(), why);
     let scheme_ok = matches!(
         (&creds, a.auth),
         (Credentials::Basic { .. }, AuthScheme::Basic)
             | (Credentials::Digest(_), AuthScheme::Digest)
     );
     if !scheme_ok {
-        return Verdict::Fail(
-            Event::ChalRespFailed,
-            user.to_vec(),
-            "wrong authentication scheme",
-        );
+        return fail(Event::ChalRespFailed, "wrong authentication scheme");
     }
     // The phone whose credentials open this file: the phone itself, or for a static file
     // any phone of the profile.
@@ -457,18 +454,14 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             .and_then(|(_, s)| s),
     };
     let Some(secret) = secret else {
-        return Verdict::Fail(
-            Event::InvalAcctId,
-            user.to_vec(),
-            "unknown user for this file",
-        );
+        return fail(Event::InvalAcctId, "unknown user for this file");
     };
     match creds {
         Credentials::Basic { ref password, .. } => {
             if same(password, secret) {
                 Verdict::Ok(Some(user.to_vec()))
             } else {
-                Verdict::Fail(Event::InvalPassword, user.to_vec(), "wrong password")
+                fail(Event::InvalPassword, "wrong password")
             }
         }
         Credentials::Digest(ref d) => {
@@ -478,11 +471,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
                 .and_then(|p| p.strip_prefix(b"/phoneprov/"))
                 .is_some_and(|p| p == req.raw_uri);
             if d.realm != a.auth_realm || !uri_ok {
-                return Verdict::Fail(
-                    Event::ChalRespFailed,
-                    user.to_vec(),
-                    "realm or uri mismatch",
-                );
+                return fail(Event::ChalRespFailed, "realm or uri mismatch");
             }
             let checked = runtime()
                 .as_ref()
@@ -493,11 +482,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
             // The three digests run outside the lock: under it, every authenticated request
             // of every connection would queue behind the others'.
             if !digest_matches(d, secret, req.method_name()) {
-                return Verdict::Fail(
-                    Event::ChalRespFailed,
-                    user.to_vec(),
-                    "wrong digest response",
-                );
+                return fail(Event::ChalRespFailed, "wrong digest response");
             }
             let counted = runtime()
                 .as_mut()
@@ -506,9 +491,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
                 Some(NcCheck::Accepted { first }) => Verdict::Ok(first.then(|| user.to_vec())),
                 // Unloaded meanwhile, or a nonce forgotten: a fresh one.
                 None | Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
-                Some(NcCheck::Replayed) => {
-                    Verdict::Fail(Event::ChalRespFailed, user.to_vec(), "replayed nonce count")
-                }
+                Some(NcCheck::Replayed) => fail(Event::ChalRespFailed, "replayed nonce count"),
             }
         }
     }

@@ -628,3 +628,16 @@ impl Drop for Asterisk {
 pub fn data_path(ast: &Asterisk, name: &str) -> PathBuf {
     ast.dir.join("data/phoneprov").join(Path::new(name))
 }
+
+/// The figures of the "Last reload" line of `phoneprov show status`: total, config API, ours.
+pub fn reload_split(status: &str) -> Option<(f64, f64, f64)> {
+    let line = status.lines().find(|l| l.starts_with("Last reload:"))?;
+    let ms: Vec<f64> = line
+        .split(" ms")
+        .filter_map(|part| part.rsplit(' ').next()?.parse().ok())
+        .collect();
+    match ms[..] {
+        [total, api, ours] => Some((total, api, ours)),
+        _ => None,
+    }
+}
