@@ -677,6 +677,16 @@ static char *cli_show_status(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 		"       much of it was Asterisk's config API (loading and walking the files).\n", 0, 0);
 }
 
+static char *cli_resync(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	return cli_dispatch(PP_CLI_RESYNC, e, cmd, a, "phoneprov resync",
+		"Usage: phoneprov resync <mac>|profile <name>|all\n"
+		"       Sends a SIP NOTIFY (through res_pjsip_notify) to the registered contacts of\n"
+		"       the phones' PJSIP endpoints (their first line's USERNAME), with their\n"
+		"       profile's resync_event (default check-sync), so they fetch their files\n"
+		"       again. Phones without an endpoint or a registered contact are listed.\n", 1, 2);
+}
+
 static char *cli_render(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	return cli_dispatch(PP_CLI_RENDER, e, cmd, a, "phoneprov render",
@@ -701,6 +711,7 @@ static struct ast_cli_entry pp_cli_entries[] = {
 	AST_CLI_DEFINE(cli_token, "Make a single-use enrollment URL for a phone"),
 	AST_CLI_DEFINE(cli_show_tokens, "List enrollment tokens"),
 	AST_CLI_DEFINE(cli_show_status, "Show phoneprov figures and the last reload's timing"),
+	AST_CLI_DEFINE(cli_resync, "Tell phones to fetch their phoneprov files again"),
 	AST_CLI_DEFINE(cli_render, "Print what a phoneprov URI serves"),
 	AST_CLI_DEFINE(cli_check, "Check every phoneprov route renders cleanly"),
 };
@@ -713,6 +724,56 @@ int pp_cli_register(void)
 void pp_cli_unregister(void)
 {
 	ast_cli_unregister_multiple(pp_cli_entries, ARRAY_LEN(pp_cli_entries));
+}
+
+/* What an action run through ast_hook_send_action answers, for the thread running it (the
+ * hook is called synchronously, on that thread): no lock is held across the call. */
+static __thread struct ast_str *action_answer;
+
+static int capture_answer(int category, const char *event, char *body)
+{
+	if (action_answer && body) {
+		ast_str_append(&action_answer, 0, "%s", body);
+	}
+	return 0;
+}
+
+static struct manager_custom_hook answer_hook = {
+	.file = __FILE__,
+	.helper = capture_answer,
+};
+
+struct ast_str *pp_manager_action(const char *msg)
+{
+	struct ast_str *out = ast_str_create(256);
+
+	if (!out) {
+		return NULL;
+	}
+	action_answer = out;
+	ast_hook_send_action(&answer_hook, msg);
+	out = action_answer;
+	action_answer = NULL;
+	return out;
+}
+
+static int manager_resync(struct mansession *s, const struct message *m)
+{
+	int ok = 0;
+	char *text = pp_rs_resync(astman_get_header(m, "MAC"), astman_get_header(m, "Profile"),
+		astman_get_header(m, "All"), &ok);
+
+	if (!text) {
+		astman_send_error(s, m, "Internal error");
+		return 0;
+	}
+	if (ok) {
+		astman_send_ack(s, m, text);
+	} else {
+		astman_send_error(s, m, text);
+	}
+	pp_rs_free_string(text);
+	return 0;
 }
 
 static int manager_token(struct mansession *s, const struct message *m)
@@ -736,14 +797,18 @@ static int manager_token(struct mansession *s, const struct message *m)
 
 int pp_manager_register(void)
 {
-	/* Making a URL that serves a phone's secrets needs the config write permission. */
+	/* Making a URL that serves a phone's secrets needs the config write permission;
+	 * telling phones to fetch (and maybe reboot) the system one, as PJSIPNotify does. */
 	return ast_manager_register2("PhoneprovToken", EVENT_FLAG_CONFIG, manager_token,
-		AST_MODULE_SELF, "Make a single-use phoneprov enrollment URL", NULL);
+		AST_MODULE_SELF, "Make a single-use phoneprov enrollment URL", NULL)
+		| ast_manager_register2("PhoneprovResync", EVENT_FLAG_SYSTEM, manager_resync,
+		AST_MODULE_SELF, "Tell phones to fetch their phoneprov files again (SIP NOTIFY)", NULL);
 }
 
 void pp_manager_unregister(void)
 {
 	ast_manager_unregister("PhoneprovToken");
+	ast_manager_unregister("PhoneprovResync");
 }
 
 static int function_read(int function, char *data, char *buf, size_t len)

@@ -55,6 +55,7 @@ enum pp_cli_command {
 	PP_CLI_TOKEN = 5,
 	PP_CLI_SHOW_TOKENS = 6,
 	PP_CLI_SHOW_STATUS = 7,
+	PP_CLI_RESYNC = 8,
 };
 
 /* Dialplan functions the glue registers. */
@@ -157,6 +158,13 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 	const char *title, const char *headers, const char *body, size_t body_len);
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
+
+/* Runs a manager action inside Asterisk (ast_hook_send_action) and returns what it answered
+ * (an ast_str to free with pp_str_free), NULL on failure. msg: "Key: value\r\n" lines. */
+struct ast_str *pp_manager_action(const char *msg);
+/* Implemented in Rust: the AMI action PhoneprovResync; the report (free with
+ * pp_rs_free_string), *ok set to 1 when the selection named phones. */
+char *pp_rs_resync(const char *mac, const char *profile, const char *all, int *ok);
 
 /* The metrics callback of res_prometheus, when that module is loaded: 0 when registered
  * (now or before). Unregistering what was never registered does nothing. */

@@ -36,6 +36,9 @@ pub struct Profile {
     /// `enroll_file`: the URI pattern (rendered per phone, like a dynamic URI) of the file
     /// an enrollment token serves.
     pub enroll_file: Option<Template>,
+    /// `resync_event`: the SIP event `phoneprov resync` notifies the profile's phones with
+    /// (None: `check-sync`).
+    pub resync_event: Option<Vec<u8>>,
     /// Access lists, authentication and TLS options the profile sets itself.
     pub access: AccessOptions,
 }
@@ -132,6 +135,15 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                         lossy(value)
                     ),
                 )),
+            }
+        } else if key.eq_ignore_ascii_case(b"resync_event") {
+            if value.is_empty() || value.iter().any(|&b| b < 0x20 || b == 0x7f) {
+                diags.push(Diag::new(
+                    Level::Warning,
+                    format!("{file} [{section}]: ignoring an empty or multi-line resync_event"),
+                ));
+            } else {
+                p.resync_event = Some(value.to_vec());
             }
         } else if key.eq_ignore_ascii_case(b"enroll_file") {
             p.enroll_file = Some(Template::parse(value.to_vec()));

@@ -120,14 +120,50 @@ pub unsafe extern "C" fn pp_rs_function(function: c_int, data: *const c_char) ->
 }
 
 /// # Safety
-/// `s` must come from [`pp_rs_function`] and be freed once.
+/// `s` must come from [`pp_rs_function`], [`pp_rs_token`], [`pp_rs_resync`] or
+/// [`pp_rs_metrics`], and be freed once.
 #[no_mangle]
 pub unsafe extern "C" fn pp_rs_free_string(s: *mut c_char) {
     if !s.is_null() {
         // SAFETY: s was made by CString::into_raw (pp_rs_function, pp_rs_token,
-        // pp_rs_metrics).
+        // pp_rs_resync, pp_rs_metrics).
         drop(unsafe { CString::from_raw(s) });
     }
+}
+
+/// # Safety
+/// Called by the glue's AMI action PhoneprovResync with its MAC, Profile and All headers (C
+/// strings alive for the call, or NULL) and a writable `ok`.
+#[no_mangle]
+pub unsafe extern "C" fn pp_rs_resync(
+    mac: *const c_char,
+    profile: *const c_char,
+    all: *const c_char,
+    ok: *mut c_int,
+) -> *mut c_char {
+    guard("AMI PhoneprovResync", std::ptr::null_mut(), || {
+        // SAFETY: per this function's contract.
+        let (mac, profile, all) =
+            unsafe { (owned_bytes(mac), owned_bytes(profile), owned_bytes(all)) };
+        use module::resync::{resync, Selection};
+        let selection = match (&mac[..], &profile[..], all.eq_ignore_ascii_case(b"yes")) {
+            (m, b"", false) if !m.is_empty() => Some(Selection::Mac(m)),
+            (b"", p, false) if !p.is_empty() => Some(Selection::Profile(p)),
+            (b"", b"", true) => Some(Selection::All),
+            _ => None,
+        };
+        let (text, success) = match selection.map(resync) {
+            // An AMI message is one line.
+            Some(Ok(report)) => (report.lines().collect::<Vec<_>>().join("; "), 1),
+            Some(Err(why)) => (why, 0),
+            None => ("Give one of MAC, Profile or All: yes".to_owned(), 0),
+        };
+        if !ok.is_null() {
+            // SAFETY: ok is writable per this function's contract.
+            unsafe { *ok = success };
+        }
+        cstring(text).into_raw()
+    })
 }
 
 /// res_prometheus's scrape (through the glue): the metrics text, freed by the glue with

@@ -46,3 +46,23 @@ pub fn fetch_event(
         )
     }
 }
+
+/// Runs a manager action inside Asterisk, as if a manager client had sent it, and returns
+/// its answer (`Response: …` and the rest). `fields`: the action's keys and values; a value
+/// with control characters is refused (it would forge other keys).
+pub fn run_action(action: &str, fields: &[(&str, &[u8])]) -> Option<Vec<u8>> {
+    let mut msg = format!("Action: {action}\r\n").into_bytes();
+    for (key, value) in fields {
+        if value.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return None;
+        }
+        msg.extend_from_slice(key.as_bytes());
+        msg.extend_from_slice(b": ");
+        msg.extend_from_slice(value);
+        msg.extend_from_slice(b"\r\n");
+    }
+    let m = cstring(msg);
+    // SAFETY: m is a valid C string for the call; the glue returns a new ast_str (or NULL),
+    // which take_str frees.
+    unsafe { super::vars::take_str(sys::pp_manager_action(m.as_ptr())) }
+}

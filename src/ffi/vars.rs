@@ -63,7 +63,7 @@ pub unsafe fn read(head: *const sys::varshead) -> Vars {
 ///
 /// # Safety
 /// `s` must be NULL or an ast_str the glue allocated for us, not used after this call.
-unsafe fn take_str(s: *mut sys::ast_str) -> Option<Vec<u8>> {
+pub(super) unsafe fn take_str(s: *mut sys::ast_str) -> Option<Vec<u8>> {
     if s.is_null() {
         return None;
     }

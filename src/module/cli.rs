@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
+use crate::module::resync::{self, Selection};
 use crate::module::{audit, state, status, tokens};
 use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
@@ -27,6 +28,7 @@ const SHOW_PHONES: i32 = 4;
 const TOKEN: i32 = 5;
 const SHOW_TOKENS: i32 = 6;
 const SHOW_STATUS: i32 = 7;
+const RESYNC: i32 = 8;
 
 /// The word after `phoneprov render URI` that prints secrets as they are.
 const SECRETS: &[u8] = b"secrets";
@@ -314,6 +316,18 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
         SHOW_PHONES => show_phones(&snap),
         SHOW_TOKENS => tokens::list(),
         SHOW_STATUS => status::show(&snap).into_bytes(),
+        RESYNC => {
+            let selection = match (arg(2).unwrap_or_default(), arg(3)) {
+                (b"all", None) => Some(Selection::All),
+                (b"profile", Some(name)) => Some(Selection::Profile(name)),
+                (mac, None) if mac != b"profile" => Some(Selection::Mac(mac)),
+                _ => None,
+            };
+            match selection.map(resync::resync) {
+                Some(Ok(report)) | Some(Err(report)) => (report + "\n").into_bytes(),
+                None => b"Usage: phoneprov resync <mac>|profile <name>|all\n".to_vec(),
+            }
+        }
         TOKEN => token(args),
         RENDER => match arg(3) {
             None => render_masked(&snap, arg(2).unwrap_or_default(), false),
@@ -334,6 +348,11 @@ pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u
         (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
         (RENDER, 2) => snap.routes.iter().map(|r| &*r.uri).collect(),
         (RENDER, 3) => vec![SECRETS],
+        (RESYNC, 2) => [&b"all"[..], b"profile"]
+            .into_iter()
+            .chain(snap.phones.iter().map(|p| &*p.mac))
+            .collect(),
+        (RESYNC, 3) => snap.config.profiles.iter().map(|p| &p.name[..]).collect(),
         _ => return None,
     };
     candidates

@@ -12,6 +12,7 @@ pub mod funcs;
 pub mod http;
 mod metrics;
 mod render;
+pub mod resync;
 mod sipusers;
 pub mod state;
 mod statics;
