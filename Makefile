@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox linphone-root linphone-root-for-tests test unit integration lint run install clean help soak fuzz bench
+.PHONY: all build sandbox linphone-root linphone-root-for-tests test unit integration lint run install uninstall deb clean help soak fuzz bench
 
 all: build
 
@@ -12,6 +12,8 @@ help:
 	@echo "make run        build, create the sandbox if needed, run Asterisk with asterisk-conf/"
 	@echo "make test       everything: sandbox, build, lint, unit and integration tests"
 	@echo "make install    install into the Asterisk of this system (ASTMODDIR=... to choose)"
+	@echo "make uninstall  remove it again (the stock module comes back; configuration is kept)"
+	@echo "make deb        target/asterisk-res-phoneprov-rs_<version>_amd64.deb for the sandbox's Asterisk"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
 	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
@@ -78,6 +80,12 @@ run: build
 
 install:
 	@scripts/install.sh $(MODULE)
+
+uninstall:
+	@scripts/install.sh --uninstall
+
+deb: build
+	@scripts/deb.sh $(MODULE)
 
 clean:
 	$(CARGO) clean

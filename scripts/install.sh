@@ -9,14 +9,24 @@
 # writes its module there instead of over ours. DESTDIR installs below another root (a
 # chroot, a staging directory); the diversion is then made in that root's dpkg database, or
 # not at all when it has none.
+#
+# `make uninstall` (--uninstall): removes our module (only if the file there is ours), puts
+# the diverted stock module back, and keeps the configuration and templates (they are the
+# administrator's now); each step is printed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+mode=install
+if [ "${1:-}" = --uninstall ]; then
+    mode=uninstall
+    shift
+fi
 module=${1:-$here/target/release/libres_phoneprov.so}
 root=${DESTDIR:-}
 root=${root%/}
 etc=${ASTETCDIR:-/etc/asterisk}
 
-[ -f "$module" ] || { echo "install: $module is missing: run make first" >&2; exit 1; }
+[ "$mode" = uninstall ] || [ -f "$module" ] ||
+    { echo "install: $module is missing: run make first" >&2; exit 1; }
 
 # Where this system's Asterisk keeps modules and data: asterisk.conf says, else the usual places.
 from_conf() {
@@ -33,8 +43,27 @@ datadir=${ASTDATADIR:-$(first_dir "$(from_conf astdatadir)" /usr/share/asterisk 
 target=$moddir/res_phoneprov.so
 dpkg_root=()
 [ -n "$root" ] && dpkg_root=(--root="$root")
+has_dpkg() { [ -f "$root/var/lib/dpkg/status" ] && command -v dpkg-divert >/dev/null; }
+
+if [ "$mode" = uninstall ]; then
+    if [ -f "$root$target" ] && grep -q 'HTTP Phone Provisioning (Rust' "$root$target"; then
+        rm -f "$root$target"
+        echo "uninstall: removed $root$target"
+    elif [ -e "$root$target" ]; then
+        echo "uninstall: $root$target is not this module: left alone"
+    fi
+    if has_dpkg && [ ! -e "$root$target" ] &&
+        [ "$(dpkg-divert "${dpkg_root[@]}" --listpackage "$target")" = LOCAL ]; then
+        dpkg-divert "${dpkg_root[@]}" --local --rename --remove "$target" >/dev/null
+        echo "uninstall: the stock module is back at $root$target"
+    fi
+    echo "uninstall: kept $root$etc/phoneprov.conf, $root$etc/phoneprov_users.conf and" \
+        "$root$datadir/phoneprov/ (your configuration and templates)"
+    exit 0
+fi
+
 # Only a root with a dpkg database has packages whose files could come back on upgrade.
-if [ -f "$root/var/lib/dpkg/status" ] && command -v dpkg-divert >/dev/null; then
+if has_dpkg; then
     diverted_by=$(dpkg-divert "${dpkg_root[@]}" --listpackage "$target")
     if [ "$diverted_by" = LOCAL ]; then
         echo "install: $target is already diverted: $(dpkg-divert "${dpkg_root[@]}" --truename "$target")"

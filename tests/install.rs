@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const MODDIR: &str = "usr/lib/x86_64-linux-gnu/asterisk/modules";
+/// A stand-in for our module: uninstall recognises ours by its description.
+const OURS: &str = "HTTP Phone Provisioning (Rust, test)";
 
 fn have_dpkg() -> bool {
     Command::new("dpkg-divert")
@@ -56,9 +58,14 @@ fn fake_root(name: &str, dpkg: bool) -> Root {
 
 fn install(root: &Path) -> String {
     let module = root.join("built.so");
-    fs::write(&module, "ours").expect("module");
+    fs::write(&module, OURS).expect("module");
+    run(root, &[module.to_str().expect("a UTF-8 path")])
+}
+
+/// scripts/install.sh with `args`, below `root`; what it printed (it must succeed).
+fn run(root: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_MANIFEST_DIR").to_owned() + "/scripts/install.sh")
-        .arg(&module)
+        .args(args)
         .env("DESTDIR", root)
         .env_remove("ASTMODDIR")
         .env_remove("ASTDATADIR")
@@ -85,7 +92,7 @@ fn stock_module_of_a_package_is_diverted_and_can_come_back() {
     let r = &root.0;
     let out = install(r);
     assert!(out.contains("diverted"), "{out}");
-    assert_eq!(read(r, "res_phoneprov.so"), "ours");
+    assert_eq!(read(r, "res_phoneprov.so"), OURS);
     assert_eq!(read(r, "res_phoneprov.so.stock"), "stock");
     let target = format!("/{MODDIR}/res_phoneprov.so");
     let root_arg = format!("--root={}", r.display());
@@ -105,15 +112,22 @@ fn stock_module_of_a_package_is_diverted_and_can_come_back() {
     assert!(out.contains("already diverted"), "{out}");
     assert_eq!(read(r, "res_phoneprov.so.stock"), "stock");
 
-    // The README's way back: remove ours, then let dpkg-divert put the stock file back.
-    fs::remove_file(r.join(MODDIR).join("res_phoneprov.so")).expect("remove ours");
-    let undo = Command::new("dpkg-divert")
-        .args([&root_arg, "--rename", "--remove", &target])
-        .output()
-        .expect("dpkg-divert");
-    assert!(undo.status.success(), "{undo:?}");
+    // make uninstall: ours goes, the stock file comes back, the configuration stays.
+    let out = run(r, &["--uninstall"]);
+    assert!(out.contains("uninstall: removed"), "{out}");
+    assert!(out.contains("the stock module is back"), "{out}");
     assert_eq!(read(r, "res_phoneprov.so"), "stock");
     assert!(!r.join(MODDIR).join("res_phoneprov.so.stock").exists());
+    assert!(r.join("etc/asterisk/phoneprov.conf").is_file());
+    let listed = Command::new("dpkg-divert")
+        .args([&root_arg, "--listpackage", &target])
+        .output()
+        .expect("dpkg-divert");
+    assert!(listed.stdout.is_empty(), "{listed:?}");
+    // Run again, it finds nothing of ours and leaves the stock module alone.
+    let out = run(r, &["--uninstall"]);
+    assert!(out.contains("is not this module: left alone"), "{out}");
+    assert_eq!(read(r, "res_phoneprov.so"), "stock");
 }
 
 #[test]
@@ -121,6 +135,6 @@ fn no_diversion_without_a_package_database() {
     let root = fake_root("staging", false);
     let out = install(&root.0);
     assert!(!out.contains("divert"), "{out}");
-    assert_eq!(read(&root.0, "res_phoneprov.so"), "ours");
+    assert_eq!(read(&root.0, "res_phoneprov.so"), OURS);
     assert!(!root.0.join(MODDIR).join("res_phoneprov.so.stock").exists());
 }

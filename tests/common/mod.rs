@@ -81,6 +81,7 @@ pub struct Builder {
     data: BTreeMap<String, Vec<u8>>,
     bindaddr: String,
     our_file: Option<PathBuf>,
+    root: Option<PathBuf>,
 }
 
 impl Builder {
@@ -93,7 +94,15 @@ impl Builder {
             data: BTreeMap::new(),
             bindaddr: "127.0.0.1".into(),
             our_file: None,
+            root: None,
         }
+    }
+
+    /// Runs Asterisk in another root than the sandbox (a copy of it where packages were
+    /// installed); `Impl::Stock` then loads whatever that root's res_phoneprov.so is.
+    pub fn root(mut self, root: &Path) -> Self {
+        self.root = Some(root.to_owned());
+        self
     }
 
     /// Loads this build of our module instead of [`our_module`].
@@ -137,7 +146,7 @@ impl Builder {
 
     pub fn start(self) -> Asterisk {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let root = sandbox_root();
+        let root = self.root.clone().unwrap_or_else(sandbox_root);
         // This instance's own number: two tests that start at once must not share an address.
         let instance = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("pptest-{}-{}", std::process::id(), instance);

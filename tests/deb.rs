@@ -1,0 +1,126 @@
+//! `make deb`'s package, installed with dpkg into an overlay of the sandbox (the sandbox
+//! itself is never changed): Asterisk then loads our module; removing the package brings the
+//! stock module back.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Builder, Impl};
+
+/// The sandbox seen through an overlay: writes go to a directory of the test's own.
+struct Overlay {
+    dir: PathBuf,
+}
+
+impl Overlay {
+    fn new() -> Option<Overlay> {
+        let dir = std::env::temp_dir().join(format!("pp-deb-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for d in ["upper", "work", "merged"] {
+            fs::create_dir_all(dir.join(d)).expect("overlay dir");
+        }
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            common::sandbox_root().display(),
+            dir.join("upper").display(),
+            dir.join("work").display()
+        );
+        let mounted = Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &options])
+            .arg(dir.join("merged"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            let _ = fs::remove_dir_all(&dir);
+            return None;
+        }
+        Some(Overlay { dir })
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+
+    fn chroot(&self, args: &[&str]) -> Output {
+        Command::new("chroot")
+            .arg(self.root())
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .expect("chroot")
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.join("merged")).status();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn build_deb() -> PathBuf {
+    let out = Command::new(common::project_dir().join("scripts/deb.sh"))
+        .output()
+        .expect("scripts/deb.sh");
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let path = said
+        .split_whitespace()
+        .find(|w| w.ends_with(".deb"))
+        .unwrap_or_else(|| panic!("no package named in: {said}"));
+    PathBuf::from(path)
+}
+
+fn description(root: &Path) -> String {
+    let ast = Builder::new(Impl::Stock)
+        .root(root)
+        .conf("phoneprov.conf", "[p]\nstatic_file => s.txt\n")
+        .start();
+    ast.cli("module show like res_phoneprov")
+}
+
+#[test]
+fn the_package_replaces_the_stock_module_and_gives_it_back() {
+    let deb = build_deb();
+    let Some(overlay) = Overlay::new() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("overlay mounts are needed for the package test");
+        }
+        eprintln!("skipped: this machine cannot mount an overlay");
+        return;
+    };
+    fs::copy(&deb, overlay.root().join("tmp/pkg.deb")).expect("copy the package");
+
+    let installed = overlay.chroot(&["apt-get", "install", "-y", "/tmp/pkg.deb"]);
+    let said = text(&installed);
+    assert!(installed.status.success(), "{said}");
+    assert!(
+        said.contains("is diverted to res_phoneprov.so.stock"),
+        "{said}"
+    );
+    let shown = description(&overlay.root());
+    assert!(shown.contains("(Rust, "), "{shown}");
+    let docs = overlay
+        .root()
+        .join("usr/share/doc/asterisk-res-phoneprov-rs/examples");
+    assert!(docs.join("phoneprov.conf").exists());
+
+    let removed = overlay.chroot(&["apt-get", "remove", "-y", "asterisk-res-phoneprov-rs"]);
+    let said = text(&removed);
+    assert!(removed.status.success(), "{said}");
+    assert!(said.contains("res_phoneprov.so is back"), "{said}");
+    let shown = description(&overlay.root());
+    assert!(shown.contains("res_phoneprov.so"), "{shown}");
+    assert!(!shown.contains("Rust"), "{shown}");
+    // The sandbox itself never saw any of it.
+    assert!(!common::sandbox_root()
+        .join("usr/share/doc/asterisk-res-phoneprov-rs")
+        .exists());
+}
