@@ -612,109 +612,102 @@ void pp_cli_print(int fd, const char *text)
 	ast_cli(fd, "%s", text);
 }
 
-/* Runs command in Rust when the argument count is within [min, max] extra words. */
-static char *cli_dispatch(int command, struct ast_cli_entry *e, int cmd, struct ast_cli_args *a,
-	const char *name, const char *usage, int min_extra, int max_extra)
-{
-	switch (cmd) {
-	case CLI_INIT:
-		e->command = (char *) name;
-		e->usage = usage;
-		return NULL;
-	case CLI_GENERATE:
-		return pp_rs_cli_complete(command, a->line, a->word, a->pos, a->n);
-	}
-	if (a->argc < e->args + min_extra || a->argc > e->args + max_extra) {
-		return CLI_SHOWUSAGE;
-	}
-	pp_rs_cli(command, a->fd, a->argc, a->argv);
-	return CLI_SUCCESS;
-}
+/* The CLI commands: one handler for all, which finds its command by the entry it is called
+ * for (the entries and this table are in the same order). */
+struct cli_command {
+	int command;
+	const char *name;
+	const char *usage;
+	/* The extra words the command takes, at least and at most. */
+	int min_extra;
+	int max_extra;
+};
 
-static char *cli_show_routes(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_SHOW_ROUTES, e, cmd, a, "phoneprov show routes",
+static const struct cli_command cli_commands[] = {
+	{ PP_CLI_SHOW_ROUTES, "phoneprov show routes",
 		"Usage: phoneprov show routes\n"
-		"       Lists all registered phoneprov http routes.\n", 0, 0);
-}
-
-static char *cli_show_phone(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_SHOW_PHONE, e, cmd, a, "phoneprov show phone",
+		"       Lists all registered phoneprov http routes.\n",
+		0, 0 },
+	{ PP_CLI_SHOW_PHONE, "phoneprov show phone",
 		"Usage: phoneprov show phone <mac>\n"
 		"       Shows a phone's lines, their variables (secrets masked), its last 10\n"
-		"       fetches and its routes.\n", 1, 1);
-}
-
-static char *cli_show_phones(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_SHOW_PHONES, e, cmd, a, "phoneprov show phones",
+		"       fetches and its routes.\n",
+		1, 1 },
+	{ PP_CLI_SHOW_PHONES, "phoneprov show phones",
 		"Usage: phoneprov show phones\n"
-		"       Lists every phone: MAC, profile, lines and its last fetch.\n", 0, 0);
-}
-
-static char *cli_token(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_TOKEN, e, cmd, a, "phoneprov token",
+		"       Lists every phone: MAC, profile, lines and its last fetch.\n",
+		0, 0 },
+	{ PP_CLI_TOKEN, "phoneprov token",
 		"Usage: phoneprov token <mac> [ttl] [qr]\n"
 		"       Makes a single-use enrollment URL for the phone, valid ttl seconds\n"
 		"       (default 86400), serving its profile's enroll_file. With qr, also\n"
-		"       prints it as a QR code to scan (needs serveraddr or serveriface).\n", 1, 3);
-}
-
-static char *cli_show_tokens(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_SHOW_TOKENS, e, cmd, a, "phoneprov show tokens",
+		"       prints it as a QR code to scan (needs serveraddr or serveriface).\n",
+		1, 3 },
+	{ PP_CLI_SHOW_TOKENS, "phoneprov show tokens",
 		"Usage: phoneprov show tokens\n"
-		"       Lists enrollment tokens: MAC, expiry, used or not (never the token).\n", 0, 0);
-}
-
-static char *cli_show_status(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_SHOW_STATUS, e, cmd, a, "phoneprov show status",
+		"       Lists enrollment tokens: MAC, expiry, used or not (never the token).\n",
+		0, 0 },
+	{ PP_CLI_SHOW_STATUS, "phoneprov show status",
 		"Usage: phoneprov show status\n"
 		"       Phones, routes, and the last load or reload: how long it took, and how\n"
-		"       much of it was Asterisk's config API (loading and walking the files).\n", 0, 0);
-}
-
-static char *cli_resync(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_RESYNC, e, cmd, a, "phoneprov resync",
+		"       much of it was Asterisk's config API (loading and walking the files).\n",
+		0, 0 },
+	{ PP_CLI_RESYNC, "phoneprov resync",
 		"Usage: phoneprov resync <mac>|profile <name>|all\n"
 		"       Sends a SIP NOTIFY (through res_pjsip_notify) to the registered contacts of\n"
 		"       the phones' PJSIP endpoints (their first line's USERNAME), with their\n"
 		"       profile's resync_event (default check-sync), so they fetch their files\n"
-		"       again. Phones without an endpoint or a registered contact are listed.\n", 1, 2);
-}
-
-static char *cli_render(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_RENDER, e, cmd, a, "phoneprov render",
+		"       again. Phones without an endpoint or a registered contact are listed.\n",
+		1, 2 },
+	{ PP_CLI_RENDER, "phoneprov render",
 		"Usage: phoneprov render <uri> [secrets]\n"
 		"       Prints what /phoneprov/<uri> serves (SERVER: serveraddr, else 127.0.0.1).\n"
-		"       Values of variables named *SECRET* or *PASS* are masked, unless 'secrets'.\n", 1, 2);
-}
-
-static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	return cli_dispatch(PP_CLI_CHECK, e, cmd, a, "phoneprov check",
+		"       Values of variables named *SECRET* or *PASS* are masked, unless 'secrets'.\n",
+		1, 2 },
+	{ PP_CLI_CHECK, "phoneprov check",
 		"Usage: phoneprov check [mac]\n"
 		"       Renders every dynamic route (or those of one phone) and reports missing\n"
 		"       templates, substitution errors and, for XML content types, where a body\n"
-		"       is not well-formed.\n", 0, 1);
-}
+		"       is not well-formed.\n",
+		0, 1 },
+};
+
+static char *cli_handler(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a);
 
 static struct ast_cli_entry pp_cli_entries[] = {
-	AST_CLI_DEFINE(cli_show_routes, "Show registered phoneprov http routes"),
-	AST_CLI_DEFINE(cli_show_phone, "Show a provisioned phone"),
-	AST_CLI_DEFINE(cli_show_phones, "List provisioned phones and their last fetch"),
-	AST_CLI_DEFINE(cli_token, "Make a single-use enrollment URL for a phone"),
-	AST_CLI_DEFINE(cli_show_tokens, "List enrollment tokens"),
-	AST_CLI_DEFINE(cli_show_status, "Show phoneprov figures and the last reload's timing"),
-	AST_CLI_DEFINE(cli_resync, "Tell phones to fetch their phoneprov files again"),
-	AST_CLI_DEFINE(cli_render, "Print what a phoneprov URI serves"),
-	AST_CLI_DEFINE(cli_check, "Check every phoneprov route renders cleanly"),
+	AST_CLI_DEFINE(cli_handler, "Show registered phoneprov http routes"),
+	AST_CLI_DEFINE(cli_handler, "Show a provisioned phone"),
+	AST_CLI_DEFINE(cli_handler, "List provisioned phones and their last fetch"),
+	AST_CLI_DEFINE(cli_handler, "Make a single-use enrollment URL for a phone"),
+	AST_CLI_DEFINE(cli_handler, "List enrollment tokens"),
+	AST_CLI_DEFINE(cli_handler, "Show phoneprov figures and the last reload's timing"),
+	AST_CLI_DEFINE(cli_handler, "Tell phones to fetch their phoneprov files again"),
+	AST_CLI_DEFINE(cli_handler, "Print what a phoneprov URI serves"),
+	AST_CLI_DEFINE(cli_handler, "Check every phoneprov route renders cleanly"),
 };
+
+_Static_assert(ARRAY_LEN(pp_cli_entries) == ARRAY_LEN(cli_commands),
+	"one CLI entry per command");
+
+/* Runs the entry's command in Rust when the argument count is within its bounds. */
+static char *cli_handler(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	const struct cli_command *c = &cli_commands[e - pp_cli_entries];
+
+	switch (cmd) {
+	case CLI_INIT:
+		e->command = (char *) c->name;
+		e->usage = c->usage;
+		return NULL;
+	case CLI_GENERATE:
+		return pp_rs_cli_complete(c->command, a->line, a->word, a->pos, a->n);
+	}
+	if (a->argc < e->args + c->min_extra || a->argc > e->args + c->max_extra) {
+		return CLI_SHOWUSAGE;
+	}
+	pp_rs_cli(c->command, a->fd, a->argc, a->argv);
+	return CLI_SUCCESS;
+}
 
 int pp_cli_register(void)
 {
