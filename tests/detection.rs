@@ -93,3 +93,30 @@ fn ua_mac_check_refuses_another_phones_file() {
     );
     assert_eq!(status, 200);
 }
+
+/// Completion through each command's own table row (one CLI handler serves them all).
+#[test]
+fn cli_commands_complete_their_own_words() {
+    let ast = start();
+    let matches = |line: &str| ast.cli(&format!("_command matchesarray \"{line}\" \"\""));
+    let phone = matches("phoneprov show phone ");
+    assert!(
+        phone.contains("0015654aa937") && phone.contains("000413922d24"),
+        "{phone}"
+    );
+    let resync = matches("phoneprov resync ");
+    assert!(
+        resync.contains("all") && resync.contains("profile"),
+        "{resync}"
+    );
+    let render = matches("phoneprov render 0015654aa937.cfg ");
+    assert!(
+        render.contains("secrets") && !render.contains("profile"),
+        "{render}"
+    );
+    let usage = ast.cli("phoneprov show phone");
+    assert!(
+        usage.contains("Usage: phoneprov show phone <mac>"),
+        "{usage}"
+    );
+}
