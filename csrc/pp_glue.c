@@ -750,12 +750,10 @@ struct ast_str *pp_manager_action(const char *msg)
 	return out;
 }
 
-static int manager_resync(struct mansession *s, const struct message *m)
+/* Answers an action with what Rust said (text, freed here): Success with it as the
+ * message when ok, else Error. */
+static int manager_answer(struct mansession *s, const struct message *m, char *text, int ok)
 {
-	int ok = 0;
-	char *text = pp_rs_resync(astman_get_header(m, "MAC"), astman_get_header(m, "Profile"),
-		astman_get_header(m, "All"), &ok);
-
 	if (!text) {
 		astman_send_error(s, m, "Internal error");
 		return 0;
@@ -769,23 +767,22 @@ static int manager_resync(struct mansession *s, const struct message *m)
 	return 0;
 }
 
+static int manager_resync(struct mansession *s, const struct message *m)
+{
+	int ok = 0;
+	char *text = pp_rs_resync(astman_get_header(m, "MAC"), astman_get_header(m, "Profile"),
+		astman_get_header(m, "All"), &ok);
+
+	return manager_answer(s, m, text, ok);
+}
+
 static int manager_token(struct mansession *s, const struct message *m)
 {
 	int ok = 0;
+	/* The URL's path is the ack's Message. */
 	char *text = pp_rs_token(astman_get_header(m, "MAC"), astman_get_header(m, "TTL"), &ok);
 
-	if (!text) {
-		astman_send_error(s, m, "Internal error");
-		return 0;
-	}
-	if (ok) {
-		/* The URL's path is the ack's Message. */
-		astman_send_ack(s, m, text);
-	} else {
-		astman_send_error(s, m, text);
-	}
-	pp_rs_free_string(text);
-	return 0;
+	return manager_answer(s, m, text, ok);
 }
 
 int pp_manager_register(void)
