@@ -11,14 +11,30 @@ use common::xml::strings;
 use common::{digest, Asterisk, Builder, Impl, Response};
 use phoneprov_core::xmlcheck;
 
-const PROFILES: [&str; 6] = [
+const PROFILES: [&str; 12] = [
     "polycom",
     "snom",
     "yealink",
+    "yealink-dect",
     "grandstream",
     "spa",
     "linphone",
+    "fanvil",
+    "gigaset",
+    "htek",
+    "cisco-mpp",
+    "snom-dect",
 ];
+
+/// Profiles whose sample provisions one account per phone: their phones' second lines are
+/// not sent.
+const ONE_ACCOUNT: [&str; 3] = ["grandstream", "linphone", "htek"];
+
+/// The MAC of phone `phone` of profile `p`: never 000000000000 (Polycom's file for phones
+/// without one of their own), with a letter to catch case mistakes.
+fn mac(p: usize, phone: usize) -> String {
+    format!("0f0000{p:02x}00{phone:02x}")
+}
 
 fn name(i: usize) -> String {
     format!("Jane <User> & Co \"{i}\" 'Zoë' Łukasz")
@@ -33,7 +49,7 @@ fn users() -> String {
     let mut s = String::from("[general]\nvmexten = *97\n\n");
     for (p, profile) in PROFILES.iter().enumerate() {
         for phone in 0..2 {
-            let mac = format!("00000000{p:02x}{phone:02x}");
+            let mac = mac(p, phone);
             let lines = if phone == 0 { 2 } else { 1 };
             for line in 1..=lines {
                 let i = p * 10 + phone * 2 + line;
@@ -55,7 +71,7 @@ fn credentials(uri: &str) -> Option<(String, String)> {
     let uri = uri.to_ascii_lowercase();
     for p in 0..PROFILES.len() {
         for phone in 0..2 {
-            if uri.contains(&format!("00000000{p:02x}{phone:02x}")) {
+            if uri.contains(&mac(p, phone)) {
                 let i = p * 10 + phone * 2 + 1;
                 return Some((format!("u{i}"), secret(i)));
             }
@@ -97,6 +113,7 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     let phoneprov = std::fs::read_to_string(conf.join("phoneprov.conf")).expect("sample");
     let b = Builder::new(Impl::Rust)
         .module("func_strings")
+        .module("func_sprintf")
         .conf("phoneprov.conf", &phoneprov)
         .conf("phoneprov_users.conf", users());
     let ast = add_dir(b, &samples, &samples).start();
@@ -112,9 +129,13 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
         .collect();
     assert!(alarms.is_empty(), "{}", alarms.join("\n"));
 
+    // Every profile names its family, and serves every file its phones ask for by name.
     let check = ast.cli("phoneprov check");
     assert!(
-        check.ends_with(" 0 with problems; 0 static files missing.\n"),
+        check.ends_with(
+            " 0 with problems; 0 static files missing; 0 files their family asks for not \
+             served.\n"
+        ),
         "{check}"
     );
 
@@ -132,14 +153,15 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
             uris.insert(uri.to_owned());
         }
     }
-    // Six profiles, two phones each, and at least one file per phone.
-    assert!(uris.len() >= 20, "{uris:?}");
+    // Twelve profiles, two phones each, and at least one file per phone.
+    assert!(uris.len() >= 2 * PROFILES.len() + 8, "{uris:?}");
 
     // Snom: one BLF key per other phone, and the key whose behaviour is an XML definition,
     // embedded escaped (it parses as part of the settings file).
     // Phones' files ask for credentials; with them they are served.
-    assert_eq!(ast.get("/phoneprov/snom/000000000100.xml").status, 401);
-    let snom = fetch(&ast, "snom/000000000100.xml").text();
+    let snom_uri = format!("snom/{}.xml", mac(1, 0).to_uppercase());
+    assert_eq!(ast.get(&format!("/phoneprov/{snom_uri}")).status, 401);
+    let snom = fetch(&ast, &snom_uri).text();
     let keys = strings(&snom);
     let blf = keys.iter().filter(|k| k.starts_with("blf <sip:")).count();
     assert_eq!(blf, 2 * PROFILES.len() - 1, "{snom}");
@@ -170,7 +192,7 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
         } else {
             body.lines().map(str::to_owned).collect()
         };
-        for i in 0..70 {
+        for i in 0..PROFILES.len() * 10 {
             if decoded.iter().any(|s| s.contains(&name(i))) {
                 seen_names.insert(i);
             }
@@ -179,13 +201,15 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
             }
         }
     }
-    // Every user's name and secret reached some phone intact; the Grandstream and Linphone
-    // samples provision one account per phone, so their second lines are not sent.
-    let mut users: BTreeSet<usize> = (0..6)
+    // Every user's name and secret reached some phone intact, but the second lines of
+    // profiles that provision one account per phone.
+    let mut users: BTreeSet<usize> = (0..PROFILES.len())
         .flat_map(|p| [p * 10 + 1, p * 10 + 2, p * 10 + 3])
         .collect();
-    users.remove(&32);
-    users.remove(&52);
+    for one in ONE_ACCOUNT {
+        let p = PROFILES.iter().position(|&q| q == one).expect("a profile");
+        users.remove(&(p * 10 + 2));
+    }
     assert_eq!(seen_names, users, "names that came back intact");
     assert_eq!(seen_secrets, users, "secrets that came back intact");
 }
