@@ -5,118 +5,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
+use common::samples::{fetch, mac, name, profile_index, secret, user, ONE_ACCOUNT, PROFILES};
 use common::xml::strings;
-use common::{digest, Asterisk, Builder, Impl, Response};
 use phoneprov_core::xmlcheck;
-
-const PROFILES: [&str; 12] = [
-    "polycom",
-    "snom",
-    "yealink",
-    "yealink-dect",
-    "grandstream",
-    "spa",
-    "linphone",
-    "fanvil",
-    "gigaset",
-    "htek",
-    "cisco-mpp",
-    "snom-dect",
-];
-
-/// Profiles whose sample provisions one account per phone: their phones' second lines are
-/// not sent.
-const ONE_ACCOUNT: [&str; 3] = ["grandstream", "linphone", "htek"];
-
-/// The MAC of phone `phone` of profile `p`: never 000000000000 (Polycom's file for phones
-/// without one of their own), with a letter to catch case mistakes.
-fn mac(p: usize, phone: usize) -> String {
-    format!("0f0000{p:02x}00{phone:02x}")
-}
-
-fn name(i: usize) -> String {
-    format!("Jane <User> & Co \"{i}\" 'Zoë' Łukasz")
-}
-
-fn secret(i: usize) -> String {
-    format!("s&{i}<>\"'é")
-}
-
-/// Two phones per profile, the first with two lines.
-fn users() -> String {
-    let mut s = String::from("[general]\nvmexten = *97\n\n");
-    for (p, profile) in PROFILES.iter().enumerate() {
-        for phone in 0..2 {
-            let mac = mac(p, phone);
-            let lines = if phone == 0 { 2 } else { 1 };
-            for line in 1..=lines {
-                let i = p * 10 + phone * 2 + line;
-                s += &format!(
-                    "[u{i}]\nautoprov = yes\nmacaddress = {mac}\nprofile = {profile}\n\
-                     linenumber = {line}\nfullname = {}\nsecret = {}\nlabel = L{i} & <{i}>\n\n",
-                    name(i),
-                    secret(i)
-                );
-            }
-        }
-    }
-    s
-}
-
-/// The first line's credentials of the phone whose MAC the URI names: the sample profiles
-/// ask for digest auth on phones' files. None for other files (static ones).
-fn credentials(uri: &str) -> Option<(String, String)> {
-    let uri = uri.to_ascii_lowercase();
-    for p in 0..PROFILES.len() {
-        for phone in 0..2 {
-            if uri.contains(&mac(p, phone)) {
-                let i = p * 10 + phone * 2 + 1;
-                return Some((format!("u{i}"), secret(i)));
-            }
-        }
-    }
-    None
-}
-
-/// `/phoneprov/uri`, answering the digest challenge of a phone's file.
-fn fetch(ast: &Asterisk, uri: &str) -> Response {
-    let path = format!("/phoneprov/{uri}");
-    match credentials(uri) {
-        Some((user, pw)) => digest::get(ast, &path, &user, &pw),
-        None => ast.get(&path),
-    }
-}
-
-fn add_dir(mut b: Builder, root: &Path, dir: &Path) -> Builder {
-    for entry in std::fs::read_dir(dir).expect("sample dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            b = add_dir(b, root, &path);
-        } else {
-            let rel = path
-                .strip_prefix(root)
-                .expect("below root")
-                .to_string_lossy()
-                .into_owned();
-            b = b.file(&rel, std::fs::read(&path).expect("sample file"));
-        }
-    }
-    b
-}
 
 #[test]
 fn every_route_of_the_sample_set_is_served_and_well_formed() {
-    let conf = common::project_dir().join("asterisk-conf");
-    let samples = conf.join("phoneprov");
-    let phoneprov = std::fs::read_to_string(conf.join("phoneprov.conf")).expect("sample");
-    let b = Builder::new(Impl::Rust)
-        .module("func_strings")
-        .module("func_sprintf")
-        .conf("phoneprov.conf", &phoneprov)
-        .conf("phoneprov_users.conf", users());
-    let ast = add_dir(b, &samples, &samples).start();
+    let ast = common::samples::start();
     // A clean boot of the sample set: nothing rendered before the functions it uses exist,
     // so no error and no false warning of ours (the test's bare Asterisk has its own, about
     // the configuration files it lacks).
@@ -159,7 +55,7 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     // Snom: one BLF key per other phone, and the key whose behaviour is an XML definition,
     // embedded escaped (it parses as part of the settings file).
     // Phones' files ask for credentials; with them they are served.
-    let snom_uri = format!("snom/{}.xml", mac(1, 0).to_uppercase());
+    let snom_uri = format!("snom/{}.xml", mac(profile_index("snom"), 0).to_uppercase());
     assert_eq!(ast.get(&format!("/phoneprov/{snom_uri}")).status, 401);
     let snom = fetch(&ast, &snom_uri).text();
     let keys = strings(&snom);
@@ -204,11 +100,10 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     // Every user's name and secret reached some phone intact, but the second lines of
     // profiles that provision one account per phone.
     let mut users: BTreeSet<usize> = (0..PROFILES.len())
-        .flat_map(|p| [p * 10 + 1, p * 10 + 2, p * 10 + 3])
+        .flat_map(|p| [user(p, 0, 1), user(p, 0, 2), user(p, 1, 1)])
         .collect();
     for one in ONE_ACCOUNT {
-        let p = PROFILES.iter().position(|&q| q == one).expect("a profile");
-        users.remove(&(p * 10 + 2));
+        users.remove(&user(profile_index(one), 0, 2));
     }
     assert_eq!(seen_names, users, "names that came back intact");
     assert_eq!(seen_secrets, users, "secrets that came back intact");
