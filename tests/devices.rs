@@ -212,20 +212,29 @@ fn check_names_the_files_a_family_asks_for() {
              static_file => y000000000066.cfg\n${MAC}.cfg => y.cfg\n\n\
              [gs]\nfamily = grandstream\nstatic_file => cfg.xml\n\
              gs/cfg${MAC}.xml => g.xml,application/xml\n\n\
-             [polycom]\nfamily = polycom\n${MAC}.cfg => p.cfg\n",
+             [polycom]\nfamily = polycom\n${MAC}.cfg => p.cfg\n\n\
+             [vvx]\nfamily = polycom\nstatic_file => sip.cfg\nstatic_file => 000000000000.cfg\n\
+             vvx/${MAC}.cfg => master.cfg\n",
         )
         .conf(
             "phoneprov_users.conf",
             "[6001]\nautoprov = yes\nmacaddress = 805ec0000020\n\n\
              [6002]\nautoprov = yes\nmacaddress = 805ec0000021\n\n\
              [6003]\nautoprov = yes\nmacaddress = 000b82000030\nprofile = gs\n\n\
-             [6004]\nautoprov = yes\nmacaddress = 0004F2000040\nprofile = polycom\n",
+             [6004]\nautoprov = yes\nmacaddress = 0004F2000040\nprofile = polycom\n\n\
+             [6005]\nautoprov = yes\nmacaddress = 0004f2000050\nprofile = vvx\n",
         )
         .file("y.cfg", "#!version:1.0.0.1\n")
         .file("y000000000066.cfg", "#!version:1.0.0.1\n")
         .file("g.xml", "<gs_provision/>\n")
         .file("cfg.xml", "<gs_provision/>\n")
         .file("p.cfg", "<x/>\n")
+        .file("sip.cfg", "<x/>\n")
+        .file("000000000000.cfg", "<x/>\n")
+        .file(
+            "master.cfg",
+            "<APPLICATION CONFIG_FILES=\"${MAC}-reg.cfg, sip.cfg\"/>\n",
+        )
         .start();
     assert!(
         ast.log_has("ignoring model 'T99': not a yealink model (known: T19P_E2,"),
@@ -245,7 +254,16 @@ fn check_names_the_files_a_family_asks_for() {
             // Served as 0004F2000040.cfg: the phone asks in lower case.
             "0004f2000040.cfg (profile [polycom], family polycom): nothing serves it; phone \
              0004F2000040 asks for it (its master configuration)",
-            "4 dynamic routes checked, 0 with problems; 0 static files missing; 3 files their \
+            // Its master's CONFIG_FILES, beside the master; and 000000000000.cfg, which is
+            // served, but at the top.
+            "vvx/000000000000.cfg (profile [vvx], family polycom): nothing serves it; phone \
+             0004f2000050 asks for it (the master configuration of phones without one of \
+             their own)",
+            "vvx/0004f2000050-reg.cfg (profile [vvx], family polycom): nothing serves it; phone \
+             0004f2000050 asks for it (named by vvx/0004f2000050.cfg)",
+            "vvx/sip.cfg (profile [vvx], family polycom): nothing serves it; phone \
+             0004f2000050 asks for it (named by vvx/0004f2000050.cfg)",
+            "5 dynamic routes checked, 0 with problems; 0 static files missing; 6 files their \
              family asks for not served.",
         ],
         "{check}"

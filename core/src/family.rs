@@ -21,7 +21,10 @@ pub struct Asked {
     pub what: &'static str,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+/// Reads the names of the files a served body names.
+pub type Names = fn(&[u8]) -> Vec<Vec<u8>>;
+
+#[derive(Debug)]
 pub struct Family {
     /// The value of `family =`.
     pub id: &'static str,
@@ -30,7 +33,18 @@ pub struct Family {
     pub asks: &'static [Asked],
     /// Models whose phones also ask for a common file of their own: (model, file).
     pub models: &'static [(&'static str, &'static str)],
+    /// The files the phone's own file names, which the phone asks for next.
+    pub named: Option<Names>,
 }
+
+/// Families are the same when their ids are.
+impl PartialEq for Family {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for Family {}
 
 const fn asked(name: &'static str, what: &'static str) -> Asked {
     Asked { name, what }
@@ -82,6 +96,7 @@ pub const FAMILIES: &[Family] = &[
             ),
         ],
         models: &[],
+        named: Some(config_files),
     },
     Family {
         id: "snom",
@@ -91,18 +106,21 @@ pub const FAMILIES: &[Family] = &[
             "its settings (setting_server .../{mac}.xml)",
         )],
         models: &[],
+        named: None,
     },
     Family {
         id: "yealink",
         vendor: "Yealink T4x/T5x/CP",
         asks: &[asked("{mac}.cfg", "its own configuration")],
         models: YEALINK_DESK,
+        named: None,
     },
     Family {
         id: "yealink-dect",
         vendor: "Yealink DECT W-series",
         asks: &[asked("{mac}.cfg", "its own configuration")],
         models: YEALINK_DECT,
+        named: None,
     },
     Family {
         id: "grandstream",
@@ -115,6 +133,7 @@ pub const FAMILIES: &[Family] = &[
             ),
         ],
         models: &[],
+        named: None,
     },
     Family {
         id: "spa",
@@ -124,18 +143,21 @@ pub const FAMILIES: &[Family] = &[
             "its profile (profile rule spa$MA.xml)",
         )],
         models: &[],
+        named: None,
     },
     Family {
         id: "linphone",
         vendor: "Linphone",
         asks: &[],
         models: &[],
+        named: None,
     },
     Family {
         id: "fanvil",
         vendor: "Fanvil X-series",
         asks: &[asked("{mac}.cfg", "its own configuration")],
         models: &[],
+        named: None,
     },
     Family {
         id: "gigaset",
@@ -145,18 +167,21 @@ pub const FAMILIES: &[Family] = &[
             "its provisioning file (URL .../%MACD.xml)",
         )],
         models: &[],
+        named: None,
     },
     Family {
         id: "htek",
         vendor: "Htek UC9xx",
         asks: &[asked("cfg{mac}.xml", "its own configuration")],
         models: &[],
+        named: None,
     },
     Family {
         id: "cisco-mpp",
         vendor: "Cisco IP Phone 7800/8800 Multiplatform",
         asks: &[asked("{mac}.xml", "its profile (profile rule .../$MA.xml)")],
         models: &[],
+        named: None,
     },
     Family {
         id: "snom-dect",
@@ -166,8 +191,26 @@ pub const FAMILIES: &[Family] = &[
             "its settings (setting_server .../{mac}.xml)",
         )],
         models: &[],
+        named: None,
     },
 ];
+
+/// The files of a Polycom master configuration's `CONFIG_FILES` that name a file beside it
+/// (not a URL, not one with the phone's `[PHONE_MODEL]`-style macros).
+pub fn config_files(master: &[u8]) -> Vec<Vec<u8>> {
+    const ATTR: &[u8] = b"CONFIG_FILES=\"";
+    let Some(at) = master.windows(ATTR.len()).position(|w| w == ATTR) else {
+        return Vec::new();
+    };
+    let value = &master[at + ATTR.len()..];
+    let value = &value[..value.iter().position(|&b| b == b'"').unwrap_or(value.len())];
+    value
+        .split(|&b| b == b',')
+        .map(crate::bytes::strip)
+        .filter(|f| !f.is_empty() && !f.contains(&b'[') && !f.windows(3).any(|w| w == b"://"))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
 
 /// The family named `id` (as `family =` writes it, any case).
 pub fn lookup(id: &[u8]) -> Option<&'static Family> {
@@ -202,7 +245,13 @@ impl Family {
 /// What `phoneprov check` says about families: for each profile with a family (or only
 /// the profile of phone `mac`), the files its first phone (or phone `mac`) will ask for
 /// that nothing serves, one line each.
-pub fn check(snap: &Snapshot, mac: Option<&[u8]>) -> Vec<String> {
+/// `render` gives what a dynamic URI serves (None when it cannot be rendered), for the files
+/// a phone's own file names.
+pub fn check(
+    snap: &Snapshot,
+    mac: Option<&[u8]>,
+    render: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<String> {
     let statics: Vec<&[u8]> = snap
         .routes
         .iter()
@@ -225,7 +274,7 @@ pub fn check(snap: &Snapshot, mac: Option<&[u8]>) -> Vec<String> {
             _ => None,
         }));
         let mac = &snap.phones[phone].mac;
-        for m in missing(family, &profile.models, mac, &served) {
+        for m in missing(family, &profile.models, mac, &served, render) {
             out.push(format!(
                 "{} (profile [{}], family {}): nothing serves it; phone {} asks for it ({})",
                 lossy(&m.uri),
@@ -269,19 +318,26 @@ pub struct Missing {
 /// The files the family's phone `mac` asks for that are not among `served` (every URI the
 /// server answers for that phone: its own dynamic files and every static file). `models`
 /// are the profile's `models =` entries; unknown ones are left to the configuration's
-/// warnings.
-pub fn missing(family: &Family, models: &[Vec<u8>], mac: &[u8], served: &[&[u8]]) -> Vec<Missing> {
+/// warnings. `render` gives what the phone's own file serves (given its URI), for the files
+/// it names.
+pub fn missing(
+    family: &Family,
+    models: &[Vec<u8>],
+    mac: &[u8],
+    served: &[&[u8]],
+    render: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<Missing> {
     let Some(own) = family.asks.first() else {
         return Vec::new();
     };
     let own_name = file_name(own.name, mac);
     // The directory the phone was pointed at: where its own file is served.
-    let dir = served.iter().find_map(|uri| {
+    let found = served.iter().find_map(|uri| {
         let cut = uri.len().checked_sub(own_name.len())?;
         let at_boundary = cut == 0 || uri[cut - 1] == b'/';
-        (at_boundary && uri[cut..] == own_name[..]).then(|| &uri[..cut])
+        (at_boundary && uri[cut..] == own_name[..]).then_some((*uri, &uri[..cut]))
     });
-    let Some(dir) = dir else {
+    let Some((own_uri, dir)) = found else {
         return vec![Missing {
             uri: own_name,
             what: own.what.to_owned(),
@@ -297,6 +353,15 @@ pub fn missing(family: &Family, models: &[Vec<u8>], mac: &[u8], served: &[&[u8]]
                 format!("the common file of {}", String::from_utf8_lossy(m)),
             ))
         }));
+    let named: Vec<(Vec<u8>, String)> = match family.named.and_then(|n| Some((n, render(own_uri)?)))
+    {
+        Some((names, body)) => names(&body)
+            .into_iter()
+            .map(|n| (n, format!("named by {}", lossy(own_uri))))
+            .collect(),
+        None => Vec::new(),
+    };
+    let wanted = wanted.chain(named);
     let mut out = Vec::new();
     for (name, what) in wanted {
         let uri = [dir, &name[..]].concat();
@@ -340,6 +405,10 @@ mod tests {
         assert_eq!(file_name("cfg.xml", b"x"), b"cfg.xml");
     }
 
+    fn none(_: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
     fn uris(list: &[&'static str]) -> Vec<&'static [u8]> {
         list.iter().map(|s| s.as_bytes()).collect()
     }
@@ -348,10 +417,17 @@ mod tests {
     fn a_complete_profile_misses_nothing() {
         let polycom = lookup(b"polycom").unwrap();
         let served = uris(&["sip.cfg", "000000000000.cfg", "0004f2000001.cfg"]);
-        assert!(missing(polycom, &[], b"0004F2000001", &served).is_empty());
+        assert!(missing(polycom, &[], b"0004F2000001", &served, &none).is_empty());
         let yealink = lookup(b"yealink").unwrap();
         let served = uris(&["y000000000066.cfg", "805ec0000020.cfg"]);
-        assert!(missing(yealink, &[b"T46S".to_vec()], b"805ec0000020", &served).is_empty());
+        assert!(missing(
+            yealink,
+            &[b"T46S".to_vec()],
+            b"805ec0000020",
+            &served,
+            &none
+        )
+        .is_empty());
     }
 
     #[test]
@@ -360,7 +436,7 @@ mod tests {
         // Served in upper case: the phone asks in lower case.
         let served = uris(&["0004F2000001.cfg"]);
         assert_eq!(
-            missing(polycom, &[], b"0004F2000001", &served),
+            missing(polycom, &[], b"0004F2000001", &served, &none),
             [Missing {
                 uri: b"0004f2000001.cfg".to_vec(),
                 what: "its master configuration".into()
@@ -368,7 +444,10 @@ mod tests {
         );
         // A longer name that merely ends like it is not the phone's file.
         let served = uris(&["x0004f2000001.cfg", "000000000000.cfg"]);
-        assert_eq!(missing(polycom, &[], b"0004f2000001", &served).len(), 1);
+        assert_eq!(
+            missing(polycom, &[], b"0004f2000001", &served, &none).len(),
+            1
+        );
     }
 
     #[test]
@@ -377,14 +456,14 @@ mod tests {
         // The phone was pointed at gs/: cfg.xml at the top does not help it.
         let served = uris(&["gs/cfg000b82000030.xml", "cfg.xml"]);
         assert_eq!(
-            missing(grandstream, &[], b"000b82000030", &served),
+            missing(grandstream, &[], b"000b82000030", &served, &none),
             [Missing {
                 uri: b"gs/cfg.xml".to_vec(),
                 what: "the configuration of phones without one of their own".into()
             }]
         );
         let served = uris(&["gs/cfg000b82000030.xml", "gs/cfg.xml"]);
-        assert!(missing(grandstream, &[], b"000b82000030", &served).is_empty());
+        assert!(missing(grandstream, &[], b"000b82000030", &served, &none).is_empty());
     }
 
     #[test]
@@ -395,7 +474,7 @@ mod tests {
             .iter()
             .map(|m| m.as_bytes().to_vec())
             .collect();
-        let m = missing(yealink, &models, b"805ec0000020", &served);
+        let m = missing(yealink, &models, b"805ec0000020", &served, &none);
         assert_eq!(
             m,
             [Missing {
@@ -404,7 +483,7 @@ mod tests {
             }]
         );
         // Without models, no common file is asked for by name.
-        assert!(missing(yealink, &[], b"805ec0000020", &served[..1]).is_empty());
+        assert!(missing(yealink, &[], b"805ec0000020", &served[..1], &none).is_empty());
     }
 
     #[test]
@@ -449,7 +528,7 @@ mod tests {
         ];
         let snap = Snapshot::build(config, &exts, &FakeHost::default());
         assert_eq!(
-            check(&snap, None),
+            check(&snap, None, &none),
             [
                 "y000000000044.cfg (profile [y], family yealink): nothing serves it; phone \
                  805ec0000020 asks for it (the common file of T23G)",
@@ -457,16 +536,47 @@ mod tests {
                  000b82000030 asks for it (the configuration of phones without one of their own)",
             ]
         );
-        let one = check(&snap, Some(b"805ec0000021"));
+        let one = check(&snap, Some(b"805ec0000021"), &none);
         assert_eq!(one.len(), 1);
         assert!(one[0].contains("phone 805ec0000021 asks"), "{one:?}");
-        assert!(check(&snap, Some(b"000000000001")).is_empty());
-        assert!(check(&snap, Some(b"nobody")).is_empty());
+        assert!(check(&snap, Some(b"000000000001"), &none).is_empty());
+        assert!(check(&snap, Some(b"nobody"), &none).is_empty());
+    }
+
+    #[test]
+    fn polycom_config_files_are_read_from_the_master() {
+        let master = br#"<APPLICATION APP_FILE_PATH="sip.ld"
+  CONFIG_FILES="0004f2000001-reg.cfg, sip.cfg,, http://x/y.cfg, [PHONE_MODEL]-a.cfg"/>"#;
+        assert_eq!(
+            config_files(master),
+            [&b"0004f2000001-reg.cfg"[..], b"sip.cfg"]
+        );
+        assert!(config_files(b"<APPLICATION/>").is_empty());
+        assert_eq!(config_files(b"CONFIG_FILES=\"a.cfg"), [b"a.cfg"]);
+    }
+
+    #[test]
+    fn files_the_phones_own_file_names_are_looked_for_beside_it() {
+        let polycom = lookup(b"polycom").unwrap();
+        let served = uris(&["p/0004f2000001.cfg", "p/000000000000.cfg", "p/sip.cfg"]);
+        let master = |uri: &[u8]| -> Option<Vec<u8>> {
+            assert_eq!(uri, b"p/0004f2000001.cfg");
+            Some(br#"<APPLICATION CONFIG_FILES="0004f2000001-reg.cfg, sip.cfg"/>"#.to_vec())
+        };
+        assert_eq!(
+            missing(polycom, &[], b"0004f2000001", &served, &master),
+            [Missing {
+                uri: b"p/0004f2000001-reg.cfg".to_vec(),
+                what: "named by p/0004f2000001.cfg".into()
+            }]
+        );
+        // Not rendered (a broken template is reported as such): nothing more is said.
+        assert!(missing(polycom, &[], b"0004f2000001", &served, &none).is_empty());
     }
 
     #[test]
     fn a_family_without_fixed_names_asks_for_nothing() {
         let linphone = lookup(b"linphone").unwrap();
-        assert!(missing(linphone, &[], b"token", &[]).is_empty());
+        assert!(missing(linphone, &[], b"token", &[], &none).is_empty());
     }
 }

@@ -267,7 +267,17 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
             }
         }
     }
-    let asked = family::check(snap, mac);
+    let own = |uri: &[u8]| -> Option<Vec<u8>> {
+        let res = snap.resolve(uri)?;
+        render_dynamic(
+            res.phone?,
+            res.file,
+            cli_serving(snap, res.phone?),
+            call_into,
+        )
+        .ok()
+    };
+    let asked = family::check(snap, mac, &own);
     for line in &asked {
         let _ = writeln!(out, "{line}");
     }
