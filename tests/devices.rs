@@ -198,3 +198,83 @@ fn cli_shows_renders_and_checks() {
         .cli("phoneprov check 0004f2000001")
         .contains("1 with problems"));
 }
+
+/// `phoneprov check` names the files a profile's family asks for by name that nothing
+/// serves, looked for beside the phone's own file; a configuration naming no family hears
+/// nothing of it (cli_shows_renders_and_checks).
+#[test]
+fn check_names_the_files_a_family_asks_for() {
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = yealink\n\n\
+             [yealink]\nfamily = yealink\nmodels = T46S, T23G, T99\n\
+             static_file => y000000000066.cfg\n${MAC}.cfg => y.cfg\n\n\
+             [gs]\nfamily = grandstream\nstatic_file => cfg.xml\n\
+             gs/cfg${MAC}.xml => g.xml,application/xml\n\n\
+             [polycom]\nfamily = polycom\n${MAC}.cfg => p.cfg\n\n\
+             [vvx]\nfamily = polycom\nstatic_file => sip.cfg\nstatic_file => 000000000000.cfg\n\
+             vvx/${MAC}.cfg => master.cfg\n",
+        )
+        .conf(
+            "phoneprov_users.conf",
+            "[6001]\nautoprov = yes\nmacaddress = 805ec0000020\n\n\
+             [6002]\nautoprov = yes\nmacaddress = 805ec0000021\n\n\
+             [6003]\nautoprov = yes\nmacaddress = 000b82000030\nprofile = gs\n\n\
+             [6004]\nautoprov = yes\nmacaddress = 0004F2000040\nprofile = polycom\n\n\
+             [6005]\nautoprov = yes\nmacaddress = 0004f2000050\nprofile = vvx\n",
+        )
+        .file("y.cfg", "#!version:1.0.0.1\n")
+        .file("y000000000066.cfg", "#!version:1.0.0.1\n")
+        .file("g.xml", "<gs_provision/>\n")
+        .file("cfg.xml", "<gs_provision/>\n")
+        .file("p.cfg", "<x/>\n")
+        .file("sip.cfg", "<x/>\n")
+        .file("000000000000.cfg", "<x/>\n")
+        .file(
+            "master.cfg",
+            "<APPLICATION CONFIG_FILES=\"${MAC}-reg.cfg, sip.cfg\"/>\n",
+        )
+        .start();
+    assert!(
+        ast.log_has("ignoring model 'T99': not a yealink model (known: T19P_E2,"),
+        "{}",
+        ast.log()
+    );
+    let check = ast.cli("phoneprov check");
+    let lines: Vec<&str> = check.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "y000000000044.cfg (profile [yealink], family yealink): nothing serves it; phone \
+             805ec0000020 asks for it (the common file of T23G)",
+            // Beside its own file, not at the top where cfg.xml is.
+            "gs/cfg.xml (profile [gs], family grandstream): nothing serves it; phone \
+             000b82000030 asks for it (the configuration of phones without one of their own)",
+            // Served as 0004F2000040.cfg: the phone asks in lower case.
+            "0004f2000040.cfg (profile [polycom], family polycom): nothing serves it; phone \
+             0004F2000040 asks for it (its master configuration)",
+            // Its master's CONFIG_FILES, beside the master; and 000000000000.cfg, which is
+            // served, but at the top.
+            "vvx/000000000000.cfg (profile [vvx], family polycom): nothing serves it; phone \
+             0004f2000050 asks for it (the master configuration of phones without one of \
+             their own)",
+            "vvx/0004f2000050-reg.cfg (profile [vvx], family polycom): nothing serves it; phone \
+             0004f2000050 asks for it (named by vvx/0004f2000050.cfg)",
+            "vvx/sip.cfg (profile [vvx], family polycom): nothing serves it; phone \
+             0004f2000050 asks for it (named by vvx/0004f2000050.cfg)",
+            "5 dynamic routes checked, 0 with problems; 0 static files missing; 6 files their \
+             family asks for not served.",
+        ],
+        "{check}"
+    );
+    let one = ast.cli("phoneprov check 805ec0000021");
+    assert!(
+        one.contains("y000000000044.cfg (profile [yealink], family yealink): nothing serves it; phone 805ec0000021"),
+        "{one}"
+    );
+    assert!(
+        one.ends_with("; 1 files their family asks for not served.\n"),
+        "{one}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bytes;
 pub mod cli;
 pub mod conf;
+pub mod family;
 pub mod funcs;
 pub mod fxhash;
 pub mod host;

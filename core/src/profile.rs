@@ -8,6 +8,7 @@ use crate::access::{AccessOptions, Limits};
 use crate::args::{separate_args, strip};
 use crate::bytes::lossy;
 use crate::conf::{Category, ConfigFile};
+use crate::family::{self, Family};
 use crate::host::Level;
 use crate::template::Template;
 use crate::uri::is_contained;
@@ -41,6 +42,11 @@ pub struct Profile {
     pub resync_event: Option<Vec<u8>>,
     /// Access lists, authentication and TLS options the profile sets itself.
     pub access: AccessOptions,
+    /// `family`: which phones the profile is for, so that `phoneprov check` can tell the
+    /// files they will ask for and nothing serves.
+    pub family: Option<&'static Family>,
+    /// `models`: the family's models in use (their common files are checked).
+    pub models: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -149,6 +155,26 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
             p.enroll_file = Some(Template::parse(value.to_vec()));
         } else if key.eq_ignore_ascii_case(b"staticdir") {
             p.staticdir = value.to_vec();
+        } else if key.eq_ignore_ascii_case(b"family") {
+            p.family = family::lookup(strip(value));
+            if p.family.is_none() {
+                diags.push(Diag::new(
+                    Level::Warning,
+                    format!(
+                        "{file} [{section}]: unknown family '{}' - ignored (known: {})",
+                        lossy(value),
+                        family::ids()
+                    ),
+                ));
+            }
+        } else if key.eq_ignore_ascii_case(b"models") {
+            p.models.extend(
+                value
+                    .split(|&b| b == b',')
+                    .map(strip)
+                    .filter(|m| !m.is_empty())
+                    .map(<[u8]>::to_vec),
+            );
         } else if p
             .access
             .take(&format!("{file} [{section}]"), key, value, diags)
@@ -211,7 +237,29 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
             }
         }
     }
+    check_models(file, &section, &p, diags);
     p
+}
+
+/// `models` must name models of the profile's family that have a file of their own.
+fn check_models(file: &str, section: &str, p: &Profile, diags: &mut Vec<Diag>) {
+    for m in &p.models {
+        let problem = match p.family {
+            None => "models without a known family".to_owned(),
+            Some(f) if f.models.is_empty() => format!("family {} has no model files", f.id),
+            Some(f) if f.model_file(m).is_none() => {
+                format!("not a {} model (known: {})", f.id, f.model_names())
+            }
+            Some(_) => continue,
+        };
+        diags.push(Diag::new(
+            Level::Warning,
+            format!(
+                "{file} [{section}]: ignoring model '{}': {problem}",
+                lossy(m)
+            ),
+        ));
+    }
 }
 
 /// How many missing files a warning names before it only counts the rest.
@@ -505,6 +553,38 @@ mod tests {
             p.dynamic_files[0].mime_type,
             b"text/plain; charset=ISO-8859-1"
         );
+    }
+
+    #[test]
+    fn family_and_models() {
+        let (c, diags) = Config::parse(&conf(vec![
+            Category::new(
+                "y",
+                &[
+                    ("models", "T46S, t23g,,CP925"),
+                    ("family", " Yealink "),
+                    ("models", "W52P"),
+                ],
+            ),
+            Category::new("n", &[("family", "nokia"), ("models", "3310")]),
+            Category::new("p", &[("family", "polycom"), ("models", "VVX400")]),
+        ]));
+        let y = &c.profiles[0];
+        assert_eq!(y.family.map(|f| f.id), Some("yealink"));
+        assert_eq!(y.models, [&b"T46S"[..], b"t23g", b"CP925", b"W52P"]);
+        assert!(y.dynamic_files.is_empty(), "family and models are options");
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(messages[0]
+            .contains("[y]: ignoring model 'W52P': not a yealink model (known: T19P_E2,"));
+        assert!(
+            messages[1].contains("[n]: unknown family 'nokia' - ignored (known: polycom, snom,")
+        );
+        assert!(messages[2].contains("[n]: ignoring model '3310': models without a known family"));
+        assert!(
+            messages[3].contains("[p]: ignoring model 'VVX400': family polycom has no model files")
+        );
+        assert!(c.profiles[1].family.is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::module::resync::{self, Selection};
 use crate::module::{audit, state, status, tokens};
 use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
+use phoneprov_core::family;
 use phoneprov_core::httpdate;
 use phoneprov_core::mask::{is_secret, Secrets, MASK};
 use phoneprov_core::model::{Phone, Snapshot, Target};
@@ -266,11 +267,34 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
             }
         }
     }
-    let _ = writeln!(
+    let own = |uri: &[u8]| -> Option<Vec<u8>> {
+        let res = snap.resolve(uri)?;
+        render_dynamic(
+            res.phone?,
+            res.file,
+            cli_serving(snap, res.phone?),
+            call_into,
+        )
+        .ok()
+    };
+    let asked = family::check(snap, mac, &own);
+    for line in &asked {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = write!(
         out,
         "{routes} dynamic routes checked, {bad} with problems; {missing_static} static files \
-         missing."
+         missing"
     );
+    // Only configurations that name families hear about them.
+    if snap.config.profiles.iter().any(|p| p.family.is_some()) {
+        let _ = write!(
+            out,
+            "; {} files their family asks for not served",
+            asked.len()
+        );
+    }
+    out.push_str(".\n");
     out
 }
 

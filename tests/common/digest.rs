@@ -53,7 +53,12 @@ pub fn digest_header(challenge: &str, user: &str, pw: &str, uri: &str, nc: u32) 
 
 /// GET `path`; when challenged, once more answering the MD5 challenge as `user`/`pw`.
 pub fn get(ast: &Asterisk, path: &str, user: &str, pw: &str) -> Response {
-    let first = ast.get(path);
+    get_with(ast, path, user, pw, "")
+}
+
+/// [`get`] with more request headers (`Name: value\r\n` each) on both requests.
+pub fn get_with(ast: &Asterisk, path: &str, user: &str, pw: &str, headers: &str) -> Response {
+    let first = ast.request("GET", path, headers);
     if first.status != 401 {
         return first;
     }
@@ -61,5 +66,6 @@ pub fn get(ast: &Asterisk, path: &str, user: &str, pw: &str) -> Response {
         .into_iter()
         .find(|c| c.contains("algorithm=MD5"))
         .unwrap_or_else(|| panic!("no MD5 challenge for {path}: {:?}", first.headers));
-    ast.request("GET", path, &digest_header(&challenge, user, pw, path, 1))
+    let answer = digest_header(&challenge, user, pw, path, 1);
+    ast.request("GET", path, &format!("{headers}{answer}"))
 }
