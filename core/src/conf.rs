@@ -50,6 +50,29 @@ impl Category {
     }
 }
 
+/// A category borrowed from where it lives: Asterisk's loaded configuration, walked in
+/// place, so that a file of 100,000 sections is not copied to be read once.
+#[derive(Clone, Copy, Debug)]
+pub struct CategoryRef<'a> {
+    pub name: &'a [u8],
+    pub vars: &'a [(&'a [u8], &'a [u8])],
+}
+
+impl<'a> CategoryRef<'a> {
+    /// As [`Category::get`]: the last value set, names compared without regard to case.
+    pub fn get(&self, key: &str) -> Option<&'a [u8]> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key.as_bytes()))
+            .map(|(_, v)| *v)
+    }
+
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
 impl ConfigFile {
     /// The first category of that name (Asterisk's browse semantics).
     pub fn category(&self, name: &str) -> Option<&Category> {

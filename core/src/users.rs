@@ -3,7 +3,7 @@
 
 use crate::args::is_true;
 use crate::bytes::lossy;
-use crate::conf::ConfigFile;
+use crate::conf::{CategoryRef, ConfigFile};
 use crate::host::Level;
 use crate::profile::{Diag, Settings};
 use crate::vars::{self, IntoText, Text, Vars};
@@ -33,6 +33,24 @@ const USER_KEYS: [(&str, &str); 14] = [
 /// `serveraddr` or `serveriface`, already resolved; without one, SERVER is left to each
 /// request.
 pub fn defaults(settings: &Settings, server: Option<&[u8]>, users: &ConfigFile) -> Vars {
+    let general = users.category("general");
+    let pairs: Vec<(&[u8], &[u8])> = general
+        .iter()
+        .flat_map(|g| g.vars.iter().map(|(k, v)| (&k[..], &v[..])))
+        .collect();
+    let general = general.map(|g| CategoryRef {
+        name: &g.name,
+        vars: &pairs,
+    });
+    defaults_from(settings, server, general)
+}
+
+/// [`defaults`], given the users file's `[general]`.
+pub fn defaults_from(
+    settings: &Settings,
+    server: Option<&[u8]>,
+    general: Option<CategoryRef>,
+) -> Vars {
     let mut d = Vars::new();
     if let Some(server) = server {
         d.push(vars::SERVER, server);
@@ -41,38 +59,48 @@ pub fn defaults(settings: &Settings, server: Option<&[u8]>, users: &ConfigFile) 
     if let Some(profile) = &settings.default_profile {
         d.push(vars::PROFILE, profile.as_slice());
     }
-    if let Some(general) = users.category("general") {
-        for (k, v) in &general.vars {
-            if k.eq_ignore_ascii_case(b"vmexten") {
-                d.push(vars::VOICEMAIL_EXTEN, v.clone());
-            } else if k.eq_ignore_ascii_case(b"localextenlength") {
-                d.push(vars::EXTENSION_LENGTH, v.clone());
-            }
+    for (k, v) in general.iter().flat_map(|g| g.vars) {
+        if k.eq_ignore_ascii_case(b"vmexten") {
+            d.push(vars::VOICEMAIL_EXTEN, *v);
+        } else if k.eq_ignore_ascii_case(b"localextenlength") {
+            d.push(vars::EXTENSION_LENGTH, *v);
         }
     }
     d
 }
 
-/// Every auto-provisioned user of the file, as a variable list with the defaults applied.
-/// A user without `username` is named after its section.
-pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<Vars> {
-    let mut out = Vec::new();
-    // One copy of each name for all users; values are the file's own strings.
-    let names: Vec<(&str, Text)> = USER_KEYS.iter().map(|(k, n)| (*k, n.into_text())).collect();
-    for cat in &users.categories {
+/// Reads the users of one file, section by section.
+pub struct UserReader<'d> {
+    file: &'d str,
+    defaults: &'d Vars,
+    /// One copy of each variable name for all users.
+    names: Vec<(&'static str, Text)>,
+}
+
+impl<'d> UserReader<'d> {
+    pub fn new(file: &'d str, defaults: &'d Vars) -> Self {
+        let names = USER_KEYS.iter().map(|(k, n)| (*k, n.into_text())).collect();
+        UserReader {
+            file,
+            defaults,
+            names,
+        }
+    }
+
+    /// The user of an auto-provisioned section, as a variable list with the defaults
+    /// applied; a user without `username` is named after its section.
+    pub fn read(&self, cat: CategoryRef<'_>, diags: &mut Vec<Diag>) -> Option<Vars> {
         if cat.is("general") || cat.is("authentication") {
-            continue;
+            return None;
         }
         if !cat.get("autoprov").is_some_and(is_true) {
-            continue;
+            return None;
         }
         let mut v = Vars::new();
-        for (key, name) in &names {
-            match cat.get_text(key) {
-                Some(value) => v.push(name.clone(), value.clone()),
-                None if &**name == vars::USERNAME.as_bytes() => {
-                    v.push(name.clone(), cat.name.as_slice())
-                }
+        for (key, name) in &self.names {
+            match cat.get(key) {
+                Some(value) => v.push(name.clone(), value),
+                None if &**name == vars::USERNAME.as_bytes() => v.push(name.clone(), cat.name),
                 None => {}
             }
         }
@@ -81,16 +109,32 @@ pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<V
                 Level::Warning,
                 format!(
                     "{} [{}]: autoprov set, but no macaddress - skipping.",
-                    users.name,
-                    lossy(&cat.name)
+                    self.file,
+                    lossy(cat.name)
                 ),
             ));
-            continue;
+            return None;
         }
-        for (k, val) in defaults.pairs() {
+        for (k, val) in self.defaults.pairs() {
             v.push_default(k, val);
         }
-        out.push(v);
+        Some(v)
+    }
+}
+
+/// Every auto-provisioned user of the file (see [`UserReader::read`]).
+pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<Vars> {
+    let reader = UserReader::new(&users.name, defaults);
+    let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
+    let mut out = Vec::new();
+    for cat in &users.categories {
+        pairs.clear();
+        pairs.extend(cat.vars.iter().map(|(k, v)| (&k[..], &v[..])));
+        let cat = CategoryRef {
+            name: &cat.name,
+            vars: &pairs,
+        };
+        out.extend(reader.read(cat, diags));
     }
     out
 }

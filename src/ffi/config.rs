@@ -4,8 +4,8 @@ use std::ffi::c_char;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::{cstring, owned_bytes, sys};
-use phoneprov_core::conf::{Category, ConfigFile};
+use super::{cstring, sys};
+use phoneprov_core::conf::{Category, CategoryRef, ConfigFile};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoadError {
@@ -31,6 +31,105 @@ pub fn load_nanos() -> u64 {
     LOAD_NANOS.load(Ordering::Relaxed)
 }
 
+/// Loads `filename` and hands `f` a view of it, walked in place (nothing is copied that
+/// `f` does not keep); the configuration is destroyed when `f` returns. For files of many
+/// sections (the users file): a copy of 100,000 sections costs more than reading them, and
+/// the memory it frees ends up scattered between what is kept.
+pub fn with_config<R>(filename: &str, f: impl FnOnce(&Loaded<'_>) -> R) -> Result<R, LoadError> {
+    let started = Instant::now();
+    let cfg = open(filename);
+    let mut api = started.elapsed();
+    let cfg = match cfg {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            count(api);
+            return Err(e);
+        }
+    };
+    let result = f(&Loaded {
+        cfg: &cfg,
+        _config: std::marker::PhantomData,
+    });
+    let destroying = Instant::now();
+    drop(cfg);
+    api += destroying.elapsed();
+    count(api);
+    Ok(result)
+}
+
+fn count(spent: std::time::Duration) {
+    let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+    LOAD_NANOS.fetch_add(nanos, Ordering::Relaxed);
+}
+
+/// A loaded configuration being read by [`with_config`]'s callback.
+pub struct Loaded<'c> {
+    cfg: &'c AstConfig,
+    _config: std::marker::PhantomData<&'c ()>,
+}
+
+impl Loaded<'_> {
+    /// Calls `f` with each category in file order, its variables in order.
+    pub fn each_category(&self, mut f: impl FnMut(CategoryRef<'_>)) {
+        let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
+        let mut cat: *mut c_char = std::ptr::null_mut();
+        loop {
+            // SAFETY: the config is alive for 'c; cat is NULL or the previous category name
+            // browsing returned.
+            cat = unsafe { sys::ast_category_browse(self.cfg.0, cat) };
+            if cat.is_null() {
+                return;
+            }
+            vars.clear();
+            // SAFETY: cat was just returned by browsing the live config; passing the same
+            // pointer makes Asterisk browse this very category, even when names repeat.
+            let mut v = unsafe { sys::ast_variable_browse(self.cfg.0, cat) };
+            while !v.is_null() {
+                // SAFETY: v points to a variable of the live config, which nothing changes
+                // while it is being read.
+                let var = unsafe { &*v };
+                // SAFETY: name and value are C strings owned by the live config; they are
+                // only borrowed until this category's callback returns.
+                let (name, value) =
+                    unsafe { (borrowed_bytes(var.name), borrowed_bytes(var.value)) };
+                vars.push((name, value));
+                v = var.next;
+            }
+            // SAFETY: cat is the live config's category name, a C string.
+            let name = unsafe { borrowed_bytes(cat) };
+            f(CategoryRef { name, vars: &vars });
+        }
+    }
+
+    /// The first category named `name` (ignoring case), given to `f`.
+    pub fn category<R>(&self, name: &str, f: impl FnOnce(Option<CategoryRef<'_>>) -> R) -> R {
+        let mut f = Some(f);
+        let mut result = None;
+        self.each_category(|cat| {
+            if result.is_none() && cat.is(name) {
+                result = f.take().map(|f| f(Some(cat)));
+            }
+        });
+        match (result, f) {
+            (Some(r), _) => r,
+            (None, Some(f)) => f(None),
+            (None, None) => unreachable!("f is called at most once"),
+        }
+    }
+}
+
+/// The bytes of a C string of a live configuration, borrowed.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string that outlives `'a` unchanged.
+unsafe fn borrowed_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        return &[];
+    }
+    // SAFETY: per this function's contract.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
+}
+
 /// Loads `filename` from Asterisk's configuration directory into owned data.
 pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
     let started = Instant::now();
@@ -40,45 +139,43 @@ pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
     loaded
 }
 
-fn load_timed(filename: &str) -> Result<ConfigFile, LoadError> {
+fn open(filename: &str) -> Result<AstConfig, LoadError> {
     let name = cstring(filename);
     let mut status = 0;
     // SAFETY: name is a valid C string and status a valid out-pointer for the call.
     let raw = unsafe { sys::pp_config_load(name.as_ptr(), &mut status) };
     match status {
-        0 if !raw.is_null() => {}
-        2 => return Err(LoadError::Invalid),
-        _ => return Err(LoadError::Missing),
+        0 if !raw.is_null() => Ok(AstConfig(raw)),
+        2 => Err(LoadError::Invalid),
+        _ => Err(LoadError::Missing),
     }
-    let cfg = AstConfig(raw);
-    let mut file = ConfigFile {
-        name: filename.to_owned(),
-        categories: Vec::new(),
-    };
-    let mut cat: *mut c_char = std::ptr::null_mut();
-    loop {
-        // SAFETY: cfg is a live config; cat is NULL or the previous category name it returned.
-        cat = unsafe { sys::ast_category_browse(cfg.0, cat) };
-        if cat.is_null() {
-            break;
-        }
-        let mut vars = Vec::new();
-        // SAFETY: cat was just returned by browsing cfg, which stays alive here; passing the
-        // same pointer makes Asterisk browse this very category, even when names repeat.
-        let mut v = unsafe { sys::ast_variable_browse(cfg.0, cat) };
-        while !v.is_null() {
-            // SAFETY: v points to a variable of the live config.
-            let var = unsafe { &*v };
-            // SAFETY: a variable's name and value are C strings owned by the live config.
-            let (name, value) = unsafe { (owned_bytes(var.name), owned_bytes(var.value)) };
-            vars.push((name, value.into()));
-            v = var.next;
-        }
-        file.categories.push(Category {
-            // SAFETY: cat is the live config's category name, a C string.
-            name: unsafe { owned_bytes(cat) },
-            vars,
+}
+
+fn load_timed(filename: &str) -> Result<ConfigFile, LoadError> {
+    Ok(open(filename)?.to_owned(filename))
+}
+
+impl AstConfig {
+    /// Every category and variable, copied.
+    fn to_owned(&self, name: &str) -> ConfigFile {
+        let mut file = ConfigFile {
+            name: name.to_owned(),
+            categories: Vec::new(),
+        };
+        let loaded = Loaded {
+            cfg: self,
+            _config: std::marker::PhantomData,
+        };
+        loaded.each_category(|cat| {
+            file.categories.push(Category {
+                name: cat.name.to_vec(),
+                vars: cat
+                    .vars
+                    .iter()
+                    .map(|(k, v)| (k.to_vec(), (*v).into()))
+                    .collect(),
+            })
         });
+        file
     }
-    Ok(file)
 }

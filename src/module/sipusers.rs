@@ -6,18 +6,31 @@ use crate::ffi::host::iface_ipv4;
 use crate::ffi::log;
 use crate::module::state;
 use phoneprov_core::bytes::lossy;
-use phoneprov_core::conf::ConfigFile;
-use phoneprov_core::users;
+use phoneprov_core::profile::{Diag, Settings};
+use phoneprov_core::users::{self, UserReader};
+use phoneprov_core::vars::Vars;
 
 pub use phoneprov_core::users::PROVIDER_NAME;
 
 const FILES: [&str; 2] = ["phoneprov_users.conf", "users.conf"];
 
-/// The first users file that exists; Err(()) when one exists but cannot be parsed.
-fn users_file() -> Result<Option<ConfigFile>, ()> {
+/// The users of the first users file that exists, read in place (see
+/// [`config::with_config`]); None when neither exists, Err(()) when one cannot be parsed.
+fn read_users(
+    settings: &Settings,
+    server: Option<&[u8]>,
+    diags: &mut Vec<Diag>,
+) -> Result<Option<Vec<Vars>>, ()> {
     for name in FILES {
-        match config::load(name) {
-            Ok(file) => return Ok(Some(file)),
+        let read = config::with_config(name, |cfg| {
+            let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
+            let reader = UserReader::new(name, &defaults);
+            let mut found = Vec::new();
+            cfg.each_category(|cat| found.extend(reader.read(cat, diags)));
+            found
+        });
+        match read {
+            Ok(found) => return Ok(Some(found)),
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
                 log::error!("{name} could not be parsed.");
@@ -28,20 +41,9 @@ fn users_file() -> Result<Option<ConfigFile>, ()> {
     Ok(None)
 }
 
-pub fn load_users() -> i32 {
-    let Some(config) = state::config_for(PROVIDER_NAME) else {
-        return -1;
-    };
-    let file = match users_file() {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            log::notice!("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
-            return 0;
-        }
-        Err(()) => return -1,
-    };
-    let settings = &config.settings;
-    let server = settings.serveraddr.clone().or_else(|| {
+/// The address `serveraddr` or `serveriface` gives; None leaves SERVER to each request.
+pub fn configured_server(settings: &Settings) -> Option<Vec<u8>> {
+    settings.serveraddr.clone().or_else(|| {
         settings.serveriface.as_deref().map(|iface| {
             let address = iface_ipv4(iface).map(|a| a.to_string());
             address.map(String::into_bytes).unwrap_or_else(|| {
@@ -49,11 +51,25 @@ pub fn load_users() -> i32 {
                 b"0.0.0.0".to_vec()
             })
         })
-    });
-    let defaults = users::defaults(settings, server.as_deref(), &file);
+    })
+}
+
+pub fn load_users() -> i32 {
+    let Some(config) = state::config_for(PROVIDER_NAME) else {
+        return -1;
+    };
+    let server = configured_server(&config.settings);
     let mut diags = Vec::new();
-    let found = users::load(&file, &defaults, &mut diags);
+    let found = read_users(&config.settings, server.as_deref(), &mut diags);
     log::diagnostics!(diags);
+    let found = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            log::notice!("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
+            return 0;
+        }
+        Err(()) => return -1,
+    };
     for vars in found {
         state::add_extension(PROVIDER_NAME, vars);
     }
