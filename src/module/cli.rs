@@ -96,7 +96,8 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One fetch: time, status, client, TLS, URI and User-Agent.
+/// One fetch: time, status, client, TLS, URI and User-Agent (an upload: PUT, the URI and
+/// the bytes stored).
 fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
     let _ = write!(
         out,
@@ -106,7 +107,13 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
         f.client,
         if f.tls { "tls" } else { "plain" }
     );
+    if f.upload.is_some() {
+        out.extend_from_slice(b"PUT ");
+    }
     out.extend_from_slice(&f.uri);
+    if let Some(size) = f.upload {
+        let _ = write!(out, " ({size} bytes)");
+    }
     let _ = write!(out, "  \"{}\"", f.user_agent.escape_debug());
     if !f.model.is_empty() {
         let _ = write!(out, " ({} {})", f.model, f.firmware);
