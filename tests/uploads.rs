@@ -563,3 +563,89 @@ fn digest_protected_uploads() {
     let r = common::digest::get(&ast, &path, "6003", "pw6003");
     assert_eq!(r.body, b"secret overrides");
 }
+
+/// The Polycom sample: the phone's overrides and logs (master.cfg points it at overrides/
+/// and logs/) are taken and the overrides come back at its next boot, while the files the
+/// module generates keep being served and cannot be overwritten.
+#[test]
+fn polycom_sample_overrides_come_back() {
+    let conf = common::project_dir().join("asterisk-conf");
+    let sample = |name: &str| std::fs::read(conf.join("phoneprov/polycom").join(name)).unwrap();
+    let mac = "0004f2abcdef";
+    let users = format!(
+        "[6001]\nautoprov = yes\nmacaddress = {}\nprofile = polycom\nsecret = pw&<1>\n",
+        mac.to_uppercase()
+    );
+    let ast = Builder::new(Impl::Rust)
+        .module("func_strings")
+        .conf(
+            "phoneprov.conf",
+            std::fs::read(conf.join("phoneprov.conf")).unwrap(),
+        )
+        .conf("phoneprov_users.conf", users)
+        .file("polycom/master.cfg", sample("master.cfg"))
+        .file("polycom/phone.cfg", sample("phone.cfg"))
+        .file("polycom/line.cfg", sample("line.cfg"))
+        .file("polycom/directory.xml", sample("directory.xml"))
+        .start();
+    let digest_put = |path: &str, body: &[u8]| {
+        let first = put(&ast, path, body);
+        if first.status != 401 {
+            return first;
+        }
+        let challenge = challenges(&first)
+            .into_iter()
+            .find(|c| c.contains("algorithm=MD5"))
+            .expect("an MD5 challenge");
+        let auth = digest_header_for("PUT", &challenge, "6001", "pw&<1>", path, 1);
+        put_with(&ast, path, &format!("Connection: close\r\n{auth}"), body)
+    };
+    let get = |path: &str| common::digest::get(&ast, path, "6001", "pw&<1>");
+
+    let master = get(&format!("/phoneprov/{mac}.cfg")).text();
+    assert!(
+        master.contains("OVERRIDES_DIRECTORY=\"overrides\"")
+            && master.contains("LOG_FILE_DIRECTORY=\"logs\""),
+        "{master}"
+    );
+    let overrides = format!("/phoneprov/overrides/{mac}-phone.cfg");
+    // A phone that never uploaded: 404, as Polycom expects.
+    assert_eq!(get(&overrides).status, 404);
+    let body = b"<PHONE_CONFIG><OVERRIDES up.backlight.idleIntensity=\"1\"/></PHONE_CONFIG>\n";
+    assert_eq!(digest_put(&overrides, body).status, 201);
+    assert_eq!(
+        digest_put(&format!("/phoneprov/logs/{mac}-app.log"), b"log").status,
+        201
+    );
+    assert_eq!(
+        digest_put(&format!("/phoneprov/overrides/{mac}-web.cfg"), b"web").status,
+        201
+    );
+    // Its next boot: the overrides as uploaded, and its generated settings as before.
+    let back = get(&overrides);
+    assert_eq!(back.status, 200);
+    assert_eq!(back.body, body);
+    let settings = get(&format!("/phoneprov/{mac}-phone.cfg"));
+    assert!(
+        settings
+            .text()
+            .contains("reg.1.auth.password=\"pw&amp;&lt;1&gt;\""),
+        "{}",
+        settings.text()
+    );
+    // The generated files cannot be replaced by an upload.
+    assert_eq!(
+        digest_put(&format!("/phoneprov/{mac}-phone.cfg"), b"x").status,
+        403
+    );
+    assert_eq!(
+        files_below(&uploads_dir(&ast).join(mac)),
+        [
+            format!("{mac}-phone.cfg"),
+            format!("{mac}-app.log"),
+            format!("{mac}-web.cfg"),
+        ]
+        .into_iter()
+        .collect()
+    );
+}

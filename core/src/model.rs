@@ -276,7 +276,7 @@ impl Builder<'_> {
             .iter()
             .map(|f| Text::from(render(self.host, &f.uri_template, &line.vars)))
             .collect();
-        let uploads = self.uploads(&profile, &line.vars, mac, phone_idx);
+        let uploads = self.uploads(&profile, &line.vars, mac, phone_idx, &uris);
         self.snap.by_mac.insert(mac.clone(), phone_idx);
         self.snap.phones.push(Phone {
             mac: mac.clone(),
@@ -315,10 +315,35 @@ impl Builder<'_> {
 impl Builder<'_> {
     /// The profile's upload patterns rendered for a new phone, each indexed by its literal
     /// prefix; an unusable one is left out with a warning (once per profile and pattern).
-    fn uploads(&mut self, profile: &Profile, vars: &Vars, mac: &[u8], phone: usize) -> Vec<Text> {
+    /// A pattern that matches one of the phone's own URIs (`uris`) is kept, with a warning:
+    /// once uploaded, that file is served instead of the template.
+    fn uploads(
+        &mut self,
+        profile: &Profile,
+        vars: &Vars,
+        mac: &[u8],
+        phone: usize,
+        uris: &[Text],
+    ) -> Vec<Text> {
         let mut out = Vec::new();
         for (i, pattern) in profile.uploads.iter().enumerate() {
             let rendered = render(self.host, pattern, vars);
+            let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
+            if let Some(uri) = shadowed {
+                if self.bad_uploads.insert((profile.name.clone(), i)) {
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' takes the phone's own \
+                             file '{}': once a phone uploads it, the upload is served instead \
+                             of the template (Polycom: set OVERRIDES_DIRECTORY)",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(uri)
+                        ),
+                    );
+                }
+            }
             if let Some(why) = uploads::pattern_problem(&rendered, mac) {
                 if self.bad_uploads.insert((profile.name.clone(), i)) {
                     self.log(
@@ -542,7 +567,8 @@ pub(crate) mod tests {
                         ("${MAC}.cfg", "phone.cfg"),
                         (
                             "uploads",
-                            "${MAC}-phone.cfg, logs/${MAC}-*.log, *.log, ${USERNAME}.cfg",
+                            "${MAC}-phone.cfg, logs/${MAC}-*.log, *.log, ${USERNAME}.cfg, \
+                             ${MAC}.c*",
                         ),
                         ("upload_max", "100"),
                     ],
@@ -596,7 +622,7 @@ pub(crate) mod tests {
         // aa0's pattern logs/aa0-*.log does not take aa01's files: '1-app' is no '-'.
         assert_eq!(who(b"logs/aa0-app.log").unwrap().0, "aa0");
         for none in [
-            &b"aa01.cfg"[..],
+            &b"aa01.cf/g"[..],
             b"cc03-phone.cfg",
             b"x.log",
             b"logs/aa01-a/b.log",
@@ -612,12 +638,20 @@ pub(crate) mod tests {
             .iter()
             .filter(|(_, m)| m.contains("uploads pattern"))
             .collect();
-        assert_eq!(warned.len(), 2, "{warned:?}");
+        assert_eq!(warned.len(), 3, "{warned:?}");
         assert!(warned[0].1.contains("'*.log'"), "{warned:?}");
         assert!(
             warned[1].1.contains("'${USERNAME}.cfg' gives 'a.cfg'"),
             "{warned:?}"
         );
+        // A pattern that takes one of the phone's own files: kept, with a warning.
+        assert!(
+            warned[2]
+                .1
+                .contains("'${MAC}.c*' takes the phone's own file 'aa01.cfg'"),
+            "{warned:?}"
+        );
+        assert_eq!(who(b"aa01.cfg").unwrap().1, "aa01.c*");
     }
 
     #[test]
