@@ -135,13 +135,17 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     // Six profiles, two phones each, and at least one file per phone.
     assert!(uris.len() >= 20, "{uris:?}");
 
-    // Snom: one BLF key per other phone, and the key whose behaviour is an XML definition,
-    // embedded escaped (it parses as part of the settings file).
+    // Snom: one busy-lamp key per other phone and a night-service key, each an XML
+    // definition embedded escaped (it parses as part of the settings file; tests/snom_keys.rs
+    // checks the definitions themselves).
     // Phones' files ask for credentials; with them they are served.
     assert_eq!(ast.get("/phoneprov/snom/000000000100.xml").status, 401);
     let snom = fetch(&ast, "snom/000000000100.xml").text();
     let keys = strings(&snom);
-    let blf = keys.iter().filter(|k| k.starts_with("blf <sip:")).count();
+    let blf = keys
+        .iter()
+        .filter(|k| k.starts_with("xml <general type=\"BusyLampField\""))
+        .count();
     assert_eq!(blf, 2 * PROFILES.len() - 1, "{snom}");
     assert!(
         keys.iter()
