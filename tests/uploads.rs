@@ -264,6 +264,14 @@ fn uploads_are_stored_and_served_back() {
     // Audit: the CLI lists the uploads, the log has a line for each.
     let phone = ast.cli(&format!("phoneprov show phone {MAC1}"));
     assert!(
+        phone.contains(&format!(
+            "Uploads (PUT, stored in /tmp/{}/spool/phoneprov/uploads/{MAC1}):\n  \
+             {MAC1}-phone.cfg\n  logs/{MAC1}-*.log\n",
+            ast.dir.file_name().unwrap().to_string_lossy()
+        )),
+        "{phone}"
+    );
+    assert!(
         phone.contains(&format!("PUT {MAC1}-phone.cfg ({} bytes)", second.len())),
         "{phone}"
     );

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use crate::ffi::host::{cli_print, data_file, function_exists};
+use crate::ffi::host::{cli_print, data_file, function_exists, uploads_dir};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
 use crate::module::resync::{self, Selection};
@@ -91,6 +91,15 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
                 out.extend_from_slice(&f.mime_type);
                 out.extend_from_slice(b")\n");
             }
+        }
+    }
+    if !phone.uploads.is_empty() {
+        let dir = uploads_dir().join(lossy(&phone.mac.to_ascii_lowercase()).as_ref());
+        let _ = writeln!(out, "\nUploads (PUT, stored in {}):", dir.display());
+        for pattern in &phone.uploads {
+            out.extend_from_slice(b"  ");
+            out.extend_from_slice(pattern);
+            out.push(b'\n');
         }
     }
     out
