@@ -66,6 +66,11 @@ const char *pp_data_dir(void)
 	return ast_config_AST_DATA_DIR;
 }
 
+const char *pp_spool_dir(void)
+{
+	return ast_config_AST_SPOOL_DIR;
+}
+
 struct varshead *pp_vars_new(void)
 {
 	return ast_var_list_create();
@@ -605,6 +610,54 @@ void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const ch
 	const char *text)
 {
 	ast_http_error(ser, status, title, text);
+}
+
+ssize_t pp_http_body_read(struct ast_tcptls_session_instance *ser, void *buf, size_t len)
+{
+	if (!ser || !ser->stream) {
+		return -1;
+	}
+	/* The HTTP worker set the stream to wait for input up to its inactivity timeout. */
+	return ast_iostream_read(ser->stream, buf, len);
+}
+
+ssize_t pp_http_body_gets(struct ast_tcptls_session_instance *ser, char *buf, size_t size)
+{
+	if (!ser || !ser->stream || size < 2) {
+		return -1;
+	}
+	/* Reads ahead into the stream's own buffer, which later reads drain first: nothing of
+	 * the next request is lost. */
+	return ast_iostream_gets(ser->stream, buf, size);
+}
+
+void pp_http_body_status(struct ast_tcptls_session_instance *ser, int ok)
+{
+	ast_http_body_read_status(ser, ok);
+}
+
+int pp_http_continue(struct ast_tcptls_session_instance *ser)
+{
+	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (!ser || !ser->stream) {
+		return -1;
+	}
+	return ast_iostream_write(ser->stream, line, sizeof(line) - 1) == sizeof(line) - 1 ? 0 : -1;
+}
+
+void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser)
+{
+	ast_http_request_close_on_completion(ser);
+}
+
+void pp_event_upload(const char *mac, const char *uri, const char *client,
+	const char *user_agent, long long size, int tls, int status)
+{
+	manager_event(EVENT_FLAG_SECURITY, "PhoneprovUpload",
+		"MAC: %s\r\nURI: %s\r\nClientAddress: %s\r\nUserAgent: %s\r\nSize: %lld\r\n"
+		"TLS: %s\r\nStatus: %d\r\n",
+		mac, uri, client, user_agent, size, tls ? "yes" : "no", status);
 }
 
 void pp_cli_print(int fd, const char *text)

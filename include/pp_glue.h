@@ -78,6 +78,7 @@ char *pp_strdup(const char *s);
 
 /* Paths. */
 const char *pp_data_dir(void);
+const char *pp_spool_dir(void);
 
 /* Variable lists (struct varshead). */
 struct varshead *pp_vars_new(void);
@@ -158,6 +159,26 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 	const char *title, const char *headers, const char *body, size_t body_len);
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
+
+/* The request body, read by the module itself (Asterisk's own reader keeps bodies in memory
+ * and stops at 40 KB). Reads at most len bytes; 0 at the end of the stream or on Asterisk's
+ * inactivity timeout; -1 on error. */
+ssize_t pp_http_body_read(struct ast_tcptls_session_instance *ser, void *buf, size_t len);
+/* One line of the body (a chunk size or trailer): at most size - 1 bytes, NUL-terminated,
+ * never past the line's \n. Returns its length, 0 at the end of the stream, -1 on error. */
+ssize_t pp_http_body_gets(struct ast_tcptls_session_instance *ser, char *buf, size_t size);
+/* Tells Asterisk the body was consumed (ok 1) or must not be read further (ok 0: the
+ * connection closes after the answer). Without it, Asterisk reads the body itself before
+ * answering. */
+void pp_http_body_status(struct ast_tcptls_session_instance *ser, int ok);
+/* Sends the interim "100 Continue" a client with "Expect: 100-continue" waits for; 0 on
+ * success. */
+int pp_http_continue(struct ast_tcptls_session_instance *ser);
+/* The connection closes after the answer (an unread body is then never read). */
+void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser);
+/* The AMI event PhoneprovUpload (class security); values as for pp_event_fetch. */
+void pp_event_upload(const char *mac, const char *uri, const char *client,
+	const char *user_agent, long long size, int tls, int status);
 
 /* Runs a manager action inside Asterisk (ast_hook_send_action) and returns what it answered
  * (an ast_str to free with pp_str_free), NULL on failure. msg: "Key: value\r\n" lines. */

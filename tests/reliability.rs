@@ -176,7 +176,9 @@ fn hostile_requests_get_clear_answers() {
         ("GET /phoneprov/%00".into(), &[400]),
         ("GET /phoneprov/000000000000.cfg".into(), &[404]),
         (format!("GET /phoneprov/{long}"), &[404, 400, 413, 414]),
-        ("PUT /phoneprov/sip.cfg".into(), &[501]),
+        // A served file cannot be uploaded over (issue 12: uploads).
+        ("PUT /phoneprov/sip.cfg".into(), &[403]),
+        ("PUT /phoneprov/nothing.cfg".into(), &[404]),
         ("DELETE /phoneprov/sip.cfg".into(), &[501]),
         ("OPTIONS /phoneprov/sip.cfg".into(), &[501]),
         ("BREW /phoneprov/sip.cfg".into(), &[501, 400]),

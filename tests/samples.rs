@@ -52,14 +52,18 @@ fn every_route_of_the_sample_set_is_served_and_well_formed() {
     // Twelve profiles, two phones each, and at least one file per phone.
     assert!(uris.len() >= 2 * PROFILES.len() + 8, "{uris:?}");
 
-    // Snom: one BLF key per other phone, and the key whose behaviour is an XML definition,
-    // embedded escaped (it parses as part of the settings file).
+    // Snom: one busy-lamp key per other phone and a night-service key, each an XML
+    // definition embedded escaped (it parses as part of the settings file; tests/snom_keys.rs
+    // checks the definitions themselves).
     // Phones' files ask for credentials; with them they are served.
     let snom_uri = format!("snom/{}.xml", mac(profile_index("snom"), 0).to_uppercase());
     assert_eq!(ast.get(&format!("/phoneprov/{snom_uri}")).status, 401);
     let snom = fetch(&ast, &snom_uri).text();
     let keys = strings(&snom);
-    let blf = keys.iter().filter(|k| k.starts_with("blf <sip:")).count();
+    let blf = keys
+        .iter()
+        .filter(|k| k.starts_with("xml <general type=\"BusyLampField\""))
+        .count();
     assert_eq!(blf, 2 * PROFILES.len() - 1, "{snom}");
     assert!(
         keys.iter()

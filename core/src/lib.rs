@@ -4,6 +4,7 @@
 pub mod access;
 pub mod args;
 pub mod auth;
+pub mod body;
 pub mod bytes;
 pub mod cli;
 pub mod conf;
@@ -21,6 +22,7 @@ pub mod ratelimit;
 pub mod recent;
 pub mod server;
 pub mod template;
+pub mod uploads;
 pub mod uri;
 pub mod useragent;
 pub mod users;

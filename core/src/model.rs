@@ -10,6 +10,7 @@ use crate::fxhash::FxHashMap;
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
 use crate::template::render;
+use crate::uploads;
 use crate::vars::{self, Interner, Text, Vars};
 
 /// One extension of a phone.
@@ -28,6 +29,8 @@ pub struct Phone {
     pub profile: Arc<Profile>,
     /// Ordered by line number; never empty.
     pub lines: Vec<Line>,
+    /// The profile's `uploads` patterns rendered for this phone (the usable ones).
+    pub uploads: Vec<Text>,
 }
 
 impl Phone {
@@ -74,6 +77,17 @@ pub struct Snapshot {
     pub routes: Vec<Route>,
     by_uri: FxHashMap<Text, usize>,
     by_mac: FxHashMap<Text, usize>,
+    /// Upload patterns by their literal prefix (see [`crate::uploads`]): (phone, pattern).
+    uploads: FxHashMap<Text, Vec<(usize, usize)>>,
+    /// The lengths of those prefixes, longest first: a name is looked up once per length.
+    upload_prefix_lens: Vec<usize>,
+}
+
+/// An upload pattern a request name matches.
+pub struct UploadTarget<'a> {
+    pub phone: &'a Phone,
+    /// The pattern as rendered for the phone.
+    pub pattern: &'a [u8],
 }
 
 /// C's `sscanf("%d")`: optional blanks and sign, then digits; 0 when there are none.
@@ -119,6 +133,9 @@ struct Builder<'h> {
     interner: Interner,
     tz_cache: FxHashMap<Option<Text>, TzInfo>,
     snap: Snapshot,
+    /// Upload patterns already reported unusable, by profile and pattern: one warning each,
+    /// not one per phone.
+    bad_uploads: std::collections::HashSet<(Vec<u8>, usize)>,
 }
 
 impl Builder<'_> {
@@ -259,12 +276,14 @@ impl Builder<'_> {
             .iter()
             .map(|f| Text::from(render(self.host, &f.uri_template, &line.vars)))
             .collect();
+        let uploads = self.uploads(&profile, &line.vars, mac, phone_idx, &uris);
         self.snap.by_mac.insert(mac.clone(), phone_idx);
         self.snap.phones.push(Phone {
             mac: mac.clone(),
             provider: ext.provider.clone(),
             profile: profile.clone(),
             lines: vec![line],
+            uploads,
         });
         for (file, uri) in uris.into_iter().enumerate() {
             let origin = || {
@@ -290,6 +309,66 @@ impl Builder<'_> {
                 origin,
             );
         }
+    }
+}
+
+impl Builder<'_> {
+    /// The profile's upload patterns rendered for a new phone, each indexed by its literal
+    /// prefix; an unusable one is left out with a warning (once per profile and pattern).
+    /// A pattern that matches one of the phone's own URIs (`uris`) is kept, with a warning:
+    /// once uploaded, that file is served instead of the template.
+    fn uploads(
+        &mut self,
+        profile: &Profile,
+        vars: &Vars,
+        mac: &[u8],
+        phone: usize,
+        uris: &[Text],
+    ) -> Vec<Text> {
+        let mut out = Vec::new();
+        for (i, pattern) in profile.uploads.iter().enumerate() {
+            let rendered = render(self.host, pattern, vars);
+            let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
+            if let Some(uri) = shadowed {
+                if self.bad_uploads.insert((profile.name.clone(), i)) {
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' takes the phone's own \
+                             file '{}': once a phone uploads it, the upload is served instead \
+                             of the template (Polycom: set OVERRIDES_DIRECTORY)",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(uri)
+                        ),
+                    );
+                }
+            }
+            if let Some(why) = uploads::pattern_problem(&rendered, mac) {
+                if self.bad_uploads.insert((profile.name.clone(), i)) {
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' gives '{}' for phone {}; \
+                             {why} - not accepted",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(&rendered),
+                            lossy(mac)
+                        ),
+                    );
+                }
+                continue;
+            }
+            let prefix = Text::from(uploads::literal_prefix(&rendered));
+            if !self.snap.upload_prefix_lens.contains(&prefix.len()) {
+                self.snap.upload_prefix_lens.push(prefix.len());
+            }
+            let entry = self.snap.uploads.entry(prefix).or_default();
+            entry.push((phone, out.len()));
+            out.push(Text::from(rendered));
+        }
+        out
     }
 }
 
@@ -323,6 +402,7 @@ impl Snapshot {
                 config: config.clone(),
                 ..Snapshot::default()
             },
+            bad_uploads: Default::default(),
         };
         for (pi, profile) in config.profiles.iter().enumerate() {
             for (fi, f) in profile.static_files.iter().enumerate() {
@@ -345,6 +425,7 @@ impl Snapshot {
         // Built once, then only read: no room for growth.
         b.snap.phones.shrink_to_fit();
         b.snap.routes.shrink_to_fit();
+        b.snap.upload_prefix_lens.sort_unstable_by(|a, b| b.cmp(a));
         b.snap
     }
 
@@ -370,6 +451,30 @@ impl Snapshot {
                 }
             }
         })
+    }
+
+    /// The phone and upload pattern a request name matches, if one does. Only the prefixes
+    /// of the lengths patterns have are looked up: a few hash lookups, whatever the number
+    /// of phones.
+    pub fn upload_target(&self, name: &[u8]) -> Option<UploadTarget<'_>> {
+        for &len in &self.upload_prefix_lens {
+            let Some(candidates) = name.get(..len).and_then(|p| self.uploads.get(p)) else {
+                continue;
+            };
+            for &(phone, pattern) in candidates {
+                let phone = &self.phones[phone];
+                let pattern = &phone.uploads[pattern];
+                if uploads::matches(pattern, name) {
+                    return Some(UploadTarget { phone, pattern });
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether any phone accepts uploads (requests skip the lookup otherwise).
+    pub fn has_uploads(&self) -> bool {
+        !self.uploads.is_empty()
     }
 
     /// The phone with exactly this MAC.
@@ -445,6 +550,108 @@ pub(crate) mod tests {
             provider: provider.into(),
             vars: pairs.iter().copied().collect(),
         }
+    }
+
+    #[test]
+    fn upload_names_find_their_phone() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new(
+                    "general",
+                    &[("default_profile", "pol"), ("upload_max", "2K")],
+                ),
+                Category::new(
+                    "pol",
+                    &[
+                        ("${MAC}.cfg", "phone.cfg"),
+                        (
+                            "uploads",
+                            "${MAC}-phone.cfg, logs/${MAC}-*.log, *.log, ${USERNAME}.cfg, \
+                             ${MAC}.c*",
+                        ),
+                        ("upload_max", "100"),
+                    ],
+                ),
+                Category::new("quiet", &[("${MAC}.cfg", "phone.cfg")]),
+            ],
+        };
+        let (config, diags) = Config::parse(&file);
+        assert!(diags.is_empty(), "{diags:?}");
+        let config = Arc::new(config);
+        assert_eq!(config.upload_max(Some(&config.profiles[0])), 100);
+        assert_eq!(config.upload_max(Some(&config.profiles[1])), 2048);
+        assert_eq!(config.upload_max(None), 2048);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "aa01"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "b"), ("MAC", "aa0"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "c"), ("MAC", "cc03"), ("PROFILE", "quiet")],
+            ),
+        ];
+        let snap = Snapshot::build(config, &exts, &host);
+        assert!(snap.has_uploads());
+        let who = |name: &[u8]| {
+            snap.upload_target(name).map(|t| {
+                (
+                    lossy(&t.phone.mac).into_owned(),
+                    lossy(t.pattern).into_owned(),
+                )
+            })
+        };
+        assert_eq!(
+            who(b"aa01-phone.cfg"),
+            Some(("aa01".into(), "aa01-phone.cfg".into()))
+        );
+        assert_eq!(
+            who(b"aa0-phone.cfg"),
+            Some(("aa0".into(), "aa0-phone.cfg".into()))
+        );
+        assert_eq!(
+            who(b"logs/aa01-app.log"),
+            Some(("aa01".into(), "logs/aa01-*.log".into()))
+        );
+        // aa0's pattern logs/aa0-*.log does not take aa01's files: '1-app' is no '-'.
+        assert_eq!(who(b"logs/aa0-app.log").unwrap().0, "aa0");
+        for none in [
+            &b"aa01.cf/g"[..],
+            b"cc03-phone.cfg",
+            b"x.log",
+            b"logs/aa01-a/b.log",
+            b"logs/aa01-../../x.log",
+            b"aa01-phone.cfg/x",
+            b"a.cfg",
+        ] {
+            assert!(who(none).is_none(), "{}", lossy(none));
+        }
+        // Patterns without the MAC before their first '*': one warning each, not per phone.
+        let logs = host.logs.borrow();
+        let warned: Vec<_> = logs
+            .iter()
+            .filter(|(_, m)| m.contains("uploads pattern"))
+            .collect();
+        assert_eq!(warned.len(), 3, "{warned:?}");
+        assert!(warned[0].1.contains("'*.log'"), "{warned:?}");
+        assert!(
+            warned[1].1.contains("'${USERNAME}.cfg' gives 'a.cfg'"),
+            "{warned:?}"
+        );
+        // A pattern that takes one of the phone's own files: kept, with a warning.
+        assert!(
+            warned[2]
+                .1
+                .contains("'${MAC}.c*' takes the phone's own file 'aa01.cfg'"),
+            "{warned:?}"
+        );
+        assert_eq!(who(b"aa01.cfg").unwrap().1, "aa01.c*");
     }
 
     #[test]

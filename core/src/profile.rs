@@ -11,6 +11,7 @@ use crate::conf::{Category, ConfigFile};
 use crate::family::{self, Family};
 use crate::host::Level;
 use crate::template::Template;
+use crate::uploads::{parse_patterns, parse_size, DEFAULT_MAX};
 use crate::uri::is_contained;
 
 /// A file a profile serves. For a static file `uri` is its name and `template` its path
@@ -47,6 +48,10 @@ pub struct Profile {
     pub family: Option<&'static Family>,
     /// `models`: the family's models in use (their common files are checked).
     pub models: Vec<Vec<u8>>,
+    /// `uploads`: names phones may PUT (rendered per phone; `*` is a wildcard).
+    pub uploads: Vec<Template>,
+    /// `upload_max`: the largest upload in bytes (None: `[general]`'s, else the default).
+    pub upload_max: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,6 +63,8 @@ pub struct Settings {
     /// Access options of `[general]`: what profiles that do not set them use.
     pub access: AccessOptions,
     pub limits: Limits,
+    /// `upload_max` of `[general]`.
+    pub upload_max: Option<u64>,
 }
 
 /// A parsed `phoneprov.conf`.
@@ -115,6 +122,16 @@ pub fn parse_setvar(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((name.to_vec(), val.to_vec()))
 }
 
+fn bad_size(where_: &str, value: &[u8]) -> Diag {
+    Diag::new(
+        Level::Error,
+        format!(
+            "{where_}: upload_max = '{}' is not a size (bytes, or with K or M) - ignored",
+            lossy(value)
+        ),
+    )
+}
+
 fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
     let mut p = Profile {
         name: cat.name.clone(),
@@ -153,6 +170,14 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
             }
         } else if key.eq_ignore_ascii_case(b"enroll_file") {
             p.enroll_file = Some(Template::parse(value.to_vec()));
+        } else if key.eq_ignore_ascii_case(b"uploads") {
+            p.uploads
+                .extend(parse_patterns(value).into_iter().map(Template::parse));
+        } else if key.eq_ignore_ascii_case(b"upload_max") {
+            match parse_size(value) {
+                Some(n) => p.upload_max = Some(n),
+                None => diags.push(bad_size(&format!("{file} [{section}]"), value)),
+            }
         } else if key.eq_ignore_ascii_case(b"staticdir") {
             p.staticdir = value.to_vec();
         } else if key.eq_ignore_ascii_case(b"family") {
@@ -285,7 +310,12 @@ impl Config {
         let mut limits_set = false;
         for (key, value) in general.map(|g| &g.vars[..]).unwrap_or(&[]) {
             let where_ = format!("{} [general]", file.name);
-            if !settings.access.take(&where_, key, value, &mut diags) {
+            if key.eq_ignore_ascii_case(b"upload_max") {
+                match parse_size(value) {
+                    Some(n) => settings.upload_max = Some(n),
+                    None => diags.push(bad_size(&where_, value)),
+                }
+            } else if !settings.access.take(&where_, key, value, &mut diags) {
                 limits_set |= settings.limits.take(key, value, &mut diags);
             }
         }
@@ -384,6 +414,15 @@ impl Config {
 
     pub fn profile(&self, name: &[u8]) -> Option<&Arc<Profile>> {
         self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// The largest upload a phone of `profile` may send: its `upload_max`, else
+    /// `[general]`'s, else [`DEFAULT_MAX`].
+    pub fn upload_max(&self, profile: Option<&Profile>) -> u64 {
+        profile
+            .and_then(|p| p.upload_max)
+            .or(self.settings.upload_max)
+            .unwrap_or(DEFAULT_MAX)
     }
 }
 

@@ -61,6 +61,17 @@ pub fn phoneprov_dir() -> &'static PathBuf {
     })
 }
 
+/// `AST_SPOOL_DIR/phoneprov/uploads`, where files phones upload are kept.
+pub fn uploads_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // SAFETY: Asterisk's global spool directory, a C string set before modules load and
+        // never changed.
+        let spool = unsafe { owned_bytes(sys::pp_spool_dir()) };
+        PathBuf::from(OsStr::from_bytes(&spool)).join("phoneprov/uploads")
+    })
+}
+
 /// The HTTP server's URI prefix (http.conf `prefix`), "" or "/name".
 pub fn http_prefix() -> String {
     let mut buf = [0u8; 256];

@@ -7,12 +7,27 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use super::{cstring, owned, sys};
+use phoneprov_core::body::BodySource;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
     Head,
+    Put,
     Other,
+}
+
+/// What became of the request body (only PUT bodies are read by the module).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// Asterisk reads it (if any) before answering: none is expected, or it is small and
+    /// announced, so reading it keeps the connection.
+    Asterisk,
+    /// Left unread by an answer: the connection closes instead (an `Expect: 100-continue`
+    /// client may never send it; a large or chunked one is not worth reading).
+    CloseIfUnread,
+    /// Read (or abandoned) by the module, and Asterisk told.
+    Done,
 }
 
 pub struct Request<'a> {
@@ -25,6 +40,7 @@ pub struct Request<'a> {
     /// The status of the answer handed to Asterisk, 0 before one is; the glue answers 500
     /// for a request left without.
     status: Cell<u16>,
+    body: Cell<Body>,
 }
 
 impl<'a> Request<'a> {
@@ -42,6 +58,7 @@ impl<'a> Request<'a> {
         let method = match raw_method {
             AST_HTTP_GET => Method::Get,
             AST_HTTP_HEAD => Method::Head,
+            AST_HTTP_PUT => Method::Put,
             _ => Method::Other,
         };
         Request {
@@ -51,6 +68,54 @@ impl<'a> Request<'a> {
             raw_uri,
             method,
             status: Cell::new(0),
+            body: Cell::new(Body::Asterisk),
+        }
+    }
+
+    /// Asks that an answer given while the body is still unread closes the connection
+    /// rather than have Asterisk read the body first.
+    pub fn close_if_body_unread(&self) {
+        if self.body.get() == Body::Asterisk {
+            self.body.set(Body::CloseIfUnread);
+        }
+    }
+
+    /// Before any answer: an unread body the module chose not to read closes the connection.
+    fn before_answer(&self) {
+        if self.body.get() == Body::CloseIfUnread {
+            self.close_after_answer();
+        }
+    }
+
+    /// The connection closes after the answer.
+    pub fn close_after_answer(&self) {
+        // SAFETY: ser is the live session of this request.
+        unsafe { sys::pp_http_close_on_completion(self.ser) };
+    }
+
+    /// Sends `100 Continue` (for a client that sent `Expect: 100-continue`); false when
+    /// the connection failed.
+    pub fn send_continue(&self) -> bool {
+        // SAFETY: ser is the live session of this request.
+        unsafe { sys::pp_http_continue(self.ser) == 0 }
+    }
+
+    /// The body, to be read once. Call [`Request::body_finished`] afterwards.
+    pub fn body_reader(&self) -> BodyReader<'_> {
+        BodyReader {
+            ser: self.ser,
+            _req: std::marker::PhantomData,
+        }
+    }
+
+    /// Tells Asterisk the body was read whole (`complete`), or abandoned part-way (the
+    /// connection then closes after the answer: the rest of the body is still on it).
+    pub fn body_finished(&self, complete: bool) {
+        self.body.set(Body::Done);
+        // SAFETY: ser is the live session of this request.
+        unsafe { sys::pp_http_body_status(self.ser, c_int::from(complete)) };
+        if !complete {
+            self.close_after_answer();
         }
     }
 
@@ -138,6 +203,7 @@ impl<'a> Request<'a> {
     pub fn method_name(&self) -> &'static [u8] {
         match self.method {
             Method::Head => b"HEAD",
+            Method::Put => b"PUT",
             _ => b"GET",
         }
     }
@@ -151,6 +217,7 @@ impl<'a> Request<'a> {
     /// Answers 200 with a cacheable body that may hold NUL bytes, head and body in one write
     /// (Asterisk's own string path would cut the body at its first NUL).
     pub fn send_binary(&self, headers: &[u8], body: &[u8]) {
+        self.before_answer();
         let (t, h) = (cstring("OK"), cstring(headers));
         self.status.set(200);
         // SAFETY: ser is live; the strings and the body are valid for the call (the glue
@@ -189,6 +256,7 @@ impl<'a> Request<'a> {
         fd: c_int,
         cacheable: bool,
     ) {
+        self.before_answer();
         let (t, h) = (cstring(title), cstring(headers));
         self.status.set(status);
         if status == 304 {
@@ -231,9 +299,35 @@ impl<'a> Request<'a> {
 
     /// Asterisk's HTML error page. `text` must already be safe to show.
     pub fn error(&self, status: u16, title: &str, text: &str) {
+        self.before_answer();
         let (t, x) = (cstring(title), cstring(text));
         self.status.set(status);
         // SAFETY: ser is live; strings valid for the call.
         unsafe { sys::pp_http_error(self.ser, c_int::from(status), t.as_ptr(), x.as_ptr()) }
+    }
+}
+
+/// A request's body as the core's body reader reads it: straight from the connection,
+/// never past the body.
+pub struct BodyReader<'r> {
+    ser: *mut sys::ast_tcptls_session_instance,
+    _req: std::marker::PhantomData<&'r ()>,
+}
+
+impl BodySource for BodyReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // SAFETY: ser is the live session of the request this reader borrows; buf is
+        // writable for its length.
+        let n = unsafe { sys::pp_http_body_read(self.ser, buf.as_mut_ptr().cast(), buf.len()) };
+        usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+    }
+
+    fn read_line(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; max + 1];
+        // SAFETY: as in `read`; the glue writes at most buf.len() bytes, NUL included.
+        let n = unsafe { sys::pp_http_body_gets(self.ser, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
+        buf.truncate(n.min(max));
+        Ok(buf)
     }
 }

@@ -47,6 +47,38 @@ pub fn fetch_event(
     }
 }
 
+/// A PUT of one of a phone's upload names was answered: the event `PhoneprovUpload` (class
+/// `security`), with the size stored (0 when refused).
+pub fn upload_event(
+    mac: &[u8],
+    uri: &[u8],
+    client: &str,
+    user_agent: &str,
+    size: u64,
+    tls: bool,
+    status: u16,
+) {
+    let (m, u, c, a) = (
+        field(mac),
+        field(uri),
+        field(client.as_bytes()),
+        field(user_agent.as_bytes()),
+    );
+    // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
+    // each as a "%s" argument.
+    unsafe {
+        sys::pp_event_upload(
+            m.as_ptr(),
+            u.as_ptr(),
+            c.as_ptr(),
+            a.as_ptr(),
+            i64::try_from(size).unwrap_or(i64::MAX),
+            i32::from(tls),
+            i32::from(status),
+        )
+    }
+}
+
 /// Runs a manager action inside Asterisk, as if a manager client had sent it, and returns
 /// its answer (`Response: …` and the rest). `fields`: the action's keys and values; a value
 /// with control characters is refused (it would forge other keys).

@@ -269,12 +269,12 @@ pub fn refused_network(req: &Request, res: &Resolved<'_>) -> bool {
     let Some(pp) = policy.profile(&res.profile.name) else {
         return false;
     };
-    network_refused(req, &Peer::of(req), res, pp)
+    network_refused(req, &Peer::of(req), res.phone, pp)
 }
 
 /// [`refused_network`] for a profile's policy, with the client already looked up.
-fn network_refused(req: &Request, peer: &Peer, res: &Resolved<'_>, pp: &ProfilePolicy) -> bool {
-    let account = res.phone.map(|p| p.mac.to_vec()).unwrap_or_default();
+fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &ProfilePolicy) -> bool {
+    let account = phone.map(|p| p.mac.to_vec()).unwrap_or_default();
     if let Some(acl) = &pp.acl {
         let allowed = match (acl, peer.ip()) {
             (Ok(acl), Some(ip)) => acl.allows(ip),
@@ -292,13 +292,13 @@ fn network_refused(req: &Request, peer: &Peer, res: &Resolved<'_>, pp: &ProfileP
         }
     }
     let a = &pp.access;
-    let dynamic = res.phone.is_some();
+    let dynamic = phone.is_some();
     if dynamic && a.require_tls && !peer.tls {
         peer.event(Event::ReqNotAllowed, &account, b"plain HTTP (require_tls)");
         forbidden(req, "This file is only served over HTTPS.");
         return true;
     }
-    if let (Some(phone), true) = (res.phone, a.ua_mac_check) {
+    if let (Some(phone), true) = (phone, a.ua_mac_check) {
         let claimed = agent_of(req).and_then(|ua| ua.mac);
         let own = normalize_mac(&lossy(&phone.mac));
         if let Some(claimed) = claimed.filter(|c| Some(c) != own.as_ref()) {
@@ -320,20 +320,36 @@ fn network_refused(req: &Request, peer: &Peer, res: &Resolved<'_>, pp: &ProfileP
 /// Access lists, TLS and authentication for a route found. True when the request was
 /// answered (refused or challenged); false: serve it.
 pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
+    refused_for(req, snap, &res.profile.name, res.phone)
+}
+
+/// [`refused`] for one of a phone's own files that is no route (an upload name): as
+/// strict as its dynamic files.
+pub fn refused_phone(req: &Request, snap: &Snapshot, phone: &Phone) -> bool {
+    refused_for(req, snap, &phone.profile.name, Some(phone))
+}
+
+/// Refusal and security events of a request, as [`network_refused`] and [`refused`] name
+/// them, for a request that reached no route at all: `RequestNotAllowed`, with `why`.
+pub fn report_not_allowed(req: &Request, account: &[u8], why: &str) {
+    Peer::of(req).event(Event::ReqNotAllowed, account, why.as_bytes());
+}
+
+fn refused_for(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) -> bool {
     let Some(policy) = policy() else {
         return false;
     };
-    let Some(pp) = policy.profile(&res.profile.name) else {
+    let Some(pp) = policy.profile(profile) else {
         return false;
     };
     // The client's addresses are looked up once per request (each is a system call).
     let peer = Peer::of(req);
-    if network_refused(req, &peer, res, pp) {
+    if network_refused(req, &peer, phone, pp) {
         return true;
     }
-    let account = res.phone.map(|p| p.mac.to_vec()).unwrap_or_default();
+    let account = phone.map(|p| p.mac.to_vec()).unwrap_or_default();
     let a = &pp.access;
-    let dynamic = res.phone.is_some();
+    let dynamic = phone.is_some();
     if a.auth == AuthScheme::None || !(dynamic || a.auth_static) {
         return false;
     }
@@ -353,7 +369,7 @@ pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
         forbidden(req, "Basic authentication is only accepted over HTTPS.");
         return true;
     }
-    let verdict = check(req, snap, res, a);
+    let verdict = check(req, snap, profile, phone, a);
     match verdict {
         Verdict::Ok(session) => {
             // Once per Digest nonce (a phone's session; it may fetch many files on one
@@ -417,7 +433,13 @@ fn credentials(phone: &Phone) -> (&[u8], Option<&[u8]>) {
     (user, secret)
 }
 
-fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verdict {
+fn check(
+    req: &Request,
+    snap: &Snapshot,
+    profile: &[u8],
+    phone: Option<&Phone>,
+    a: &Access,
+) -> Verdict {
     let Some(header) = req.header("Authorization") else {
         return Verdict::Challenge { stale: false };
     };
@@ -440,7 +462,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
     }
     // The phone whose credentials open this file: the phone itself, or for a static file
     // any phone of the profile.
-    let secret = match res.phone {
+    let secret = match phone {
         Some(phone) => {
             let (u, s) = credentials(phone);
             (u == user).then_some(s).flatten()
@@ -448,7 +470,7 @@ fn check(req: &Request, snap: &Snapshot, res: &Resolved<'_>, a: &Access) -> Verd
         None => snap
             .phones
             .iter()
-            .filter(|p| p.profile.name == res.profile.name)
+            .filter(|p| p.profile.name == profile)
             .map(credentials)
             .find(|(u, _)| *u == user)
             .and_then(|(_, s)| s),

@@ -1,13 +1,14 @@
-//! The audit of dynamic fetches: per MAC, the last [`PER_PHONE`] fetches (time, client
-//! address, User-Agent and the model and firmware read from it, TLS or not, status), at most [`TOTAL`] in all, kept in memory
-//! beside the snapshot (a reload keeps them). Each fetch also raises the AMI event
-//! `PhoneprovFetch`, after the lock is released.
+//! The audit of dynamic fetches and uploads: per MAC, the last [`PER_PHONE`] of them (time,
+//! client address, User-Agent and the model and firmware read from it, TLS or not,
+//! status), at most [`TOTAL`] in all, kept in memory beside the snapshot (a reload keeps
+//! them). Each fetch also raises the AMI event `PhoneprovFetch`, each upload
+//! `PhoneprovUpload`, after the lock is released.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::http::Request;
-use crate::ffi::manager::fetch_event;
+use crate::ffi::manager::{fetch_event, upload_event};
 use phoneprov_core::recent::Recent;
 use phoneprov_core::useragent::UserAgent;
 
@@ -30,6 +31,8 @@ pub struct Fetch {
     pub firmware: String,
     pub tls: bool,
     pub status: u16,
+    /// For a PUT: the bytes stored (0 when refused).
+    pub upload: Option<u64>,
 }
 
 /// Lower-case MAC to its last fetches.
@@ -47,6 +50,44 @@ fn cut(s: &[u8]) -> &[u8] {
 
 /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with `status`.
 pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16, agent: Option<&UserAgent>) {
+    let event = keep(req, mac, uri, status, agent, None);
+    fetch_event(
+        mac,
+        &event.uri,
+        &event.client,
+        &event.user_agent,
+        &event.model,
+        &event.firmware,
+        event.tls,
+        event.status,
+    );
+}
+
+/// Records one PUT of `uri`, an upload name of the phone `mac`: `size` bytes stored, or
+/// refused with `status`.
+pub fn record_upload(req: &Request, mac: &[u8], uri: &[u8], status: u16, size: u64) {
+    let agent = crate::module::dynamic::agent_of(req);
+    let event = keep(req, mac, uri, status, agent.as_ref(), Some(size));
+    upload_event(
+        mac,
+        &event.uri,
+        &event.client,
+        &event.user_agent,
+        size,
+        event.tls,
+        event.status,
+    );
+}
+
+/// Keeps the record; a copy of it for the event.
+fn keep(
+    req: &Request,
+    mac: &[u8],
+    uri: &[u8],
+    status: u16,
+    agent: Option<&UserAgent>,
+    upload: Option<u64>,
+) -> Fetch {
     let at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -62,21 +103,13 @@ pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16, agent: Option<
         firmware: agent.map(|a| a.firmware.clone()).unwrap_or_default(),
         tls: req.is_tls(),
         status,
+        upload,
     };
     let event = fetch.clone();
     lock()
         .get_or_insert_with(|| Recent::new(PER_PHONE, TOTAL))
         .add(mac.to_ascii_lowercase(), fetch);
-    fetch_event(
-        mac,
-        &event.uri,
-        &event.client,
-        &event.user_agent,
-        &event.model,
-        &event.firmware,
-        event.tls,
-        event.status,
-    );
+    event
 }
 
 /// The phone's last fetches, oldest first.

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use crate::ffi::host::{cli_print, data_file, function_exists};
+use crate::ffi::host::{cli_print, data_file, function_exists, uploads_dir};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
 use crate::module::resync::{self, Selection};
@@ -94,10 +94,20 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
             }
         }
     }
+    if !phone.uploads.is_empty() {
+        let dir = uploads_dir().join(lossy(&phone.mac.to_ascii_lowercase()).as_ref());
+        let _ = writeln!(out, "\nUploads (PUT, stored in {}):", dir.display());
+        for pattern in &phone.uploads {
+            out.extend_from_slice(b"  ");
+            out.extend_from_slice(pattern);
+            out.push(b'\n');
+        }
+    }
     out
 }
 
-/// One fetch: time, status, client, TLS, URI and User-Agent.
+/// One fetch: time, status, client, TLS, URI and User-Agent (an upload: PUT, the URI and
+/// the bytes stored).
 fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
     let _ = write!(
         out,
@@ -107,7 +117,13 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
         f.client,
         if f.tls { "tls" } else { "plain" }
     );
+    if f.upload.is_some() {
+        out.extend_from_slice(b"PUT ");
+    }
     out.extend_from_slice(&f.uri);
+    if let Some(size) = f.upload {
+        let _ = write!(out, " ({size} bytes)");
+    }
     let _ = write!(out, "  \"{}\"", f.user_agent.escape_debug());
     if !f.model.is_empty() {
         let _ = write!(out, " ({} {})", f.model, f.firmware);

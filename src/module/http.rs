@@ -6,7 +6,7 @@ use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::metrics::{self, Kind};
-use crate::module::{access, dynamic, state, statics, tokens};
+use crate::module::{access, dynamic, state, statics, tokens, uploads};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::uri::{self, UriError};
 
@@ -90,6 +90,9 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
     if access::refused_early(req) {
         return None;
     }
+    if req.method == Method::Put {
+        return uploads::put(req, &uri);
+    }
     if let Some(token) = uri.strip_prefix(b"enroll/") {
         tokens::serve(req, token);
         return Some(Kind::Dynamic);
@@ -98,8 +101,21 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
         not_found(req, &uri);
         return None;
     };
+    if let Some(kind) = uploads::serve_stored(req, &snap, &uri) {
+        return Some(kind);
+    }
     let Some(res) = snap.resolve(&uri) else {
-        not_found(req, &uri);
+        if snap.has_uploads() && snap.upload_target(&uri).is_some() {
+            // A phone asking for its own upload before it made one (a Polycom's overrides
+            // at boot): no guess, no miss.
+            req.error(
+                404,
+                "Not Found",
+                "Nothing was uploaded under this name yet.",
+            );
+        } else {
+            not_found(req, &uri);
+        }
         return None;
     };
     if access::refused(req, &snap, &res) {

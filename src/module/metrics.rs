@@ -20,20 +20,23 @@ pub enum Kind {
     NotModified,
     Denied,
     Error,
+    /// A PUT of an upload name that reached its phone (stored or refused).
+    Upload,
 }
 
-const KINDS: [(Kind, &str); 6] = [
+const KINDS: [(Kind, &str); 7] = [
     (Kind::Static, "static"),
     (Kind::Dynamic, "dynamic"),
     (Kind::NotFound, "404"),
     (Kind::NotModified, "304"),
     (Kind::Denied, "denied"),
     (Kind::Error, "error"),
+    (Kind::Upload, "upload"),
 ];
 
 /// The statuses this module answers with; anything else is counted as `other`.
-const STATUSES: [u16; 13] = [
-    200, 304, 400, 401, 403, 404, 410, 413, 429, 500, 501, 503, 0,
+const STATUSES: [u16; 15] = [
+    200, 201, 304, 400, 401, 403, 404, 410, 413, 429, 500, 501, 503, 507, 0,
 ];
 
 static REQUESTS: [[AtomicU64; STATUSES.len()]; KINDS.len()] =

@@ -19,6 +19,7 @@ mod statics;
 pub mod status;
 mod templates;
 pub mod tokens;
+mod uploads;
 
 use std::sync::Arc;
 use std::time::Duration;

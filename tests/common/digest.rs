@@ -26,6 +26,18 @@ pub fn challenges(r: &Response) -> Vec<String> {
 
 /// Our own Digest client: the Authorization header answering `challenge`.
 pub fn digest_header(challenge: &str, user: &str, pw: &str, uri: &str, nc: u32) -> String {
+    digest_header_for("GET", challenge, user, pw, uri, nc)
+}
+
+/// [`digest_header`] for another method than GET.
+pub fn digest_header_for(
+    method: &str,
+    challenge: &str,
+    user: &str,
+    pw: &str,
+    uri: &str,
+    nc: u32,
+) -> String {
     let alg = match param(challenge, "algorithm").as_deref() {
         Some("SHA-256") => Algorithm::Sha256,
         _ => Algorithm::Md5,
@@ -34,7 +46,7 @@ pub fn digest_header(challenge: &str, user: &str, pw: &str, uri: &str, nc: u32) 
     let nonce = param(challenge, "nonce").expect("nonce");
     let (nc, cnonce) = (format!("{nc:08x}"), "0a4f113b");
     let ha1 = alg.hex(&[user.as_bytes(), realm.as_bytes(), pw.as_bytes()]);
-    let ha2 = alg.hex(&[b"GET", uri.as_bytes()]);
+    let ha2 = alg.hex(&[method.as_bytes(), uri.as_bytes()]);
     let response = alg.hex(&[
         ha1.as_bytes(),
         nonce.as_bytes(),
