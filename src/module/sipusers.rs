@@ -13,7 +13,9 @@ pub use phoneprov_core::users::PROVIDER_NAME;
 
 const FILES: [&str; 2] = ["phoneprov_users.conf", "users.conf"];
 
-/// The first users file that exists; Err(()) when one exists but cannot be parsed.
+/// The first users file that exists; Err(()) when one exists but cannot be parsed, or is
+/// mapped to realtime and could not be loaded (the phones it had are then kept: a database
+/// outage during a reload must not empty the phone list).
 fn users_file() -> Result<Option<ConfigFile>, ()> {
     for name in FILES {
         match config::load(name) {
@@ -21,6 +23,13 @@ fn users_file() -> Result<Option<ConfigFile>, ()> {
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
                 log::error!("{name} could not be parsed.");
+                return Err(());
+            }
+            Err(LoadError::Realtime) => {
+                log::error!(
+                    "{name} is mapped to realtime in extconfig.conf, and its engine could not \
+                     load it (database unreachable?)."
+                );
                 return Err(());
             }
         }
