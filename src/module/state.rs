@@ -469,19 +469,16 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
     0
 }
 
-/// Removes extensions of a provider: from what it is loading right now when a load is in
-/// progress (providers delete the extensions of objects they reload), else from what is
-/// served.
+/// Removes extensions of a provider from what is served; not while the provider loads.
+/// Its load's result replaces its whole set anyway (so nothing served is half-emptied), and
+/// res_pjsip_phoneprov_provider deletes the MAC of every `phoneprov` object it destroys:
+/// with sorcery realtime its objects live only during its `load_users`, so applying those
+/// deletions to what it is loading would remove every phone it has just added. (With
+/// pjsip.conf the objects it destroys in a load are the previous ones, before it adds any.)
 fn change_extensions(provider: &str, keep: impl Fn(&Extension) -> bool) {
     let mut reg = lock(&REGISTRY);
     let Some(reg) = reg.as_mut() else { return };
-    if let Some(st) = reg
-        .loading
-        .iter_mut()
-        .rev()
-        .find(|s| &*s.provider == provider)
-    {
-        st.extensions.retain(keep);
+    if reg.loading.iter().any(|s| &*s.provider == provider) {
         return;
     }
     if let Some(p) = reg.provider(provider) {
