@@ -10,6 +10,7 @@ pub mod digest;
 pub mod linphone;
 pub mod load;
 pub mod postgres;
+pub mod realtime;
 pub mod xml;
 
 use std::collections::BTreeMap;
