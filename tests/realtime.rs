@@ -427,3 +427,30 @@ fn stock_module_loses_realtime_pjsip_phones() {
     ast.cli("module reload res_pjsip_phoneprov_provider.so");
     assert_eq!(ast.get("/phoneprov/0004f2000101.cfg").status, 404);
 }
+
+/// With the database down when Asterisk starts, nothing is served; once it is back, a reload
+/// serves everything (the users provider stays registered though it could read nothing).
+#[test]
+fn database_down_at_start_then_a_reload_once_it_is_back() {
+    let mut pg = database();
+    pg.sql(&phoneprov_conf_sql());
+    pg.sql(&line_sql("6001", "0004f2000001", 1, "first"));
+    let port = pg.port;
+    pg.stop();
+    let ast = Builder::new(Impl::Rust)
+        .realtime(&pg)
+        .file("t.cfg", LINES_TEMPLATE)
+        .file("line.txt", LINE)
+        .start();
+    assert_eq!(ast.get("/phoneprov/0004f2000001.cfg").status, 404);
+    assert!(ast.log_has("phoneprov.conf is mapped to realtime in extconfig.conf"));
+    assert!(ast.log_has("phoneprov_users.conf is mapped to realtime in extconfig.conf"));
+
+    pg.start_again();
+    same_port_or_reconfigure(&ast, &pg, port);
+    reload(&ast);
+    assert_eq!(
+        ast.get("/phoneprov/0004f2000001.cfg").text(),
+        "1=6001:first vm ;\n"
+    );
+}

@@ -389,9 +389,21 @@ pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
     let name: Arc<str> = name.into();
     // A provider that unregistered and comes back (its reload) keeps serving its previous
     // phones until this load completes.
-    let Some(extensions) = run_provider(&name, load, config) else {
-        log::error!("Unable to load provider '{name}' users. Register aborted.");
-        return -1;
+    let extensions = match run_provider(&name, load, config) {
+        Some(extensions) => extensions,
+        // Ours stays registered, without phones, when it cannot read them at load (a users
+        // file that does not parse, its database unreachable): only registered providers
+        // are reloaded, and the next reload must be able to read them.
+        None if matches!(load, LoadUsers::Builtin(_)) => {
+            log::error!(
+                "Unable to load provider '{name}' users; it has none until a reload reads them."
+            );
+            Vec::new()
+        }
+        None => {
+            log::error!("Unable to load provider '{name}' users. Register aborted.");
+            return -1;
+        }
     };
     {
         let mut reg = lock(&REGISTRY);
