@@ -2,18 +2,26 @@
 //! (`scripts/postgres.sh` installs them; `make test` runs it), a fresh data directory under
 //! /tmp, a free port on 127.0.0.1 only and a private socket directory. The server runs as the
 //! `postgres` user (it refuses root). Dropping it stops the server and removes the directory;
-//! when the test failed, the server's log is printed first.
+//! when the test failed, the server's log is printed first. Declare it before the Asterisk
+//! that uses it, so that Asterisk stops first.
 //!
 //! ```ignore
-//! let pg = Postgres::start();
-//! pg.sql_file(&project_dir().join("asterisk-conf/realtime/static.sql"));
-//! pg.sql("INSERT INTO ast_config (...) VALUES (...)");
-//! let ast = Builder::new(Impl::Rust).pgsql(&pg).conf("extconfig.conf", ...).start();
+//! let mut pg = Postgres::start();            // or common::realtime::database(): with the
+//! pg.sql_file(&path_of("my_schema.sql"));    //   schema of asterisk-conf/realtime/
+//! pg.sql(&format!("INSERT INTO t (a) VALUES ({});", quote("it's")));
+//! let rows = pg.rows("SELECT a FROM t");     // Vec<Vec<String>>
+//! let ast = Builder::new(Impl::Rust)
+//!     .pgsql(&pg)                            // res_config_pgsql and its res_pgsql.conf
+//!     .conf("extconfig.conf", "[settings]\nmy_family => pgsql,asterisk,t\n")
+//!     .start();
+//! pg.stop();                                 // an outage; pg.start_again() ends it
 //! ```
 //!
 //! Asterisk (chrooted in the sandbox, same network namespace) reaches the server over TCP on
-//! 127.0.0.1 through `res_config_pgsql` and the sandbox's libpq: [`Builder::pgsql`] loads the
-//! module and writes its `res_pgsql.conf`.
+//! 127.0.0.1 through `res_config_pgsql` and the sandbox's libpq, as role [`USER`] with
+//! [`PASSWORD`] (scram-sha-256). `PHONEPROV_PG_LOG_STATEMENTS=1` makes the server log every
+//! statement (printed with its log when a test fails); `PHONEPROV_PG_BIN` chooses the
+//! server's programs.
 
 use std::fs;
 use std::io::Write;
@@ -115,7 +123,8 @@ impl Postgres {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let bin = bin_dir();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("pptest-pg-{}-{n}", std::process::id()));
+        // /tmp, not TMPDIR: the server's user must be able to reach the directory.
+        let dir = PathBuf::from(format!("/tmp/pptest-pg-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("sock")).expect("postgres test directory");
         if is_root() {
