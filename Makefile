@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox linphone-root linphone-root-for-tests test unit integration lint run install uninstall deb clean help soak fuzz bench
+.PHONY: all build sandbox linphone-root linphone-root-for-tests postgres test unit integration lint run install uninstall deb clean help soak fuzz bench
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make deb        target/asterisk-res-phoneprov-rs_<version>_amd64.deb for the sandbox's Asterisk"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
+	@echo "make postgres   install the PostgreSQL server the realtime tests start (apt, if missing)"
 	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
 	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
 	@echo "make fuzz       every fuzz target for FUZZ_SECONDS each (default 60)"
@@ -33,6 +34,11 @@ linphone-root:
 linphone-root-for-tests:
 	@scripts/linphone-root.sh || echo "linphone-root: not created (see above); tests/linphone.rs will skip"
 
+# The PostgreSQL server programs for the realtime tests (tests/common/postgres.rs starts a
+# private server per test); installed with apt when missing.
+postgres:
+	@scripts/postgres.sh
+
 build: sandbox
 	$(CARGO) build --release
 
@@ -48,10 +54,10 @@ INTEGRATION_TESTS := $(CARGO) test --release --no-fail-fast --test '*' -- --test
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
-integration: build linphone-root-for-tests
+integration: build linphone-root-for-tests postgres
 	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: build lint linphone-root-for-tests
+test: build lint linphone-root-for-tests postgres
 	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.

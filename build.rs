@@ -145,6 +145,7 @@ fn main() {
         .allowlist_function("ast_category_browse")
         .allowlist_function("ast_variable_browse")
         .allowlist_function("ast_config_destroy")
+        .allowlist_function("ast_realtime_is_mapping_defined")
         .allowlist_function("ast_var_name")
         .allowlist_function("ast_var_value")
         .allowlist_function("ast_var_full_name")

@@ -11,6 +11,10 @@ use phoneprov_core::conf::{Category, CategoryRef, ConfigFile};
 pub enum LoadError {
     Missing,
     Invalid,
+    /// extconfig.conf maps the file to a realtime engine (static realtime), and the load
+    /// failed: the database is unreachable, or the engine's module is not loaded. Not a
+    /// missing file: the caller keeps what it had rather than read an absence.
+    Realtime,
 }
 
 /// A loaded configuration, destroyed on drop.
@@ -139,6 +143,14 @@ pub fn load(filename: &str) -> Result<ConfigFile, LoadError> {
     loaded
 }
 
+/// Whether extconfig.conf's `[settings]` maps `name` (a configuration file, or a realtime
+/// family) to a realtime engine.
+pub fn is_realtime_mapped(name: &str) -> bool {
+    let name = cstring(name);
+    // SAFETY: name is a valid C string for the call; Asterisk only reads it.
+    unsafe { sys::ast_realtime_is_mapping_defined(name.as_ptr()) != 0 }
+}
+
 fn open(filename: &str) -> Result<AstConfig, LoadError> {
     let name = cstring(filename);
     let mut status = 0;
@@ -147,6 +159,7 @@ fn open(filename: &str) -> Result<AstConfig, LoadError> {
     match status {
         0 if !raw.is_null() => Ok(AstConfig(raw)),
         2 => Err(LoadError::Invalid),
+        _ if is_realtime_mapped(filename) => Err(LoadError::Realtime),
         _ => Err(LoadError::Missing),
     }
 }

@@ -34,6 +34,9 @@ fn read_config() -> Result<Arc<Config>, String> {
     let file = config::load("phoneprov.conf").map_err(|e| match e {
         LoadError::Missing => "Unable to load config phoneprov.conf".to_owned(),
         LoadError::Invalid => "phoneprov.conf could not be parsed".to_owned(),
+        LoadError::Realtime => "phoneprov.conf is mapped to realtime in extconfig.conf, and \
+                                its engine could not load it (database unreachable?)"
+            .to_owned(),
     })?;
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));

@@ -15,7 +15,9 @@ pub use phoneprov_core::users::PROVIDER_NAME;
 const FILES: [&str; 2] = ["phoneprov_users.conf", "users.conf"];
 
 /// The users of the first users file that exists, read in place (see
-/// [`config::with_config`]); None when neither exists, Err(()) when one cannot be parsed.
+/// [`config::with_config`]); None when neither exists, Err(()) when one cannot be parsed or
+/// is mapped to realtime and could not be loaded (the phones it had are then kept: a
+/// database outage during a reload must not empty the phone list).
 fn read_users(
     settings: &Settings,
     server: Option<&[u8]>,
@@ -34,6 +36,13 @@ fn read_users(
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
                 log::error!("{name} could not be parsed.");
+                return Err(());
+            }
+            Err(LoadError::Realtime) => {
+                log::error!(
+                    "{name} is mapped to realtime in extconfig.conf, and its engine could not \
+                     load it (database unreachable?)."
+                );
                 return Err(());
             }
         }

@@ -389,9 +389,21 @@ pub fn provider_register(name: &str, load: LoadUsers) -> i32 {
     let name: Arc<str> = name.into();
     // A provider that unregistered and comes back (its reload) keeps serving its previous
     // phones until this load completes.
-    let Some(extensions) = run_provider(&name, load, config) else {
-        log::error!("Unable to load provider '{name}' users. Register aborted.");
-        return -1;
+    let extensions = match run_provider(&name, load, config) {
+        Some(extensions) => extensions,
+        // Ours stays registered, without phones, when it cannot read them at load (a users
+        // file that does not parse, its database unreachable): only registered providers
+        // are reloaded, and the next reload must be able to read them.
+        None if matches!(load, LoadUsers::Builtin(_)) => {
+            log::error!(
+                "Unable to load provider '{name}' users; it has none until a reload reads them."
+            );
+            Vec::new()
+        }
+        None => {
+            log::error!("Unable to load provider '{name}' users. Register aborted.");
+            return -1;
+        }
     };
     {
         let mut reg = lock(&REGISTRY);
@@ -469,19 +481,16 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
     0
 }
 
-/// Removes extensions of a provider: from what it is loading right now when a load is in
-/// progress (providers delete the extensions of objects they reload), else from what is
-/// served.
+/// Removes extensions of a provider from what is served; not while the provider loads.
+/// Its load's result replaces its whole set anyway (so nothing served is half-emptied), and
+/// res_pjsip_phoneprov_provider deletes the MAC of every `phoneprov` object it destroys:
+/// with sorcery realtime its objects live only during its `load_users`, so applying those
+/// deletions to what it is loading would remove every phone it has just added. (With
+/// pjsip.conf the objects it destroys in a load are the previous ones, before it adds any.)
 fn change_extensions(provider: &str, keep: impl Fn(&Extension) -> bool) {
     let mut reg = lock(&REGISTRY);
     let Some(reg) = reg.as_mut() else { return };
-    if let Some(st) = reg
-        .loading
-        .iter_mut()
-        .rev()
-        .find(|s| &*s.provider == provider)
-    {
-        st.extensions.retain(keep);
+    if reg.loading.iter().any(|s| &*s.provider == provider) {
         return;
     }
     if let Some(p) = reg.provider(provider) {

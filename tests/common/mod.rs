@@ -9,6 +9,8 @@ pub mod ami;
 pub mod digest;
 pub mod linphone;
 pub mod load;
+pub mod postgres;
+pub mod realtime;
 pub mod samples;
 pub mod xml;
 
