@@ -9,6 +9,7 @@ use crate::args::{separate_args, strip};
 use crate::bytes::lossy;
 use crate::conf::{Category, ConfigFile};
 use crate::host::Level;
+use crate::realtime::{RealtimeOptions, RealtimeParse};
 use crate::template::Template;
 use crate::uri::is_contained;
 
@@ -52,6 +53,8 @@ pub struct Settings {
     /// Access options of `[general]`: what profiles that do not set them use.
     pub access: AccessOptions,
     pub limits: Limits,
+    /// Dynamic lookup mode, when `users_realtime` is set.
+    pub realtime: Option<RealtimeOptions>,
 }
 
 /// A parsed `phoneprov.conf`.
@@ -235,13 +238,17 @@ impl Config {
         };
         let mut settings = settings;
         let mut limits_set = false;
+        let mut realtime = RealtimeParse::default();
+        let where_ = format!("{} [general]", file.name);
         for (key, value) in general.map(|g| &g.vars[..]).unwrap_or(&[]) {
-            let where_ = format!("{} [general]", file.name);
-            if !settings.access.take(&where_, key, value, &mut diags) {
+            if !settings.access.take(&where_, key, value, &mut diags)
+                && !realtime.take(&where_, key, value, &mut diags)
+            {
                 limits_set |= settings.limits.take(key, value, &mut diags);
             }
         }
         settings.limits = settings.limits.finish(limits_set);
+        settings.realtime = realtime.finish(&where_, &mut diags);
         let mut profiles: Vec<Arc<Profile>> = Vec::new();
         for cat in &file.categories {
             if cat.is("general") {
