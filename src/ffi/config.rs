@@ -51,34 +51,61 @@ fn load_timed(filename: &str) -> Result<ConfigFile, LoadError> {
         _ => return Err(LoadError::Missing),
     }
     let cfg = AstConfig(raw);
-    let mut file = ConfigFile {
-        name: filename.to_owned(),
-        categories: Vec::new(),
-    };
-    let mut cat: *mut c_char = std::ptr::null_mut();
-    loop {
-        // SAFETY: cfg is a live config; cat is NULL or the previous category name it returned.
-        cat = unsafe { sys::ast_category_browse(cfg.0, cat) };
-        if cat.is_null() {
-            break;
+    Ok(cfg.to_owned(filename))
+}
+
+impl AstConfig {
+    /// Every category and variable, copied.
+    fn to_owned(&self, name: &str) -> ConfigFile {
+        let mut file = ConfigFile {
+            name: name.to_owned(),
+            categories: Vec::new(),
+        };
+        let mut cat: *mut c_char = std::ptr::null_mut();
+        loop {
+            // SAFETY: self is a live config; cat is NULL or the previous category name it
+            // returned.
+            cat = unsafe { sys::ast_category_browse(self.0, cat) };
+            if cat.is_null() {
+                break;
+            }
+            let mut vars = Vec::new();
+            // SAFETY: cat was just returned by browsing self, which stays alive here; passing
+            // the same pointer makes Asterisk browse this very category, even when names repeat.
+            let mut v = unsafe { sys::ast_variable_browse(self.0, cat) };
+            while !v.is_null() {
+                // SAFETY: v points to a variable of the live config.
+                let var = unsafe { &*v };
+                // SAFETY: a variable's name and value are C strings owned by the live config.
+                let (name, value) = unsafe { (owned_bytes(var.name), owned_bytes(var.value)) };
+                vars.push((name, value.into()));
+                v = var.next;
+            }
+            file.categories.push(Category {
+                // SAFETY: cat is the live config's category name, a C string.
+                name: unsafe { owned_bytes(cat) },
+                vars,
+            });
         }
-        let mut vars = Vec::new();
-        // SAFETY: cat was just returned by browsing cfg, which stays alive here; passing the
-        // same pointer makes Asterisk browse this very category, even when names repeat.
-        let mut v = unsafe { sys::ast_variable_browse(cfg.0, cat) };
-        while !v.is_null() {
-            // SAFETY: v points to a variable of the live config.
-            let var = unsafe { &*v };
-            // SAFETY: a variable's name and value are C strings owned by the live config.
-            let (name, value) = unsafe { (owned_bytes(var.name), owned_bytes(var.value)) };
-            vars.push((name, value.into()));
-            v = var.next;
-        }
-        file.categories.push(Category {
-            // SAFETY: cat is the live config's category name, a C string.
-            name: unsafe { owned_bytes(cat) },
-            vars,
-        });
+        file
     }
-    Ok(file)
+}
+
+/// The rows of realtime `family` whose `field` is `value`, one category each; None when
+/// there are none or the lookup failed (tell them apart with [`realtime_probe`]).
+pub fn realtime_rows(family: &[u8], field: &str, value: &[u8]) -> Option<ConfigFile> {
+    let (family, field, value) = (cstring(family), cstring(field), cstring(value));
+    // SAFETY: three valid C strings for the duration of the call.
+    let raw = unsafe { sys::pp_realtime_multi(family.as_ptr(), field.as_ptr(), value.as_ptr()) };
+    if raw.is_null() {
+        return None;
+    }
+    Some(AstConfig(raw).to_owned("realtime"))
+}
+
+/// Whether realtime `family` is mapped and its storage answers now.
+pub fn realtime_probe(family: &[u8]) -> bool {
+    let family = cstring(family);
+    // SAFETY: a valid C string for the duration of the call.
+    unsafe { sys::pp_realtime_probe(family.as_ptr()) == 0 }
 }

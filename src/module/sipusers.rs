@@ -7,6 +7,7 @@ use crate::ffi::log;
 use crate::module::state;
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::conf::ConfigFile;
+use phoneprov_core::profile::Settings;
 use phoneprov_core::users;
 
 pub use phoneprov_core::users::PROVIDER_NAME;
@@ -28,6 +29,19 @@ fn users_file() -> Result<Option<ConfigFile>, ()> {
     Ok(None)
 }
 
+/// The address `serveraddr` or `serveriface` gives; None leaves SERVER to each request.
+pub fn configured_server(settings: &Settings) -> Option<Vec<u8>> {
+    settings.serveraddr.clone().or_else(|| {
+        settings.serveriface.as_deref().map(|iface| {
+            let address = iface_ipv4(iface).map(|a| a.to_string());
+            address.map(String::into_bytes).unwrap_or_else(|| {
+                log::warning!("Unable to get IP of {}", lossy(iface));
+                b"0.0.0.0".to_vec()
+            })
+        })
+    })
+}
+
 pub fn load_users() -> i32 {
     let Some(config) = state::config_for(PROVIDER_NAME) else {
         return -1;
@@ -41,16 +55,7 @@ pub fn load_users() -> i32 {
         Err(()) => return -1,
     };
     let settings = &config.settings;
-    let server = settings.serveraddr.clone().or_else(|| {
-        settings.serveriface.as_deref().map(|iface| {
-            let address = iface_ipv4(iface).map(|a| a.to_string());
-            address.map(String::into_bytes).unwrap_or_else(|| {
-                log::warning!("Unable to get IP of {}", lossy(iface));
-                b"0.0.0.0".to_vec()
-            })
-        })
-    });
-    let defaults = users::defaults(settings, server.as_deref(), &file);
+    let defaults = users::defaults(settings, configured_server(settings).as_deref(), &file);
     let mut diags = Vec::new();
     let found = users::load(&file, &defaults, &mut diags);
     log::diagnostics!(diags);
