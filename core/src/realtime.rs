@@ -9,8 +9,10 @@
 
 use crate::args::strip;
 use crate::bytes::lossy;
+use crate::conf::ConfigFile;
 use crate::host::Level;
 use crate::profile::Diag;
+use crate::vars::Text;
 
 pub const DEFAULT_TTL: u64 = 60;
 pub const DEFAULT_CACHE_SIZE: usize = 10_000;
@@ -212,6 +214,21 @@ pub fn spellings(as_written: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The rows of a lookup as users-file sections: a row needs no `autoprov` column (being in
+/// the table is enough; one that sets it to a false value is still skipped), and its
+/// `section` column, if any, names it (drivers name a row after the value looked up).
+pub fn rows_as_sections(rows: &mut ConfigFile) {
+    for cat in &mut rows.categories {
+        if let Some(section) = cat.get("section").filter(|s| !s.is_empty()) {
+            cat.name = section.to_vec();
+        }
+        if cat.get("autoprov").is_none() {
+            cat.vars
+                .push((b"autoprov".to_vec(), Text::from(&b"yes"[..])));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +288,23 @@ mod tests {
             ]
         );
         assert_eq!(spellings(b"001122334455"), vec![b"001122334455".to_vec()]);
+    }
+
+    #[test]
+    fn rows_become_sections() {
+        use crate::conf::Category;
+        let mut rows = ConfigFile {
+            name: "realtime".into(),
+            categories: vec![
+                Category::new("0004f2000001", &[("section", "6001"), ("profile", "p")]),
+                Category::new("0004f2000001", &[("autoprov", "no")]),
+            ],
+        };
+        rows_as_sections(&mut rows);
+        assert_eq!(rows.categories[0].name, b"6001");
+        assert_eq!(rows.categories[0].get("autoprov"), Some(&b"yes"[..]));
+        assert_eq!(rows.categories[1].name, b"0004f2000001");
+        assert_eq!(rows.categories[1].get("autoprov"), Some(&b"no"[..]));
     }
 
     #[test]

@@ -160,6 +160,6 @@ fn realtime_answer(req: &Request, snap: &Arc<Snapshot>, uri: &[u8]) -> Option<Ki
     if access::refused(req, snap, &res) {
         return None;
     }
-    dynamic::serve(req, snap, &phone.phone, entry, uri);
+    dynamic::serve_alone(req, snap, &phone.phone, entry, uri);
     Some(Kind::Dynamic)
 }

@@ -26,7 +26,9 @@ use phoneprov_core::conf::ConfigFile;
 use phoneprov_core::lru::Lru;
 use phoneprov_core::model::{Extension, Phone, Snapshot};
 use phoneprov_core::profile::Config;
-use phoneprov_core::realtime::{spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN};
+use phoneprov_core::realtime::{
+    rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
+};
 use phoneprov_core::users;
 use phoneprov_core::vars::Text;
 
@@ -39,7 +41,7 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// A phone from the database, built.
 pub struct RealtimePhone {
-    pub phone: Phone,
+    pub phone: Arc<Phone>,
     /// The URI of each of its dynamic files: (uri, file index).
     uris: Vec<(Text, usize)>,
 }
@@ -255,7 +257,7 @@ fn query(
     for spelling in spellings(&mac.written) {
         if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
             up();
-            return Ok(build(config, &rows));
+            return Ok(build(config, rows));
         }
     }
     if config::realtime_probe(&opts.family) {
@@ -284,11 +286,12 @@ fn down(family: &[u8]) {
 }
 
 /// The phone the rows describe, built as the users file's phones are.
-fn build(config: &Arc<Config>, rows: &ConfigFile) -> Option<RealtimePhone> {
+fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
+    rows_as_sections(&mut rows);
     let server = configured_server(&config.settings);
     let defaults = users::defaults(&config.settings, server.as_deref(), &ConfigFile::default());
     let mut diags = Vec::new();
-    let lines = users::load(rows, &defaults, &mut diags);
+    let lines = users::load(&rows, &defaults, &mut diags);
     log::diagnostics!(diags);
     let provider: Arc<str> = Arc::from(PROVIDER);
     let extensions: Vec<Extension> = lines
@@ -299,7 +302,10 @@ fn build(config: &Arc<Config>, rows: &ConfigFile) -> Option<RealtimePhone> {
         })
         .collect();
     let (phone, uris) = Snapshot::build_phone(config.clone(), &extensions, &AstHost)?;
-    Some(RealtimePhone { phone, uris })
+    Some(RealtimePhone {
+        phone: Arc::new(phone),
+        uris,
+    })
 }
 
 /// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
