@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::postgres::{quote, Postgres};
 use common::realtime::database;
-use common::xml::well_formed;
+use phoneprov_core::xmlcheck;
 use common::{Asterisk, Builder, Impl};
 
 const TTL_SECONDS: u64 = 2;
@@ -115,7 +115,7 @@ fn phones_only_in_the_database_are_served_and_cached() {
     let r = ast.get("/phoneprov/0004f2000001.xml");
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.text();
-    well_formed(&body).unwrap_or_else(|e| panic!("{e}:\n{body}"));
+    xmlcheck::check(&body).unwrap_or_else(|e| panic!("{e:?}\n{body}"));
     assert!(body.contains("<user>6001</user>"), "{body}");
     assert!(
         body.contains("Jane &lt;J&gt; &amp; &quot;Co&quot;"),
