@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox linphone-root linphone-root-for-tests postgres test unit integration lint run install uninstall deb clean help soak fuzz bench
+.PHONY: all build sandbox linphone-root linphone-root-for-tests postgres test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
 	@echo "make postgres   install the PostgreSQL server the realtime tests start (apt, if missing)"
 	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
+	@echo "make bench-scale  dynamic lookup mode, 1,000,000 phones in PostgreSQL; writes BENCHMARKS.md"
 	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
 	@echo "make fuzz       every fuzz target for FUZZ_SECONDS each (default 60)"
 
@@ -64,6 +65,12 @@ test: build lint linphone-root-for-tests postgres
 bench: build
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench --bench compare
+
+# Dynamic lookup mode with 1,000,000 phones in PostgreSQL against 100,000 in memory; writes
+# its section of BENCHMARKS.md.
+bench-scale: build postgres
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(CARGO) bench --bench scale
 
 # Minutes-long stress (SOAK_SECONDS, default 300), then the stock module's failures.
 soak: build

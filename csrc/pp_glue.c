@@ -150,6 +150,22 @@ struct ast_config *pp_config_load(const char *filename, int *status)
 	return cfg;
 }
 
+struct ast_config *pp_realtime_multi(const char *family, const char *field, const char *value)
+{
+	return ast_load_realtime_multientry(family, field, value, SENTINEL);
+}
+
+int pp_realtime_probe(const char *family)
+{
+	if (!ast_check_realtime(family)) {
+		return -1;
+	}
+	/* A backend answers a requirement from its cache of table columns; forgetting that
+	 * cache first makes it ask the database (res_config_pgsql, _odbc and _sqlite3 do). */
+	ast_unload_realtime(family);
+	return ast_realtime_require_field(family, SENTINEL) ? -1 : 0;
+}
+
 int pp_iface_ipv4(const char *iface, unsigned char out[4])
 {
 	struct ifreq ifr;

@@ -97,6 +97,11 @@ void pp_str_free(struct ast_str *s);
 
 /* Configuration: status 0 loaded, 1 missing, 2 invalid. */
 struct ast_config *pp_config_load(const char *filename, int *status);
+/* The rows of realtime `family` whose `field` equals `value`; NULL when there are none or the
+ * lookup failed (the realtime API does not tell which). */
+struct ast_config *pp_realtime_multi(const char *family, const char *field, const char *value);
+/* 0 when `family` is mapped and its storage answers now; -1 otherwise. */
+int pp_realtime_probe(const char *family);
 
 /* The IPv4 address of a network interface (serveriface); 0 on success. */
 int pp_iface_ipv4(const char *iface, unsigned char out[4]);

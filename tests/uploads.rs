@@ -612,8 +612,7 @@ fn polycom_sample_overrides_come_back() {
 
     let master = get(&format!("/phoneprov/{mac}.cfg")).text();
     assert!(
-        master.contains("OVERRIDES_DIRECTORY=\"\"")
-            && master.contains("LOG_FILE_DIRECTORY=\"\""),
+        master.contains("OVERRIDES_DIRECTORY=\"\"") && master.contains("LOG_FILE_DIRECTORY=\"\""),
         "{master}"
     );
     let overrides = format!("/phoneprov/{mac}-phone.cfg");

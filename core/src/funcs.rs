@@ -68,8 +68,9 @@ pub fn each_user(snap: &Snapshot, data: &[u8], render: &RenderItem) -> Vec<u8> {
 
 /// The template file rendered once for every line of the phone with that MAC.
 /// `read` loads a template file by its name below `AST_DATA_DIR/phoneprov/`.
-pub fn each_extension(
-    snap: &Snapshot,
+/// `find` gives the phone of a MAC: the snapshot's, or one served from elsewhere (realtime).
+pub fn each_extension<'a>(
+    find: &dyn Fn(&[u8]) -> Option<&'a Phone>,
     data: &[u8],
     host: &dyn Host,
     read: &ReadTemplate,
@@ -83,7 +84,7 @@ pub fn each_extension(
         );
         return Vec::new();
     }
-    let Some(phone) = snap.phone(&mac) else {
+    let Some(phone) = find(&mac) else {
         host.log(
             Level::Warning,
             &format!("Could not find user with mac = '{}'", lossy(&mac)),
@@ -169,7 +170,8 @@ mod tests {
         let render = |t: &Template, p: &Phone, v: &Vars| {
             [p.mac.to_vec(), host.substitute(t.text(), v)].concat()
         };
-        let each = |data: &str| each_extension(&s, data.as_bytes(), &host, &read, &render);
+        let find = |mac: &[u8]| s.phone(mac);
+        let each = |data: &str| each_extension(&find, data.as_bytes(), &host, &read, &render);
         assert_eq!(each("bb,line.tpl"), b"bb<1:b>bb<2:b2>");
         assert_eq!(each("BB,line.tpl"), b"");
         assert_eq!(each("bb,missing"), b"");

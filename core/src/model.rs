@@ -429,6 +429,40 @@ impl Snapshot {
         b.snap
     }
 
+    /// One phone alone, built as [`Snapshot::build`] builds each (`extensions` are its
+    /// lines), with the URI of each of its dynamic files that has one: `(uri, file index)`.
+    /// None when no extension could be used (the reasons are logged).
+    pub fn build_phone(
+        config: Arc<Config>,
+        extensions: &[Extension],
+        host: &dyn Host,
+    ) -> Option<(Phone, Vec<(Text, usize)>)> {
+        let mut b = Builder {
+            host,
+            interner: Interner::default(),
+            tz_cache: FxHashMap::default(),
+            bad_uploads: Default::default(),
+            snap: Snapshot {
+                config,
+                ..Snapshot::default()
+            },
+        };
+        for ext in extensions {
+            b.add_extension(ext);
+        }
+        let phone = b.snap.phones.drain(..).next()?;
+        let uris = b
+            .snap
+            .routes
+            .drain(..)
+            .filter_map(|r| match r.target {
+                Target::Dynamic { phone: 0, file } => Some((r.uri, file)),
+                _ => None,
+            })
+            .collect();
+        Some((phone, uris))
+    }
+
     pub fn resolve(&self, uri: &[u8]) -> Option<Resolved<'_>> {
         let route = &self.routes[*self.by_uri.get(uri)?];
         Some(match route.target {
@@ -722,6 +756,35 @@ pub(crate) mod tests {
         assert!(dups[0].1.contains("Duplicate linenumber=2 for m1"));
         // The URI was rendered with the line the phone was created with.
         assert!(s.resolve(b"m1.cfg").is_some());
+    }
+
+    #[test]
+    fn a_phone_alone_is_built_as_in_a_snapshot() {
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "rt",
+                &[
+                    ("USERNAME", "b"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "pol"),
+                    ("LINE", "2"),
+                ],
+            ),
+            ext(
+                "rt",
+                &[("USERNAME", "a"), ("MAC", "m1"), ("PROFILE", "pol")],
+            ),
+        ];
+        let (phone, uris) = Snapshot::build_phone(config(), &exts, &host).unwrap();
+        let whole = Snapshot::build(config(), &exts, &host);
+        assert_eq!(phone.lines, whole.phones[0].lines);
+        assert_eq!(uris, vec![(Text::from(&b"m1.cfg"[..]), 0)]);
+        let unknown = [ext(
+            "rt",
+            &[("USERNAME", "x"), ("MAC", "m2"), ("PROFILE", "nope")],
+        )];
+        assert!(Snapshot::build_phone(config(), &unknown, &host).is_none());
     }
 
     #[test]

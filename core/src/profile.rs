@@ -10,6 +10,7 @@ use crate::bytes::lossy;
 use crate::conf::{Category, ConfigFile};
 use crate::family::{self, Family};
 use crate::host::Level;
+use crate::realtime::{RealtimeOptions, RealtimeParse};
 use crate::template::Template;
 use crate::uploads::{parse_patterns, parse_size, DEFAULT_MAX};
 use crate::uri::is_contained;
@@ -65,6 +66,8 @@ pub struct Settings {
     pub limits: Limits,
     /// `upload_max` of `[general]`.
     pub upload_max: Option<u64>,
+    /// Dynamic lookup mode, when `users_realtime` is set.
+    pub realtime: Option<RealtimeOptions>,
 }
 
 /// A parsed `phoneprov.conf`.
@@ -308,18 +311,22 @@ impl Config {
         };
         let mut settings = settings;
         let mut limits_set = false;
+        let mut realtime = RealtimeParse::default();
+        let where_ = format!("{} [general]", file.name);
         for (key, value) in general.map(|g| &g.vars[..]).unwrap_or(&[]) {
-            let where_ = format!("{} [general]", file.name);
             if key.eq_ignore_ascii_case(b"upload_max") {
                 match parse_size(value) {
                     Some(n) => settings.upload_max = Some(n),
                     None => diags.push(bad_size(&where_, value)),
                 }
-            } else if !settings.access.take(&where_, key, value, &mut diags) {
+            } else if !settings.access.take(&where_, key, value, &mut diags)
+                && !realtime.take(&where_, key, value, &mut diags)
+            {
                 limits_set |= settings.limits.take(key, value, &mut diags);
             }
         }
         settings.limits = settings.limits.finish(limits_set);
+        settings.realtime = realtime.finish(&where_, &mut diags);
         let mut profiles: Vec<Arc<Profile>> = Vec::new();
         for cat in &file.categories {
             if cat.is("general") {

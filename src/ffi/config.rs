@@ -192,3 +192,22 @@ impl AstConfig {
         file
     }
 }
+
+/// The rows of realtime `family` whose `field` is `value`, one category each; None when
+/// there are none or the lookup failed (tell them apart with [`realtime_probe`]).
+pub fn realtime_rows(family: &[u8], field: &str, value: &[u8]) -> Option<ConfigFile> {
+    let (family, field, value) = (cstring(family), cstring(field), cstring(value));
+    // SAFETY: three valid C strings for the duration of the call.
+    let raw = unsafe { sys::pp_realtime_multi(family.as_ptr(), field.as_ptr(), value.as_ptr()) };
+    if raw.is_null() {
+        return None;
+    }
+    Some(AstConfig(raw).to_owned("realtime"))
+}
+
+/// Whether realtime `family` is mapped and its storage answers now.
+pub fn realtime_probe(family: &[u8]) -> bool {
+    let family = cstring(family);
+    // SAFETY: a valid C string for the duration of the call.
+    unsafe { sys::pp_realtime_probe(family.as_ptr()) == 0 }
+}

@@ -44,6 +44,28 @@ pub fn agent_of(req: &Request) -> Option<UserAgent> {
 
 /// Answers `req` with `phone`'s `file` (its URI: `uri`) rendered from `snap`.
 pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry, uri: &[u8]) {
+    serve_phone(req, snap, phone, None, file, uri);
+}
+
+/// [`serve`] for a phone that is not in `snap` (looked up in realtime).
+pub fn serve_alone(
+    req: &Request,
+    snap: &Arc<Snapshot>,
+    phone: &Arc<Phone>,
+    file: &FileEntry,
+    uri: &[u8],
+) {
+    serve_phone(req, snap, phone, Some(phone.clone()), file, uri);
+}
+
+fn serve_phone(
+    req: &Request,
+    snap: &Arc<Snapshot>,
+    phone: &Phone,
+    alone: Option<Arc<Phone>>,
+    file: &FileEntry,
+    uri: &[u8],
+) {
     let connection = if phone.vars().contains(vars::SERVER) {
         None
     } else {
@@ -55,7 +77,8 @@ pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntr
     };
     let agent = agent_of(req);
     let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)))
-        .with_agent(agent.clone());
+        .with_agent(agent.clone())
+        .with_alone(alone);
     let started = Instant::now();
     let rendered = render_dynamic(phone, file, serving, call_into);
     metrics::rendered(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));

@@ -15,7 +15,8 @@ use crate::ffi::host::{self, data_file, AstHost};
 use crate::ffi::log;
 use crate::ffi::vars::global;
 use crate::module::render::{
-    fail_response, is_rendering, is_serving, render_line, render_plain, serving_snapshot,
+    fail_response, is_rendering, is_serving, render_line, render_plain, serving_alone,
+    serving_snapshot,
 };
 use crate::module::{state, templates};
 use phoneprov_core::bytes::lossy;
@@ -225,8 +226,13 @@ pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
             } else {
                 let render =
                     |t: &Template, p: &Phone, v: &Vars| render_line(t, p, v, Vec::new(), call_into);
+                let alone = serving_alone();
+                let find = |mac: &[u8]| {
+                    snap.phone(mac)
+                        .or_else(|| alone.as_deref().filter(|p| *p.mac == *mac))
+                };
                 out.extend_from_slice(&funcs::each_extension(
-                    &snap,
+                    &find,
                     data,
                     &AstHost,
                     &read_template,

@@ -6,9 +6,14 @@ use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::metrics::{self, Kind};
+use crate::module::realtime::{self, Lookup};
 use crate::module::{access, dynamic, state, statics, tokens, uploads};
+use std::sync::Arc;
+
 use phoneprov_core::bytes::lossy;
+use phoneprov_core::model::{Resolved, Route, Snapshot, Target};
 use phoneprov_core::uri::{self, UriError};
+use phoneprov_core::vars::Text;
 
 /// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
 /// still are (a slow client downloading a large static file, say).
@@ -113,10 +118,9 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
                 "Not Found",
                 "Nothing was uploaded under this name yet.",
             );
-        } else {
-            not_found(req, &uri);
+            return None;
         }
-        return None;
+        return realtime_answer(req, &snap, &uri);
     };
     if access::refused(req, &snap, &res) {
         return None;
@@ -130,5 +134,48 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
         return Some(Kind::Static);
     };
     dynamic::serve(req, &snap, phone, res.file, &uri);
+    Some(Kind::Dynamic)
+}
+
+/// A URI no route in memory answers: a phone of the realtime database, in dynamic mode.
+fn realtime_answer(req: &Request, snap: &Arc<Snapshot>, uri: &[u8]) -> Option<Kind> {
+    let phone = match realtime::lookup(snap, uri) {
+        Lookup::Found(phone) => phone,
+        Lookup::NotFound => {
+            not_found(req, uri);
+            return None;
+        }
+        Lookup::Unavailable => {
+            req.error(
+                503,
+                "Service Unavailable",
+                "The provisioning database does not answer; try again later.",
+            );
+            return None;
+        }
+    };
+    // The URI had the shape of one of the phone's files; it must be exactly one of them.
+    let Some(file) = phone.file_at(uri) else {
+        not_found(req, uri);
+        return None;
+    };
+    let entry = &phone.phone.profile.dynamic_files[file];
+    let route = Route {
+        uri: Text::from(uri),
+        target: Target::Dynamic {
+            phone: usize::MAX,
+            file,
+        },
+    };
+    let res = Resolved {
+        route: &route,
+        profile: &phone.phone.profile,
+        file: entry,
+        phone: Some(&phone.phone),
+    };
+    if access::refused(req, snap, &res) {
+        return None;
+    }
+    dynamic::serve_alone(req, snap, &phone.phone, entry, uri);
     Some(Kind::Dynamic)
 }

@@ -11,6 +11,7 @@ mod filecache;
 pub mod funcs;
 pub mod http;
 mod metrics;
+mod realtime;
 mod render;
 pub mod resync;
 mod sipusers;
@@ -94,6 +95,7 @@ pub fn unload() -> bool {
         return false;
     }
     state::stop();
+    realtime::flush();
     access::clear();
     templates::clear();
     statics::clear();
@@ -110,6 +112,8 @@ pub fn reload() -> bool {
         Ok(config) => {
             access::configure(&config);
             state::reload(config);
+            // Phones are looked up again with the new profiles.
+            realtime::flush();
             true
         }
         Err(why) => {

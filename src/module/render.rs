@@ -43,6 +43,9 @@ pub struct Serving {
     pub base_url: Option<Vec<u8>>,
     /// PP_UA_*: the phone as its User-Agent describes it (HTTP requests only).
     pub agent: Option<UserAgent>,
+    /// The phone served, when it is not in `snap` (looked up in realtime): for
+    /// PP_EACH_EXTENSION.
+    pub alone: Option<Arc<Phone>>,
 }
 
 impl Serving {
@@ -69,6 +72,7 @@ impl Serving {
             server_host,
             base_url: base_url.map(String::into_bytes),
             agent: None,
+            alone: None,
         }
     }
 
@@ -76,6 +80,12 @@ impl Serving {
     /// variables are then empty).
     pub fn with_agent(mut self, agent: Option<UserAgent>) -> Serving {
         self.agent = Some(agent.unwrap_or_default());
+        self
+    }
+
+    /// For a phone that is not in the snapshot: PP_EACH_EXTENSION finds it here.
+    pub fn with_alone(mut self, phone: Option<Arc<Phone>>) -> Serving {
+        self.alone = phone;
         self
     }
 }
@@ -111,6 +121,11 @@ impl Drop for Restore {
 pub fn serving<R>(serving: Serving, f: impl FnOnce() -> R) -> R {
     let _restore = Restore(SERVING.with(|s| s.borrow_mut().replace(serving)));
     f()
+}
+
+/// The phone served on this thread when it is not in the snapshot.
+pub fn serving_alone() -> Option<Arc<Phone>> {
+    SERVING.with(|s| s.borrow().as_ref().and_then(|s| s.alone.clone()))
 }
 
 /// Whether `phone` is the one served on this thread.

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::ffi::config;
 use crate::module::metrics::{self, Reloads};
+use crate::module::realtime::{self, COUNTERS};
 use crate::module::state;
+use phoneprov_core::bytes::lossy;
 use phoneprov_core::model::Snapshot;
+use phoneprov_core::realtime::RealtimeOptions;
 
 struct Timing {
     at: Instant,
@@ -82,6 +85,9 @@ pub fn show(snap: &Snapshot) -> String {
         FAILED.load(Ordering::Relaxed)
     );
     out.push_str(&metrics::status_lines(snap));
+    if let Some(rt) = &snap.config.settings.realtime {
+        out.push_str(&realtime_lines(rt));
+    }
     match &*LAST.lock().unwrap_or_else(PoisonError::into_inner) {
         None => out.push_str("Last reload: none since the module was loaded\n"),
         Some(t) => {
@@ -101,4 +107,27 @@ pub fn show(snap: &Snapshot) -> String {
         }
     }
     out
+}
+
+fn realtime_lines(rt: &RealtimeOptions) -> String {
+    let (phones, unknown, capacity) = realtime::sizes();
+    let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    format!(
+        "Realtime: family '{}' ({}), TTL {} s, cached {phones} of {capacity} phones and \
+         {unknown} unknown MACs\n\
+         Realtime requests: {} from the cache, {} looked up, {} unknown, {} answered 503, \
+         {} served stale while the database did not answer\n",
+        lossy(&rt.family),
+        if realtime::is_down() {
+            "not answering"
+        } else {
+            "answering"
+        },
+        rt.ttl,
+        n(&COUNTERS.hits),
+        n(&COUNTERS.lookups),
+        n(&COUNTERS.unknown),
+        n(&COUNTERS.unavailable),
+        n(&COUNTERS.stale),
+    )
 }

@@ -1,0 +1,330 @@
+//! Dynamic lookup mode (`users_realtime`): a request no route in memory answers, whose URI
+//! has the shape of a dynamic file with the MAC in it, is looked up in the realtime family by
+//! `macaddress`; the phone found (its rows are its lines, read like users-file sections) is
+//! built, kept in a bounded LRU cache for `realtime_cache_ttl` seconds, and served like a
+//! phone in memory. MACs the database does not know are remembered as long, in a cache of
+//! their own, so guessing costs the database one lookup per MAC and TTL.
+//!
+//! The realtime API answers "nothing" both for no rows and for a failed query; after an
+//! empty answer a probe (see `pp_realtime_probe`) tells the two apart. While the database
+//! does not answer, cached phones are served even past their TTL, other phones get 503, and
+//! at most one request per second tries the database again.
+//!
+//! The cache is the one piece of state requests change; its lock is never held while
+//! calling into Asterisk (lookups and rendering happen outside it).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::ffi::config;
+use crate::ffi::host::AstHost;
+use crate::ffi::log;
+use crate::module::sipusers::configured_server;
+use phoneprov_core::bytes::lossy;
+use phoneprov_core::conf::ConfigFile;
+use phoneprov_core::lru::Lru;
+use phoneprov_core::model::{Extension, Phone, Snapshot};
+use phoneprov_core::profile::Config;
+use phoneprov_core::realtime::{
+    rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
+};
+use phoneprov_core::users;
+use phoneprov_core::vars::Text;
+
+/// The provider name realtime phones carry (messages, the audit).
+pub const PROVIDER: &str = "realtime";
+/// The column phones are looked up by: the users file's key.
+const MAC_FIELD: &str = "macaddress";
+/// While the database is down, how often a request may try it again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// A phone from the database, built.
+pub struct RealtimePhone {
+    pub phone: Arc<Phone>,
+    /// The URI of each of its dynamic files: (uri, file index).
+    uris: Vec<(Text, usize)>,
+}
+
+impl RealtimePhone {
+    /// The index of the dynamic file this phone serves at `uri`.
+    pub fn file_at(&self, uri: &[u8]) -> Option<usize> {
+        self.uris.iter().find(|(u, _)| **u == *uri).map(|(_, f)| *f)
+    }
+}
+
+pub enum Lookup {
+    /// Dynamic mode is off, the URI names no MAC, or the database has no such phone.
+    NotFound,
+    Found(Arc<RealtimePhone>),
+    /// The database does not answer and the phone is not cached.
+    Unavailable,
+}
+
+struct Cached {
+    phone: Arc<RealtimePhone>,
+    at: Instant,
+}
+
+struct Cache {
+    /// The configuration the cached phones were built with: a reload starts afresh.
+    config: Arc<Config>,
+    patterns: Vec<MacPattern>,
+    phones: Lru<[u8; MAC_LEN], Cached>,
+    unknown: Lru<[u8; MAC_LEN], Instant>,
+}
+
+impl Cache {
+    fn new(config: Arc<Config>, size: usize) -> Cache {
+        let mut patterns: Vec<MacPattern> = Vec::new();
+        for file in config.profiles.iter().flat_map(|p| &p.dynamic_files) {
+            if let Some(p) = MacPattern::compile(&file.uri) {
+                if !patterns.contains(&p) {
+                    patterns.push(p);
+                }
+            }
+        }
+        Cache {
+            config,
+            patterns,
+            phones: Lru::new(size),
+            unknown: Lru::new(size),
+        }
+    }
+}
+
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+static DOWN: AtomicBool = AtomicBool::new(false);
+/// Milliseconds since [`epoch`] of the last try while down.
+static LAST_TRY: AtomicU64 = AtomicU64::new(0);
+
+/// Counters for `phoneprov show status`.
+pub struct Counters {
+    pub hits: AtomicU64,
+    pub lookups: AtomicU64,
+    pub unknown: AtomicU64,
+    pub unavailable: AtomicU64,
+    pub stale: AtomicU64,
+}
+
+pub static COUNTERS: Counters = Counters {
+    hits: AtomicU64::new(0),
+    lookups: AtomicU64::new(0),
+    unknown: AtomicU64::new(0),
+    unavailable: AtomicU64::new(0),
+    stale: AtomicU64::new(0),
+};
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+fn lock() -> MutexGuard<'static, Option<Cache>> {
+    CACHE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_millis() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the cache knows of a MAC.
+enum Known {
+    Fresh(Arc<RealtimePhone>),
+    Stale(Arc<RealtimePhone>),
+    Unknown,
+    Nothing,
+}
+
+/// The MAC `uri` names and what the cache knows of it; None when no pattern matches.
+fn consult(config: &Arc<Config>, opts: &RealtimeOptions, uri: &[u8]) -> Option<(FoundMac, Known)> {
+    let mut guard = lock();
+    let cache = match &mut *guard {
+        Some(c) if Arc::ptr_eq(&c.config, config) => c,
+        slot => slot.insert(Cache::new(config.clone(), opts.cache_size)),
+    };
+    let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
+    let ttl = Duration::from_secs(opts.ttl);
+    let known = if let Some(c) = cache.phones.get(&mac.key) {
+        match c.at.elapsed() < ttl {
+            true => Known::Fresh(c.phone.clone()),
+            false => Known::Stale(c.phone.clone()),
+        }
+    } else {
+        match cache.unknown.get(&mac.key) {
+            Some(at) if at.elapsed() < ttl => Known::Unknown,
+            _ => Known::Nothing,
+        }
+    };
+    Some((mac, known))
+}
+
+fn remember(config: &Arc<Config>, key: [u8; MAC_LEN], found: Option<&Arc<RealtimePhone>>) {
+    let mut guard = lock();
+    // A reload meanwhile made what was built here stale: keep nothing.
+    let Some(cache) = guard.as_mut().filter(|c| Arc::ptr_eq(&c.config, config)) else {
+        return;
+    };
+    let now = Instant::now();
+    match found {
+        Some(phone) => {
+            cache.unknown.remove(&key);
+            cache.phones.insert(
+                key,
+                Cached {
+                    phone: phone.clone(),
+                    at: now,
+                },
+            );
+        }
+        None => {
+            cache.phones.remove(&key);
+            cache.unknown.insert(key, now);
+        }
+    }
+}
+
+/// The phone of a URI no route in memory answers, in dynamic mode.
+pub fn lookup(snap: &Snapshot, uri: &[u8]) -> Lookup {
+    let Some(opts) = &snap.config.settings.realtime else {
+        return Lookup::NotFound;
+    };
+    let Some((mac, known)) = consult(&snap.config, opts, uri) else {
+        return Lookup::NotFound;
+    };
+    let stale = match known {
+        Known::Fresh(phone) => {
+            bump(&COUNTERS.hits);
+            return Lookup::Found(phone);
+        }
+        Known::Unknown => {
+            bump(&COUNTERS.unknown);
+            return Lookup::NotFound;
+        }
+        Known::Stale(phone) => Some(phone),
+        Known::Nothing => None,
+    };
+    match query(&snap.config, opts, &mac) {
+        Ok(found) => {
+            let found = found.map(Arc::new);
+            remember(&snap.config, mac.key, found.as_ref());
+            match found {
+                Some(phone) => Lookup::Found(phone),
+                None => {
+                    bump(&COUNTERS.unknown);
+                    Lookup::NotFound
+                }
+            }
+        }
+        Err(()) => match stale {
+            Some(phone) => {
+                bump(&COUNTERS.stale);
+                Lookup::Found(phone)
+            }
+            None => {
+                bump(&COUNTERS.unavailable);
+                Lookup::Unavailable
+            }
+        },
+    }
+}
+
+/// Looks the MAC up (as the URI spells it, then in lower and upper case); Err when the
+/// database does not answer.
+fn query(
+    config: &Arc<Config>,
+    opts: &RealtimeOptions,
+    mac: &FoundMac,
+) -> Result<Option<RealtimePhone>, ()> {
+    if DOWN.load(Ordering::Acquire) {
+        let last = LAST_TRY.load(Ordering::Relaxed);
+        let now = now_millis();
+        let waited = u64::try_from(RETRY.as_millis()).unwrap_or(u64::MAX);
+        // One request per RETRY tries again; the others answer from what is known.
+        if now.saturating_sub(last) < waited
+            || LAST_TRY
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return Err(());
+        }
+    }
+    bump(&COUNTERS.lookups);
+    for spelling in spellings(&mac.written) {
+        if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
+            up();
+            return Ok(build(config, rows));
+        }
+    }
+    if config::realtime_probe(&opts.family) {
+        up();
+        Ok(None)
+    } else {
+        down(&opts.family);
+        Err(())
+    }
+}
+
+fn up() {
+    if DOWN.swap(false, Ordering::AcqRel) {
+        log::notice!("Realtime lookups of phones work again.");
+    }
+}
+
+fn down(family: &[u8]) {
+    LAST_TRY.store(now_millis(), Ordering::Relaxed);
+    if !DOWN.swap(true, Ordering::AcqRel) {
+        log::warning!(
+            "Realtime family '{}' does not answer: phones not in the cache get 503 until it does.",
+            lossy(family)
+        );
+    }
+}
+
+/// The phone the rows describe, built as the users file's phones are.
+fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
+    rows_as_sections(&mut rows);
+    let server = configured_server(&config.settings);
+    let defaults = users::defaults(&config.settings, server.as_deref(), &ConfigFile::default());
+    let mut diags = Vec::new();
+    let lines = users::load(&rows, &defaults, &mut diags);
+    log::diagnostics!(diags);
+    let provider: Arc<str> = Arc::from(PROVIDER);
+    let extensions: Vec<Extension> = lines
+        .into_iter()
+        .map(|vars| Extension {
+            provider: provider.clone(),
+            vars,
+        })
+        .collect();
+    let (phone, uris) = Snapshot::build_phone(config.clone(), &extensions, &AstHost)?;
+    Some(RealtimePhone {
+        phone: Arc::new(phone),
+        uris,
+    })
+}
+
+/// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
+pub fn flush() -> usize {
+    let mut guard = lock();
+    let n = guard
+        .as_ref()
+        .map_or(0, |c| c.phones.len() + c.unknown.len());
+    *guard = None;
+    n
+}
+
+/// (phones cached, unknown MACs remembered, capacity of each), for status.
+pub fn sizes() -> (usize, usize, usize) {
+    lock().as_ref().map_or((0, 0, 0), |c| {
+        (c.phones.len(), c.unknown.len(), c.phones.capacity())
+    })
+}
+
+pub fn is_down() -> bool {
+    DOWN.load(Ordering::Acquire)
+}
