@@ -1,12 +1,14 @@
 //! The built-in users provider (`sipusers`): phones from `phoneprov_users.conf` or
 //! `users.conf`, turned into the variable lists every provider hands to the core.
 
+use std::sync::Arc;
+
 use crate::args::is_true;
 use crate::bytes::lossy;
 use crate::conf::{CategoryRef, ConfigFile};
 use crate::host::Level;
 use crate::profile::{Diag, Settings};
-use crate::vars::{self, IntoText, Text, Vars};
+use crate::vars::{self, IntoText, Pair, Text, Vars};
 
 pub const PROVIDER_NAME: &str = "sipusers";
 
@@ -72,18 +74,19 @@ pub fn defaults_from(
 /// Reads the users of one file, section by section.
 pub struct UserReader<'d> {
     file: &'d str,
-    defaults: &'d Vars,
     /// One copy of each variable name for all users.
     names: Vec<(&'static str, Text)>,
+    /// `defaults` as one list every user shares (see [`Vars::push_defaults`]).
+    shared_defaults: Arc<[Pair]>,
 }
 
 impl<'d> UserReader<'d> {
-    pub fn new(file: &'d str, defaults: &'d Vars) -> Self {
+    pub fn new(file: &'d str, defaults: &Vars) -> Self {
         let names = USER_KEYS.iter().map(|(k, n)| (*k, n.into_text())).collect();
         UserReader {
             file,
-            defaults,
             names,
+            shared_defaults: defaults.pairs().cloned().collect::<Vec<_>>().into(),
         }
     }
 
@@ -149,9 +152,7 @@ impl<'d> UserReader<'d> {
                 from = to;
             }
             value = end;
-            for (k, val) in self.defaults.pairs() {
-                v.push_default(k, val);
-            }
+            v.push_defaults(&self.shared_defaults);
             out.push(v);
         }
         out
