@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use crate::bytes::{is_c_space, lossy};
-use crate::fxhash::FxHashMap;
+use crate::fxhash::{FxHashMap, FxHashSet};
 
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
 use crate::template::render;
 use crate::uploads;
-use crate::vars::{self, Interner, Text, Vars};
+use crate::vars::{self, Interner, Pair, Text, Vars};
 
 /// One extension of a phone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +132,8 @@ struct Builder<'h> {
     host: &'h dyn Host,
     interner: Interner,
     tz_cache: FxHashMap<Option<Text>, TzInfo>,
+    /// One copy of each distinct set of a line's additions (see [`Vars::share_own`]).
+    tails: FxHashSet<Arc<[Pair]>>,
     snap: Snapshot,
     /// Upload patterns already reported unusable, by profile and pattern: one warning each,
     /// not one per phone.
@@ -195,7 +197,7 @@ impl Builder<'_> {
                 v.push(i.intern(sv_name), value);
             }
         }
-        v.shrink();
+        v.share_own(&mut self.tails);
         Line {
             name: name.clone(),
             index,
@@ -398,6 +400,7 @@ impl Snapshot {
             host,
             interner: Interner::default(),
             tz_cache: FxHashMap::default(),
+            tails: FxHashSet::default(),
             snap: Snapshot {
                 config: config.clone(),
                 ..Snapshot::default()
@@ -441,6 +444,7 @@ impl Snapshot {
             host,
             interner: Interner::default(),
             tz_cache: FxHashMap::default(),
+            tails: FxHashSet::default(),
             bad_uploads: Default::default(),
             snap: Snapshot {
                 config,

@@ -1,14 +1,17 @@
 //! The last few records per key, bounded per key and in total (the oldest go first), for
 //! the audit of fetches: memory stays bounded whatever the number of keys.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
+
+use crate::fxhash::FxHashMap;
 
 pub struct Recent<K, T> {
     per_key: usize,
     total: usize,
     /// Each key's records, oldest first, with their sequence numbers.
-    by_key: HashMap<K, VecDeque<(u64, T)>>,
+    /// Fx, not SipHash: one lookup per fetch served, keyed by MACs of the configuration.
+    by_key: FxHashMap<K, VecDeque<(u64, T)>>,
     /// Every record added, oldest first. An entry whose record already left its key's list
     /// (more than `per_key`) is skipped when it reaches the front.
     order: VecDeque<(u64, K)>,
@@ -20,7 +23,7 @@ impl<K: Hash + Eq + Clone, T> Recent<K, T> {
         Recent {
             per_key,
             total,
-            by_key: HashMap::new(),
+            by_key: FxHashMap::default(),
             order: VecDeque::new(),
             next: 0,
         }

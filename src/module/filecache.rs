@@ -1,12 +1,13 @@
 //! Files kept in memory while their size, modification time and inode stay the same: an
 //! edited or replaced file is read again on its next request.
 
-use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
+
+use phoneprov_core::fxhash::FxHashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Stamp {
@@ -31,7 +32,8 @@ impl Stamp {
 /// over rather than grow.
 const MAX_ENTRIES: usize = 1024;
 
-type Map<T> = HashMap<PathBuf, (Stamp, Arc<T>)>;
+/// Fx, not SipHash: looked up on every request, keyed by paths of the configuration.
+type Map<T> = FxHashMap<PathBuf, (Stamp, Arc<T>)>;
 
 pub struct FileCache<T> {
     map: RwLock<Option<Map<T>>>,
@@ -66,7 +68,7 @@ impl<T> FileCache<T> {
         }
         let value = Arc::new(build(fs::read(path)?));
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        let map = map.get_or_insert_with(HashMap::new);
+        let map = map.get_or_insert_with(FxHashMap::default);
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }

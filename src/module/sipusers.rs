@@ -7,7 +7,7 @@ use crate::ffi::log;
 use crate::module::state;
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::profile::{Diag, Settings};
-use phoneprov_core::users::{self, UserReader};
+use phoneprov_core::users::{self, PackedUsers, UserReader};
 use phoneprov_core::vars::Vars;
 
 pub use phoneprov_core::users::PROVIDER_NAME;
@@ -26,13 +26,18 @@ fn read_users(
     for name in FILES {
         let read = config::with_config(name, |cfg| {
             let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
+            let mut packed = PackedUsers::default();
             let reader = UserReader::new(name, &defaults);
-            let mut found = Vec::new();
-            cfg.each_category(|cat| found.extend(reader.read(cat, diags)));
-            found
+            cfg.each_category(|cat| {
+                reader.pack(cat, &mut packed, diags);
+            });
+            (defaults, packed)
         });
         match read {
-            Ok(found) => return Ok(Some(found)),
+            // Only now that the configuration is freed (see PackedUsers).
+            Ok((defaults, packed)) => {
+                return Ok(Some(UserReader::new(name, &defaults).unpack(&packed)))
+            }
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
                 log::error!("{name} could not be parsed.");
