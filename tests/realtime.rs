@@ -5,7 +5,7 @@
 mod common;
 
 use common::postgres::{quote, Postgres};
-use common::realtime::{database, res_pgsql_conf, sample, section_sql};
+use common::realtime::{database, same_port_or_reconfigure, sample, section_sql};
 use common::{reload_split, Asterisk, Builder, Impl};
 
 const PHONEPROV_CONF: [(&str, &[(&str, &str)]); 2] = [
@@ -138,16 +138,6 @@ const LINE: &str = "${LINE}=${USERNAME}:${SECRET} vm ${VOICEMAIL_EXTEN};";
 
 const FILE_CONF: &str =
     "[general]\nserveraddr = 192.0.2.1\ndefault_profile = pol\n\n[pol]\n${MAC}.cfg => t.cfg\n";
-
-/// After PostgreSQL started again: res_config_pgsql reconnects by itself at its next query
-/// when the server is back on its port, which [`Postgres::start_again`] tries first; should
-/// another process have taken the port meanwhile, Asterisk is pointed at the new one.
-fn same_port_or_reconfigure(ast: &Asterisk, pg: &Postgres, old_port: u16) {
-    if pg.port != old_port {
-        ast.write_conf("res_pgsql.conf", res_pgsql_conf(pg));
-        ast.cli("module reload res_config_pgsql.so");
-    }
-}
 
 #[test]
 fn lines_table_through_the_view_and_a_reload_during_a_database_outage() {

@@ -44,6 +44,11 @@ impl Category {
             .map(|(_, v)| v)
     }
 
+    /// Its variables as borrowed pairs, for a [`CategoryRef`] of it.
+    pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
+        self.vars.iter().map(|(k, v)| (&k[..], &v[..])).collect()
+    }
+
     /// Whether the category is named `name`, ignoring ASCII case.
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name.as_bytes())

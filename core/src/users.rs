@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::args::is_true;
 use crate::bytes::lossy;
-use crate::conf::{CategoryRef, ConfigFile};
+use crate::conf::{Category, CategoryRef, ConfigFile};
 use crate::host::Level;
 use crate::profile::{Diag, Settings};
 use crate::vars::{self, IntoText, Pair, Text, Vars};
@@ -36,10 +36,7 @@ const USER_KEYS: [(&str, &str); 14] = [
 /// request.
 pub fn defaults(settings: &Settings, server: Option<&[u8]>, users: &ConfigFile) -> Vars {
     let general = users.category("general");
-    let pairs: Vec<(&[u8], &[u8])> = general
-        .iter()
-        .flat_map(|g| g.vars.iter().map(|(k, v)| (&k[..], &v[..])))
-        .collect();
+    let pairs = general.map(Category::pairs).unwrap_or_default();
     let general = general.map(|g| CategoryRef {
         name: &g.name,
         vars: &pairs,
@@ -176,11 +173,9 @@ pub struct PackedUsers {
 /// Every auto-provisioned user of the file (see [`UserReader::read`]).
 pub fn load(users: &ConfigFile, defaults: &Vars, diags: &mut Vec<Diag>) -> Vec<Vars> {
     let reader = UserReader::new(&users.name, defaults);
-    let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
     let mut out = Vec::new();
     for cat in &users.categories {
-        pairs.clear();
-        pairs.extend(cat.vars.iter().map(|(k, v)| (&k[..], &v[..])));
+        let pairs = cat.pairs();
         let cat = CategoryRef {
             name: &cat.name,
             vars: &pairs,

@@ -1,6 +1,7 @@
 //! Asterisk's config API (`ast_config_load2`, browsing), read into owned data.
 
 use std::ffi::c_char;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -75,6 +76,28 @@ pub struct Loaded<'c> {
 impl Loaded<'_> {
     /// Calls `f` with each category in file order, its variables in order.
     pub fn each_category(&self, mut f: impl FnMut(CategoryRef<'_>)) {
+        self.walk(|cat| {
+            f(cat);
+            ControlFlow::<()>::Continue(())
+        });
+    }
+
+    /// The first category named `name` (ignoring case), given to `f`; the walk stops there.
+    pub fn category<R>(&self, name: &str, f: impl FnOnce(Option<CategoryRef<'_>>) -> R) -> R {
+        let mut f = Some(f);
+        let found = self.walk(|cat| match cat.is(name) {
+            true => ControlFlow::Break(f.take().map(|f| f(Some(cat)))),
+            false => ControlFlow::Continue(()),
+        });
+        match (found, f) {
+            (Some(Some(r)), _) => r,
+            (_, Some(f)) => f(None),
+            (_, None) => unreachable!("f is called at most once"),
+        }
+    }
+
+    /// Walks the categories until `f` breaks; what it broke with.
+    fn walk<B>(&self, mut f: impl FnMut(CategoryRef<'_>) -> ControlFlow<B>) -> Option<B> {
         let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
         let mut cat: *mut c_char = std::ptr::null_mut();
         loop {
@@ -82,7 +105,7 @@ impl Loaded<'_> {
             // browsing returned.
             cat = unsafe { sys::ast_category_browse(self.cfg.0, cat) };
             if cat.is_null() {
-                return;
+                return None;
             }
             vars.clear();
             // SAFETY: cat was just returned by browsing the live config; passing the same
@@ -101,23 +124,9 @@ impl Loaded<'_> {
             }
             // SAFETY: cat is the live config's category name, a C string.
             let name = unsafe { borrowed_bytes(cat) };
-            f(CategoryRef { name, vars: &vars });
-        }
-    }
-
-    /// The first category named `name` (ignoring case), given to `f`.
-    pub fn category<R>(&self, name: &str, f: impl FnOnce(Option<CategoryRef<'_>>) -> R) -> R {
-        let mut f = Some(f);
-        let mut result = None;
-        self.each_category(|cat| {
-            if result.is_none() && cat.is(name) {
-                result = f.take().map(|f| f(Some(cat)));
+            if let ControlFlow::Break(b) = f(CategoryRef { name, vars: &vars }) {
+                return Some(b);
             }
-        });
-        match (result, f) {
-            (Some(r), _) => r,
-            (None, Some(f)) => f(None),
-            (None, None) => unreachable!("f is called at most once"),
         }
     }
 }

@@ -227,9 +227,13 @@ pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
                 let render =
                     |t: &Template, p: &Phone, v: &Vars| render_line(t, p, v, Vec::new(), call_into);
                 let alone = serving_alone();
+                // The phone served first: a database phone may share its MAC with one in
+                // memory whose URI did not match.
                 let find = |mac: &[u8]| {
-                    snap.phone(mac)
-                        .or_else(|| alone.as_deref().filter(|p| *p.mac == *mac))
+                    alone
+                        .as_deref()
+                        .filter(|p| *p.mac == *mac)
+                        .or_else(|| snap.phone(mac))
                 };
                 out.extend_from_slice(&funcs::each_extension(
                     &find,

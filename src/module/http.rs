@@ -11,9 +11,8 @@ use crate::module::{access, dynamic, state, statics, tokens, uploads};
 use std::sync::Arc;
 
 use phoneprov_core::bytes::lossy;
-use phoneprov_core::model::{Resolved, Route, Snapshot, Target};
+use phoneprov_core::model::Snapshot;
 use phoneprov_core::uri::{self, UriError};
-use phoneprov_core::vars::Text;
 
 /// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
 /// still are (a slow client downloading a large static file, say).
@@ -146,10 +145,16 @@ fn realtime_answer(req: &Request, snap: &Arc<Snapshot>, uri: &[u8]) -> Option<Ki
             return None;
         }
         Lookup::Unavailable => {
-            req.error(
+            let body = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
+                        <title>503 Service Unavailable</title>\n</head><body>\n\
+                        <h1>Service Unavailable</h1>\n<p>The provisioning database does not \
+                        answer; try again later.</p>\n<hr />\n</body></html>\n";
+            req.send(
                 503,
                 "Service Unavailable",
-                "The provisioning database does not answer; try again later.",
+                b"Content-Type: text/html\r\nRetry-After: 1\r\n",
+                body.as_bytes(),
+                false,
             );
             return None;
         }
@@ -159,23 +164,10 @@ fn realtime_answer(req: &Request, snap: &Arc<Snapshot>, uri: &[u8]) -> Option<Ki
         not_found(req, uri);
         return None;
     };
-    let entry = &phone.phone.profile.dynamic_files[file];
-    let route = Route {
-        uri: Text::from(uri),
-        target: Target::Dynamic {
-            phone: usize::MAX,
-            file,
-        },
-    };
-    let res = Resolved {
-        route: &route,
-        profile: &phone.phone.profile,
-        file: entry,
-        phone: Some(&phone.phone),
-    };
-    if access::refused(req, snap, &res) {
+    if access::refused_phone(req, snap, &phone.phone) {
         return None;
     }
+    let entry = &phone.phone.profile.dynamic_files[file];
     dynamic::serve_alone(req, snap, &phone.phone, entry, uri);
     Some(Kind::Dynamic)
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::ffi::config;
 use crate::ffi::host::AstHost;
 use crate::ffi::log;
-use crate::module::sipusers::configured_server;
+use crate::module::sipusers::{self, configured_server};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::conf::ConfigFile;
 use phoneprov_core::lru::Lru;
@@ -30,14 +30,15 @@ use phoneprov_core::realtime::{
     rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
 };
 use phoneprov_core::users;
-use phoneprov_core::vars::Text;
+use phoneprov_core::vars::{Text, Vars};
 
 /// The provider name realtime phones carry (messages, the audit).
 pub const PROVIDER: &str = "realtime";
 /// The column phones are looked up by: the users file's key.
 const MAC_FIELD: &str = "macaddress";
-/// While the database is down, how often a request may try it again.
-const RETRY: Duration = Duration::from_secs(1);
+/// While the database is down, how often a request may try it again (milliseconds); also
+/// how long a probe's good answer is trusted.
+const RETRY_MS: u64 = 1000;
 
 /// A phone from the database, built.
 pub struct RealtimePhone {
@@ -69,34 +70,45 @@ struct Cached {
 struct Cache {
     /// The configuration the cached phones were built with: a reload starts afresh.
     config: Arc<Config>,
+    /// The generation of the snapshot that made the cache: a request still holding an
+    /// older snapshot (during a reload) must not throw a newer cache away.
+    generation: u64,
     patterns: Vec<MacPattern>,
     phones: Lru<[u8; MAC_LEN], Cached>,
     unknown: Lru<[u8; MAC_LEN], Instant>,
 }
 
 impl Cache {
-    fn new(config: Arc<Config>, size: usize) -> Cache {
-        let mut patterns: Vec<MacPattern> = Vec::new();
-        for file in config.profiles.iter().flat_map(|p| &p.dynamic_files) {
-            if let Some(p) = MacPattern::compile(&file.uri) {
-                if !patterns.contains(&p) {
-                    patterns.push(p);
-                }
-            }
-        }
+    fn new(snap: &Snapshot, size: usize) -> Cache {
         Cache {
-            config,
-            patterns,
+            config: snap.config.clone(),
+            generation: snap.generation,
+            patterns: patterns(&snap.config),
             phones: Lru::new(size),
             unknown: Lru::new(size),
         }
     }
 }
 
+/// The URI templates of `config` a MAC can be read back from.
+fn patterns(config: &Config) -> Vec<MacPattern> {
+    let mut patterns: Vec<MacPattern> = Vec::new();
+    for file in config.profiles.iter().flat_map(|p| &p.dynamic_files) {
+        if let Some(p) = MacPattern::compile(&file.uri) {
+            if !patterns.contains(&p) {
+                patterns.push(p);
+            }
+        }
+    }
+    patterns
+}
+
 static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
 static DOWN: AtomicBool = AtomicBool::new(false);
 /// Milliseconds since [`epoch`] of the last try while down.
 static LAST_TRY: AtomicU64 = AtomicU64::new(0);
+/// Milliseconds since [`epoch`] of the last probe that found the database answering; 0: none.
+static LAST_PROBE_OK: AtomicU64 = AtomicU64::new(0);
 
 /// Counters for `phoneprov show status`.
 pub struct Counters {
@@ -141,11 +153,17 @@ enum Known {
 }
 
 /// The MAC `uri` names and what the cache knows of it; None when no pattern matches.
-fn consult(config: &Arc<Config>, opts: &RealtimeOptions, uri: &[u8]) -> Option<(FoundMac, Known)> {
+fn consult(snap: &Snapshot, opts: &RealtimeOptions, uri: &[u8]) -> Option<(FoundMac, Known)> {
     let mut guard = lock();
     let cache = match &mut *guard {
-        Some(c) if Arc::ptr_eq(&c.config, config) => c,
-        slot => slot.insert(Cache::new(config.clone(), opts.cache_size)),
+        Some(c) if Arc::ptr_eq(&c.config, &snap.config) => c,
+        Some(c) if c.generation > snap.generation => {
+            // An older snapshot than the cache's, during a reload: no cache for it.
+            drop(guard);
+            let mac = patterns(&snap.config).iter().find_map(|p| p.extract(uri))?;
+            return Some((mac, Known::Nothing));
+        }
+        slot => slot.insert(Cache::new(snap, opts.cache_size)),
     };
     let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
     let ttl = Duration::from_secs(opts.ttl);
@@ -193,7 +211,7 @@ pub fn lookup(snap: &Snapshot, uri: &[u8]) -> Lookup {
     let Some(opts) = &snap.config.settings.realtime else {
         return Lookup::NotFound;
     };
-    let Some((mac, known)) = consult(&snap.config, opts, uri) else {
+    let Some((mac, known)) = consult(snap, opts, uri) else {
         return Lookup::NotFound;
     };
     let stale = match known {
@@ -243,12 +261,13 @@ fn query(
     if DOWN.load(Ordering::Acquire) {
         let last = LAST_TRY.load(Ordering::Relaxed);
         let now = now_millis();
-        let waited = u64::try_from(RETRY.as_millis()).unwrap_or(u64::MAX);
-        // One request per RETRY tries again; the others answer from what is known.
-        if now.saturating_sub(last) < waited
+        // One request per RETRY_MS tries again, with the probe alone; the others answer from
+        // what is known.
+        if now.saturating_sub(last) < RETRY_MS
             || LAST_TRY
                 .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
+            || !probe(&opts.family)
         {
             return Err(());
         }
@@ -260,12 +279,28 @@ fn query(
             return Ok(build(config, rows));
         }
     }
-    if config::realtime_probe(&opts.family) {
-        up();
+    if probe(&opts.family) {
         Ok(None)
     } else {
-        down(&opts.family);
         Err(())
+    }
+}
+
+/// Whether the database answers: a probe, or the answer of one less than RETRY_MS ago (a
+/// scan of unknown MACs must not cost the database a schema query each).
+fn probe(family: &[u8]) -> bool {
+    let last_ok = LAST_PROBE_OK.load(Ordering::Relaxed);
+    if last_ok != 0 && now_millis().saturating_sub(last_ok) < RETRY_MS {
+        return true;
+    }
+    if config::realtime_probe(family) {
+        LAST_PROBE_OK.store(now_millis().max(1), Ordering::Relaxed);
+        up();
+        true
+    } else {
+        LAST_PROBE_OK.store(0, Ordering::Relaxed);
+        down(family);
+        false
     }
 }
 
@@ -288,8 +323,7 @@ fn down(family: &[u8]) {
 /// The phone the rows describe, built as the users file's phones are.
 fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     rows_as_sections(&mut rows);
-    let server = configured_server(&config.settings);
-    let defaults = users::defaults(&config.settings, server.as_deref(), &ConfigFile::default());
+    let defaults = defaults(config);
     let mut diags = Vec::new();
     let lines = users::load(&rows, &defaults, &mut diags);
     log::diagnostics!(diags);
@@ -308,6 +342,35 @@ fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     })
 }
 
+static DEFAULTS: Mutex<Option<(Arc<Config>, Arc<Vars>)>> = Mutex::new(None);
+
+/// The defaults of the users file's phones (its `[general]` included) for `config`, as
+/// the users provider last computed them; made from `config` alone (no users file) once
+/// per configuration otherwise.
+fn defaults(config: &Arc<Config>) -> Arc<Vars> {
+    if let Some(d) = sipusers::defaults_for(config) {
+        return d;
+    }
+    let known = DEFAULTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .filter(|(c, _)| Arc::ptr_eq(c, config))
+        .map(|(_, d)| d.clone());
+    if let Some(d) = known {
+        return d;
+    }
+    // Outside the lock: finding serveriface's address may log.
+    let server = configured_server(&config.settings);
+    let made = Arc::new(users::defaults_from(
+        &config.settings,
+        server.as_deref(),
+        None,
+    ));
+    *DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner) = Some((config.clone(), made.clone()));
+    made
+}
+
 /// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
 pub fn flush() -> usize {
     let mut guard = lock();
@@ -315,6 +378,8 @@ pub fn flush() -> usize {
         .as_ref()
         .map_or(0, |c| c.phones.len() + c.unknown.len());
     *guard = None;
+    drop(guard);
+    *DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner) = None;
     n
 }
 

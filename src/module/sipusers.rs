@@ -1,12 +1,14 @@
 //! The built-in users provider: phones from `phoneprov_users.conf`, else `users.conf`.
 //! It stays registered when neither file exists, so adding one and reloading works.
 
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use crate::ffi::config::{self, LoadError};
 use crate::ffi::host::iface_ipv4;
 use crate::ffi::log;
 use crate::module::state;
 use phoneprov_core::bytes::lossy;
-use phoneprov_core::profile::{Diag, Settings};
+use phoneprov_core::profile::{Config, Diag, Settings};
 use phoneprov_core::users::{self, PackedUsers, UserReader};
 use phoneprov_core::vars::Vars;
 
@@ -22,7 +24,7 @@ fn read_users(
     settings: &Settings,
     server: Option<&[u8]>,
     diags: &mut Vec<Diag>,
-) -> Result<Option<Vec<Vars>>, ()> {
+) -> Result<Option<(Vars, Vec<Vars>)>, ()> {
     for name in FILES {
         let read = config::with_config(name, |cfg| {
             let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
@@ -36,7 +38,8 @@ fn read_users(
         match read {
             // Only now that the configuration is freed (see PackedUsers).
             Ok((defaults, packed)) => {
-                return Ok(Some(UserReader::new(name, &defaults).unpack(&packed)))
+                let users = UserReader::new(name, &defaults).unpack(&packed);
+                return Ok(Some((defaults, users)));
             }
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
@@ -53,6 +56,22 @@ fn read_users(
         }
     }
     Ok(None)
+}
+
+/// The defaults (`[general]` included) the last load gave its users, and the configuration
+/// it ran with: phones looked up in realtime get the same.
+static DEFAULTS: Mutex<Option<(Arc<Config>, Arc<Vars>)>> = Mutex::new(None);
+
+fn lock_defaults() -> MutexGuard<'static, Option<(Arc<Config>, Arc<Vars>)>> {
+    DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The defaults the users file gave its users under `config`, if it was read with it.
+pub fn defaults_for(config: &Arc<Config>) -> Option<Arc<Vars>> {
+    lock_defaults()
+        .as_ref()
+        .filter(|(c, _)| Arc::ptr_eq(c, config))
+        .map(|(_, d)| d.clone())
 }
 
 /// The address `serveraddr` or `serveriface` gives; None leaves SERVER to each request.
@@ -77,7 +96,10 @@ pub fn load_users() -> i32 {
     let found = read_users(&config.settings, server.as_deref(), &mut diags);
     log::diagnostics!(diags);
     let found = match found {
-        Ok(Some(found)) => found,
+        Ok(Some((defaults, found))) => {
+            *lock_defaults() = Some((config.clone(), Arc::new(defaults)));
+            found
+        }
         Ok(None) => {
             log::notice!("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
             return 0;

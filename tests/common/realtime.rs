@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::postgres::{quote, Postgres, PASSWORD};
-use super::{project_dir, Builder};
+use super::{project_dir, Asterisk, Builder};
 
 pub fn sample_path(name: &str) -> PathBuf {
     project_dir().join("asterisk-conf/realtime").join(name)
@@ -38,9 +38,19 @@ pub fn res_pgsql_conf(pg: &Postgres) -> String {
 impl Builder {
     /// res_config_pgsql on `pg` with the samples' extconfig.conf and res_pgsql.conf.
     pub fn realtime(self, pg: &Postgres) -> Self {
-        self.pgsql(pg)
+        self.module("res_config_pgsql")
             .conf("res_pgsql.conf", res_pgsql_conf(pg))
             .conf("extconfig.conf", sample("extconfig.conf"))
+    }
+}
+
+/// After PostgreSQL started again: res_config_pgsql reconnects by itself at its next query
+/// when the server is back on its port, which [`Postgres::start_again`] tries first; should
+/// another process have taken the port meanwhile, Asterisk is pointed at the new one.
+pub fn same_port_or_reconfigure(ast: &Asterisk, pg: &Postgres, old_port: u16) {
+    if pg.port != old_port {
+        ast.write_conf("res_pgsql.conf", res_pgsql_conf(pg));
+        ast.cli("module reload res_config_pgsql.so");
     }
 }
 
