@@ -114,18 +114,21 @@ impl IntoText for String {
 
 pub type Pair = (Text, Text);
 
-/// An ordered variable list in up to four parts, in this order: a frozen part (what a
-/// provider handed over; lines built from it share its memory), the list's own additions, a
-/// part shared with other lists (a provider's defaults, the same for every user), and a
-/// shared tail (a line's additions, the same for most lines: LINE=1, LINEKEYS=1, the time
-/// zone). A list never holds a name twice, so the order of the parts does not change what a
-/// name finds. 100,000 phones repeat the shared parts once, not 100,000 times.
+/// An ordered variable list in up to three parts, in this order: a frozen part (what a
+/// provider handed over; lines built from it share its memory), the list's own additions
+/// while it is being built, and a part shared with other lists (a provider's defaults, the
+/// same for every user, followed by a line's additions, the same for most lines: LINE=1,
+/// LINEKEYS=1, the time zone). A list never holds a name twice, so the order of the parts
+/// does not change what a name finds. 100,000 phones repeat the shared part once, not
+/// 100,000 times; a built list is 40 bytes besides what it shares.
 #[derive(Clone, Debug, Default)]
 pub struct Vars {
     base: Option<Arc<[Pair]>>,
-    own: Vec<Pair>,
+    // Boxed on purpose: a pointer in every built list (where it is None) instead of the
+    // 24 bytes of an empty Vec, 100,000 times over.
+    #[allow(clippy::box_collection)]
+    own: Option<Box<Vec<Pair>>>,
     shared: Option<Arc<[Pair]>>,
-    tail: Option<Arc<[Pair]>>,
 }
 
 impl PartialEq for Vars {
@@ -157,13 +160,17 @@ impl Vars {
     }
 
     pub fn push(&mut self, name: impl IntoText, value: impl IntoText) {
-        self.own.push((name.into_text(), value.into_text()));
+        self.own_mut().push((name.into_text(), value.into_text()));
+    }
+
+    fn own_mut(&mut self) -> &mut Vec<Pair> {
+        self.own.get_or_insert_with(Box::default)
     }
 
     /// Appends the variable unless one of that name is already there.
     pub fn push_default(&mut self, name: &Text, value: &Text) {
         if !self.contains(name) {
-            self.own.push((name.clone(), value.clone()));
+            self.own_mut().push((name.clone(), value.clone()));
         }
     }
 
@@ -185,7 +192,7 @@ impl Vars {
     pub fn freeze(&mut self, names: &mut Interner) {
         let base = self.base.iter().flat_map(|b| b.iter()).cloned();
         let all: Vec<Pair> = base
-            .chain(std::mem::take(&mut self.own))
+            .chain(self.own.take().map(|o| *o).unwrap_or_default())
             .map(|(k, v)| (names.share(k), v))
             .collect();
         self.base = Some(all.into());
@@ -197,9 +204,8 @@ impl Vars {
             p.iter().flat_map(|b| b.iter())
         }
         part(&self.base)
-            .chain(&self.own)
+            .chain(self.own.iter().flat_map(|o| o.iter()))
             .chain(part(&self.shared))
-            .chain(part(&self.tail))
     }
 
     /// Appends `defaults` (each variable unless the list has one of that name): as one part
@@ -214,20 +220,26 @@ impl Vars {
         }
     }
 
-    /// Turns the own additions into a tail shared with every list whose additions are the
-    /// same (`tails` keeps one copy of each): lists are built once, then only read.
-    pub fn share_own(&mut self, tails: &mut FxHashSet<Arc<[Pair]>>) {
-        if self.own.is_empty() || self.tail.is_some() {
-            self.own.shrink_to_fit();
+    /// Turns the own additions, with the shared part, into a shared part used by every list
+    /// whose shared part and additions are the same (`shared` keeps one copy of each): lists
+    /// are built once, then only read.
+    pub fn share_own(&mut self, shared: &mut FxHashSet<Arc<[Pair]>>) {
+        let Some(own) = self.own.take() else {
             return;
-        }
-        let own = std::mem::take(&mut self.own);
-        self.tail = Some(match tails.get(&own[..]) {
+        };
+        let all: Vec<Pair> = self
+            .shared
+            .iter()
+            .flat_map(|s| s.iter())
+            .cloned()
+            .chain(*own)
+            .collect();
+        self.shared = Some(match shared.get(&all[..]) {
             Some(known) => known.clone(),
             None => {
-                let tail: Arc<[Pair]> = own.into();
-                tails.insert(tail.clone());
-                tail
+                let part: Arc<[Pair]> = all.into();
+                shared.insert(part.clone());
+                part
             }
         });
     }
@@ -236,10 +248,11 @@ impl Vars {
 impl<K: IntoText, V: IntoText> FromIterator<(K, V)> for Vars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         Vars {
-            own: iter
-                .into_iter()
-                .map(|(k, v)| (k.into_text(), v.into_text()))
-                .collect(),
+            own: Some(Box::new(
+                iter.into_iter()
+                    .map(|(k, v)| (k.into_text(), v.into_text()))
+                    .collect(),
+            )),
             ..Vars::default()
         }
     }
@@ -306,13 +319,14 @@ mod tests {
         x.share_own(&mut tails);
         y.share_own(&mut tails);
         assert!(Arc::ptr_eq(
-            x.tail.as_ref().unwrap(),
-            y.tail.as_ref().unwrap()
+            x.shared.as_ref().unwrap(),
+            y.shared.as_ref().unwrap()
         ));
         assert_eq!(x, y);
         assert_eq!(x.find("LINE"), Some(&b"1"[..]));
         assert_eq!(x.len(), 3);
-        assert!(Arc::ptr_eq(x.shared.as_ref().unwrap(), &defaults));
+        assert!(Arc::ptr_eq(a.shared.as_ref().unwrap(), &defaults));
+        assert_eq!(std::mem::size_of::<Vars>(), 40);
     }
 
     #[test]
