@@ -34,7 +34,7 @@ static TEMP_SERIAL: AtomicU64 = AtomicU64::new(0);
 /// The phone's directory below the uploads directory: its MAC in lower case, as phones
 /// write it in file names (a safe name: patterns of a phone whose MAC is not are refused
 /// when the snapshot is built).
-fn phone_dir(phone: &Phone) -> PathBuf {
+pub(crate) fn phone_dir(phone: &Phone) -> PathBuf {
     uploads_dir().join(lossy(&phone.mac.to_ascii_lowercase()).as_ref())
 }
 
