@@ -135,9 +135,19 @@ struct Builder<'h> {
     /// One copy of each distinct set of a line's additions (see [`Vars::share_own`]).
     tails: FxHashSet<Arc<[Pair]>>,
     snap: Snapshot,
-    /// Upload patterns already reported unusable, by profile and pattern: one warning each,
-    /// not one per phone.
-    bad_uploads: std::collections::HashSet<(Vec<u8>, usize)>,
+    /// Upload patterns already warned about, by what was wrong, profile and pattern: one
+    /// warning of each kind per pattern, not one per phone (and one kind never silences
+    /// another).
+    bad_uploads: std::collections::HashSet<(UploadWarning, Vec<u8>, usize)>,
+}
+
+/// What an upload pattern was warned about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum UploadWarning {
+    /// Not accepted: see [`uploads::pattern_problem`].
+    Unusable,
+    /// Takes one of the phone's own routes.
+    TakesRoute,
 }
 
 impl Builder<'_> {
@@ -315,6 +325,12 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
+    /// Whether the warning `kind` about the profile's upload pattern `i` is still to be
+    /// given (it is then counted as given).
+    fn first_warning(&mut self, kind: UploadWarning, profile: &Profile, i: usize) -> bool {
+        self.bad_uploads.insert((kind, profile.name.clone(), i))
+    }
+
     /// The profile's upload patterns rendered for a new phone, each indexed by its literal
     /// prefix; an unusable one is left out with a warning (once per profile and pattern).
     /// A pattern that matches one of the phone's own URIs (`uris`) is kept, with a warning:
@@ -332,7 +348,7 @@ impl Builder<'_> {
             let rendered = render(self.host, pattern, vars);
             let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
             if let Some(uri) = shadowed {
-                if self.bad_uploads.insert((profile.name.clone(), i)) {
+                if self.first_warning(UploadWarning::TakesRoute, profile, i) {
                     self.log(
                         Level::Warning,
                         format!(
@@ -347,7 +363,7 @@ impl Builder<'_> {
                 }
             }
             if let Some(why) = uploads::pattern_problem(&rendered, mac) {
-                if self.bad_uploads.insert((profile.name.clone(), i)) {
+                if self.first_warning(UploadWarning::Unusable, profile, i) {
                     self.log(
                         Level::Warning,
                         format!(
@@ -690,6 +706,58 @@ pub(crate) mod tests {
             "{warned:?}"
         );
         assert_eq!(who(b"aa01.cfg").unwrap().1, "aa01.c*");
+    }
+
+    /// Each kind of warning about a pattern is given once, whatever the other kinds: a
+    /// pattern that takes one phone's route and cannot be used for another phone gets both.
+    #[test]
+    fn upload_warnings_of_each_kind_are_given() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new("general", &[("default_profile", "pol")]),
+                Category::new(
+                    "pol",
+                    &[("${MAC}.cfg", "phone.cfg"), ("uploads", "${MAC}.c*")],
+                ),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "aa01"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "b"), ("MAC", "a b"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "c"), ("MAC", "aa03"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "d"), ("MAC", "c d"), ("PROFILE", "pol")],
+            ),
+        ];
+        Snapshot::build(config, &exts, &host);
+        let logs = host.logs.borrow();
+        let warned: Vec<_> = logs
+            .iter()
+            .filter(|(_, m)| m.contains("uploads pattern"))
+            .map(|(_, m)| m.as_str())
+            .collect();
+        assert_eq!(warned.len(), 2, "{warned:?}");
+        assert!(
+            warned[0].contains("takes the phone's own file 'aa01.cfg'"),
+            "{warned:?}"
+        );
+        assert!(
+            warned[1].contains("gives 'a b.c*' for phone a b"),
+            "{warned:?}"
+        );
     }
 
     #[test]
