@@ -19,6 +19,12 @@ const MAC2: &str = "0004f2000002";
 const SECURE: &str = "0004f2000003";
 const QUIET: &str = "0004f2000004";
 const BIG: &str = "0004f2000005";
+/// Its pattern also takes its own route `<mac>.cfg`.
+const WIDE: &str = "0004f2000006";
+/// Its profile's access list lets nobody in.
+const FENCED: &str = "0004f2000007";
+/// Its patterns would store different names in one file.
+const CLASH: &str = "0004f2000008";
 const LIMIT: usize = 4096;
 
 const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n\
@@ -34,7 +40,17 @@ const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n\
     [quiet]\n\
     ${MAC}.cfg => phone.cfg\n\n\
     [big]\n\
-    uploads = ${MAC}-phone.cfg\n";
+    uploads = ${MAC}-phone.cfg\n\n\
+    [wide]\n\
+    uploads = ${MAC}.c*\n\
+    ${MAC}.cfg => phone.cfg\n\n\
+    [fenced]\n\
+    deny = 0.0.0.0/0\n\
+    deny = ::/0\n\
+    uploads = ${MAC}-phone.cfg\n\
+    ${MAC}.cfg => phone.cfg\n\n\
+    [clash]\n\
+    uploads = logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-*/x.log, ${MAC}-phone.cfg\n";
 
 fn users() -> String {
     [
@@ -43,6 +59,9 @@ fn users() -> String {
         (SECURE, "6003", "secure"),
         (QUIET, "6004", "quiet"),
         (BIG, "6005", "big"),
+        (WIDE, "6006", "wide"),
+        (FENCED, "6007", "fenced"),
+        (CLASH, "6008", "clash"),
     ]
     .iter()
     .map(|(mac, user, profile)| {
@@ -55,9 +74,15 @@ fn users() -> String {
 }
 
 fn start() -> Asterisk {
+    start_with("")
+}
+
+/// [`start`] with more `[general]` options.
+fn start_with(general: &str) -> Asterisk {
+    let conf = PHONEPROV.replacen("[general]\n", &format!("[general]\n{general}"), 1);
     Builder::new(Impl::Rust)
         .module("res_security_log")
-        .conf("phoneprov.conf", PHONEPROV)
+        .conf("phoneprov.conf", conf)
         .conf("phoneprov_users.conf", users())
         .conf(
             "logger.conf",
@@ -655,4 +680,32 @@ fn polycom_sample_overrides_come_back() {
         .into_iter()
         .collect()
     );
+}
+
+/// A name that is a route is never an upload: PUT is refused even when a pattern takes the
+/// name, and a file stored under it is never served instead of the route.
+#[test]
+fn an_upload_never_replaces_a_route() {
+    let ast = start();
+    let route = format!("/phoneprov/{WIDE}.cfg");
+    let template = format!("<cfg mac=\"{WIDE}\"/>\n");
+    let r = put(&ast, &route, b"<cfg secret=\"mine\"/>\n");
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Phones are built at the first request after boot: now the warning is there.
+    assert!(
+        ast.log_has(&format!(
+            "uploads pattern '${{MAC}}.c*' takes the phone's own file '{WIDE}.cfg'"
+        )),
+        "{}",
+        ast.log()
+    );
+    assert_eq!(ast.get(&route).text(), template);
+    // The pattern's other names are taken.
+    let other = format!("/phoneprov/{WIDE}.conf");
+    assert_eq!(put(&ast, &other, b"kept").status, 201);
+    assert_eq!(ast.get(&other).body, b"kept");
+    // A file already stored under the route's name (an earlier configuration) stays unused.
+    let dir = uploads_dir(&ast).join(WIDE);
+    std::fs::write(dir.join(format!("{WIDE}.cfg")), b"<stale/>").unwrap();
+    assert_eq!(ast.get(&route).text(), template);
 }

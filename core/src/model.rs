@@ -334,7 +334,8 @@ impl Builder<'_> {
     /// The profile's upload patterns rendered for a new phone, each indexed by its literal
     /// prefix; an unusable one is left out with a warning (once per profile and pattern).
     /// A pattern that matches one of the phone's own URIs (`uris`) is kept, with a warning:
-    /// once uploaded, that file is served instead of the template.
+    /// its other names are taken, but a route is never an upload (requests look routes up
+    /// first), so that name is refused.
     fn uploads(
         &mut self,
         profile: &Profile,
@@ -346,22 +347,6 @@ impl Builder<'_> {
         let mut out = Vec::new();
         for (i, pattern) in profile.uploads.iter().enumerate() {
             let rendered = render(self.host, pattern, vars);
-            let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
-            if let Some(uri) = shadowed {
-                if self.first_warning(UploadWarning::TakesRoute, profile, i) {
-                    self.log(
-                        Level::Warning,
-                        format!(
-                            "phoneprov.conf [{}]: uploads pattern '{}' takes the phone's own \
-                             file '{}': once a phone uploads it, the upload is served instead \
-                             of the template (Polycom: set OVERRIDES_DIRECTORY)",
-                            lossy(&profile.name),
-                            lossy(pattern.text()),
-                            lossy(uri)
-                        ),
-                    );
-                }
-            }
             if let Some(why) = uploads::pattern_problem(&rendered, mac) {
                 if self.first_warning(UploadWarning::Unusable, profile, i) {
                     self.log(
@@ -377,6 +362,22 @@ impl Builder<'_> {
                     );
                 }
                 continue;
+            }
+            let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
+            if let Some(uri) = shadowed {
+                if self.first_warning(UploadWarning::TakesRoute, profile, i) {
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' takes the phone's own \
+                             file '{}', which is served from its template: a PUT of it is \
+                             refused (403) and nothing uploaded is served in its place",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(uri)
+                        ),
+                    );
+                }
             }
             let prefix = Text::from(uploads::literal_prefix(&rendered));
             if !self.snap.upload_prefix_lens.contains(&prefix.len()) {

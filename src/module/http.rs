@@ -106,10 +106,11 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
         not_found(req, &uri);
         return None;
     };
-    if let Some(kind) = uploads::serve_stored(req, &snap, &uri) {
-        return Some(kind);
-    }
+    // Routes first: an upload never stands in for a file served here.
     let Some(res) = snap.resolve(&uri) else {
+        if let Some(kind) = uploads::serve_stored(req, &snap, &uri) {
+            return Some(kind);
+        }
         if snap.has_uploads() && snap.upload_target(&uri).is_some() {
             // A phone asking for its own upload before it made one (a Polycom's overrides
             // at boot): no guess, no miss.

@@ -4,8 +4,9 @@
 //! A file is written to a hidden temporary file in the phone's own directory, synced, then
 //! renamed over the stored name: a reader (or a phone booting) sees the previous version or
 //! the new one, whole, and of several uploads of one name at once the last rename wins.
-//! A GET of an upload name serves the stored file when there is one; otherwise the name
-//! goes on to the routes like any other.
+//! A name that is a route is never an upload: a PUT of it is refused, and a GET serves the
+//! route even if a file of that name is stored. A GET of an upload name serves the stored
+//! file when there is one.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -66,8 +67,10 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
         req.error(400, "Bad Request", "Invalid Content-Length.");
         return None;
     };
+    // A route is never replaced, even when a pattern takes its name (a warning at load).
     let target = snap
         .as_ref()
+        .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
     let Some((snap, target)) = target else {
         return refuse_unknown(req, snap.as_deref(), uri);
@@ -247,8 +250,8 @@ fn store(
     written
 }
 
-/// A GET or HEAD of one of a phone's upload names whose file is stored: answers it with
-/// the file (after the phone's access checks). None: no such file, the routes decide.
+/// A GET or HEAD of one of a phone's upload names (no route) whose file is stored: answers
+/// it with the file (after the phone's access checks). None: no such file.
 pub fn serve_stored(req: &Request, snap: &Snapshot, uri: &[u8]) -> Option<Kind> {
     if !snap.has_uploads() {
         return None;
@@ -260,11 +263,7 @@ pub fn serve_stored(req: &Request, snap: &Snapshot, uri: &[u8]) -> Option<Kind> 
     if access::refused_phone(req, snap, phone) {
         return Some(Kind::Dynamic);
     }
-    // The name's own MIME type when it is also a route, else the profile's.
-    let mime = match snap.resolve(uri) {
-        Some(res) => res.file.mime_type.clone(),
-        None => choose_mime(None, &phone.profile.mime_type),
-    };
+    let mime = choose_mime(None, &phone.profile.mime_type);
     let headers = [b"Content-type: ", &mime[..], b"\r\n"].concat();
     req.send_file(200, "OK", &headers, &file, false);
     audit::record(req, &phone.mac, uri, 200, dynamic::agent_of(req).as_ref());
