@@ -682,6 +682,33 @@ fn polycom_sample_overrides_come_back() {
     );
 }
 
+/// A name a phone may upload but has not: after the phone's access rules, the very answer
+/// of any unknown name, counted as a miss unless the phone itself asked. Otherwise
+/// `GET <mac>-phone.cfg` tells known MACs from unknown ones, as often as one likes.
+#[test]
+fn a_missing_upload_answers_as_any_unknown_name() {
+    let ast = start_with("miss_limit = 4\nmiss_window = 60\nmiss_ban = 60\n");
+    // The phone itself, authenticated, asking for overrides it never uploaded: no miss.
+    let own = format!("/phoneprov/{SECURE}-phone.cfg");
+    for _ in 0..6 {
+        let r = common::digest::get(&ast, &own, "6003", "pw6003");
+        assert_eq!(r.status, 404, "{}", r.text());
+    }
+    // The access list comes first, as for the phone's files.
+    let fenced = ast.get(&format!("/phoneprov/{FENCED}-phone.cfg"));
+    assert_eq!(fenced.status, 403, "{}", fenced.text());
+    // Known and unknown MAC: the same 404, each a miss.
+    let unknown = ast.get("/phoneprov/ffffffffffff-phone.cfg");
+    let known = ast.get(&format!("/phoneprov/{MAC1}-phone.cfg"));
+    assert_eq!((unknown.status, known.status), (404, 404));
+    assert_eq!(known.text().replace(MAC1, "ffffffffffff"), unknown.text());
+    // Misses 3, 4 and 5 (more than miss_limit), then the address is refused.
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| ast.get(&format!("/phoneprov/{MAC1}-phone.cfg")).status)
+        .collect();
+    assert_eq!(statuses, [404, 404, 404, 429]);
+}
+
 /// A name that is a route is never an upload: PUT is refused even when a pattern takes the
 /// name, and a file stored under it is never served instead of the route.
 #[test]

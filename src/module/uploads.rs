@@ -250,24 +250,20 @@ fn store(
     written
 }
 
-/// A GET or HEAD of one of a phone's upload names (no route) whose file is stored: answers
-/// it with the file (after the phone's access checks). None: no such file.
-pub fn serve_stored(req: &Request, snap: &Snapshot, uri: &[u8]) -> Option<Kind> {
-    if !snap.has_uploads() {
-        return None;
-    }
-    let target = snap.upload_target(uri)?;
-    let phone = target.phone;
-    let path = phone_dir(phone).join(lossy(stored_name(uri)?).as_ref());
-    let file = open_regular(&path)?;
-    if access::refused_phone(req, snap, phone) {
-        return Some(Kind::Dynamic);
-    }
+/// Answers a GET or HEAD of one of `phone`'s upload names (no route), its access rules
+/// passed, with the stored file; false when none is stored (nothing answered).
+pub fn serve_stored(req: &Request, phone: &Phone, uri: &[u8]) -> bool {
+    let Some(name) = stored_name(uri) else {
+        return false;
+    };
+    let Some(file) = open_regular(&phone_dir(phone).join(lossy(name).as_ref())) else {
+        return false;
+    };
     let mime = choose_mime(None, &phone.profile.mime_type);
     let headers = [b"Content-type: ", &mime[..], b"\r\n"].concat();
     req.send_file(200, "OK", &headers, &file, false);
     audit::record(req, &phone.mac, uri, 200, dynamic::agent_of(req).as_ref());
-    Some(Kind::Dynamic)
+    true
 }
 
 /// The file at `path` if it is a regular file (not a link someone placed there).
