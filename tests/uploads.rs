@@ -736,3 +736,43 @@ fn an_upload_never_replaces_a_route() {
     std::fs::write(dir.join(format!("{WIDE}.cfg")), b"<stale/>").unwrap();
     assert_eq!(ast.get(&route).text(), template);
 }
+
+/// Only the last component of a name is kept: patterns whose names would be stored in one
+/// file are refused when the configuration is read, so a GET of one name never serves
+/// what was sent as another.
+#[test]
+fn patterns_storing_into_one_file_are_refused() {
+    let ast = start();
+    let in_logs = format!("/phoneprov/logs/{CLASH}-app.log");
+    let beside = format!("/phoneprov/{CLASH}-app.log");
+    assert_eq!(put(&ast, &in_logs, b"from logs").status, 201);
+    let r = put(&ast, &beside, b"beside");
+    assert_eq!(r.status, 404, "{}", r.text());
+    for (pattern, why) in [
+        (
+            "${MAC}-*.log",
+            "its names would be stored in the same files as those of 'logs/${MAC}-*.log'",
+        ),
+        ("${MAC}-*/x.log", "a '*' before its last '/'"),
+    ] {
+        assert!(
+            ast.log_has(&format!("uploads pattern '{pattern}' gives")) && ast.log_has(why),
+            "{pattern}: {}",
+            ast.log()
+        );
+    }
+    assert_eq!(ast.get(&beside).status, 404);
+    assert_eq!(ast.get(&in_logs).body, b"from logs");
+    for name in [format!("{CLASH}-a/x.log"), format!("{CLASH}-b/x.log")] {
+        assert_eq!(put(&ast, &format!("/phoneprov/{name}"), b"x").status, 404);
+    }
+    // The phone's other pattern is untouched.
+    let own = format!("/phoneprov/{CLASH}-phone.cfg");
+    assert_eq!(put(&ast, &own, b"own").status, 201);
+    assert_eq!(
+        files_below(&uploads_dir(&ast).join(CLASH)),
+        [format!("{CLASH}-app.log"), format!("{CLASH}-phone.cfg")]
+            .into_iter()
+            .collect()
+    );
+}

@@ -148,6 +148,8 @@ enum UploadWarning {
     Unusable,
     /// Takes one of the phone's own routes.
     TakesRoute,
+    /// Not accepted: its names could be stored in the files of an earlier pattern.
+    SharesFiles,
 }
 
 impl Builder<'_> {
@@ -335,7 +337,8 @@ impl Builder<'_> {
     /// prefix; an unusable one is left out with a warning (once per profile and pattern).
     /// A pattern that matches one of the phone's own URIs (`uris`) is kept, with a warning:
     /// its other names are taken, but a route is never an upload (requests look routes up
-    /// first), so that name is refused.
+    /// first), so that name is refused. A pattern whose names could be stored in the files
+    /// of an earlier one ([`uploads::may_share_files`]) is left out with a warning.
     fn uploads(
         &mut self,
         profile: &Profile,
@@ -344,7 +347,9 @@ impl Builder<'_> {
         phone: usize,
         uris: &[Text],
     ) -> Vec<Text> {
-        let mut out = Vec::new();
+        let mut out: Vec<Text> = Vec::new();
+        // The profile's index of each pattern in `out`.
+        let mut kept = Vec::new();
         for (i, pattern) in profile.uploads.iter().enumerate() {
             let rendered = render(self.host, pattern, vars);
             if let Some(why) = uploads::pattern_problem(&rendered, mac) {
@@ -358,6 +363,28 @@ impl Builder<'_> {
                             lossy(pattern.text()),
                             lossy(&rendered),
                             lossy(mac)
+                        ),
+                    );
+                }
+                continue;
+            }
+            let earlier = out
+                .iter()
+                .position(|p| uploads::may_share_files(p, &rendered));
+            if let Some(earlier) = earlier {
+                if self.first_warning(UploadWarning::SharesFiles, profile, i) {
+                    let first: usize = kept[earlier];
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' gives '{}' for phone {}; \
+                             its names would be stored in the same files as those of '{}' \
+                             (only the last component of a name is kept) - not accepted",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(&rendered),
+                            lossy(mac),
+                            lossy(profile.uploads[first].text())
                         ),
                     );
                 }
@@ -386,6 +413,7 @@ impl Builder<'_> {
             let entry = self.snap.uploads.entry(prefix).or_default();
             entry.push((phone, out.len()));
             out.push(Text::from(rendered));
+            kept.push(i);
         }
         out
     }
@@ -757,6 +785,64 @@ pub(crate) mod tests {
         );
         assert!(
             warned[1].contains("gives 'a b.c*' for phone a b"),
+            "{warned:?}"
+        );
+    }
+
+    /// Only the last component of a name is kept: of two patterns whose names could be
+    /// stored in one file, the first is kept, the other left out (one warning).
+    #[test]
+    fn patterns_sharing_files_keep_the_first() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new("general", &[("default_profile", "pol")]),
+                Category::new(
+                    "pol",
+                    &[(
+                        "uploads",
+                        "logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-phone.cfg, old/${MAC}-phone.cfg",
+                    )],
+                ),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "aa01"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "b"), ("MAC", "aa02"), ("PROFILE", "pol")],
+            ),
+        ];
+        let snap = Snapshot::build(config, &exts, &host);
+        let pattern = |name: &[u8]| snap.upload_target(name).map(|t| t.pattern.to_vec());
+        assert_eq!(
+            pattern(b"logs/aa01-app.log").as_deref(),
+            Some(&b"logs/aa01-*.log"[..])
+        );
+        assert_eq!(pattern(b"aa01-app.log"), None);
+        assert_eq!(
+            pattern(b"aa02-phone.cfg").as_deref(),
+            Some(&b"aa02-phone.cfg"[..])
+        );
+        assert_eq!(pattern(b"old/aa02-phone.cfg"), None);
+        let logs = host.logs.borrow();
+        let warned: Vec<_> = logs.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(warned.len(), 2, "{warned:?}");
+        assert!(
+            warned[0].contains(
+                "'${MAC}-*.log' gives 'aa01-*.log' for phone aa01; its names would be stored \
+                 in the same files as those of 'logs/${MAC}-*.log'"
+            ),
+            "{warned:?}"
+        );
+        assert!(
+            warned[1].contains("'old/${MAC}-phone.cfg'")
+                && warned[1].contains("'${MAC}-phone.cfg'"),
             "{warned:?}"
         );
     }
