@@ -776,3 +776,35 @@ fn patterns_storing_into_one_file_are_refused() {
             .collect()
     );
 }
+
+/// Temporary files left by a crash never count towards the files a phone may have, and
+/// they go when the directory is next counted; files that are no upload name do not count.
+#[test]
+fn leftover_temporary_files_do_not_fill_a_phone_directory() {
+    let ast = start();
+    let dir = uploads_dir(&ast).join(MAC1);
+    std::fs::create_dir_all(&dir).unwrap();
+    // What an Asterisk that crashed during uploads leaves (another process, another run).
+    for n in 0..70 {
+        std::fs::write(dir.join(format!(".upload-1-{n}")), b"half").unwrap();
+    }
+    std::fs::write(dir.join("notes~"), b"an administrator's").unwrap();
+    let log = |n: usize| format!("/phoneprov/logs/{MAC1}-{n}.log");
+    let r = put(&ast, &log(0), b"0");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(no_temp_files(&ast, MAC1));
+    assert!(ast.log_has("removed 70 temporary files of an earlier run"));
+    assert!(dir.join("notes~").exists());
+    // The limit itself still holds: 64 stored names, then 507 for a new one; replacing
+    // one of them is still fine.
+    for n in 1..64 {
+        std::fs::write(dir.join(format!("{MAC1}-{n}.log")), b"n").unwrap();
+    }
+    let r = put(&ast, &log(64), b"one too many");
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert_eq!(put(&ast, &log(5), b"again").status, 200);
+    assert_eq!(
+        std::fs::read(dir.join(format!("{MAC1}-5.log"))).unwrap(),
+        b"again"
+    );
+}
