@@ -19,6 +19,12 @@ const MAC2: &str = "0004f2000002";
 const SECURE: &str = "0004f2000003";
 const QUIET: &str = "0004f2000004";
 const BIG: &str = "0004f2000005";
+/// Its pattern also takes its own route `<mac>.cfg`.
+const WIDE: &str = "0004f2000006";
+/// Its profile's access list lets nobody in.
+const FENCED: &str = "0004f2000007";
+/// Its patterns would store different names in one file.
+const CLASH: &str = "0004f2000008";
 const LIMIT: usize = 4096;
 
 const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n\
@@ -34,7 +40,17 @@ const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n\
     [quiet]\n\
     ${MAC}.cfg => phone.cfg\n\n\
     [big]\n\
-    uploads = ${MAC}-phone.cfg\n";
+    uploads = ${MAC}-phone.cfg\n\n\
+    [wide]\n\
+    uploads = ${MAC}.c*\n\
+    ${MAC}.cfg => phone.cfg\n\n\
+    [fenced]\n\
+    deny = 0.0.0.0/0\n\
+    deny = ::/0\n\
+    uploads = ${MAC}-phone.cfg\n\
+    ${MAC}.cfg => phone.cfg\n\n\
+    [clash]\n\
+    uploads = logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-*/x.log, ${MAC}-phone.cfg\n";
 
 fn users() -> String {
     [
@@ -43,6 +59,9 @@ fn users() -> String {
         (SECURE, "6003", "secure"),
         (QUIET, "6004", "quiet"),
         (BIG, "6005", "big"),
+        (WIDE, "6006", "wide"),
+        (FENCED, "6007", "fenced"),
+        (CLASH, "6008", "clash"),
     ]
     .iter()
     .map(|(mac, user, profile)| {
@@ -55,9 +74,15 @@ fn users() -> String {
 }
 
 fn start() -> Asterisk {
+    start_with("")
+}
+
+/// [`start`] with more `[general]` options.
+fn start_with(general: &str) -> Asterisk {
+    let conf = PHONEPROV.replacen("[general]\n", &format!("[general]\n{general}"), 1);
     Builder::new(Impl::Rust)
         .module("res_security_log")
-        .conf("phoneprov.conf", PHONEPROV)
+        .conf("phoneprov.conf", conf)
         .conf("phoneprov_users.conf", users())
         .conf(
             "logger.conf",
@@ -654,5 +679,132 @@ fn polycom_sample_overrides_come_back() {
         ]
         .into_iter()
         .collect()
+    );
+}
+
+/// A name a phone may upload but has not: after the phone's access rules, the very answer
+/// of any unknown name, counted as a miss unless the phone itself asked. Otherwise
+/// `GET <mac>-phone.cfg` tells known MACs from unknown ones, as often as one likes.
+#[test]
+fn a_missing_upload_answers_as_any_unknown_name() {
+    let ast = start_with("miss_limit = 4\nmiss_window = 60\nmiss_ban = 60\n");
+    // The phone itself, authenticated, asking for overrides it never uploaded: no miss.
+    let own = format!("/phoneprov/{SECURE}-phone.cfg");
+    for _ in 0..6 {
+        let r = common::digest::get(&ast, &own, "6003", "pw6003");
+        assert_eq!(r.status, 404, "{}", r.text());
+    }
+    // The access list comes first, as for the phone's files.
+    let fenced = ast.get(&format!("/phoneprov/{FENCED}-phone.cfg"));
+    assert_eq!(fenced.status, 403, "{}", fenced.text());
+    // Known and unknown MAC: the same 404, each a miss.
+    let unknown = ast.get("/phoneprov/ffffffffffff-phone.cfg");
+    let known = ast.get(&format!("/phoneprov/{MAC1}-phone.cfg"));
+    assert_eq!((unknown.status, known.status), (404, 404));
+    assert_eq!(known.text().replace(MAC1, "ffffffffffff"), unknown.text());
+    // Misses 3, 4 and 5 (more than miss_limit), then the address is refused.
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| ast.get(&format!("/phoneprov/{MAC1}-phone.cfg")).status)
+        .collect();
+    assert_eq!(statuses, [404, 404, 404, 429]);
+}
+
+/// A name that is a route is never an upload: PUT is refused even when a pattern takes the
+/// name, and a file stored under it is never served instead of the route.
+#[test]
+fn an_upload_never_replaces_a_route() {
+    let ast = start();
+    let route = format!("/phoneprov/{WIDE}.cfg");
+    let template = format!("<cfg mac=\"{WIDE}\"/>\n");
+    let r = put(&ast, &route, b"<cfg secret=\"mine\"/>\n");
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Phones are built at the first request after boot: now the warning is there.
+    assert!(
+        ast.log_has(&format!(
+            "uploads pattern '${{MAC}}.c*' takes the phone's own file '{WIDE}.cfg'"
+        )),
+        "{}",
+        ast.log()
+    );
+    assert_eq!(ast.get(&route).text(), template);
+    // The pattern's other names are taken.
+    let other = format!("/phoneprov/{WIDE}.conf");
+    assert_eq!(put(&ast, &other, b"kept").status, 201);
+    assert_eq!(ast.get(&other).body, b"kept");
+    // A file already stored under the route's name (an earlier configuration) stays unused.
+    let dir = uploads_dir(&ast).join(WIDE);
+    std::fs::write(dir.join(format!("{WIDE}.cfg")), b"<stale/>").unwrap();
+    assert_eq!(ast.get(&route).text(), template);
+}
+
+/// Only the last component of a name is kept: patterns whose names would be stored in one
+/// file are refused when the configuration is read, so a GET of one name never serves
+/// what was sent as another.
+#[test]
+fn patterns_storing_into_one_file_are_refused() {
+    let ast = start();
+    let in_logs = format!("/phoneprov/logs/{CLASH}-app.log");
+    let beside = format!("/phoneprov/{CLASH}-app.log");
+    assert_eq!(put(&ast, &in_logs, b"from logs").status, 201);
+    let r = put(&ast, &beside, b"beside");
+    assert_eq!(r.status, 404, "{}", r.text());
+    for (pattern, why) in [
+        (
+            "${MAC}-*.log",
+            "its names would be stored in the same files as those of 'logs/${MAC}-*.log'",
+        ),
+        ("${MAC}-*/x.log", "a '*' before its last '/'"),
+    ] {
+        assert!(
+            ast.log_has(&format!("uploads pattern '{pattern}' gives")) && ast.log_has(why),
+            "{pattern}: {}",
+            ast.log()
+        );
+    }
+    assert_eq!(ast.get(&beside).status, 404);
+    assert_eq!(ast.get(&in_logs).body, b"from logs");
+    for name in [format!("{CLASH}-a/x.log"), format!("{CLASH}-b/x.log")] {
+        assert_eq!(put(&ast, &format!("/phoneprov/{name}"), b"x").status, 404);
+    }
+    // The phone's other pattern is untouched.
+    let own = format!("/phoneprov/{CLASH}-phone.cfg");
+    assert_eq!(put(&ast, &own, b"own").status, 201);
+    assert_eq!(
+        files_below(&uploads_dir(&ast).join(CLASH)),
+        [format!("{CLASH}-app.log"), format!("{CLASH}-phone.cfg")]
+            .into_iter()
+            .collect()
+    );
+}
+
+/// Temporary files left by a crash never count towards the files a phone may have, and
+/// they go when the directory is next counted; files that are no upload name do not count.
+#[test]
+fn leftover_temporary_files_do_not_fill_a_phone_directory() {
+    let ast = start();
+    let dir = uploads_dir(&ast).join(MAC1);
+    std::fs::create_dir_all(&dir).unwrap();
+    // What an Asterisk that crashed during uploads leaves (another process, another run).
+    for n in 0..70 {
+        std::fs::write(dir.join(format!(".upload-1-{n}")), b"half").unwrap();
+    }
+    std::fs::write(dir.join("notes~"), b"an administrator's").unwrap();
+    let log = |n: usize| format!("/phoneprov/logs/{MAC1}-{n}.log");
+    let r = put(&ast, &log(0), b"0");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(no_temp_files(&ast, MAC1));
+    assert!(ast.log_has("removed 70 temporary files of an earlier run"));
+    assert!(dir.join("notes~").exists());
+    // The limit itself still holds: 64 stored names, then 507 for a new one; replacing
+    // one of them is still fine.
+    for n in 1..64 {
+        std::fs::write(dir.join(format!("{MAC1}-{n}.log")), b"n").unwrap();
+    }
+    let r = put(&ast, &log(64), b"one too many");
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert_eq!(put(&ast, &log(5), b"again").status, 200);
+    assert_eq!(
+        std::fs::read(dir.join(format!("{MAC1}-5.log"))).unwrap(),
+        b"again"
     );
 }

@@ -135,9 +135,21 @@ struct Builder<'h> {
     /// One copy of each distinct set of a line's additions (see [`Vars::share_own`]).
     tails: FxHashSet<Arc<[Pair]>>,
     snap: Snapshot,
-    /// Upload patterns already reported unusable, by profile and pattern: one warning each,
-    /// not one per phone.
-    bad_uploads: std::collections::HashSet<(Vec<u8>, usize)>,
+    /// Upload patterns already warned about, by what was wrong, profile and pattern: one
+    /// warning of each kind per pattern, not one per phone (and one kind never silences
+    /// another).
+    bad_uploads: std::collections::HashSet<(UploadWarning, Vec<u8>, usize)>,
+}
+
+/// What an upload pattern was warned about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum UploadWarning {
+    /// Not accepted: see [`uploads::pattern_problem`].
+    Unusable,
+    /// Takes one of the phone's own routes.
+    TakesRoute,
+    /// Not accepted: its names could be stored in the files of an earlier pattern.
+    SharesFiles,
 }
 
 impl Builder<'_> {
@@ -315,10 +327,18 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
+    /// Whether the warning `kind` about the profile's upload pattern `i` is still to be
+    /// given (it is then counted as given).
+    fn first_warning(&mut self, kind: UploadWarning, profile: &Profile, i: usize) -> bool {
+        self.bad_uploads.insert((kind, profile.name.clone(), i))
+    }
+
     /// The profile's upload patterns rendered for a new phone, each indexed by its literal
     /// prefix; an unusable one is left out with a warning (once per profile and pattern).
     /// A pattern that matches one of the phone's own URIs (`uris`) is kept, with a warning:
-    /// once uploaded, that file is served instead of the template.
+    /// its other names are taken, but a route is never an upload (requests look routes up
+    /// first), so that name is refused. A pattern whose names could be stored in the files
+    /// of an earlier one ([`uploads::may_share_files`]) is left out with a warning.
     fn uploads(
         &mut self,
         profile: &Profile,
@@ -327,27 +347,13 @@ impl Builder<'_> {
         phone: usize,
         uris: &[Text],
     ) -> Vec<Text> {
-        let mut out = Vec::new();
+        let mut out: Vec<Text> = Vec::new();
+        // The profile's index of each pattern in `out`.
+        let mut kept = Vec::new();
         for (i, pattern) in profile.uploads.iter().enumerate() {
             let rendered = render(self.host, pattern, vars);
-            let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
-            if let Some(uri) = shadowed {
-                if self.bad_uploads.insert((profile.name.clone(), i)) {
-                    self.log(
-                        Level::Warning,
-                        format!(
-                            "phoneprov.conf [{}]: uploads pattern '{}' takes the phone's own \
-                             file '{}': once a phone uploads it, the upload is served instead \
-                             of the template (Polycom: set OVERRIDES_DIRECTORY)",
-                            lossy(&profile.name),
-                            lossy(pattern.text()),
-                            lossy(uri)
-                        ),
-                    );
-                }
-            }
             if let Some(why) = uploads::pattern_problem(&rendered, mac) {
-                if self.bad_uploads.insert((profile.name.clone(), i)) {
+                if self.first_warning(UploadWarning::Unusable, profile, i) {
                     self.log(
                         Level::Warning,
                         format!(
@@ -362,6 +368,44 @@ impl Builder<'_> {
                 }
                 continue;
             }
+            let earlier = out
+                .iter()
+                .position(|p| uploads::may_share_files(p, &rendered));
+            if let Some(earlier) = earlier {
+                if self.first_warning(UploadWarning::SharesFiles, profile, i) {
+                    let first: usize = kept[earlier];
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' gives '{}' for phone {}; \
+                             its names would be stored in the same files as those of '{}' \
+                             (only the last component of a name is kept) - not accepted",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(&rendered),
+                            lossy(mac),
+                            lossy(profile.uploads[first].text())
+                        ),
+                    );
+                }
+                continue;
+            }
+            let shadowed = uris.iter().find(|u| uploads::matches(&rendered, u));
+            if let Some(uri) = shadowed {
+                if self.first_warning(UploadWarning::TakesRoute, profile, i) {
+                    self.log(
+                        Level::Warning,
+                        format!(
+                            "phoneprov.conf [{}]: uploads pattern '{}' takes the phone's own \
+                             file '{}', which is served from its template: a PUT of it is \
+                             refused (403) and nothing uploaded is served in its place",
+                            lossy(&profile.name),
+                            lossy(pattern.text()),
+                            lossy(uri)
+                        ),
+                    );
+                }
+            }
             let prefix = Text::from(uploads::literal_prefix(&rendered));
             if !self.snap.upload_prefix_lens.contains(&prefix.len()) {
                 self.snap.upload_prefix_lens.push(prefix.len());
@@ -369,6 +413,7 @@ impl Builder<'_> {
             let entry = self.snap.uploads.entry(prefix).or_default();
             entry.push((phone, out.len()));
             out.push(Text::from(rendered));
+            kept.push(i);
         }
         out
     }
@@ -690,6 +735,116 @@ pub(crate) mod tests {
             "{warned:?}"
         );
         assert_eq!(who(b"aa01.cfg").unwrap().1, "aa01.c*");
+    }
+
+    /// Each kind of warning about a pattern is given once, whatever the other kinds: a
+    /// pattern that takes one phone's route and cannot be used for another phone gets both.
+    #[test]
+    fn upload_warnings_of_each_kind_are_given() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new("general", &[("default_profile", "pol")]),
+                Category::new(
+                    "pol",
+                    &[("${MAC}.cfg", "phone.cfg"), ("uploads", "${MAC}.c*")],
+                ),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "aa01"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "b"), ("MAC", "a b"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "c"), ("MAC", "aa03"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "d"), ("MAC", "c d"), ("PROFILE", "pol")],
+            ),
+        ];
+        Snapshot::build(config, &exts, &host);
+        let logs = host.logs.borrow();
+        let warned: Vec<_> = logs
+            .iter()
+            .filter(|(_, m)| m.contains("uploads pattern"))
+            .map(|(_, m)| m.as_str())
+            .collect();
+        assert_eq!(warned.len(), 2, "{warned:?}");
+        assert!(
+            warned[0].contains("takes the phone's own file 'aa01.cfg'"),
+            "{warned:?}"
+        );
+        assert!(
+            warned[1].contains("gives 'a b.c*' for phone a b"),
+            "{warned:?}"
+        );
+    }
+
+    /// Only the last component of a name is kept: of two patterns whose names could be
+    /// stored in one file, the first is kept, the other left out (one warning).
+    #[test]
+    fn patterns_sharing_files_keep_the_first() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new("general", &[("default_profile", "pol")]),
+                Category::new(
+                    "pol",
+                    &[(
+                        "uploads",
+                        "logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-phone.cfg, old/${MAC}-phone.cfg",
+                    )],
+                ),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[("USERNAME", "a"), ("MAC", "aa01"), ("PROFILE", "pol")],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "b"), ("MAC", "aa02"), ("PROFILE", "pol")],
+            ),
+        ];
+        let snap = Snapshot::build(config, &exts, &host);
+        let pattern = |name: &[u8]| snap.upload_target(name).map(|t| t.pattern.to_vec());
+        assert_eq!(
+            pattern(b"logs/aa01-app.log").as_deref(),
+            Some(&b"logs/aa01-*.log"[..])
+        );
+        assert_eq!(pattern(b"aa01-app.log"), None);
+        assert_eq!(
+            pattern(b"aa02-phone.cfg").as_deref(),
+            Some(&b"aa02-phone.cfg"[..])
+        );
+        assert_eq!(pattern(b"old/aa02-phone.cfg"), None);
+        let logs = host.logs.borrow();
+        let warned: Vec<_> = logs.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(warned.len(), 2, "{warned:?}");
+        assert!(
+            warned[0].contains(
+                "'${MAC}-*.log' gives 'aa01-*.log' for phone aa01; its names would be stored \
+                 in the same files as those of 'logs/${MAC}-*.log'"
+            ),
+            "{warned:?}"
+        );
+        assert!(
+            warned[1].contains("'old/${MAC}-phone.cfg'")
+                && warned[1].contains("'${MAC}-phone.cfg'"),
+            "{warned:?}"
+        );
     }
 
     #[test]

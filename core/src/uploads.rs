@@ -7,7 +7,10 @@
 //! phone's MAC: that prefix alone tells which phone a request name belongs to, and no
 //! phone can write into another's directory. Files are stored as
 //! `AST_SPOOL_DIR/phoneprov/uploads/<MAC>/<last component of the name>`, so whatever the
-//! request says, nothing is written outside that directory.
+//! request says, nothing is written outside that directory. So that two names never share
+//! one file, a pattern has no `*` before its last `/`, and of a phone's patterns in
+//! different directories whose file names could be the same only the first is kept
+//! ([`may_share_files`]).
 
 use crate::args::separate_args;
 use crate::bytes::strip;
@@ -118,6 +121,11 @@ pub fn pattern_problem(pattern: &[u8], mac: &[u8]) -> Option<&'static str> {
     if !dir_ok {
         return Some("it names a path with an empty, '.' or '..' component or a backslash");
     }
+    if split_last(pattern).0.contains(&b'*') {
+        return Some(
+            "a '*' before its last '/' would store names of different directories in one file",
+        );
+    }
     // With every `*` standing for one name byte, the last component must be a safe name.
     let last = pattern.rsplit(|&b| b == b'/').next().unwrap_or(pattern);
     let sample: Vec<u8> = last
@@ -132,9 +140,59 @@ pub fn pattern_problem(pattern: &[u8], mac: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// A name's directory part (up to and with its last `/`, empty when none) and its last
+/// component.
+fn split_last(name: &[u8]) -> (&[u8], &[u8]) {
+    match name.iter().rposition(|&b| b == b'/') {
+        Some(i) => name.split_at(i + 1),
+        None => (&[][..], name),
+    }
+}
+
+/// Whether some name matches both `a` and `b` (patterns as [`matches`] reads them).
+pub fn overlap(a: &[u8], b: &[u8]) -> bool {
+    // reach[i * (m + 1) + j]: some text matches both a[..i] and b[..j].
+    let (n, m) = (a.len(), b.len());
+    let mut reach = vec![false; (n + 1) * (m + 1)];
+    let at = |i: usize, j: usize| i * (m + 1) + j;
+    reach[0] = true;
+    for i in 0..=n {
+        for j in 0..=m {
+            if !reach[at(i, j)] {
+                continue;
+            }
+            let (x, y) = (a.get(i).copied(), b.get(j).copied());
+            // A star may end here.
+            if x == Some(b'*') {
+                reach[at(i + 1, j)] = true;
+            }
+            if y == Some(b'*') {
+                reach[at(i, j + 1)] = true;
+            }
+            match (x, y) {
+                // One star takes the other pattern's literal byte and goes on.
+                (Some(b'*'), Some(c)) if c != b'*' && is_name_byte(c) => reach[at(i, j + 1)] = true,
+                (Some(c), Some(b'*')) if c != b'*' && is_name_byte(c) => reach[at(i + 1, j)] = true,
+                (Some(c), Some(d)) if c == d && c != b'*' => reach[at(i + 1, j + 1)] = true,
+                _ => {}
+            }
+        }
+    }
+    reach[at(n, m)]
+}
+
+/// Whether two usable patterns of one phone could have different names stored in one file
+/// (only the last component of a name is kept): their directories differ and some file
+/// name matches both last components.
+pub fn may_share_files(a: &[u8], b: &[u8]) -> bool {
+    let ((dir_a, last_a), (dir_b, last_b)) = (split_last(a), split_last(b));
+    dir_a != dir_b && overlap(last_a, last_b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bytes::lossy;
 
     #[test]
     fn globbing() {
@@ -228,5 +286,51 @@ mod tests {
         assert!(pattern_problem(b"0004f2000001-a b.cfg", mac).is_some());
         assert!(pattern_problem(b"0004f2000001\\x.cfg", mac).is_some());
         assert!(pattern_problem(b"x/.0004f2000001", mac).is_some());
+        // A star in a directory: m-a/x.log and m-b/x.log would both be stored as x.log.
+        assert!(pattern_problem(b"0004f2000001-*/x.log", mac).is_some());
+        assert!(pattern_problem(b"0004f2000001*/x/y.log", mac).is_some());
+    }
+
+    #[test]
+    fn overlapping_patterns() {
+        assert!(overlap(b"m-*.log", b"m-app.log"));
+        assert!(overlap(b"m-*.log", b"m-*.log"));
+        assert!(overlap(b"m-*.log", b"*-app.*"));
+        assert!(overlap(b"*", b""));
+        assert!(overlap(b"m*", b"*m"));
+        assert!(overlap(b"a*b*c", b"*bc"));
+        assert!(!overlap(b"m-*.log", b"m-phone.cfg"));
+        assert!(!overlap(b"*x", b"*y"));
+        assert!(!overlap(b"m-*.log", b"n-*.log"));
+        assert!(!overlap(b"m-app.log", b"m-app.lo"));
+        // A star takes only name bytes.
+        assert!(!overlap(b"m*", b"m b"));
+        assert!(!overlap(b"m-*", b"m-\xff"));
+        // What overlap says agrees with matches on every name of a small alphabet.
+        let pats: [&[u8]; 8] = [b"a*", b"*a", b"a*b", b"*", b"ab", b"a*a*", b"b*b", b"*ba*"];
+        let mut names: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=4 {
+            for k in 0..(1u32 << len) {
+                names.push((0..len).map(|i| b"ab"[(k >> i) as usize & 1]).collect());
+            }
+        }
+        for p in pats {
+            for q in pats {
+                let both = names.iter().any(|n| matches(p, n) && matches(q, n));
+                assert_eq!(overlap(p, q), both, "{:?} {:?}", lossy(p), lossy(q));
+            }
+        }
+    }
+
+    #[test]
+    fn patterns_sharing_files() {
+        assert!(may_share_files(b"logs/m-*.log", b"m-*.log"));
+        assert!(may_share_files(b"logs/m-*.log", b"m-app.log"));
+        assert!(may_share_files(b"a/m-x.cfg", b"b/m-x.cfg"));
+        // Same directory: the same name is the same file, as it should be.
+        assert!(!may_share_files(b"logs/m-*.log", b"logs/m-app.log"));
+        assert!(!may_share_files(b"m-*.log", b"m-*"));
+        // No file name in common.
+        assert!(!may_share_files(b"logs/m-*.log", b"m-phone.cfg"));
     }
 }

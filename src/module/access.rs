@@ -320,13 +320,29 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
 /// Access lists, TLS and authentication for a route found. True when the request was
 /// answered (refused or challenged); false: serve it.
 pub fn refused(req: &Request, snap: &Snapshot, res: &Resolved<'_>) -> bool {
-    refused_for(req, snap, &res.profile.name, res.phone)
+    admit(req, snap, &res.profile.name, res.phone) == Admission::Refused
 }
 
 /// [`refused`] for one of a phone's own files that is no route (an upload name): as
 /// strict as its dynamic files.
 pub fn refused_phone(req: &Request, snap: &Snapshot, phone: &Phone) -> bool {
-    refused_for(req, snap, &phone.profile.name, Some(phone))
+    admit(req, snap, &phone.profile.name, Some(phone)) == Admission::Refused
+}
+
+/// How a request passed (or not) the access rules of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Refused or challenged: the request was answered.
+    Refused,
+    /// Let in with the credentials of the file's phone.
+    Authenticated,
+    /// Let in without credentials: the profile asks for none, or only logs (`auth_rollout`).
+    Open,
+}
+
+/// [`refused_phone`], saying whether the client proved to be the phone.
+pub fn admit_phone(req: &Request, snap: &Snapshot, phone: &Phone) -> Admission {
+    admit(req, snap, &phone.profile.name, Some(phone))
 }
 
 /// Refusal and security events of a request, as [`network_refused`] and [`refused`] name
@@ -335,23 +351,25 @@ pub fn report_not_allowed(req: &Request, account: &[u8], why: &str) {
     Peer::of(req).event(Event::ReqNotAllowed, account, why.as_bytes());
 }
 
-fn refused_for(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) -> bool {
+/// Access lists, TLS and authentication for a file of `profile` (`phone`: None for a static
+/// file), with the events and logs of a refusal.
+fn admit(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) -> Admission {
     let Some(policy) = policy() else {
-        return false;
+        return Admission::Open;
     };
     let Some(pp) = policy.profile(profile) else {
-        return false;
+        return Admission::Open;
     };
     // The client's addresses are looked up once per request (each is a system call).
     let peer = Peer::of(req);
     if network_refused(req, &peer, phone, pp) {
-        return true;
+        return Admission::Refused;
     }
     let account = phone.map(|p| p.mac.to_vec()).unwrap_or_default();
     let a = &pp.access;
     let dynamic = phone.is_some();
     if a.auth == AuthScheme::None || !(dynamic || a.auth_static) {
-        return false;
+        return Admission::Open;
     }
     if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
         peer.event(
@@ -364,10 +382,10 @@ fn refused_for(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Ph
                 "phoneprov rollout: would refuse {} (Basic authentication needs HTTPS)",
                 peer.who()
             );
-            return false;
+            return Admission::Open;
         }
         forbidden(req, "Basic authentication is only accepted over HTTPS.");
-        return true;
+        return Admission::Refused;
     }
     let verdict = check(req, snap, profile, phone, a);
     match verdict {
@@ -378,7 +396,7 @@ fn refused_for(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Ph
             if let Some(user) = session {
                 peer.event(Event::SuccessfulAuth, &user, b"");
             }
-            false
+            Admission::Authenticated
         }
         Verdict::Challenge { stale } => {
             if a.auth_rollout {
@@ -388,10 +406,10 @@ fn refused_for(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Ph
                     peer.who(),
                     lossy(req.raw_uri)
                 );
-                return false;
+                return Admission::Open;
             }
             challenge(req, &peer, a, stale, &account);
-            true
+            Admission::Refused
         }
         Verdict::Fail(event, user, why) => {
             peer.event(event, &user, why.as_bytes());
@@ -403,12 +421,12 @@ fn refused_for(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Ph
             );
             if a.auth_rollout {
                 log::notice!("phoneprov rollout: would refuse: {message}");
-                return false;
+                return Admission::Open;
             }
             log::notice!("{}", message);
             miss(req);
             challenge(req, &peer, a, false, &account);
-            true
+            Admission::Refused
         }
     }
 }

@@ -6,11 +6,11 @@ use std::fs;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use crate::ffi::host::{cli_print, data_file, function_exists, uploads_dir};
+use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::funcs::call_into;
 use crate::module::render::{render_dynamic, Serving};
 use crate::module::resync::{self, Selection};
-use crate::module::{audit, state, status, tokens};
+use crate::module::{audit, state, status, tokens, uploads};
 use phoneprov_core::bytes::{lossy, utf8_or_latin1};
 use phoneprov_core::cli;
 use phoneprov_core::family;
@@ -95,7 +95,7 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
         }
     }
     if !phone.uploads.is_empty() {
-        let dir = uploads_dir().join(lossy(&phone.mac.to_ascii_lowercase()).as_ref());
+        let dir = uploads::phone_dir(phone);
         let _ = writeln!(out, "\nUploads (PUT, stored in {}):", dir.display());
         for pattern in &phone.uploads {
             out.extend_from_slice(b"  ");

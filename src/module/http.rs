@@ -5,13 +5,14 @@ use std::time::{Duration, Instant};
 use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
+use crate::module::access::Admission;
 use crate::module::metrics::{self, Kind};
 use crate::module::realtime::{self, Lookup};
 use crate::module::{access, dynamic, state, statics, tokens, uploads};
 use std::sync::Arc;
 
 use phoneprov_core::bytes::lossy;
-use phoneprov_core::model::Snapshot;
+use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::uri::{self, UriError};
 
 /// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
@@ -54,6 +55,11 @@ fn echo_safe(uri: &[u8]) -> bool {
 
 fn not_found(req: &Request, uri: &[u8]) {
     access::miss(req);
+    not_found_answer(req, uri);
+}
+
+/// The 404 of every name nothing here serves, whether or not it belongs to a phone.
+fn not_found_answer(req: &Request, uri: &[u8]) {
     let text = if echo_safe(uri) {
         lossy(uri)
     } else {
@@ -105,19 +111,14 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
         not_found(req, &uri);
         return None;
     };
-    if let Some(kind) = uploads::serve_stored(req, &snap, &uri) {
-        return Some(kind);
-    }
+    // Routes first: an upload never stands in for a file served here.
     let Some(res) = snap.resolve(&uri) else {
-        if snap.has_uploads() && snap.upload_target(&uri).is_some() {
-            // A phone asking for its own upload before it made one (a Polycom's overrides
-            // at boot): no guess, no miss.
-            req.error(
-                404,
-                "Not Found",
-                "Nothing was uploaded under this name yet.",
-            );
-            return None;
+        let target = snap
+            .has_uploads()
+            .then(|| snap.upload_target(&uri))
+            .flatten();
+        if let Some(target) = target {
+            return upload_name(req, &snap, target.phone, &uri);
         }
         return realtime_answer(req, &snap, &uri);
     };
@@ -134,6 +135,25 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
     };
     dynamic::serve(req, &snap, phone, res.file, &uri);
     Some(Kind::Dynamic)
+}
+
+/// A GET or HEAD of a name `phone` may upload: its access rules, then the stored file or
+/// the 404 of any unknown name, a miss unless the phone itself asked (a Polycom fetches its
+/// overrides at every boot, also before it uploaded any). Otherwise such names would tell
+/// known MACs from unknown ones, unchecked and as often as anyone likes.
+fn upload_name(req: &Request, snap: &Snapshot, phone: &Phone, uri: &[u8]) -> Option<Kind> {
+    let admission = access::admit_phone(req, snap, phone);
+    if admission == Admission::Refused {
+        return None;
+    }
+    if uploads::serve_stored(req, phone, uri) {
+        return Some(Kind::Dynamic);
+    }
+    if admission != Admission::Authenticated {
+        access::miss(req);
+    }
+    not_found_answer(req, uri);
+    None
 }
 
 /// A URI no route in memory answers: a phone of the realtime database, in dynamic mode.

@@ -4,14 +4,20 @@
 //! A file is written to a hidden temporary file in the phone's own directory, synced, then
 //! renamed over the stored name: a reader (or a phone booting) sees the previous version or
 //! the new one, whole, and of several uploads of one name at once the last rename wins.
-//! A GET of an upload name serves the stored file when there is one; otherwise the name
-//! goes on to the routes like any other.
+//! Temporary names carry this run's own prefix: those of an earlier run (Asterisk crashed
+//! during an upload) are removed when the directory is next counted.
+//! A name that is a route is never an upload: a PUT of it is refused, and a GET serves the
+//! route even if a file of that name is stored. A GET of an upload name serves the stored
+//! file when there is one.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::host::uploads_dir;
 use crate::ffi::http::Request;
@@ -22,19 +28,37 @@ use phoneprov_core::body::{self, BodyError, Framing};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::choose_mime;
-use phoneprov_core::uploads::{stored_name, DEFAULT_MAX};
+use phoneprov_core::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
 
 /// Files a phone's directory may hold: a pattern with `*` must not let a phone (or whoever
-/// knows its MAC) fill the disk with names.
+/// knows its MAC) fill the disk with names. Each upload of a new name counts before it
+/// writes, so uploads of new names at once may pass it by as many as run together.
 pub const MAX_FILES: usize = 64;
 
 /// Distinct temporary names for uploads running at once in this process.
 static TEMP_SERIAL: AtomicU64 = AtomicU64::new(0);
 
+/// What every temporary file starts with.
+const TEMP_MARK: &str = ".upload-";
+
+/// The start of this run's temporary names: `.upload-PID-TIME-`, the time this image of the
+/// module first stored a file. A temporary file without it belongs to no upload running
+/// now: another process (Asterisk crashed, or was killed, during an upload) or an unloaded
+/// image of the module (unload waits for requests to finish).
+fn temp_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{TEMP_MARK}{}-{nanos:x}-", std::process::id())
+    })
+}
+
 /// The phone's directory below the uploads directory: its MAC in lower case, as phones
 /// write it in file names (a safe name: patterns of a phone whose MAC is not are refused
 /// when the snapshot is built).
-fn phone_dir(phone: &Phone) -> PathBuf {
+pub(crate) fn phone_dir(phone: &Phone) -> PathBuf {
     uploads_dir().join(lossy(&phone.mac.to_ascii_lowercase()).as_ref())
 }
 
@@ -66,8 +90,10 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
         req.error(400, "Bad Request", "Invalid Content-Length.");
         return None;
     };
+    // A route is never replaced, even when a pattern takes its name (a warning at load).
     let target = snap
         .as_ref()
+        .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
     let Some((snap, target)) = target else {
         return refuse_unknown(req, snap.as_deref(), uri);
@@ -112,7 +138,7 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
         dynamic::internal_error(req);
         return Some(Kind::Upload);
     }
-    if !existed && fs::read_dir(&dir).map_or(0, |d| d.count()) >= MAX_FILES {
+    if !existed && count_files(&dir) >= MAX_FILES {
         let why = format!("{} already holds {MAX_FILES} files", dir.display());
         return refuse(507, "Insufficient Storage", "Too many files.", &why);
     }
@@ -204,6 +230,49 @@ fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Option<
     None
 }
 
+/// The stored files in `dir`: names an upload may have, not temporary files or whatever
+/// else an administrator put there. Temporary files of earlier runs are removed.
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let (mut count, mut removed) = (0, 0);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        if is_safe_component(name) {
+            count += 1;
+        } else if name.starts_with(TEMP_MARK.as_bytes())
+            && !name.starts_with(temp_prefix().as_bytes())
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        log::notice!(
+            "phoneprov: removed {removed} temporary files of an earlier run from {}",
+            dir.display()
+        );
+    }
+    count
+}
+
+/// A temporary file, removed when dropped unless it was renamed: also when a panic
+/// unwinds through an upload.
+struct Temp<'a> {
+    path: &'a Path,
+    kept: bool,
+}
+
+impl Drop for Temp<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_file(self.path);
+        }
+    }
+}
+
 /// Writes the body to a temporary file in `dir`, then renames it to `path`; the bytes
 /// stored. The temporary file is removed on any failure.
 fn store(
@@ -214,7 +283,7 @@ fn store(
     limit: u64,
 ) -> Result<u64, BodyError> {
     let serial = TEMP_SERIAL.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".upload-{}-{serial}", std::process::id()));
+    let temp = dir.join(format!("{}{serial}", temp_prefix()));
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -228,47 +297,40 @@ fn store(
             return Err(BodyError::Write(e));
         }
     };
+    let mut guard = Temp {
+        path: &temp,
+        kept: false,
+    };
     let copied = {
         let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
         let copied = body::copy(&mut req.body_reader(), framing, limit, &mut out);
         req.body_finished(copied.is_ok());
         copied.and_then(|size| out.flush().map(|()| size).map_err(BodyError::Write))
     };
-    let written = copied.and_then(|size| {
+    copied.and_then(|size| {
         // Synced before the rename: after a crash the name holds an old or a new file,
         // never a short one.
         file.sync_all().map_err(BodyError::Write)?;
         fs::rename(&temp, path).map_err(BodyError::Write)?;
+        guard.kept = true;
         Ok(size)
-    });
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written
+    })
 }
 
-/// A GET or HEAD of one of a phone's upload names whose file is stored: answers it with
-/// the file (after the phone's access checks). None: no such file, the routes decide.
-pub fn serve_stored(req: &Request, snap: &Snapshot, uri: &[u8]) -> Option<Kind> {
-    if !snap.has_uploads() {
-        return None;
-    }
-    let target = snap.upload_target(uri)?;
-    let phone = target.phone;
-    let path = phone_dir(phone).join(lossy(stored_name(uri)?).as_ref());
-    let file = open_regular(&path)?;
-    if access::refused_phone(req, snap, phone) {
-        return Some(Kind::Dynamic);
-    }
-    // The name's own MIME type when it is also a route, else the profile's.
-    let mime = match snap.resolve(uri) {
-        Some(res) => res.file.mime_type.clone(),
-        None => choose_mime(None, &phone.profile.mime_type),
+/// Answers a GET or HEAD of one of `phone`'s upload names (no route), its access rules
+/// passed, with the stored file; false when none is stored (nothing answered).
+pub fn serve_stored(req: &Request, phone: &Phone, uri: &[u8]) -> bool {
+    let Some(name) = stored_name(uri) else {
+        return false;
     };
+    let Some(file) = open_regular(&phone_dir(phone).join(lossy(name).as_ref())) else {
+        return false;
+    };
+    let mime = choose_mime(None, &phone.profile.mime_type);
     let headers = [b"Content-type: ", &mime[..], b"\r\n"].concat();
     req.send_file(200, "OK", &headers, &file, false);
     audit::record(req, &phone.mac, uri, 200, dynamic::agent_of(req).as_ref());
-    Some(Kind::Dynamic)
+    true
 }
 
 /// The file at `path` if it is a regular file (not a link someone placed there).
