@@ -161,55 +161,59 @@ pub fn copy(
     }
 }
 
+/// A body source over bytes already in memory, handed out in pieces of at most `piece`
+/// bytes as a connection may: for the tests and the fuzz target of [`copy`].
+pub struct PieceSource<'a> {
+    data: &'a [u8],
+    pos: usize,
+    piece: usize,
+}
+
+impl<'a> PieceSource<'a> {
+    pub fn new(data: &'a [u8], piece: usize) -> Self {
+        PieceSource {
+            data,
+            pos: 0,
+            piece: piece.max(1),
+        }
+    }
+
+    /// What was not read.
+    pub fn rest(&self) -> &[u8] {
+        &self.data[self.pos..]
+    }
+}
+
+impl BodySource for PieceSource<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.piece).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+
+    fn read_line(&mut self, max: usize) -> io::Result<Vec<u8>> {
+        let rest = &self.data[self.pos..];
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1)
+            .min(max);
+        self.pos += end;
+        Ok(rest[..end].to_vec())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A connection holding `data`, possibly handing it out in small pieces.
-    struct Conn<'a> {
-        data: &'a [u8],
-        pos: usize,
-        piece: usize,
-    }
-
-    impl<'a> Conn<'a> {
-        fn new(data: &'a [u8], piece: usize) -> Self {
-            Conn {
-                data,
-                pos: 0,
-                piece,
-            }
-        }
-        fn rest(&self) -> &[u8] {
-            &self.data[self.pos..]
-        }
-    }
-
-    impl BodySource for Conn<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.piece).min(self.data.len() - self.pos);
-            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-            self.pos += n;
-            Ok(n)
-        }
-        fn read_line(&mut self, max: usize) -> io::Result<Vec<u8>> {
-            let rest = &self.data[self.pos..];
-            let end = rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |i| i + 1)
-                .min(max);
-            self.pos += end;
-            Ok(rest[..end].to_vec())
-        }
-    }
 
     fn run(
         data: &[u8],
         framing: Framing,
         limit: u64,
     ) -> (Result<u64, BodyError>, Vec<u8>, Vec<u8>) {
-        let mut c = Conn::new(data, 7);
+        let mut c = PieceSource::new(data, 7);
         let mut out = Vec::new();
         let r = copy(&mut c, framing, limit, &mut out);
         let rest = c.rest().to_vec();
