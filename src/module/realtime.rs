@@ -10,8 +10,8 @@
 //! does not answer, cached phones are served even past their TTL, other phones get 503, and
 //! at most one request per second tries the database again.
 //!
-//! The cache is the one piece of state requests change; its lock is never held while
-//! calling into Asterisk (lookups and rendering happen outside it).
+//! Requests change the cache (as they add to the audit), never the snapshot; the cache's
+//! lock is never held while calling into Asterisk (lookups and rendering happen outside it).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
