@@ -45,7 +45,7 @@ build: sandbox
 
 lint: sandbox
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 
 UNIT_TESTS := $(CARGO) test --no-fail-fast -p phoneprov-core
 INTEGRATION_TESTS := $(CARGO) test --release --no-fail-fast --test '*' -- --test-threads=2

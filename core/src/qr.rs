@@ -147,11 +147,10 @@ mod tests {
         for y in 0..side {
             for x in 0..side {
                 let c = lines[y / 2][x];
-                let light = match (c, y % 2) {
-                    ('\u{2588}', _) => true,
-                    ('\u{2580}', 0) | ('\u{2584}', 1) => true,
-                    _ => false,
-                };
+                let light = matches!(
+                    (c, y % 2),
+                    ('\u{2588}', _) | ('\u{2580}', 0) | ('\u{2584}', 1)
+                );
                 assert_eq!(light, !dark[y * side + x], "({x}, {y})");
             }
         }
