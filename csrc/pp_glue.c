@@ -150,6 +150,22 @@ struct ast_config *pp_config_load(const char *filename, int *status)
 	return cfg;
 }
 
+static void *task_thread(void *task)
+{
+	pp_rs_run_task(task);
+	return NULL;
+}
+
+int pp_thread_spawn(void *task, pthread_t *thread)
+{
+	return ast_pthread_create(thread, NULL, task_thread, task);
+}
+
+void pp_thread_join(pthread_t thread)
+{
+	pthread_join(thread, NULL);
+}
+
 struct ast_config *pp_realtime_multi(const char *family, const char *field, const char *value)
 {
 	return ast_load_realtime_multientry(family, field, value, SENTINEL);

@@ -44,6 +44,8 @@ char *pp_rs_function(int function, const char *data);
  * pp_rs_free_string. */
 char *pp_rs_token(const char *mac, const char *ttl, int *ok);
 void pp_rs_free_string(char *s);
+/* Runs, on a thread the glue made, the task pp_thread_spawn was given. */
+void pp_rs_run_task(void *task);
 
 /* CLI commands the glue registers. */
 enum pp_cli_command {
@@ -94,6 +96,11 @@ struct ast_str *pp_global_var(const char *name);
 const char *pp_str_buffer(const struct ast_str *s);
 size_t pp_str_length(const struct ast_str *s);
 void pp_str_free(struct ast_str *s);
+
+/* A thread of the module's own (listed by `core show threads`) running pp_rs_run_task(task);
+ * 0 on success. pp_thread_join waits for it to end. */
+int pp_thread_spawn(void *task, pthread_t *thread);
+void pp_thread_join(pthread_t thread);
 
 /* Configuration: status 0 loaded, 1 missing, 2 invalid. */
 struct ast_config *pp_config_load(const char *filename, int *status);

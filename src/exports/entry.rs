@@ -1,11 +1,11 @@
 //! The `extern "C"` functions the glue calls. Each converts raw arguments to owned or
 //! borrowed safe types and runs the module's code inside [`guard`].
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use crate::ffi::guard::{guard, install_panic_hook, remove_panic_hook};
 use crate::ffi::http::Request;
-use crate::ffi::{asterisk_strdup, cstring, owned_bytes, sys};
+use crate::ffi::{asterisk_strdup, cstring, owned_bytes, sys, thread};
 use crate::module;
 
 const LOAD_SUCCESS: c_int = sys::ast_module_load_result::AST_MODULE_LOAD_SUCCESS as c_int;
@@ -197,4 +197,14 @@ pub unsafe extern "C" fn pp_rs_token(
         }
         cstring(text).into_raw()
     })
+}
+
+/// Runs a task of the module on the thread the glue made for it (`ffi::thread::spawn`).
+///
+/// # Safety
+/// `task` must be the pointer `ffi::thread::spawn` handed the glue, passed here once.
+#[no_mangle]
+pub unsafe extern "C" fn pp_rs_run_task(task: *mut c_void) {
+    // SAFETY: per this function's contract.
+    guard("thread task", (), || unsafe { thread::run_task(task) })
 }

@@ -24,6 +24,7 @@ pub mod log;
 pub mod manager;
 pub mod provider;
 pub mod security;
+pub mod thread;
 pub mod vars;
 
 use std::ffi::{c_char, CStr, CString};

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::ffi::host::{fully_booted, AstHost};
 use crate::ffi::log;
 use crate::ffi::provider::ExternalLoadUsers;
+use crate::ffi::thread::{self, Thread};
 use phoneprov_core::model::{Extension, Snapshot};
 use phoneprov_core::profile::Config;
 use phoneprov_core::vars::{self, Interner, Vars};
@@ -133,15 +134,41 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn publish(mut snap: Snapshot) {
+/// Serves `snap`; the snapshot it replaces, for [`retire`] once no lock is held: freeing
+/// 100,000 phones takes long enough to stall readers.
+#[must_use]
+fn publish(mut snap: Snapshot) -> Option<Arc<Snapshot>> {
     snap.generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    let old = SNAPSHOT
+    SNAPSHOT
         .write()
         .unwrap_or_else(PoisonError::into_inner)
-        .replace(Arc::new(snap));
-    // Freed (when no request holds it any more) after the lock is released: freeing 100,000
-    // phones takes long enough to stall readers.
-    drop(old);
+        .replace(Arc::new(snap))
+}
+
+/// The thread freeing the previous snapshot, if one was started.
+static RETIRING: Mutex<Option<Thread>> = Mutex::new(None);
+
+/// Lets go of the snapshot just replaced on a thread of its own: freeing 100,000 phones
+/// takes ~100 ms that the reload (or the request that happened to build) would otherwise
+/// wait for. One such thread at a time; [`stop`] waits for it, so none outlives the module.
+fn retire(old: Option<Arc<Snapshot>>) {
+    let Some(old) = old else {
+        return;
+    };
+    let mut slot = lock(&RETIRING);
+    if let Some(previous) = slot.take() {
+        previous.join();
+    }
+    // If no thread can be made, the closure (and `old` with it) is dropped right here.
+    *slot = thread::spawn(move || drop(old));
+}
+
+/// Waits for the thread freeing a snapshot, if one runs.
+fn join_retiring() {
+    let running = lock(&RETIRING).take();
+    if let Some(running) = running {
+        running.join();
+    }
 }
 
 /// Drops the providers whose grace period is over; true if any was.
@@ -224,9 +251,11 @@ fn build_pending() {
             IN_BUILD.with(|b| b.set(false));
             let reg = lock(&REGISTRY);
             if reg.as_ref().is_some_and(|r| r.version == version) {
-                publish(snap);
+                let old = publish(snap);
                 PUBLISHED_VERSION.store(version, Ordering::Release);
                 PUBLISHED_BOOTED.store(booted, Ordering::Release);
+                drop(reg);
+                retire(old);
             } else {
                 DIRTY.store(true, Ordering::Release);
             }
@@ -333,6 +362,8 @@ pub fn stop() {
         .take();
     PUBLISHED_BOOTED.store(false, Ordering::Release);
     drop((registry, snapshot));
+    // Its code is this library's: it must be done before the library can be unmapped.
+    join_retiring();
     DEPARTURE_DUE.store(0, Ordering::Release);
 }
 
