@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use crate::bytes::{is_c_space, lossy};
-use crate::fxhash::{FxHashMap, FxHashSet};
+use std::collections::hash_map::Entry;
+
+use crate::fxhash::FxHashMap;
 
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
-use crate::template::render;
+use crate::template::{render, render_with};
 use crate::uploads;
-use crate::vars::{self, Interner, Pair, Text, Vars};
+use crate::vars::{self, Interner, Pair, SharedParts, Text, Vars};
 
 /// One extension of a phone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,10 +112,11 @@ pub fn leading_int(s: &[u8]) -> i32 {
     n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
-fn tz_vars(v: &mut Vars, tz: &TzInfo, i: &mut Interner) {
-    v.push(i.intern("TZOFFSET"), i.intern(tz.offset.to_string()));
+/// The time zone variables of `tz`, interned.
+fn tz_vars(tz: &TzInfo, i: &mut Interner) -> Vec<Pair> {
+    let mut v = vec![(i.intern("TZOFFSET"), i.intern(tz.offset.to_string()))];
     if let Some((start, end)) = tz.dst {
-        v.push(i.intern("DST_ENABLE"), i.intern("1"));
+        v.push((i.intern("DST_ENABLE"), i.intern("1")));
         let names = [
             ("DST_START_MONTH", start[0]),
             ("DST_START_MDAY", start[1]),
@@ -123,17 +126,21 @@ fn tz_vars(v: &mut Vars, tz: &TzInfo, i: &mut Interner) {
             ("DST_END_HOUR", end[2]),
         ];
         for (name, value) in names {
-            v.push(i.intern(name), i.intern(value.to_string()));
+            v.push((i.intern(name), i.intern(value.to_string())));
         }
     }
+    v
 }
 
 struct Builder<'h> {
     host: &'h dyn Host,
     interner: Interner,
-    tz_cache: FxHashMap<Option<Text>, TzInfo>,
+    /// Each zone's variables, asked of the host once.
+    tz_cache: FxHashMap<Option<Text>, Vec<Pair>>,
     /// One copy of each distinct set of a line's additions (see [`Vars::share_own`]).
-    tails: FxHashSet<Arc<[Pair]>>,
+    tails: SharedParts,
+    /// Where URIs are rendered before they are copied into their own string.
+    scratch: Vec<u8>,
     snap: Snapshot,
     /// Upload patterns already warned about, by what was wrong, profile and pattern: one
     /// warning of each kind per pattern, not one per phone (and one kind never silences
@@ -159,20 +166,25 @@ impl Builder<'_> {
 
     /// `origin` describes the route for a message; it is only made when one is needed.
     fn add_route(&mut self, uri: Text, target: Target, origin: impl FnOnce() -> String) {
-        if let Some(&existing) = self.snap.by_uri.get(&uri) {
-            let first = describe(&self.snap, self.snap.routes[existing].target);
-            self.log(
-                Level::Warning,
-                format!(
-                    "URI '{}' of {} is already served for {first}; keeping the first",
-                    lossy(&uri),
-                    origin()
-                ),
-            );
-            return;
-        }
-        self.snap.by_uri.insert(uri.clone(), self.snap.routes.len());
-        self.snap.routes.push(Route { uri, target });
+        let next = self.snap.routes.len();
+        // One probe of a table of 100,000 routes: each costs a cache miss.
+        let existing = match self.snap.by_uri.entry(uri.clone()) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                e.insert(next);
+                self.snap.routes.push(Route { uri, target });
+                return;
+            }
+        };
+        let first = describe(&self.snap, self.snap.routes[existing].target);
+        self.log(
+            Level::Warning,
+            format!(
+                "URI '{}' of {} is already served for {first}; keeping the first",
+                lossy(&uri),
+                origin()
+            ),
+        );
     }
 
     /// A line's variables: the provider's, then LINE and LINEKEYS defaults, time zone facts,
@@ -191,12 +203,14 @@ impl Builder<'_> {
             v.push(i.intern(vars::LINEKEYS), i.intern("1"));
         }
         let zone = given.find_text(vars::TIMEZONE).cloned();
-        let host = self.host;
-        let tz = *self
+        let (host, interner) = (self.host, &mut self.interner);
+        let tz = self
             .tz_cache
             .entry(zone)
-            .or_insert_with_key(|z| host.tz(z.as_deref()));
-        tz_vars(&mut v, &tz, &mut self.interner);
+            .or_insert_with_key(|z| tz_vars(&host.tz(z.as_deref()), interner));
+        for (name, value) in tz.iter() {
+            v.push(name, value);
+        }
         for (sv_name, sv_value) in &profile.setvars {
             if !v.contains(sv_name) {
                 let value = render(self.host, sv_value, &v);
@@ -253,15 +267,17 @@ impl Builder<'_> {
             );
             return;
         };
-        let mac_text = lossy(mac).into_owned();
+        // For messages only: made when one is logged.
+        let mac_text = || lossy(mac).into_owned();
         if let Some(&idx) = self.snap.by_mac.get(&**mac) {
             let owner = self.snap.phones[idx].provider.clone();
             if owner != ext.provider {
                 self.log(
                     Level::Error,
                     format!(
-                        "MAC address '{mac_text}' of provider '{}' was already added by \
+                        "MAC address '{}' of provider '{}' was already added by \
                          provider '{owner}' - skipping",
+                        mac_text(),
                         ext.provider
                     ),
                 );
@@ -275,8 +291,9 @@ impl Builder<'_> {
                 Ok(_) => self.log(
                     Level::Warning,
                     format!(
-                        "Duplicate linenumber={} for {mac_text}: extension '{user}' skipped",
-                        line.index
+                        "Duplicate linenumber={} for {}: extension '{user}' skipped",
+                        line.index,
+                        mac_text()
                     ),
                 ),
                 Err(pos) => lines.insert(pos, line),
@@ -285,11 +302,17 @@ impl Builder<'_> {
         }
         let line = self.line(username, &ext.vars, &profile);
         let phone_idx = self.snap.phones.len();
+        let mut buf = std::mem::take(&mut self.scratch);
         let uris: Vec<Text> = profile
             .dynamic_files
             .iter()
-            .map(|f| Text::from(render(self.host, &f.uri_template, &line.vars)))
+            .map(|f| {
+                buf.clear();
+                render_with(self.host, &f.uri_template, &line.vars, &mut buf);
+                Text::from(&buf[..])
+            })
             .collect();
+        self.scratch = buf;
         let uploads = self.uploads(&profile, &line.vars, mac, phone_idx, &uris);
         self.snap.by_mac.insert(mac.clone(), phone_idx);
         self.snap.phones.push(Phone {
@@ -302,7 +325,7 @@ impl Builder<'_> {
         for (file, uri) in uris.into_iter().enumerate() {
             let origin = || {
                 let uri = lossy(&profile.dynamic_files[file].uri);
-                format!("phone {mac_text} ({uri})")
+                format!("phone {} ({uri})", mac_text())
             };
             if uri.is_empty() {
                 self.log(
@@ -445,7 +468,8 @@ impl Snapshot {
             host,
             interner: Interner::default(),
             tz_cache: FxHashMap::default(),
-            tails: FxHashSet::default(),
+            tails: SharedParts::default(),
+            scratch: Vec::new(),
             snap: Snapshot {
                 config: config.clone(),
                 ..Snapshot::default()
@@ -467,12 +491,33 @@ impl Snapshot {
                 );
             }
         }
+        // Sized once for what is coming (growing tables of 100,000 entries rehashes them
+        // again and again); a phone with several lines leaves room, given back below.
+        let extensions: Vec<&Extension> = extensions.into_iter().collect();
+        let files = config
+            .profiles
+            .iter()
+            .map(|p| p.dynamic_files.len())
+            .max()
+            .unwrap_or(0);
+        let snap = &mut b.snap;
+        snap.phones.reserve(extensions.len());
+        snap.by_mac.reserve(extensions.len());
+        snap.routes.reserve(extensions.len() * files);
+        snap.by_uri.reserve(extensions.len() * files);
         for ext in extensions {
             b.add_extension(ext);
         }
         // Built once, then only read: no room for growth.
-        b.snap.phones.shrink_to_fit();
-        b.snap.routes.shrink_to_fit();
+        let snap = &mut b.snap;
+        snap.phones.shrink_to_fit();
+        snap.routes.shrink_to_fit();
+        if snap.by_mac.len() < snap.by_mac.capacity() / 2 {
+            snap.by_mac.shrink_to_fit();
+        }
+        if snap.by_uri.len() < snap.by_uri.capacity() / 2 {
+            snap.by_uri.shrink_to_fit();
+        }
         b.snap.upload_prefix_lens.sort_unstable_by(|a, b| b.cmp(a));
         b.snap
     }
@@ -489,7 +534,8 @@ impl Snapshot {
             host,
             interner: Interner::default(),
             tz_cache: FxHashMap::default(),
-            tails: FxHashSet::default(),
+            tails: SharedParts::default(),
+            scratch: Vec::new(),
             bad_uploads: Default::default(),
             snap: Snapshot {
                 config,

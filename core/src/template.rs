@@ -278,9 +278,16 @@ pub fn has_inherited(vars: &Vars) -> bool {
 /// is one the core runs), else by the host.
 pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> Vec<u8> {
     let mut out = Vec::with_capacity(template.text.len() + 32);
+    render_with(host, template, vars, &mut out);
+    out
+}
+
+/// [`render`], appended to `out` (a buffer used again and again spares an allocation).
+pub fn render_with(host: &dyn Host, template: &Template, vars: &Vars, out: &mut Vec<u8>) {
+    let start = out.len();
     let found = !has_inherited(vars)
         && template.render_into(
-            &mut out,
+            out,
             &mut |name, out| match vars.find(name) {
                 Some(v) => {
                     out.extend_from_slice(v);
@@ -290,10 +297,9 @@ pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> Vec<u8> {
             },
             &mut core_functions,
         );
-    if found {
-        out
-    } else {
-        host.substitute(&template.text, vars)
+    if !found {
+        out.truncate(start);
+        out.extend_from_slice(&host.substitute(&template.text, vars));
     }
 }
 

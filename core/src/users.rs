@@ -143,12 +143,14 @@ impl<'d> UserReader<'d> {
         let mut out = Vec::with_capacity(packed.users.len());
         let (mut value, mut from) = (0, 0);
         for &end in &packed.users {
-            let mut v = Vars::new();
+            let mut pairs: Vec<Pair> = Vec::with_capacity(end - value);
             for &(name, to) in &packed.values[value..end] {
-                v.push(self.names[name].1.clone(), &packed.bytes[from..to]);
+                pairs.push((self.names[name].1.clone(), packed.bytes[from..to].into()));
                 from = to;
             }
             value = end;
+            // Frozen as it is made: its names are this reader's one copy of each.
+            let mut v = Vars::frozen(pairs);
             v.push_defaults(&self.shared_defaults);
             out.push(v);
         }

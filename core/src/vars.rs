@@ -144,6 +144,14 @@ impl Vars {
         Vars::default()
     }
 
+    /// A list already frozen (see [`Vars::freeze`]): `pairs`' names must be shared copies.
+    pub fn frozen(pairs: Vec<Pair>) -> Self {
+        Vars {
+            base: Some(pairs.into()),
+            ..Vars::default()
+        }
+    }
+
     /// The value of the first variable of that name (names are case-sensitive).
     pub fn find(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
         self.find_text(name).map(|v| &**v)
@@ -190,6 +198,10 @@ impl Vars {
     /// its names interned. Values are left as they are: most are unique to a line, and a
     /// provider shares the rest (its defaults) already.
     pub fn freeze(&mut self, names: &mut Interner) {
+        if self.own.is_none() {
+            // Frozen already: nothing of its own to share.
+            return;
+        }
         let base = self.base.iter().flat_map(|b| b.iter()).cloned();
         let all: Vec<Pair> = base
             .chain(self.own.take().map(|o| *o).unwrap_or_default())
@@ -221,27 +233,64 @@ impl Vars {
     }
 
     /// Turns the own additions, with the shared part, into a shared part used by every list
-    /// whose shared part and additions are the same (`shared` keeps one copy of each): lists
+    /// whose shared part and additions are the same (`parts` keeps one copy of each): lists
     /// are built once, then only read.
-    pub fn share_own(&mut self, shared: &mut FxHashSet<Arc<[Pair]>>) {
+    pub fn share_own(&mut self, parts: &mut SharedParts) {
         let Some(own) = self.own.take() else {
             return;
         };
+        if let Some(made) = parts.same_as_last(self.shared.as_ref(), &own) {
+            self.shared = Some(made);
+            return;
+        }
         let all: Vec<Pair> = self
             .shared
             .iter()
             .flat_map(|s| s.iter())
+            .chain(own.iter())
             .cloned()
-            .chain(*own)
             .collect();
-        self.shared = Some(match shared.get(&all[..]) {
+        let made = match parts.set.get(&all[..]) {
             Some(known) => known.clone(),
             None => {
                 let part: Arc<[Pair]> = all.into();
-                shared.insert(part.clone());
+                parts.set.insert(part.clone());
                 part
             }
-        });
+        };
+        let before = self.shared.replace(made.clone());
+        parts.last = Some((before, *own, made));
+    }
+}
+
+/// One copy of each distinct shared part [`Vars::share_own`] made, and the last one: lines
+/// built one after the other mostly make the same, and telling so by pointers spares
+/// building and hashing the whole part for each of 100,000 lines.
+#[derive(Default)]
+pub struct SharedParts {
+    set: FxHashSet<Arc<[Pair]>>,
+    last: Option<LastPart>,
+}
+
+/// The shared part before, the additions, and the part made of them.
+type LastPart = (Option<Arc<[Pair]>>, Vec<Pair>, Arc<[Pair]>);
+
+impl SharedParts {
+    /// The part made last, if it was made of this very shared part and these additions
+    /// (the same strings, not only equal ones: interned additions are).
+    fn same_as_last(&self, shared: Option<&Arc<[Pair]>>, own: &[Pair]) -> Option<Arc<[Pair]>> {
+        let (before, additions, made) = self.last.as_ref()?;
+        let same_shared = match (before, shared) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let same_own = additions.len() == own.len()
+            && additions
+                .iter()
+                .zip(own)
+                .all(|((k, v), (k2, v2))| Arc::ptr_eq(k, k2) && Arc::ptr_eq(v, v2));
+        (same_shared && same_own).then(|| made.clone())
     }
 }
 
@@ -312,7 +361,7 @@ mod tests {
         assert_eq!(a.find("D"), Some(&b"d"[..]));
         assert_eq!(b.find("D"), Some(&b"own"[..]));
         assert_eq!(b.len(), 1);
-        let mut tails = FxHashSet::default();
+        let mut tails = SharedParts::default();
         let (mut x, mut y) = (a.clone(), a.clone());
         x.push("LINE", "1");
         y.push("LINE", "1");
