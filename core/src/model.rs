@@ -2,13 +2,11 @@
 //! whole from a parsed configuration and every provider's extensions. It is never changed
 //! after it is built; a reload builds a new one.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::bytes::{is_c_space, lossy};
-use std::collections::hash_map::Entry;
-
 use crate::fxhash::FxHashMap;
-
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
 use crate::template::{render, render_with};
