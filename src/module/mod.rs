@@ -96,6 +96,7 @@ pub fn unload() -> bool {
     }
     state::stop();
     realtime::flush();
+    sipusers::clear();
     access::clear();
     templates::clear();
     statics::clear();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::ffi::config;
 use crate::ffi::host::AstHost;
 use crate::ffi::log;
-use crate::module::sipusers::{self, configured_server};
+use crate::module::{sipusers, state};
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::conf::ConfigFile;
 use phoneprov_core::lru::Lru;
@@ -30,7 +30,7 @@ use phoneprov_core::realtime::{
     rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
 };
 use phoneprov_core::users;
-use phoneprov_core::vars::{Text, Vars};
+use phoneprov_core::vars::Text;
 
 /// The provider name realtime phones carry (messages, the audit).
 pub const PROVIDER: &str = "realtime";
@@ -105,9 +105,9 @@ fn patterns(config: &Config) -> Vec<MacPattern> {
 
 static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
 static DOWN: AtomicBool = AtomicBool::new(false);
-/// Milliseconds since [`epoch`] of the last try while down.
+/// [`state::millis`] of the last try while down.
 static LAST_TRY: AtomicU64 = AtomicU64::new(0);
-/// Milliseconds since [`epoch`] of the last probe that found the database answering; 0: none.
+/// [`state::millis`] of the last probe that found the database answering; 0: none.
 static LAST_PROBE_OK: AtomicU64 = AtomicU64::new(0);
 
 /// Counters for `phoneprov show status`.
@@ -135,13 +135,8 @@ fn lock() -> MutexGuard<'static, Option<Cache>> {
     CACHE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
 fn now_millis() -> u64 {
-    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
+    state::millis(Instant::now())
 }
 
 /// What the cache knows of a MAC.
@@ -323,7 +318,7 @@ fn down(family: &[u8]) {
 /// The phone the rows describe, built as the users file's phones are.
 fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     rows_as_sections(&mut rows);
-    let defaults = defaults(config);
+    let defaults = sipusers::defaults_for(config);
     let mut diags = Vec::new();
     let lines = users::load(&rows, &defaults, &mut diags);
     log::diagnostics!(diags);
@@ -342,35 +337,6 @@ fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     })
 }
 
-static DEFAULTS: Mutex<Option<(Arc<Config>, Arc<Vars>)>> = Mutex::new(None);
-
-/// The defaults of the users file's phones (its `[general]` included) for `config`, as
-/// the users provider last computed them; made from `config` alone (no users file) once
-/// per configuration otherwise.
-fn defaults(config: &Arc<Config>) -> Arc<Vars> {
-    if let Some(d) = sipusers::defaults_for(config) {
-        return d;
-    }
-    let known = DEFAULTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .filter(|(c, _)| Arc::ptr_eq(c, config))
-        .map(|(_, d)| d.clone());
-    if let Some(d) = known {
-        return d;
-    }
-    // Outside the lock: finding serveriface's address may log.
-    let server = configured_server(&config.settings);
-    let made = Arc::new(users::defaults_from(
-        &config.settings,
-        server.as_deref(),
-        None,
-    ));
-    *DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner) = Some((config.clone(), made.clone()));
-    made
-}
-
 /// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
 pub fn flush() -> usize {
     let mut guard = lock();
@@ -378,8 +344,6 @@ pub fn flush() -> usize {
         .as_ref()
         .map_or(0, |c| c.phones.len() + c.unknown.len());
     *guard = None;
-    drop(guard);
-    *DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner) = None;
     n
 }
 

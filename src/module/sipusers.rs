@@ -66,12 +66,37 @@ fn lock_defaults() -> MutexGuard<'static, Option<(Arc<Config>, Arc<Vars>)>> {
     DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The defaults the users file gave its users under `config`, if it was read with it.
-pub fn defaults_for(config: &Arc<Config>) -> Option<Arc<Vars>> {
-    lock_defaults()
-        .as_ref()
-        .filter(|(c, _)| Arc::ptr_eq(c, config))
-        .map(|(_, d)| d.clone())
+/// The defaults the users file gave its users under `config`; when it was not read with
+/// `config` (no users file, a reload under way), the defaults `config` alone gives, kept
+/// until a load records its own.
+pub fn defaults_for(config: &Arc<Config>) -> Arc<Vars> {
+    let recorded = |slot: &Option<(Arc<Config>, Arc<Vars>)>| {
+        slot.as_ref()
+            .filter(|(c, _)| Arc::ptr_eq(c, config))
+            .map(|(_, d)| d.clone())
+    };
+    if let Some(d) = recorded(&lock_defaults()) {
+        return d;
+    }
+    // Outside the lock: finding serveriface's address may log.
+    let server = configured_server(&config.settings);
+    let made = Arc::new(users::defaults_from(
+        &config.settings,
+        server.as_deref(),
+        None,
+    ));
+    let mut slot = lock_defaults();
+    // A load may have recorded the file's meanwhile: it wins.
+    recorded(&slot).unwrap_or_else(|| {
+        *slot = Some((config.clone(), made.clone()));
+        made
+    })
+}
+
+/// Forgets the recorded defaults (on unload: the library's memory must not outlive it).
+pub fn clear() {
+    let old = lock_defaults().take();
+    drop(old);
 }
 
 /// The address `serveraddr` or `serveriface` gives; None leaves SERVER to each request.

@@ -126,7 +126,9 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-fn millis(at: Instant) -> u64 {
+/// Milliseconds from the module's first use of its clock to `at`: instants that fit in an
+/// atomic.
+pub fn millis(at: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(epoch()).as_millis()).unwrap_or(u64::MAX)
 }
 
