@@ -10,6 +10,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod keepalive;
+mod wrk;
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::load::rss_kib;
 use common::{Asterisk, Builder, Impl};
+use wrk::{median, today, Run};
 
 const PHONES: usize = 10_000;
 const ROUNDS: usize = 5;
@@ -116,80 +118,8 @@ fn start(imp: Impl, phones: usize) -> Asterisk {
         .start()
 }
 
-/// What one wrk run saw.
-#[derive(Clone, Copy, Default, Debug)]
-struct Run {
-    rps: f64,
-    mb_per_s: f64,
-    p99_ms: f64,
-    failed: u64,
-}
-
-fn unit_value(s: &str, units: &[(&str, f64)]) -> f64 {
-    for (u, m) in units {
-        if let Some(n) = s.strip_suffix(u) {
-            return n.parse::<f64>().unwrap_or(0.0) * m;
-        }
-    }
-    s.parse().unwrap_or(0.0)
-}
-
 fn wrk(ast: &Asterisk, path: &str, conns: u32, expect_2xx: bool) -> Run {
-    let url = format!("http://127.0.0.1:{}{path}", ast.port);
-    let out = Command::new("wrk")
-        .args(["-t", &conns.min(2).to_string(), "-c", &conns.to_string()])
-        .args([
-            "-d",
-            &format!("{SECONDS}s"),
-            "--timeout",
-            "10s",
-            "--latency",
-            &url,
-        ])
-        .output()
-        .expect("wrk (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut run = Run::default();
-    let mut in_distribution = false;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f.as_slice() {
-            ["Requests/sec:", v] => run.rps = v.parse().unwrap_or(0.0),
-            ["Transfer/sec:", v] => {
-                let units = [
-                    ("GB", 1073741824.0),
-                    ("MB", 1048576.0),
-                    ("KB", 1024.0),
-                    ("B", 1.0),
-                ];
-                run.mb_per_s = unit_value(v, &units) / 1e6;
-            }
-            ["Latency", "Distribution"] => in_distribution = true,
-            ["99%", v] if in_distribution => {
-                run.p99_ms = unit_value(v, &[("us", 0.001), ("ms", 1.0), ("s", 1000.0)]);
-            }
-            ["Non-2xx", "or", "3xx", "responses:", n] if expect_2xx => {
-                run.failed += n.parse::<u64>().unwrap_or(0);
-            }
-            ["Socket", "errors:", rest @ ..] => {
-                run.failed += rest
-                    .iter()
-                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
-                    .sum::<u64>();
-            }
-            _ => {}
-        }
-    }
-    assert!(
-        run.rps > 0.0 || run.mb_per_s > 0.0,
-        "wrk {url} gave no result:\n{text}"
-    );
-    run
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    wrk::run(ast, path, conns, SECONDS, None, expect_2xx)
 }
 
 /// A figure measured on both modules.
@@ -262,19 +192,6 @@ fn digest_note(date: &str, failed: u64) -> String {
          that nonce and an increasing nonce count, qop=auth, MD5 (what curl and liblinphone \
          answer with by default). {failed} failed requests in these runs.\n"
     )
-}
-
-fn today() -> String {
-    String::from_utf8_lossy(
-        &Command::new("date")
-            .arg("-u")
-            .arg("+%Y-%m-%d")
-            .output()
-            .expect("date")
-            .stdout,
-    )
-    .trim()
-    .to_owned()
 }
 
 /// Ours with and without Digest auth on the same dynamic route, in turns; one row per

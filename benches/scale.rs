@@ -12,16 +12,17 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod wrk;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::load::rss_kib;
 use common::postgres::Postgres;
 use common::realtime::database;
 use common::{Asterisk, Builder, Impl};
+use wrk::{median, today};
 
 const DB_PHONES: usize = 1_000_000;
 const MEMORY_PHONES: usize = 100_000;
@@ -139,10 +140,6 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn median(v: Vec<f64>) -> f64 {
-    percentile(v, 0.5)
-}
-
 /// A wrk script that cycles through `paths`.
 fn wrk_script(paths: &[String]) -> std::path::PathBuf {
     let mut lua = String::from("local paths = {\n");
@@ -158,49 +155,11 @@ fn wrk_script(paths: &[String]) -> std::path::PathBuf {
     path
 }
 
-/// Requests/s and p99 (ms) of wrk over the script's paths; panics on any non-2xx.
+/// Requests/s and p99 (ms) of wrk over the script's paths; panics on any failure.
 fn wrk(ast: &Asterisk, script: &std::path::Path, conns: u32) -> (f64, f64) {
-    let url = format!("http://127.0.0.1:{}/", ast.port);
-    let out = Command::new("wrk")
-        .args([
-            "-t",
-            "2",
-            "-c",
-            &conns.to_string(),
-            "-d",
-            &format!("{SECONDS}s"),
-        ])
-        .args(["--timeout", "10s", "--latency", "-s"])
-        .arg(script)
-        .arg(&url)
-        .output()
-        .expect("wrk (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("Non-2xx"), "wrk saw failures:\n{text}");
-    let mut rps = 0.0;
-    let mut p99 = 0.0;
-    let mut in_distribution = false;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f.as_slice() {
-            ["Requests/sec:", v] => rps = v.parse().unwrap_or(0.0),
-            ["Latency", "Distribution"] => in_distribution = true,
-            ["99%", v] if in_distribution => {
-                let units = [("us", 0.001), ("ms", 1.0), ("s", 1000.0)];
-                p99 = units
-                    .iter()
-                    .find_map(|(u, m)| {
-                        v.strip_suffix(u)
-                            .and_then(|n| n.parse::<f64>().ok())
-                            .map(|n| n * m)
-                    })
-                    .unwrap_or(0.0);
-            }
-            _ => {}
-        }
-    }
-    assert!(rps > 0.0, "wrk gave no result:\n{text}");
-    (rps, p99)
+    let run = wrk::run(ast, "/", conns, SECONDS, Some(script), true);
+    assert_eq!(run.failed, 0, "wrk saw failures: {run:?}");
+    (run.rps, run.p99_ms)
 }
 
 fn spread(ratios: &[f64]) -> String {
@@ -306,14 +265,6 @@ fn main() {
     );
     println!("{table}");
     write_section(&table, started.elapsed());
-}
-
-fn today() -> String {
-    Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
 }
 
 const BEGIN: &str = "<!-- bench-scale: begin -->";
