@@ -274,7 +274,8 @@ void pp_http_unlink(void)
 	ast_http_uri_unlink(&phoneprov_uri);
 }
 
-int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family)
+int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
+	int *port)
 {
 	struct sockaddr_storage addr;
 	socklen_t len = sizeof(addr);
@@ -284,11 +285,13 @@ int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[
 	}
 	if (addr.ss_family == AF_INET) {
 		memcpy(out, &((struct sockaddr_in *) &addr)->sin_addr, 4);
+		*port = ntohs(((struct sockaddr_in *) &addr)->sin_port);
 		*family = 4;
 		return 0;
 	}
 	if (addr.ss_family == AF_INET6) {
 		memcpy(out, &((struct sockaddr_in6 *) &addr)->sin6_addr, 16);
+		*port = ntohs(((struct sockaddr_in6 *) &addr)->sin6_port);
 		*family = 6;
 		return 0;
 	}
@@ -337,23 +340,6 @@ int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int famil
 		sa.len = sizeof(*sin6);
 	}
 	return ast_apply_acl_nolog(acl, &sa) == AST_SENSE_ALLOW ? 1 : 0;
-}
-
-int pp_local_port(struct ast_tcptls_session_instance *ser)
-{
-	struct sockaddr_storage addr;
-	socklen_t len = sizeof(addr);
-
-	if (!ser || !ser->stream || getsockname(ast_iostream_get_fd(ser->stream), (struct sockaddr *) &addr, &len)) {
-		return 0;
-	}
-	if (addr.ss_family == AF_INET) {
-		return ntohs(((struct sockaddr_in *) &addr)->sin_port);
-	}
-	if (addr.ss_family == AF_INET6) {
-		return ntohs(((struct sockaddr_in6 *) &addr)->sin6_port);
-	}
-	return 0;
 }
 
 static void sockaddr_set(struct ast_sockaddr *sa, const unsigned char *bytes, int family, int port)
@@ -476,13 +462,16 @@ int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int le
 	return 0;
 }
 
-void pp_event_fetch(const char *mac, const char *uri, const char *client,
-	const char *user_agent, const char *model, const char *firmware, int tls, int status)
+void pp_event_fetch(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,
+	struct pp_bytes user_agent, struct pp_bytes model, struct pp_bytes firmware, int tls,
+	int status)
 {
 	manager_event(EVENT_FLAG_SECURITY, "PhoneprovFetch",
-		"MAC: %s\r\nURI: %s\r\nClientAddress: %s\r\nUserAgent: %s\r\nModel: %s\r\n"
-		"Firmware: %s\r\nTLS: %s\r\nStatus: %d\r\n",
-		mac, uri, client, user_agent, model, firmware, tls ? "yes" : "no", status);
+		"MAC: %.*s\r\nURI: %.*s\r\nClientAddress: %.*s\r\nUserAgent: %.*s\r\n"
+		"Model: %.*s\r\nFirmware: %.*s\r\nTLS: %s\r\nStatus: %d\r\n",
+		mac.len, mac.data, uri.len, uri.data, client.len, client.data,
+		user_agent.len, user_agent.data, model.len, model.data, firmware.len, firmware.data,
+		tls ? "yes" : "no", status);
 }
 
 void pp_http_prefix(char *buf, int len)
@@ -683,13 +672,14 @@ void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser)
 	ast_http_request_close_on_completion(ser);
 }
 
-void pp_event_upload(const char *mac, const char *uri, const char *client,
-	const char *user_agent, long long size, int tls, int status)
+void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,
+	struct pp_bytes user_agent, long long size, int tls, int status)
 {
 	manager_event(EVENT_FLAG_SECURITY, "PhoneprovUpload",
-		"MAC: %s\r\nURI: %s\r\nClientAddress: %s\r\nUserAgent: %s\r\nSize: %lld\r\n"
-		"TLS: %s\r\nStatus: %d\r\n",
-		mac, uri, client, user_agent, size, tls ? "yes" : "no", status);
+		"MAC: %.*s\r\nURI: %.*s\r\nClientAddress: %.*s\r\nUserAgent: %.*s\r\n"
+		"Size: %lld\r\nTLS: %s\r\nStatus: %d\r\n",
+		mac.len, mac.data, uri.len, uri.data, client.len, client.data,
+		user_agent.len, user_agent.data, size, tls ? "yes" : "no", status);
 }
 
 void pp_cli_print(int fd, const char *text)

@@ -123,16 +123,15 @@ int pp_http_link(void);
 void pp_http_unlink(void);
 /* How many requests are inside the HTTP callback right now. */
 int pp_http_in_flight(void);
-/* The local address of the connection: family 4 (4 bytes) or 6 (16 bytes). */
-int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family);
+/* The local address of the connection, family 4 (4 bytes) or 6 (16 bytes), and port. */
+int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
+	int *port);
 /* The client's address and port: family 4 (4 bytes) or 6 (16 bytes). */
 int pp_remote_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
 	int *port);
 /* Whether an ACL list allows an address (family 4: 4 bytes, 6: 16 bytes): 1 yes, 0 no. */
 struct ast_acl_list;
 int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int family);
-/* The local port of the connection, 0 when unknown. */
-int pp_local_port(struct ast_tcptls_session_instance *ser);
 
 /* Security events (service "phoneprov"), built from plain values. Addresses: family 4 or 6
  * with 4 or 16 bytes. detail: the challenge, ACL name or request type, as the event has. */
@@ -152,10 +151,16 @@ void pp_security_event(int event, const char *account, const char *session, cons
 int pp_is_tls(struct ast_tcptls_session_instance *ser);
 /* The client's address (no port) as text; 0 on success. */
 int pp_client_address(struct ast_tcptls_session_instance *ser, char *buf, int len);
-/* The AMI event PhoneprovFetch (class reporting); values are "%s" arguments, each on its
- * own line: they must hold no CR or LF. */
-void pp_event_fetch(const char *mac, const char *uri, const char *client,
-	const char *user_agent, const char *model, const char *firmware, int tls, int status);
+/* Bytes printed with "%.*s": no NUL needed after them, none inside. */
+struct pp_bytes {
+	const char *data;
+	int len;
+};
+/* The AMI event PhoneprovFetch; each value is printed on its own line: they must hold no
+ * CR or LF. */
+void pp_event_fetch(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,
+	struct pp_bytes user_agent, struct pp_bytes model, struct pp_bytes firmware, int tls,
+	int status);
 /* The HTTP server's URI prefix (http.conf prefix=), e.g. "" or "/asterisk". */
 void pp_http_prefix(char *buf, int len);
 /* Whether a dialplan function of that name is registered. */
@@ -189,8 +194,8 @@ int pp_http_continue(struct ast_tcptls_session_instance *ser);
 /* The connection closes after the answer (an unread body is then never read). */
 void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser);
 /* The AMI event PhoneprovUpload (class security); values as for pp_event_fetch. */
-void pp_event_upload(const char *mac, const char *uri, const char *client,
-	const char *user_agent, long long size, int tls, int status);
+void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,
+	struct pp_bytes user_agent, long long size, int tls, int status);
 
 /* Runs a manager action inside Asterisk (ast_hook_send_action) and returns what it answered
  * (an ast_str to free with pp_str_free), NULL on failure. msg: "Key: value\r\n" lines. */

@@ -30,6 +30,15 @@ enum Body {
     Done,
 }
 
+/// A connection (session address, client endpoint) and its local endpoint.
+type LocalEndpoint = ((usize, Option<(IpAddr, u16)>), (IpAddr, u16));
+
+thread_local! {
+    // Copy data only: a thread-local that needs dropping would register a destructor with
+    // the C library, which keeps this module mapped until every such thread has ended.
+    static LOCAL: Cell<Option<LocalEndpoint>> = const { Cell::new(None) };
+}
+
 pub struct Request<'a> {
     ser: *mut sys::ast_tcptls_session_instance,
     raw_method: c_int,
@@ -166,15 +175,32 @@ impl<'a> Request<'a> {
 
     /// The local address of the connection this request came in on.
     pub fn local_ip(&self) -> Option<IpAddr> {
-        let mut buf = [0u8; 16];
-        let mut family = 0;
-        // SAFETY: ser is the live session; buf has 16 bytes and family is an out-pointer.
-        let res = unsafe { sys::pp_local_address(self.ser, buf.as_mut_ptr(), &mut family) };
-        match (res, family) {
-            (0, 4) => Some(IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3]))),
-            (0, 6) => Some(IpAddr::V6(Ipv6Addr::from(buf))),
-            _ => None,
+        self.local().map(|(ip, _)| ip)
+    }
+
+    /// The local address and port, asked of the kernel once per connection: Asterisk runs
+    /// each connection on a thread of its own, so the thread remembers the last answer for
+    /// the session and client it was for (a request otherwise costs a getsockname per use).
+    fn local(&self) -> Option<(IpAddr, u16)> {
+        let key = (self.ser as usize, self.remote());
+        if let Some((k, local)) = LOCAL.get() {
+            if k == key {
+                return Some(local);
+            }
         }
+        let mut buf = [0u8; 16];
+        let (mut family, mut port) = (0, 0);
+        // SAFETY: ser is the live session; buf has 16 bytes; family and port are out-pointers.
+        let res =
+            unsafe { sys::pp_local_address(self.ser, buf.as_mut_ptr(), &mut family, &mut port) };
+        let ip = match (res, family) {
+            (0, 4) => IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3])),
+            (0, 6) => IpAddr::V6(Ipv6Addr::from(buf)),
+            _ => return None,
+        };
+        let local = (ip, u16::try_from(port).unwrap_or(0));
+        LOCAL.set(Some((key, local)));
+        Some(local)
     }
 
     /// The client's address (an IPv4 client of a dual-stack listener as plain IPv4) and
@@ -195,8 +221,7 @@ impl<'a> Request<'a> {
 
     /// The local port of the connection (0 when unknown).
     pub fn local_port(&self) -> u16 {
-        // SAFETY: ser is the live session of this request.
-        u16::try_from(unsafe { sys::pp_local_port(self.ser) }).unwrap_or(0)
+        self.local().map_or(0, |(_, port)| port)
     }
 
     /// The method as the client sent it (for Digest), GET or HEAD.
