@@ -159,6 +159,29 @@ fn each_fetch_raises_an_ami_event() {
         .is_none());
 }
 
+/// A value with control characters cannot end its line early and forge keys: each of them
+/// becomes `?` (the event is otherwise written from the request's bytes as they are).
+#[test]
+fn event_values_lose_control_characters() {
+    let (ast, port) = start_with("security");
+    let mut ami = Ami::login(&ast, port);
+    let r = ast.request(
+        "GET",
+        "/phoneprov/0004f2000002.cfg",
+        "User-Agent: Yealink\tSIP-T46S\x7f 66.86.0.15\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let e = ami
+        .event("PhoneprovFetch", Duration::from_secs(10), |_| true)
+        .expect("a PhoneprovFetch event");
+    assert_eq!(
+        ami::get(&e, "UserAgent"),
+        Some("Yealink?SIP-T46S? 66.86.0.15"),
+        "{e:?}"
+    );
+    assert_eq!(ami::get(&e, "URI"), Some("0004f2000002.cfg"), "{e:?}");
+}
+
 /// For a Linphone account the MAC is the token that names its URLs: the event is for the
 /// `security` class, not for every `reporting` reader.
 #[test]

@@ -1,80 +1,89 @@
 //! Asterisk Manager Interface (AMI) events this module raises.
 
+use std::borrow::Cow;
+use std::ffi::c_int;
+
 use super::{cstring, sys};
 
 /// A value for one `Key: value` line of an event: control characters (a decoded `%0d%0a`
-/// in a URI, say) would end the line and forge other keys, so each becomes `?`.
-fn field(value: &[u8]) -> std::ffi::CString {
-    let clean: Vec<u8> = value
-        .iter()
-        .map(|&b| if b < 0x20 || b == 0x7f { b'?' } else { b })
-        .collect();
-    cstring(clean)
+/// in a URI, say) would end the line and forge other keys, so each becomes `?`. Copied only
+/// when it holds one: events are raised on every fetch.
+fn field(value: &[u8]) -> Cow<'_, [u8]> {
+    let control = |b: &u8| *b < 0x20 || *b == 0x7f;
+    if !value.iter().any(control) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .iter()
+            .map(|b| if control(b) { b'?' } else { *b })
+            .collect(),
+    )
 }
 
-/// One dynamic file was fetched: the event `PhoneprovFetch` (class `reporting`).
-#[allow(clippy::too_many_arguments)]
-pub fn fetch_event(
-    mac: &[u8],
-    uri: &[u8],
-    client: &str,
-    user_agent: &str,
-    model: &str,
-    firmware: &str,
-    tls: bool,
-    status: u16,
-) {
+/// `value` for a "%.*s" argument (valid while `value` is).
+fn bytes(value: &[u8]) -> sys::pp_bytes {
+    sys::pp_bytes {
+        data: value.as_ptr().cast(),
+        // Longer values are cut, never read past.
+        len: c_int::try_from(value.len()).unwrap_or(c_int::MAX),
+    }
+}
+
+/// What a fetch or upload event tells of the request besides its outcome.
+pub struct Seen<'a> {
+    pub mac: &'a [u8],
+    pub uri: &'a [u8],
+    pub client: &'a [u8],
+    pub user_agent: &'a [u8],
+    pub tls: bool,
+    pub status: u16,
+}
+
+/// One dynamic file was fetched: the event `PhoneprovFetch`.
+pub fn fetch_event(seen: &Seen, model: &[u8], firmware: &[u8]) {
     let (m, u, c, a) = (
-        field(mac),
-        field(uri),
-        field(client.as_bytes()),
-        field(user_agent.as_bytes()),
+        field(seen.mac),
+        field(seen.uri),
+        field(seen.client),
+        field(seen.user_agent),
     );
-    let (mo, fw) = (field(model.as_bytes()), field(firmware.as_bytes()));
-    // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
-    // each as a "%s" argument.
+    let (mo, fw) = (field(model), field(firmware));
+    // SAFETY: each pp_bytes points to bytes alive for the call, with their length; the glue
+    // prints each with "%.*s".
     unsafe {
         sys::pp_event_fetch(
-            m.as_ptr(),
-            u.as_ptr(),
-            c.as_ptr(),
-            a.as_ptr(),
-            mo.as_ptr(),
-            fw.as_ptr(),
-            i32::from(tls),
-            i32::from(status),
+            bytes(&m),
+            bytes(&u),
+            bytes(&c),
+            bytes(&a),
+            bytes(&mo),
+            bytes(&fw),
+            i32::from(seen.tls),
+            i32::from(seen.status),
         )
     }
 }
 
 /// A PUT of one of a phone's upload names was answered: the event `PhoneprovUpload` (class
 /// `security`), with the size stored (0 when refused).
-pub fn upload_event(
-    mac: &[u8],
-    uri: &[u8],
-    client: &str,
-    user_agent: &str,
-    size: u64,
-    tls: bool,
-    status: u16,
-) {
+pub fn upload_event(seen: &Seen, size: u64) {
     let (m, u, c, a) = (
-        field(mac),
-        field(uri),
-        field(client.as_bytes()),
-        field(user_agent.as_bytes()),
+        field(seen.mac),
+        field(seen.uri),
+        field(seen.client),
+        field(seen.user_agent),
     );
-    // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
-    // each as a "%s" argument.
+    // SAFETY: as in fetch_event.
     unsafe {
         sys::pp_event_upload(
-            m.as_ptr(),
-            u.as_ptr(),
-            c.as_ptr(),
-            a.as_ptr(),
+            bytes(&m),
+            bytes(&u),
+            bytes(&c),
+            bytes(&a),
             i64::try_from(size).unwrap_or(i64::MAX),
-            i32::from(tls),
-            i32::from(status),
+            i32::from(seen.tls),
+            i32::from(seen.status),
         )
     }
 }

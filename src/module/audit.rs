@@ -2,13 +2,13 @@
 //! client address, User-Agent and the model and firmware read from it, TLS or not,
 //! status), at most [`TOTAL`] in all, kept in memory beside the snapshot (a reload keeps
 //! them). Each fetch also raises the AMI event `PhoneprovFetch`, each upload
-//! `PhoneprovUpload`, after the lock is released.
+//! `PhoneprovUpload`, without the lock held.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::http::Request;
-use crate::ffi::manager::{fetch_event, upload_event};
+use crate::ffi::manager::{fetch_event, upload_event, Seen};
 use phoneprov_core::recent::Recent;
 use phoneprov_core::useragent::UserAgent;
 
@@ -50,39 +50,49 @@ fn cut(s: &[u8]) -> &[u8] {
 
 /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with `status`.
 pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16, agent: Option<&UserAgent>) {
-    let event = keep(req, mac, uri, status, agent, None);
+    let fetch = made(req, uri, status, agent, None);
     fetch_event(
-        mac,
-        &event.uri,
-        &event.client,
-        &event.user_agent,
-        &event.model,
-        &event.firmware,
-        event.tls,
-        event.status,
+        &fetch.seen(mac),
+        fetch.model.as_bytes(),
+        fetch.firmware.as_bytes(),
     );
+    keep(mac, fetch);
 }
 
 /// Records one PUT of `uri`, an upload name of the phone `mac`: `size` bytes stored, or
 /// refused with `status`.
 pub fn record_upload(req: &Request, mac: &[u8], uri: &[u8], status: u16, size: u64) {
     let agent = crate::module::dynamic::agent_of(req);
-    let event = keep(req, mac, uri, status, agent.as_ref(), Some(size));
-    upload_event(
-        mac,
-        &event.uri,
-        &event.client,
-        &event.user_agent,
-        size,
-        event.tls,
-        event.status,
-    );
+    let fetch = made(req, uri, status, agent.as_ref(), Some(size));
+    upload_event(&fetch.seen(mac), size);
+    keep(mac, fetch);
 }
 
-/// Keeps the record; a copy of it for the event.
-fn keep(
+impl Fetch {
+    /// What the AMI event of this record tells.
+    fn seen<'a>(&'a self, mac: &'a [u8]) -> Seen<'a> {
+        Seen {
+            mac,
+            uri: &self.uri,
+            client: self.client.as_bytes(),
+            user_agent: self.user_agent.as_bytes(),
+            tls: self.tls,
+            status: self.status,
+        }
+    }
+}
+
+/// "Vendor Model" as the User-Agent gave them.
+fn model_of(agent: &UserAgent) -> String {
+    let both = format!("{} {}", agent.vendor, agent.model);
+    match both.trim() {
+        t if t.len() == both.len() => both,
+        t => t.to_owned(),
+    }
+}
+
+fn made(
     req: &Request,
-    mac: &[u8],
     uri: &[u8],
     status: u16,
     agent: Option<&UserAgent>,
@@ -92,24 +102,23 @@ fn keep(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let user_agent = req.header("User-Agent").unwrap_or_default();
-    let fetch = Fetch {
+    Fetch {
         at,
         uri: cut(uri).to_vec(),
         client: req.client_address().unwrap_or_default(),
         user_agent: String::from_utf8_lossy(cut(user_agent)).into_owned(),
-        model: agent
-            .map(|a| format!("{} {}", a.vendor, a.model).trim().to_owned())
-            .unwrap_or_default(),
+        model: agent.map(model_of).unwrap_or_default(),
         firmware: agent.map(|a| a.firmware.clone()).unwrap_or_default(),
         tls: req.is_tls(),
         status,
         upload,
-    };
-    let event = fetch.clone();
+    }
+}
+
+fn keep(mac: &[u8], fetch: Fetch) {
     lock()
         .get_or_insert_with(|| Recent::new(PER_PHONE, TOTAL))
         .add(mac.to_ascii_lowercase(), fetch);
-    event
 }
 
 /// The phone's last fetches, oldest first.
