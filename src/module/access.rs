@@ -274,14 +274,14 @@ pub fn refused_network(req: &Request, res: &Resolved<'_>) -> bool {
 
 /// [`refused_network`] for a profile's policy, with the client already looked up.
 fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &ProfilePolicy) -> bool {
-    let account = phone.map(|p| p.mac.to_vec()).unwrap_or_default();
+    let account: &[u8] = phone.map_or(&[], |p| &p.mac);
     if let Some(acl) = &pp.acl {
         let allowed = match (acl, peer.ip()) {
             (Ok(acl), Some(ip)) => acl.allows(ip),
             _ => false,
         };
         if !allowed {
-            peer.event(Event::FailedAcl, &account, &pp.name);
+            peer.event(Event::FailedAcl, account, &pp.name);
             log::notice!(
                 "phoneprov: {} denied by the access list of profile [{}]",
                 peer.who(),
@@ -294,7 +294,7 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
     let a = &pp.access;
     let dynamic = phone.is_some();
     if dynamic && a.require_tls && !peer.tls {
-        peer.event(Event::ReqNotAllowed, &account, b"plain HTTP (require_tls)");
+        peer.event(Event::ReqNotAllowed, account, b"plain HTTP (require_tls)");
         forbidden(req, "This file is only served over HTTPS.");
         return true;
     }
@@ -303,7 +303,7 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
         let own = normalize_mac(&lossy(&phone.mac));
         if let Some(claimed) = claimed.filter(|c| Some(c) != own.as_ref()) {
             let why = format!("User-Agent names MAC {claimed} (ua_mac_check)");
-            peer.event(Event::ReqNotAllowed, &account, why.as_bytes());
+            peer.event(Event::ReqNotAllowed, account, why.as_bytes());
             log::notice!(
                 "phoneprov: {} asked for /phoneprov/{} of {}, but its {why}",
                 peer.who(),
@@ -365,18 +365,14 @@ fn admit(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) 
     if network_refused(req, &peer, phone, pp) {
         return Admission::Refused;
     }
-    let account = phone.map(|p| p.mac.to_vec()).unwrap_or_default();
     let a = &pp.access;
     let dynamic = phone.is_some();
     if a.auth == AuthScheme::None || !(dynamic || a.auth_static) {
         return Admission::Open;
     }
+    let account: &[u8] = phone.map_or(&[], |p| &p.mac);
     if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
-        peer.event(
-            Event::ReqNotAllowed,
-            &account,
-            b"Basic auth over plain HTTP",
-        );
+        peer.event(Event::ReqNotAllowed, account, b"Basic auth over plain HTTP");
         if a.auth_rollout {
             log::notice!(
                 "phoneprov rollout: would refuse {} (Basic authentication needs HTTPS)",
@@ -408,7 +404,7 @@ fn admit(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) 
                 );
                 return Admission::Open;
             }
-            challenge(req, &peer, a, stale, &account);
+            challenge(req, &peer, a, stale, account);
             Admission::Refused
         }
         Verdict::Fail(event, user, why) => {
@@ -425,7 +421,7 @@ fn admit(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) 
             }
             log::notice!("{}", message);
             miss(req);
-            challenge(req, &peer, a, false, &account);
+            challenge(req, &peer, a, false, account);
             Admission::Refused
         }
     }

@@ -99,7 +99,14 @@ impl Items {
             };
             let index = (i + 1).to_string().into_bytes();
             let extra = [(vars::PHONE_INDEX, index.clone())];
-            match render_plain(&call.template, phone.vars(), &extra, call_into, &mut seen) {
+            match render_plain(
+                &call.template,
+                phone.vars(),
+                &extra,
+                None,
+                call_into,
+                &mut seen,
+            ) {
                 Some(item) => body.extend_from_slice(&item),
                 None => body.extend_from_slice(&host::render(
                     call.template.text(),

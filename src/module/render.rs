@@ -144,46 +144,70 @@ pub fn serving_snapshot() -> Option<Arc<Snapshot>> {
     SERVING.with(|s| s.borrow().as_ref().map(|s| s.snap.clone()))
 }
 
-/// The request's additions for this phone and variable list.
-fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, Vec<u8>)> {
+/// The variables a request adds to a phone's own (SERVER, SERVER_HOST, PP_BASE_URL and the
+/// PP_UA_* variables), used when the phone's list has none of that name.
+const ADDITIONS: [&str; 7] = [
+    vars::SERVER,
+    vars::SERVER_HOST,
+    vars::BASE_URL,
+    vars::UA_VENDOR,
+    vars::UA_MODEL,
+    vars::UA_FIRMWARE,
+    vars::UA_MAC,
+];
+
+/// Appends the request's addition `name` for `phone` to `out`; false when it has none (not
+/// such a name, `phone` not the one served, or nothing known).
+fn addition(phone: &Phone, name: &[u8], out: &mut Vec<u8>) -> bool {
     SERVING.with(|s| {
         let s = s.borrow();
         let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
-            return Vec::new();
+            return false;
         };
-        let mut extra = Vec::with_capacity(7);
-        let mut add = |name: &'static str, value: &Option<Vec<u8>>| {
-            if let Some(value) = value {
-                if !vars.contains(name) {
-                    extra.push((name, value.clone()));
-                }
-            }
+        let is = |n: &str| name == n.as_bytes();
+        let ua = serving.agent.as_ref();
+        let value: Option<&[u8]> = if is(vars::SERVER) {
+            serving.server.as_deref()
+        } else if is(vars::SERVER_HOST) {
+            serving.server_host.as_deref()
+        } else if is(vars::BASE_URL) {
+            serving.base_url.as_deref()
+        } else if is(vars::UA_VENDOR) {
+            ua.map(|a| a.vendor.as_bytes())
+        } else if is(vars::UA_MODEL) {
+            ua.map(|a| a.model.as_bytes())
+        } else if is(vars::UA_FIRMWARE) {
+            ua.map(|a| a.firmware.as_bytes())
+        } else if is(vars::UA_MAC) {
+            ua.map(|a| a.mac.as_deref().unwrap_or_default().as_bytes())
+        } else {
+            None
         };
-        add(vars::SERVER, &serving.server);
-        add(vars::SERVER_HOST, &serving.server_host);
-        add(vars::BASE_URL, &serving.base_url);
-        if let Some(ua) = &serving.agent {
-            let mac = ua.mac.clone().unwrap_or_default();
-            for (name, value) in vars::UA_VARIABLES.into_iter().zip([
-                ua.vendor,
-                ua.model.as_str(),
-                ua.firmware.as_str(),
-                mac.as_str(),
-            ]) {
-                add(name, &Some(value.as_bytes().to_vec()));
-            }
-        }
-        extra
+        value.map(|v| out.extend_from_slice(v)).is_some()
     })
 }
 
-/// Renders a plain template in Rust: `extra`, then `vars`, then Asterisk's globals, where a
-/// name found nowhere is empty. Each global consulted is reported to `seen`. None when the
-/// template is not plain or the variables need Asterisk's own lookup.
+/// The request's additions for this phone and variable list, as a list.
+fn extras(phone: &Phone, vars: &Vars) -> Vec<(&'static str, Vec<u8>)> {
+    ADDITIONS
+        .into_iter()
+        .filter(|name| !vars.contains(name))
+        .filter_map(|name| {
+            let mut value = Vec::new();
+            addition(phone, name.as_bytes(), &mut value).then_some((name, value))
+        })
+        .collect()
+}
+
+/// Renders a plain template in Rust: `extra`, then `vars`, then the request's additions for
+/// `served` (if given), then Asterisk's globals, where a name found nowhere is empty. Each
+/// global consulted is reported to `seen`. None when the template is not plain or the
+/// variables need Asterisk's own lookup.
 pub fn render_plain(
     template: &Template,
     vars: &Vars,
     extra: &[(&str, Vec<u8>)],
+    served: Option<&Phone>,
     call: Call,
     seen: &mut SeenGlobal,
 ) -> Option<Vec<u8>> {
@@ -198,7 +222,7 @@ pub fn render_plain(
                 out.extend_from_slice(v);
             } else if let Some(v) = vars.find(name) {
                 out.extend_from_slice(v);
-            } else {
+            } else if !served.is_some_and(|p| addition(p, name, out)) {
                 let g = global(name);
                 seen(name, g.as_deref());
                 out.extend_from_slice(g.as_deref().unwrap_or(b""));
@@ -219,11 +243,11 @@ pub fn render_line(
     more: Vec<(&'static str, Vec<u8>)>,
     call: Call,
 ) -> Vec<u8> {
-    let mut extra = more;
-    extra.extend(extras(phone, vars));
-    if let Some(out) = render_plain(template, vars, &extra, call, &mut |_, _| {}) {
+    if let Some(out) = render_plain(template, vars, &more, Some(phone), call, &mut |_, _| {}) {
         return out;
     }
+    let mut extra = more;
+    extra.extend(extras(phone, vars));
     let extra: Vec<(&[u8], &[u8])> = extra
         .iter()
         .map(|(k, v)| (k.as_bytes(), v.as_slice()))
