@@ -1,9 +1,10 @@
 //! Asterisk's config API (`ast_config_load2`, browsing), read into owned data.
 
+use std::cell::Cell;
 use std::ffi::c_char;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{cstring, sys};
 use phoneprov_core::conf::{Category, CategoryRef, ConfigFile};
@@ -28,8 +29,9 @@ impl Drop for AstConfig {
     }
 }
 
-/// Nanoseconds spent in [`load`] since the module was loaded: Asterisk's parse, the walk
-/// over categories and variables, and the copies of what they hold.
+/// Nanoseconds spent in Asterisk's config API since the module was loaded: its parse, the
+/// walk over categories and variables, the destroy; for [`load`] the copies of what they
+/// hold too.
 static LOAD_NANOS: AtomicU64 = AtomicU64::new(0);
 
 pub fn load_nanos() -> u64 {
@@ -51,10 +53,13 @@ pub fn with_config<R>(filename: &str, f: impl FnOnce(&Loaded<'_>) -> R) -> Resul
             return Err(e);
         }
     };
-    let result = f(&Loaded {
+    let loaded = Loaded {
         cfg: &cfg,
+        walking: Cell::new(Duration::ZERO),
         _config: std::marker::PhantomData,
-    });
+    };
+    let result = f(&loaded);
+    api += loaded.walking.get();
     let destroying = Instant::now();
     drop(cfg);
     api += destroying.elapsed();
@@ -62,7 +67,7 @@ pub fn with_config<R>(filename: &str, f: impl FnOnce(&Loaded<'_>) -> R) -> Resul
     Ok(result)
 }
 
-fn count(spent: std::time::Duration) {
+fn count(spent: Duration) {
     let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
     LOAD_NANOS.fetch_add(nanos, Ordering::Relaxed);
 }
@@ -70,6 +75,8 @@ fn count(spent: std::time::Duration) {
 /// A loaded configuration being read by [`with_config`]'s callback.
 pub struct Loaded<'c> {
     cfg: &'c AstConfig,
+    /// Time spent browsing the configuration, callbacks left out: Asterisk's walk.
+    walking: Cell<Duration>,
     _config: std::marker::PhantomData<&'c ()>,
 }
 
@@ -96,8 +103,24 @@ impl Loaded<'_> {
         }
     }
 
-    /// Walks the categories until `f` breaks; what it broke with.
+    /// Walks the categories until `f` breaks; what it broke with. The walk's own time (not
+    /// `f`'s) is Asterisk's: `phoneprov show status` counts it with the config API.
     fn walk<B>(&self, mut f: impl FnMut(CategoryRef<'_>) -> ControlFlow<B>) -> Option<B> {
+        let started = Instant::now();
+        let mut in_callbacks = Duration::ZERO;
+        let found = self.browse(|cat| {
+            let t = Instant::now();
+            let flow = f(cat);
+            in_callbacks += t.elapsed();
+            flow
+        });
+        let walking = started.elapsed().saturating_sub(in_callbacks);
+        self.walking.set(self.walking.get() + walking);
+        found
+    }
+
+    /// [`Loaded::walk`], untimed.
+    fn browse<B>(&self, mut f: impl FnMut(CategoryRef<'_>) -> ControlFlow<B>) -> Option<B> {
         let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
         let mut cat: *mut c_char = std::ptr::null_mut();
         loop {
@@ -186,6 +209,7 @@ impl AstConfig {
         };
         let loaded = Loaded {
             cfg: self,
+            walking: Cell::new(Duration::ZERO),
             _config: std::marker::PhantomData,
         };
         loaded.each_category(|cat| {
