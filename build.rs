@@ -115,6 +115,7 @@ fn main() {
 
     cc::Build::new()
         .file("csrc/pp_glue.c")
+        .file("csrc/pp_watch.c")
         .define("PP_BUILD_ID", format!("\"{id}\"").as_str())
         .include(&ours)
         .include(&include)

@@ -193,6 +193,17 @@ void pp_http_body_status(struct ast_tcptls_session_instance *ser, int ok);
 int pp_http_continue(struct ast_tcptls_session_instance *ser);
 /* The connection closes after the answer (an unread body is then never read). */
 void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser);
+/* inotify (csrc/pp_watch.c). A new non-blocking instance, or -1. */
+int pp_watch_open(void);
+/* Watches a directory for changes to its entries and itself: 1 when watched, 0 when it
+ * cannot be (an error, or a filesystem other machines may change, such as NFS). */
+int pp_watch_dir(int fd, const char *dir);
+/* Whether events are queued (1 also when that cannot be told). */
+int pp_watch_pending(int fd);
+/* Reads queued events: 0 none, 1 some, 2 some of which say a watch is gone or events were
+ * lost, -1 an error. */
+int pp_watch_read(int fd);
+
 /* The AMI event PhoneprovUpload (class security); values as for pp_event_fetch. */
 void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,
 	struct pp_bytes user_agent, long long size, int tls, int status);

@@ -211,6 +211,65 @@ fn templates_are_read_fresh_and_a_missing_one_is_a_logged_500() {
     assert_eq!(ast.get(url).text(), "back");
 }
 
+/// Files kept in memory are not looked at again until their directory reports a change:
+/// every way of changing one must show on the very next request, also through a link, in
+/// a directory removed and made again, and for a small static file (body and ETag).
+#[test]
+fn edits_show_on_the_next_request_however_they_are_made() {
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => s.txt,text/plain\n\
+             ${MAC}.cfg => t.cfg\n${MAC}-sub.cfg => sub/t.cfg\n${MAC}-link.cfg => link.cfg\n",
+        )
+        .conf("users.conf", users(2))
+        .file("t.cfg", "start")
+        .file("sub/t.cfg", "start")
+        .file("other/target.cfg", "start")
+        .file("s.txt", "start")
+        .start();
+    let data = common::data_path(&ast, "");
+    std::os::unix::fs::symlink("other/target.cfg", data.join("link.cfg")).expect("symlink");
+    let files = ["t.cfg", "sub/t.cfg", "other/target.cfg", "s.txt"];
+    let urls = [
+        "/phoneprov/000000000001.cfg",
+        "/phoneprov/000000000001-sub.cfg",
+        "/phoneprov/000000000001-link.cfg",
+        "/phoneprov/s.txt",
+    ];
+    let mut etag = String::new();
+    for round in 0..24 {
+        if round % 6 == 5 {
+            std::fs::remove_dir_all(data.join("sub")).expect("remove sub");
+            std::fs::create_dir(data.join("sub")).expect("make sub");
+        }
+        let text = format!("round {round} ${{USERNAME}}");
+        for file in files {
+            let path = data.join(file);
+            match round % 3 {
+                0 => std::fs::write(&path, &text).expect("write in place"),
+                1 => {
+                    let tmp = path.with_extension("tmp");
+                    std::fs::write(&tmp, &text).expect("write aside");
+                    std::fs::rename(&tmp, &path).expect("rename over");
+                }
+                _ => {
+                    let _ = std::fs::remove_file(&path);
+                    std::fs::write(&path, &text).expect("write anew");
+                }
+            }
+        }
+        for url in &urls[..3] {
+            assert_eq!(ast.get(url).text(), format!("round {round} u1"), "{url}");
+        }
+        let r = ast.get(urls[3]);
+        assert_eq!(r.text(), text, "static file");
+        let tag = r.header("ETag").expect("ETag").to_owned();
+        assert_ne!(tag, etag, "round {round}");
+        etag = tag;
+    }
+}
+
 #[test]
 fn a_100_mb_static_file_is_streamed_not_loaded() {
     let size = 100 << 20;

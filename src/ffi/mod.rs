@@ -26,6 +26,7 @@ pub mod provider;
 pub mod security;
 pub mod thread;
 pub mod vars;
+pub mod watch;
 
 use std::ffi::{c_char, CStr, CString};
 

@@ -1,24 +1,28 @@
 //! Files kept in memory while their size, modification time and inode stay the same: an
-//! edited or replaced file is read again on its next request.
+//! edited or replaced file is read again on its next request. A file in a watched
+//! directory (see [`watch`]) is not even looked at again until something there changes.
 
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::watch;
 use phoneprov_core::fxhash::FxHashMap;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-    ino: u64,
+/// What tells one version of a file from another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub ino: u64,
 }
 
 impl Stamp {
-    fn of(meta: &Metadata) -> Stamp {
+    pub fn of(meta: &Metadata) -> Stamp {
         Stamp {
             len: meta.len(),
             mtime: meta.mtime(),
@@ -28,12 +32,37 @@ impl Stamp {
     }
 }
 
+/// The count of [`watch`] a kept file was last checked at.
+const UNWATCHED: u64 = u64::MAX;
+
+struct Entry<T> {
+    stamp: Stamp,
+    value: Arc<T>,
+    /// [`UNWATCHED`]: checked on every use.
+    checked: AtomicU64,
+}
+
 /// Distinct files are few (the configuration names them); past this many a cache starts
 /// over rather than grow.
 const MAX_ENTRIES: usize = 1024;
 
 /// Fx, not SipHash: looked up on every request, keyed by paths of the configuration.
-type Map<T> = FxHashMap<PathBuf, (Stamp, Arc<T>)>;
+type Map<T> = FxHashMap<PathBuf, Entry<T>>;
+
+/// A file as it is now: kept, or too large to keep (its metadata, for the caller to read
+/// it itself).
+pub enum Found<T> {
+    Kept(Stamp, Arc<T>),
+    NotKept(Metadata),
+}
+
+enum Check<T> {
+    Unchanged(Stamp, Arc<T>),
+    /// Kept, but in no watched directory: to be checked on every use.
+    Unwatched,
+    /// Not kept, or something may have changed since it was checked.
+    Unknown,
+}
 
 pub struct FileCache<T> {
     map: RwLock<Option<Map<T>>>,
@@ -46,25 +75,27 @@ impl<T> FileCache<T> {
         }
     }
 
-    /// The file at `path` (whose metadata is `meta`) as `build` made it from its bytes,
-    /// from the cache when the file has not changed.
+    /// The file at `path` as `build` made it from its bytes, from memory when the file
+    /// has not changed; a file `keep` refuses (by its metadata) is not read.
     pub fn get(
         &self,
         path: &Path,
-        meta: &Metadata,
+        keep: impl Fn(&Metadata) -> bool,
         build: impl FnOnce(Vec<u8>) -> T,
-    ) -> io::Result<Arc<T>> {
-        let stamp = Stamp::of(meta);
-        let hit = self
-            .map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .and_then(|m| m.get(path))
-            .filter(|(s, _)| *s == stamp)
-            .map(|(_, v)| v.clone());
-        if let Some(v) = hit {
-            return Ok(v);
+    ) -> io::Result<Found<T>> {
+        let count = match self.check(path) {
+            Check::Unchanged(stamp, value) => return Ok(Found::Kept(stamp, value)),
+            Check::Unwatched => UNWATCHED,
+            // Watched first: a change after this shows in the count taken here.
+            Check::Unknown => watch::watch(path).unwrap_or(UNWATCHED),
+        };
+        let meta = fs::metadata(path)?;
+        if !keep(&meta) {
+            return Ok(Found::NotKept(meta));
+        }
+        let stamp = Stamp::of(&meta);
+        if let Some(value) = self.confirm(path, stamp, count) {
+            return Ok(Found::Kept(stamp, value));
         }
         let value = Arc::new(build(fs::read(path)?));
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
@@ -72,8 +103,34 @@ impl<T> FileCache<T> {
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        map.insert(path.to_owned(), (stamp, value.clone()));
-        Ok(value)
+        let entry = Entry {
+            stamp,
+            value: value.clone(),
+            checked: AtomicU64::new(count),
+        };
+        map.insert(path.to_owned(), entry);
+        Ok(Found::Kept(stamp, value))
+    }
+
+    /// What is known of the kept copy of `path` without looking at the file.
+    fn check(&self, path: &Path) -> Check<T> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(e) = map.as_ref().and_then(|m| m.get(path)) else {
+            return Check::Unknown;
+        };
+        match e.checked.load(Ordering::Relaxed) {
+            UNWATCHED => Check::Unwatched,
+            count if watch::unchanged(count) => Check::Unchanged(e.stamp, e.value.clone()),
+            _ => Check::Unknown,
+        }
+    }
+
+    /// The kept copy of `path` if it is of `stamp`, now known unchanged at `count`.
+    fn confirm(&self, path: &Path, stamp: Stamp, count: u64) -> Option<Arc<T>> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let e = map.as_ref()?.get(path).filter(|e| e.stamp == stamp)?;
+        e.checked.store(count, Ordering::Relaxed);
+        Some(e.value.clone())
     }
 
     pub fn clear(&self) {

@@ -21,6 +21,7 @@ pub mod status;
 mod templates;
 pub mod tokens;
 mod uploads;
+mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +101,7 @@ pub fn unload() -> bool {
     access::clear();
     templates::clear();
     statics::clear();
+    watch::clear();
     funcs::clear();
     audit::clear();
     tokens::clear();

@@ -2,11 +2,10 @@
 //! firmware on every boot; small files without NUL bytes from memory (bytes as they are,
 //! whatever their encoding), everything else streamed from its descriptor.
 
-use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
 use std::path::Path;
 
-use super::filecache::FileCache;
+use super::filecache::{FileCache, Found, Stamp};
 use crate::ffi::http::Request;
 use phoneprov_core::httpdate;
 
@@ -35,36 +34,41 @@ fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
 /// Answers with the file at `path`; Err says why it could not be read (the caller logs it
 /// and answers 500).
 pub fn serve(req: &Request, path: &Path, mime: &[u8]) -> std::io::Result<()> {
-    let meta = fs::metadata(path)?;
+    let found = SMALL_FILES.get(
+        path,
+        |meta| meta.len() <= SMALL,
+        |body| Small {
+            binary: body.contains(&0),
+            body,
+        },
+    )?;
+    let stamp = match &found {
+        Found::Kept(stamp, _) => *stamp,
+        Found::NotKept(meta) => Stamp::of(meta),
+    };
     let etag = format!(
         "\"{:x}-{:x}-{:x}\"",
-        meta.ino(),
-        meta.len(),
-        meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+        stamp.ino,
+        stamp.len,
+        stamp.mtime * 1_000_000_000 + stamp.mtime_nsec
     );
     let validators = format!(
         "ETag: {etag}\r\nLast-Modified: {}\r\n",
-        httpdate::format(meta.mtime())
+        httpdate::format(stamp.mtime)
     );
-    if not_modified(req, &etag, meta.mtime()) {
+    if not_modified(req, &etag, stamp.mtime) {
         req.send(304, "Not Modified", validators.as_bytes(), b"", true);
         return Ok(());
     }
     let headers = [b"Content-type: ", mime, b"\r\n", validators.as_bytes()].concat();
-    if meta.len() <= SMALL {
-        let small = SMALL_FILES.get(path, &meta, |body| Small {
-            binary: body.contains(&0),
-            body,
-        })?;
-        if small.binary {
-            req.send_binary(&headers, &small.body);
-        } else {
-            req.send(200, "OK", &headers, &small.body, true);
+    match found {
+        Found::Kept(_, small) if small.binary => req.send_binary(&headers, &small.body),
+        Found::Kept(_, small) => req.send(200, "OK", &headers, &small.body, true),
+        Found::NotKept(_) => {
+            let file = File::open(path)?;
+            req.send_file(200, "OK", &headers, &file, true);
         }
-        return Ok(());
     }
-    let file = File::open(path)?;
-    req.send_file(200, "OK", &headers, &file, true);
     Ok(())
 }
 

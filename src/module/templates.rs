@@ -1,19 +1,20 @@
 //! Template files, kept parsed while they do not change.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::filecache::FileCache;
+use super::filecache::{FileCache, Found};
 use phoneprov_core::template::Template;
 
 static TEMPLATES: FileCache<Template> = FileCache::new();
 
 /// The parsed template at `path`.
 pub fn load(path: &Path) -> io::Result<Arc<Template>> {
-    let meta = fs::metadata(path)?;
-    TEMPLATES.get(path, &meta, Template::parse)
+    match TEMPLATES.get(path, |_| true, Template::parse)? {
+        Found::Kept(_, template) => Ok(template),
+        Found::NotKept(_) => unreachable!("every template is kept"),
+    }
 }
 
 pub fn clear() {

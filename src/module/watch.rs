@@ -1,0 +1,108 @@
+//! Whether a file kept in memory may have changed since it was last checked, told without
+//! a stat per request: its directory is watched (inotify), and a change anywhere in a
+//! watched directory makes every kept file be checked again once. A write queues its event
+//! before the writing call returns, so a request that follows an edit always sees it: as
+//! with the C module, which reads its files on every request.
+//!
+//! Files whose path holds a symbolic link, or that sit on a filesystem other machines may
+//! change (NFS), are not watched: they are checked on every use, as before.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::ffi::watch::{self, Events};
+
+/// The inotify instance and the directories it watches.
+struct Watcher {
+    fd: OwnedFd,
+    dirs: Vec<PathBuf>,
+}
+
+static WATCHER: Mutex<Option<Watcher>> = Mutex::new(None);
+/// The instance's descriptor for requests (-1: none), so they need no lock.
+static FD: AtomicI32 = AtomicI32::new(-1);
+/// Bumped after each read of events: a file checked at one count is unchanged while the
+/// count is the same and no event waits.
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+/// Threads reading events: one that has taken an event off the queue but not yet bumped
+/// [`CHANGES`] must not let others trust what they hold.
+static READING: AtomicUsize = AtomicUsize::new(0);
+
+fn lock() -> MutexGuard<'static, Option<Watcher>> {
+    WATCHER.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Watches the directory of `path` (once per directory); the count to record with what
+/// is read from `path` next, for [`unchanged`]. None when `path` cannot be watched: then
+/// it must be checked on every use.
+pub fn watch(path: &Path) -> Option<u64> {
+    let dir = path.parent()?;
+    let mut guard = lock();
+    if guard.is_none() {
+        let fd = watch::open()?;
+        FD.store(fd.as_raw_fd(), SeqCst);
+        *guard = Some(Watcher {
+            fd,
+            dirs: Vec::new(),
+        });
+    }
+    let w = guard.as_mut()?;
+    // A link anywhere on the way could be changed, or point to a file elsewhere, without
+    // an event in the watched directory.
+    if path.canonicalize().ok()? != path {
+        return None;
+    }
+    if !w.dirs.iter().any(|d| d == dir) {
+        if !watch::watch_dir(w.fd.as_fd(), dir) {
+            return None;
+        }
+        w.dirs.push(dir.to_owned());
+    }
+    drop(guard);
+    // Read after the watch is in place: a change from now on shows.
+    Some(CHANGES.load(SeqCst))
+}
+
+/// Whether nothing in the watched directories changed since `count` (from [`watch`]).
+pub fn unchanged(count: u64) -> bool {
+    let fd = FD.load(SeqCst);
+    if fd < 0 || READING.load(SeqCst) > 0 {
+        return false;
+    }
+    if watch::pending(fd) {
+        read_events(fd);
+        return false;
+    }
+    READING.load(SeqCst) == 0 && CHANGES.load(SeqCst) == count
+}
+
+/// Takes the queued events off, bumping [`CHANGES`] after each read.
+fn read_events(fd: i32) {
+    READING.fetch_add(1, SeqCst);
+    loop {
+        let events = watch::read(fd);
+        if events != Events::None {
+            CHANGES.fetch_add(1, SeqCst);
+        }
+        match events {
+            Events::Some => continue,
+            // Its directory may be back under the same name: watched again on next use.
+            Events::WatchesLost => {
+                if let Some(w) = lock().as_mut() {
+                    w.dirs.clear();
+                }
+            }
+            Events::None | Events::Error => break,
+        }
+    }
+    READING.fetch_sub(1, SeqCst);
+}
+
+/// Stops watching (on unload, once no request runs).
+pub fn clear() {
+    FD.store(-1, SeqCst);
+    let old = lock().take();
+    drop(old);
+}
