@@ -148,6 +148,19 @@ impl Template {
         self.pieces.is_some()
     }
 
+    /// Whether rendering it may read the variable `name`: it names it, or it runs a
+    /// function or Asterisk's substitution (which may read anything).
+    pub fn may_read(&self, name: &[u8]) -> bool {
+        let Some(pieces) = &self.pieces else {
+            return true;
+        };
+        pieces.iter().any(|p| match p {
+            Piece::Var(r) => &self.text[r.clone()] == name,
+            Piece::Func(..) => true,
+            Piece::Text(_) => false,
+        })
+    }
+
     /// The variable names it refers to (function arguments included), when plain.
     pub fn names(&self) -> impl Iterator<Item = &[u8]> {
         fn walk<'a>(text: &'a [u8], pieces: &'a [Piece], out: &mut Vec<&'a [u8]>) {
@@ -310,6 +323,16 @@ mod tests {
 
     fn plain(t: &str) -> bool {
         Template::parse(t).is_plain()
+    }
+
+    #[test]
+    fn what_a_template_may_read() {
+        let reads = |t: &str| Template::parse(t).may_read(b"PP_BASE_URL");
+        assert!(!reads("${MAC}.xml <a>${SERVER}</a> PP_BASE_URL"));
+        assert!(reads("x ${PP_BASE_URL}y"));
+        // A function's items may name anything; so may Asterisk's substitution.
+        assert!(reads("${PP_EACH_EXTENSION(${MAC},%{PP_BASE_URL})}"));
+        assert!(reads("${CUT(a,b,1)}"));
     }
 
     fn text(b: Vec<u8>) -> String {

@@ -1,5 +1,7 @@
 //! Request URIs and file paths: what a request may name and what a configuration may serve.
 
+use std::borrow::Cow;
+
 /// Why a request URI is refused before any lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UriError {
@@ -19,7 +21,14 @@ fn hex(b: u8) -> Option<u8> {
 /// Percent-decodes a request path as Asterisk's HTTP server does (`+` is a space), keeping
 /// malformed escapes literally. The result is bytes, as routes are: `%FC` is the byte
 /// 0xFC, which an ISO-8859-1 configuration may name.
-pub fn decode(raw: &[u8]) -> Result<Vec<u8>, UriError> {
+pub fn decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, UriError> {
+    // Most paths have nothing to decode: no copy for those.
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return match raw.contains(&0) {
+            true => Err(UriError::Nul),
+            false => Ok(Cow::Borrowed(raw)),
+        };
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -46,7 +55,7 @@ pub fn decode(raw: &[u8]) -> Result<Vec<u8>, UriError> {
     if out.contains(&0) {
         return Err(UriError::Nul);
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Whether a configured file name stays below `AST_DATA_DIR/phoneprov`: no `..` component,
@@ -62,16 +71,16 @@ mod tests {
 
     #[test]
     fn decoding() {
-        assert_eq!(decode(b"sip.cfg").unwrap(), b"sip.cfg");
-        assert_eq!(decode(b"a%2Fb%2fc").unwrap(), b"a/b/c");
-        assert_eq!(decode(b"a+b%20c").unwrap(), b"a b c");
-        assert_eq!(decode(b"100%").unwrap(), b"100%");
-        assert_eq!(decode(b"%zz%4").unwrap(), b"%zz%4");
-        assert_eq!(decode(b"%C3%A9").unwrap(), "\u{e9}".as_bytes());
-        assert_eq!(decode(b"%FF").unwrap(), b"\xff");
+        assert!(matches!(decode(b"sip.cfg"), Ok(Cow::Borrowed(b"sip.cfg"))));
+        assert_eq!(&*decode(b"a%2Fb%2fc").unwrap(), b"a/b/c");
+        assert_eq!(&*decode(b"a+b%20c").unwrap(), b"a b c");
+        assert_eq!(&*decode(b"100%").unwrap(), b"100%");
+        assert_eq!(&*decode(b"%zz%4").unwrap(), b"%zz%4");
+        assert_eq!(&*decode(b"%C3%A9").unwrap(), "\u{e9}".as_bytes());
+        assert_eq!(&*decode(b"%FF").unwrap(), b"\xff");
         assert_eq!(decode(b"sip.cfg%00.txt"), Err(UriError::Nul));
         assert_eq!(
-            decode(b"%2e%2e/%2e%2e/etc/passwd").unwrap(),
+            &*decode(b"%2e%2e/%2e%2e/etc/passwd").unwrap(),
             b"../../etc/passwd"
         );
     }

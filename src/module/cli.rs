@@ -191,8 +191,7 @@ fn render(snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
             Err(e) => format!("Cannot read {}: {e}\n", lossy(&res.file.template)).into_bytes(),
         },
         Some(phone) => {
-            let serving = cli_serving(snap, phone);
-            match render_dynamic(phone, res.file, serving, call_into) {
+            match render_dynamic(phone, res.file, |_| cli_serving(snap, phone), call_into) {
                 Ok(body) => body,
                 Err(e) => format!("{e}\n").into_bytes(),
             }
@@ -212,7 +211,7 @@ fn check_route(snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry) -> Vec<Str
         .into_iter()
         .map(|(l, c, m)| format!("{name}:{l}:{c}: {m}"))
         .collect();
-    match render_dynamic(phone, file, cli_serving(snap, phone), call_into) {
+    match render_dynamic(phone, file, |_| cli_serving(snap, phone), call_into) {
         Err(e) => found.push(e.to_string()),
         Ok(body) => {
             let is_xml = file.mime_type.windows(3).any(|w| w == b"xml")
@@ -285,13 +284,8 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     }
     let own = |uri: &[u8]| -> Option<Vec<u8>> {
         let res = snap.resolve(uri)?;
-        render_dynamic(
-            res.phone?,
-            res.file,
-            cli_serving(snap, res.phone?),
-            call_into,
-        )
-        .ok()
+        let phone = res.phone?;
+        render_dynamic(phone, res.file, |_| cli_serving(snap, phone), call_into).ok()
     };
     let asked = family::check(snap, mac, &own);
     for line in &asked {

@@ -13,6 +13,7 @@ use crate::module::{audit, metrics};
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::{server_address, uri_host};
+use phoneprov_core::template::Template;
 use phoneprov_core::useragent::{self, UserAgent};
 use phoneprov_core::vars;
 
@@ -76,9 +77,15 @@ fn serve_phone(
         found
     };
     let agent = agent_of(req);
-    let serving = Serving::new(snap.clone(), phone, connection, Some(base_url(req)))
-        .with_agent(agent.clone())
-        .with_alone(alone);
+    let serving = |template: &Template| {
+        // Made only for a template that may read it.
+        let base = template
+            .may_read(vars::BASE_URL.as_bytes())
+            .then(|| base_url(req));
+        Serving::new(snap.clone(), phone, connection, base)
+            .with_agent(agent.clone())
+            .with_alone(alone)
+    };
     let started = Instant::now();
     let rendered = render_dynamic(phone, file, serving, call_into);
     metrics::rendered(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));

@@ -279,17 +279,18 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Renders a phone's dynamic file for `serving`. A template named `*.linphonerc` is written
+/// Renders a phone's dynamic file for what `serving` makes of its template. A template named `*.linphonerc` is written
 /// in linphonerc (INI) form and served as Linphone's provisioning XML, which is UTF-8:
 /// bytes of the rendered file that are not UTF-8 are read as ISO-8859-1.
 pub fn render_dynamic(
     phone: &Phone,
     file: &FileEntry,
-    serving: Serving,
+    serving: impl FnOnce(&Template) -> Serving,
     call: Call,
 ) -> Result<Vec<u8>, Failure> {
     let path = data_file(&file.template);
     let template = templates::load(&path).map_err(|e| Failure::Template(path.clone(), e))?;
+    let serving = serving(&template);
     let outer = FAILED.with(|f| f.replace(false));
     let body = self::serving(serving, || {
         render_line(&template, phone, phone.vars(), Vec::new(), call)
