@@ -1,6 +1,7 @@
 //! The last few records per key, bounded per key and in total (the oldest go first), for
 //! the audit of fetches: memory stays bounded whatever the number of keys.
 
+use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::hash::Hash;
 
@@ -18,6 +19,13 @@ pub struct Recent<K, T> {
     next: u64,
 }
 
+/// What an addition pushed out: the caller drops it, after releasing any lock it holds
+/// (freeing records is the slow part of an addition).
+pub struct Evicted<K, T> {
+    _records: [Option<T>; 2],
+    _keys: [Option<K>; 2],
+}
+
 impl<K: Hash + Eq + Clone, T> Recent<K, T> {
     pub fn new(per_key: usize, total: usize) -> Self {
         Recent {
@@ -30,36 +38,70 @@ impl<K: Hash + Eq + Clone, T> Recent<K, T> {
     }
 
     pub fn add(&mut self, key: K, record: T) {
+        drop(self.add_with(&key, K::clone, record));
+    }
+
+    /// Adds `record` under `key`, made with `make` only when no record has that key (a
+    /// key already kept is shared).
+    pub fn add_with<Q>(&mut self, key: &Q, make: impl FnOnce(&Q) -> K, record: T) -> Evicted<K, T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut records = [None, None];
+        let mut keys = [None, None];
         let seq = self.next;
         self.next += 1;
-        let list = self.by_key.entry(key.clone()).or_default();
+        let kept = match self.by_key.get_key_value(key) {
+            Some((k, _)) => k.clone(),
+            None => {
+                let k = make(key);
+                self.by_key.insert(k.clone(), VecDeque::new());
+                k
+            }
+        };
+        let list = self.by_key.get_mut(key).expect("found or inserted above");
         list.push_back((seq, record));
         if list.len() > self.per_key {
-            list.pop_front();
+            records[0] = list.pop_front().map(|(_, r)| r);
         }
-        self.order.push_back((seq, key));
+        self.order.push_back((seq, kept));
+        // One entry leaves per addition once full: none was added without another.
         while self.order.len() > self.total {
             let Some((seq, key)) = self.order.pop_front() else {
                 break;
             };
-            if let Some(list) = self.by_key.get_mut(&key) {
+            if let Some(list) = self.by_key.get_mut::<K>(&key) {
                 if list.front().is_some_and(|(s, _)| *s == seq) {
-                    list.pop_front();
+                    records[1] = list.pop_front().map(|(_, r)| r);
                 }
                 if list.is_empty() {
-                    self.by_key.remove(&key);
+                    keys[1] = self.by_key.remove_entry::<K>(&key).map(|(k, _)| k);
                 }
             }
+            keys[0] = Some(key);
+        }
+        Evicted {
+            _records: records,
+            _keys: keys,
         }
     }
 
     /// The key's records, oldest first.
-    pub fn get(&self, key: &K) -> impl Iterator<Item = &T> {
+    pub fn get<Q>(&self, key: &Q) -> impl Iterator<Item = &T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.by_key.get(key).into_iter().flatten().map(|(_, r)| r)
     }
 
     /// The key's newest record.
-    pub fn last(&self, key: &K) -> Option<&T> {
+    pub fn last<Q>(&self, key: &Q) -> Option<&T>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.by_key.get(key)?.back().map(|(_, r)| r)
     }
 
@@ -98,5 +140,35 @@ mod tests {
         assert!(r.get(&"a").next().is_none());
         assert_eq!(r.last(&"e"), Some(&999));
         assert!(!r.by_key.contains_key("a"));
+    }
+
+    #[test]
+    fn keys_are_made_once_and_shared() {
+        use std::sync::Arc;
+        let mut r: Recent<Arc<[u8]>, u32> = Recent::new(2, 4);
+        let mut made = 0;
+        for i in 0..6 {
+            let key: &[u8] = if i % 2 == 0 { b"a" } else { b"b" };
+            let _ = r.add_with(
+                key,
+                |k| {
+                    made += 1;
+                    Arc::from(k)
+                },
+                i,
+            );
+        }
+        assert_eq!(made, 2);
+        assert_eq!(r.get(&b"a"[..]).copied().collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(r.last(&b"b"[..]), Some(&5));
+        // Full: one more for a new key pushes the oldest record out.
+        let _ = r.add_with(&b"c"[..], |k: &[u8]| Arc::from(k), 6);
+        assert_eq!(r.len(), 4);
+        let a_left = Arc::strong_count(r.by_key.get_key_value(&b"a"[..]).unwrap().0);
+        // The map's key and one per record of the order: shared, not copied.
+        assert_eq!(
+            a_left,
+            1 + r.order.iter().filter(|(_, k)| &**k == b"a").count()
+        );
     }
 }

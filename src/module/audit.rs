@@ -4,7 +4,8 @@
 //! them). Each fetch also raises the AMI event `PhoneprovFetch`, each upload
 //! `PhoneprovUpload`, without the lock held.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::http::Request;
@@ -36,7 +37,7 @@ pub struct Fetch {
 }
 
 /// Lower-case MAC to its last fetches.
-type Audit = Recent<Vec<u8>, Fetch>;
+type Audit = Recent<Arc<[u8]>, Fetch>;
 
 static AUDIT: Mutex<Option<Audit>> = Mutex::new(None);
 
@@ -116,24 +117,33 @@ fn made(
 }
 
 fn keep(mac: &[u8], fetch: Fetch) {
-    lock()
+    let key = lower(mac);
+    let evicted = lock()
         .get_or_insert_with(|| Recent::new(PER_PHONE, TOTAL))
-        .add(mac.to_ascii_lowercase(), fetch);
+        .add_with(&*key, |k: &[u8]| Arc::from(k), fetch);
+    // Freed without the lock: every fetch adds one record, and pushes one out.
+    drop(evicted);
+}
+
+/// The MAC as the audit keys it (no copy when it is lower-case already, as most are).
+fn lower(mac: &[u8]) -> Cow<'_, [u8]> {
+    match mac.iter().any(u8::is_ascii_uppercase) {
+        true => Cow::Owned(mac.to_ascii_lowercase()),
+        false => Cow::Borrowed(mac),
+    }
 }
 
 /// The phone's last fetches, oldest first.
 pub fn fetches(mac: &[u8]) -> Vec<Fetch> {
     lock()
         .as_ref()
-        .map(|a| a.get(&mac.to_ascii_lowercase()).cloned().collect())
+        .map(|a| a.get(&*lower(mac)).cloned().collect())
         .unwrap_or_default()
 }
 
 /// The phone's last fetch.
 pub fn last(mac: &[u8]) -> Option<Fetch> {
-    lock()
-        .as_ref()
-        .and_then(|a| a.last(&mac.to_ascii_lowercase()).cloned())
+    lock().as_ref().and_then(|a| a.last(&*lower(mac)).cloned())
 }
 
 /// Forgets everything (on unload: the library's memory must not outlive it).
