@@ -19,10 +19,20 @@ pub fn server_address(local: IpAddr) -> String {
 /// The server as it goes into a URI or a `host:port` pair: IPv6 literals in brackets
 /// (`[2001:db8::1]`), anything else as is. Templates get it as `SERVER_HOST`.
 pub fn uri_host(server: &str) -> String {
-    if server.contains(':') && !server.starts_with('[') {
-        format!("[{server}]")
-    } else {
-        server.to_owned()
+    let mut out = Vec::with_capacity(server.len() + 2);
+    push_uri_host(server.as_bytes(), &mut out);
+    String::from_utf8(out).expect("brackets around UTF-8")
+}
+
+/// [`uri_host`] of any bytes, appended to `out`.
+pub fn push_uri_host(server: &[u8], out: &mut Vec<u8>) {
+    let bracket = server.contains(&b':') && !server.starts_with(b"[");
+    if bracket {
+        out.push(b'[');
+    }
+    out.extend_from_slice(server);
+    if bracket {
+        out.push(b']');
     }
 }
 
@@ -42,5 +52,16 @@ mod tests {
             server_address("2001:db8::1".parse().unwrap()),
             "2001:db8::1"
         );
+    }
+
+    #[test]
+    fn hosts_for_uris() {
+        assert_eq!(uri_host("2001:db8::1"), "[2001:db8::1]");
+        assert_eq!(uri_host("[::1]"), "[::1]");
+        assert_eq!(uri_host("pbx.example.com"), "pbx.example.com");
+        // A name in ISO-8859-1 keeps its bytes.
+        let mut out = Vec::new();
+        push_uri_host(b"m\xfcnchen.example", &mut out);
+        assert_eq!(out, b"m\xfcnchen.example");
     }
 }

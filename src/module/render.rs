@@ -18,7 +18,7 @@ use phoneprov_core::bytes::utf8_or_latin1;
 use phoneprov_core::linphone::{self, IniError};
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::FileEntry;
-use phoneprov_core::server::uri_host;
+use phoneprov_core::server::push_uri_host;
 use phoneprov_core::template::{has_inherited, Template};
 use phoneprov_core::useragent::UserAgent;
 use phoneprov_core::vars::{self, Text, Vars};
@@ -37,8 +37,6 @@ pub struct Serving {
     pub mac: Text,
     /// SERVER from the connection, when the phone's variables have none.
     pub server: Option<Vec<u8>>,
-    /// SERVER_HOST, when the phone's variables have none.
-    pub server_host: Option<Vec<u8>>,
     /// PP_BASE_URL: where this server's /phoneprov/ is, as the client reached it.
     pub base_url: Option<Vec<u8>>,
     /// PP_UA_*: the phone as its User-Agent describes it (HTTP requests only).
@@ -61,15 +59,10 @@ impl Serving {
             Some(_) => None,
             None => connection.map(String::into_bytes),
         };
-        let server_host = vars
-            .find(vars::SERVER)
-            .or(server.as_deref())
-            .map(|s| uri_host(&String::from_utf8_lossy(s)).into_bytes());
         Serving {
             snap,
             mac: phone.mac.clone(),
             server,
-            server_host,
             base_url: base_url.map(String::into_bytes),
             agent: None,
             alone: None,
@@ -166,10 +159,18 @@ fn addition(phone: &Phone, name: &[u8], out: &mut Vec<u8>) -> bool {
         };
         let is = |n: &str| name == n.as_bytes();
         let ua = serving.agent.as_ref();
+        if is(vars::SERVER_HOST) {
+            let server = phone.vars().find(vars::SERVER);
+            return match server.or(serving.server.as_deref()) {
+                Some(server) => {
+                    push_uri_host(server, out);
+                    true
+                }
+                None => false,
+            };
+        }
         let value: Option<&[u8]> = if is(vars::SERVER) {
             serving.server.as_deref()
-        } else if is(vars::SERVER_HOST) {
-            serving.server_host.as_deref()
         } else if is(vars::BASE_URL) {
             serving.base_url.as_deref()
         } else if is(vars::UA_VENDOR) {
