@@ -10,6 +10,7 @@
 #include "asterisk.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -545,7 +546,7 @@ static size_t drop_header(char *text, size_t len, const char *name)
  * The rest of what it writes depends on http.c's private settings (servername,
  * session_keep_alive) and on the request's private body and close flags, none of which a
  * module can read. So the answer is rendered by ast_http_send itself, without a body, into a
- * memory file standing in for the connection, and copied to the connection without its
+ * pipe standing in for the connection, and copied to the connection without its
  * Content-Length line: for a body, with the body's length and the body, in one write.
  * Whether ast_http_send closed the stand-in tells whether the connection must close.
  */
@@ -555,12 +556,14 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 	struct ast_iostream *conn;
 	struct ast_iostream *capture;
 	struct ast_str *hdrs;
-	char *text;
-	off_t size;
+	/* A head is a few hundred bytes; a larger one than this is refused, not cut. */
+	char head[8192];
+	char *text = NULL;
+	size_t size = 0;
+	ssize_t got;
 	size_t len;
 	int closing;
-	int fd;
-	int capture_fd;
+	int ends[2];
 
 	if (!ser || !ser->stream) {
 		return;
@@ -569,15 +572,16 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 	ast_http_body_discard(ser);
 
 	hdrs = str_from(headers, headers ? strlen(headers) : 0);
-	fd = memfd_create("res_phoneprov-answer", MFD_CLOEXEC);
-	capture_fd = fd < 0 ? -1 : dup(fd);
-	capture = capture_fd < 0 ? NULL : ast_iostream_from_fd(&capture_fd);
+	/* A pipe: what ast_http_send writes stays readable after it closes its end. Never
+	 * blocking: a head larger than the pipe holds fails to be written instead. */
+	if (pipe2(ends, O_CLOEXEC | O_NONBLOCK)) {
+		ends[0] = ends[1] = -1;
+	}
+	capture = ends[1] < 0 ? NULL : ast_iostream_from_fd(&ends[1]);
 	if (!capture) {
-		if (capture_fd >= 0) {
-			close(capture_fd);
-		}
-		if (fd >= 0) {
-			close(fd);
+		if (ends[0] >= 0) {
+			close(ends[0]);
+			close(ends[1]);
 		}
 		/* Degraded: a 304 with its Content-Length: 0 is still valid framing; a body that
 		 * cannot be framed is refused rather than cut. */
@@ -598,13 +602,19 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 		ast_iostream_close(capture);
 	}
 	ser->stream = conn;
+	while (size < sizeof(head) && (got = read(ends[0], head + size, sizeof(head) - size)) > 0) {
+		size += got;
+	}
+	close(ends[0]);
 
-	size = lseek(fd, 0, SEEK_END);
-	/* Room for the head, a Content-Length line and the body. */
-	text = size > 2 ? ast_malloc(size + 48 + (body ? body_len : 0)) : NULL;
-	if (!text || pread(fd, text, size, 0) != size) {
+	/* Only a whole head, ending with its blank line, is sent. */
+	if (size >= 4 && size < sizeof(head) && !memcmp(head + size - 4, "\r\n\r\n", 4)) {
+		text = ast_malloc(size + 48 + (body ? body_len : 0));
+	}
+	if (!text) {
 		closing = 1;
 	} else {
+		memcpy(text, head, size);
 		len = drop_header(text, size, "Content-Length:");
 		if (body && len >= 2 && !memcmp(text + len - 2, "\r\n", 2)) {
 			/* The head ends with its blank line: the length goes just before it. */
@@ -620,7 +630,6 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 		}
 	}
 	ast_free(text);
-	close(fd);
 	if (closing) {
 		ast_http_request_close_on_completion(ser);
 		ast_tcptls_close_session_file(ser);
