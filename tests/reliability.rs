@@ -270,6 +270,22 @@ fn edits_show_on_the_next_request_however_they_are_made() {
     }
 }
 
+/// What no watch can see (a directory above the watched ones replaced) is seen after a
+/// reload, as an administrator expects.
+#[test]
+fn a_reload_sees_a_replaced_data_directory() {
+    let ast = server_instance(Impl::Rust, "127.0.0.1");
+    let url = "/phoneprov/000000000001.cfg";
+    assert_eq!(ast.get(url).text(), "u1|127.0.0.1|127.0.0.1\n");
+    let data = common::data_path(&ast, "");
+    let data = data.parent().expect("AST_DATA_DIR");
+    std::fs::rename(data, data.with_extension("old")).expect("move the data directory");
+    std::fs::create_dir_all(data.join("phoneprov")).expect("a new one");
+    std::fs::write(data.join("phoneprov/t.cfg"), "new ${USERNAME}").expect("template");
+    ast.cli("module reload res_phoneprov.so");
+    assert_eq!(ast.get(url).text(), "new u1");
+}
+
 #[test]
 fn a_100_mb_static_file_is_streamed_not_loaded() {
     let size = 100 << 20;

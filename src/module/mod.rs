@@ -117,6 +117,7 @@ pub fn reload() -> bool {
             state::reload(config);
             // Phones are looked up again with the new profiles.
             realtime::flush();
+            watch::forget();
             true
         }
         Err(why) => {

@@ -5,8 +5,10 @@
 //! with the C module, which reads its files on every request.
 //!
 //! Files whose path holds a symbolic link, or that sit on a filesystem other machines may
-//! change (NFS), are not watched: they are checked on every use, as before.
+//! change (NFS), are not watched: they are checked on every use, as before. A directory
+//! above the watched ones replaced while Asterisk runs is not seen until a reload.
 
+use std::fs;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -49,13 +51,16 @@ pub fn watch(path: &Path) -> Option<u64> {
         });
     }
     let w = guard.as_mut()?;
-    // A link anywhere on the way could be changed, or point to a file elsewhere, without
-    // an event in the watched directory.
-    if path.canonicalize().ok()? != path {
-        return None;
-    }
-    if !w.dirs.iter().any(|d| d == dir) {
-        if !watch::watch_dir(w.fd.as_fd(), dir) {
+    // A link could point to a file elsewhere, or be changed, without an event in the
+    // watched directory: a directory is watched only when no link leads to it, and a file
+    // only when it is no link itself. (A watched directory replaced by a link reports its
+    // own removal, and is then looked at again.)
+    if w.dirs.iter().any(|d| d == dir) {
+        if fs::symlink_metadata(path).ok()?.file_type().is_symlink() {
+            return None;
+        }
+    } else {
+        if path.canonicalize().ok()? != path || !watch::watch_dir(w.fd.as_fd(), dir) {
             return None;
         }
         w.dirs.push(dir.to_owned());
@@ -98,6 +103,16 @@ fn read_events(fd: i32) {
         }
     }
     READING.fetch_sub(1, SeqCst);
+}
+
+/// Makes every kept file be looked at again, and its directory watched anew (a reload:
+/// the administrator's way to say files changed where no watch could see it, a directory
+/// above the watched ones replaced, say). The instance stays open: requests may be using it.
+pub fn forget() {
+    if let Some(w) = lock().as_mut() {
+        w.dirs.clear();
+    }
+    CHANGES.fetch_add(1, SeqCst);
 }
 
 /// Stops watching (on unload, once no request runs).
