@@ -39,6 +39,16 @@ thread_local! {
     static LOCAL: Cell<Option<LocalEndpoint>> = const { Cell::new(None) };
 }
 
+/// An address and port as the glue wrote them (family 4: the first 4 bytes of `buf`).
+fn endpoint(res: c_int, family: c_int, buf: [u8; 16], port: c_int) -> Option<(IpAddr, u16)> {
+    let ip = match (res, family) {
+        (0, 4) => IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3])),
+        (0, 6) => IpAddr::V6(Ipv6Addr::from(buf)),
+        _ => return None,
+    };
+    Some((ip, u16::try_from(port).unwrap_or(0)))
+}
+
 pub struct Request<'a> {
     ser: *mut sys::ast_tcptls_session_instance,
     raw_method: c_int,
@@ -193,12 +203,7 @@ impl<'a> Request<'a> {
         // SAFETY: ser is the live session; buf has 16 bytes; family and port are out-pointers.
         let res =
             unsafe { sys::pp_local_address(self.ser, buf.as_mut_ptr(), &mut family, &mut port) };
-        let ip = match (res, family) {
-            (0, 4) => IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3])),
-            (0, 6) => IpAddr::V6(Ipv6Addr::from(buf)),
-            _ => return None,
-        };
-        let local = (ip, u16::try_from(port).unwrap_or(0));
+        let local = endpoint(res, family, buf, port)?;
         LOCAL.set(Some((key, local)));
         Some(local)
     }
@@ -211,12 +216,7 @@ impl<'a> Request<'a> {
         // SAFETY: ser is the live session; buf has 16 bytes; family and port are out-pointers.
         let res =
             unsafe { sys::pp_remote_address(self.ser, buf.as_mut_ptr(), &mut family, &mut port) };
-        let ip = match (res, family) {
-            (0, 4) => IpAddr::V4(Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3])),
-            (0, 6) => IpAddr::V6(Ipv6Addr::from(buf)).to_canonical(),
-            _ => return None,
-        };
-        Some((ip, u16::try_from(port).unwrap_or(0)))
+        endpoint(res, family, buf, port).map(|(ip, port)| (ip.to_canonical(), port))
     }
 
     /// The local port of the connection (0 when unknown).
