@@ -137,8 +137,11 @@ struct Builder<'h> {
     tz_cache: FxHashMap<Option<Text>, Vec<Pair>>,
     /// One copy of each distinct set of a line's additions (see [`Vars::share_own`]).
     tails: SharedParts,
-    /// Where URIs are rendered before they are copied into their own string.
-    scratch: Vec<u8>,
+    /// Reused for each phone: where a URI is rendered before it is copied into its own
+    /// string, and the phone's URIs.
+    scratch: (Vec<u8>, Vec<Text>),
+    /// Reused for each line: its additions (see [`Builder::line`]).
+    additions: Vec<Pair>,
     snap: Snapshot,
     /// Upload patterns already warned about, by what was wrong, profile and pattern: one
     /// warning of each kind per pattern, not one per phone (and one kind never silences
@@ -189,16 +192,20 @@ impl Builder<'_> {
     /// and the profile's `setvar`s rendered with what the line has so far.
     fn line(&mut self, name: &Text, given: &Vars, profile: &Profile) -> Line {
         let mut v = given.clone();
+        // The line's additions, gathered apart: most lines add what the line before them
+        // added, and then have no list of their own to make (see Vars::share_additions).
+        let mut add = std::mem::take(&mut self.additions);
+        add.clear();
         let i = &mut self.interner;
         let index = match v.find(vars::LINE) {
             Some(l) => leading_int(l),
             None => {
-                v.push(i.intern(vars::LINE), i.intern("1"));
+                add.push((i.intern(vars::LINE), i.intern("1")));
                 1
             }
         };
         if !v.contains(vars::LINEKEYS) {
-            v.push(i.intern(vars::LINEKEYS), i.intern("1"));
+            add.push((i.intern(vars::LINEKEYS), i.intern("1")));
         }
         let zone = given.find_text(vars::TIMEZONE).cloned();
         let (host, interner) = (self.host, &mut self.interner);
@@ -206,8 +213,11 @@ impl Builder<'_> {
             .tz_cache
             .entry(zone)
             .or_insert_with_key(|z| tz_vars(&host.tz(z.as_deref()), interner));
-        for (name, value) in tz.iter() {
-            v.push(name, value);
+        add.extend(tz.iter().cloned());
+        if !profile.setvars.is_empty() {
+            // Setvars are rendered with what the line has so far.
+            v.reserve(add.len() + profile.setvars.len());
+            v.append(&mut add);
         }
         for (sv_name, sv_value) in &profile.setvars {
             if !v.contains(sv_name) {
@@ -221,7 +231,8 @@ impl Builder<'_> {
                 v.push(i.intern(sv_name), value);
             }
         }
-        v.share_own(&mut self.tails);
+        v.share_additions(&mut add, &mut self.tails);
+        self.additions = add;
         Line {
             name: name.clone(),
             index,
@@ -300,17 +311,13 @@ impl Builder<'_> {
         }
         let line = self.line(username, &ext.vars, &profile);
         let phone_idx = self.snap.phones.len();
-        let mut buf = std::mem::take(&mut self.scratch);
-        let uris: Vec<Text> = profile
-            .dynamic_files
-            .iter()
-            .map(|f| {
-                buf.clear();
-                render_with(self.host, &f.uri_template, &line.vars, &mut buf);
-                Text::from(&buf[..])
-            })
-            .collect();
-        self.scratch = buf;
+        let (mut buf, mut uris) = std::mem::take(&mut self.scratch);
+        uris.clear();
+        uris.extend(profile.dynamic_files.iter().map(|f| {
+            buf.clear();
+            render_with(self.host, &f.uri_template, &line.vars, &mut buf);
+            Text::from(&buf[..])
+        }));
         let uploads = self.uploads(&profile, &line.vars, mac, phone_idx, &uris);
         self.snap.by_mac.insert(mac.clone(), phone_idx);
         self.snap.phones.push(Phone {
@@ -320,7 +327,7 @@ impl Builder<'_> {
             lines: vec![line],
             uploads,
         });
-        for (file, uri) in uris.into_iter().enumerate() {
+        for (file, uri) in uris.drain(..).enumerate() {
             let origin = || {
                 let uri = lossy(&profile.dynamic_files[file].uri);
                 format!("phone {} ({uri})", mac_text())
@@ -344,6 +351,7 @@ impl Builder<'_> {
                 origin,
             );
         }
+        self.scratch = (buf, uris);
     }
 }
 
@@ -467,7 +475,8 @@ impl Snapshot {
             interner: Interner::default(),
             tz_cache: FxHashMap::default(),
             tails: SharedParts::default(),
-            scratch: Vec::new(),
+            scratch: Default::default(),
+            additions: Vec::new(),
             snap: Snapshot {
                 config: config.clone(),
                 ..Snapshot::default()
@@ -533,7 +542,8 @@ impl Snapshot {
             interner: Interner::default(),
             tz_cache: FxHashMap::default(),
             tails: SharedParts::default(),
-            scratch: Vec::new(),
+            scratch: Default::default(),
+            additions: Vec::new(),
             bad_uploads: Default::default(),
             snap: Snapshot {
                 config,

@@ -143,14 +143,18 @@ impl<'d> UserReader<'d> {
         let mut out = Vec::with_capacity(packed.users.len());
         let (mut value, mut from) = (0, 0);
         for &end in &packed.users {
-            let mut pairs: Vec<Pair> = Vec::with_capacity(end - value);
-            for &(name, to) in &packed.values[value..end] {
-                pairs.push((self.names[name].1.clone(), packed.bytes[from..to].into()));
-                from = to;
-            }
+            // Made where it stays (an exact-size iterator is collected in one allocation).
+            let pairs: Arc<[Pair]> = packed.values[value..end]
+                .iter()
+                .map(|&(name, to)| {
+                    let pair = (self.names[name].1.clone(), packed.bytes[from..to].into());
+                    from = to;
+                    pair
+                })
+                .collect();
             value = end;
             // Frozen as it is made: its names are this reader's one copy of each.
-            let mut v = Vars::frozen(pairs);
+            let mut v = Vars::frozen_shared(pairs);
             v.push_defaults(&self.shared_defaults);
             out.push(v);
         }

@@ -146,8 +146,13 @@ impl Vars {
 
     /// A list already frozen (see [`Vars::freeze`]): `pairs`' names must be shared copies.
     pub fn frozen(pairs: Vec<Pair>) -> Self {
+        Vars::frozen_shared(pairs.into())
+    }
+
+    /// [`Vars::frozen`] of a list already shared.
+    pub fn frozen_shared(pairs: Arc<[Pair]>) -> Self {
         Vars {
-            base: Some(pairs.into()),
+            base: Some(pairs),
             ..Vars::default()
         }
     }
@@ -173,6 +178,16 @@ impl Vars {
 
     fn own_mut(&mut self) -> &mut Vec<Pair> {
         self.own.get_or_insert_with(Box::default)
+    }
+
+    /// Room for `n` more additions at once.
+    pub fn reserve(&mut self, n: usize) {
+        self.own_mut().reserve_exact(n);
+    }
+
+    /// Appends `pairs` (left empty) to the list's own additions.
+    pub fn append(&mut self, pairs: &mut Vec<Pair>) {
+        self.own_mut().append(pairs);
     }
 
     /// Appends the variable unless one of that name is already there.
@@ -260,6 +275,24 @@ impl Vars {
         };
         let before = self.shared.replace(made.clone());
         parts.last = Some((before, *own, made));
+    }
+
+    /// [`Vars::share_own`] with `additions` (left empty) added first: when the list has
+    /// none of its own and the additions are those the last part was made with, that part
+    /// is used without making a list of its own at all.
+    pub fn share_additions(&mut self, additions: &mut Vec<Pair>, parts: &mut SharedParts) {
+        if self.own.is_none() {
+            if additions.is_empty() {
+                return;
+            }
+            if let Some(made) = parts.same_as_last(self.shared.as_ref(), additions) {
+                self.shared = Some(made);
+                additions.clear();
+                return;
+            }
+        }
+        self.append(additions);
+        self.share_own(parts);
     }
 }
 
