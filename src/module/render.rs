@@ -280,9 +280,10 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Renders a phone's dynamic file for what `serving` makes of its template. A template named `*.linphonerc` is written
-/// in linphonerc (INI) form and served as Linphone's provisioning XML, which is UTF-8:
-/// bytes of the rendered file that are not UTF-8 are read as ISO-8859-1.
+/// Renders a phone's dynamic file for what `serving` makes of its template. A template
+/// named `*.linphonerc` is written in linphonerc (INI) form and served as Linphone's
+/// provisioning XML, which is UTF-8: bytes of the rendered file that are not UTF-8 are read
+/// as ISO-8859-1.
 pub fn render_dynamic(
     phone: &Phone,
     file: &FileEntry,

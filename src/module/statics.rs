@@ -1,6 +1,6 @@
 //! Static files: validators (ETag, Last-Modified) and 304 answers, since phones poll their
-//! firmware on every boot; small files without NUL bytes from memory (bytes as they are,
-//! whatever their encoding), everything else streamed from its descriptor.
+//! firmware on every boot; small files from memory (bytes as they are, whatever their
+//! encoding, NUL bytes included), larger ones streamed from their descriptor.
 
 use std::fs::File;
 use std::path::Path;
