@@ -124,9 +124,21 @@ fn missing_static_file_is_500_and_logged() {
     assert!(ast.log_has("configs/sip.cfg"), "{}", ast.log());
 }
 
+/// The inotify instances the process holds (Asterisk's own, and the module's once it
+/// keeps a file in memory).
+fn inotify_instances(ast: &Asterisk) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", ast.pid()))
+        .expect("the process's descriptors")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("inotify"))
+        .count()
+}
+
 #[test]
 fn unload_and_load_again() {
     let mut ast = start();
+    assert_eq!(ast.get("/phoneprov/sip.cfg").status, 200);
+    let watching = inotify_instances(&ast);
     for _ in 0..5 {
         assert!(ast
             .cli("module unload res_phoneprov.so")
@@ -135,6 +147,8 @@ fn unload_and_load_again() {
         assert!(ast.cli("module load res_phoneprov.so").contains("Loaded"));
         assert_eq!(ast.get("/phoneprov/sip.cfg").status, 200);
     }
+    // Each unload closed the instance its load opened.
+    assert_eq!(inotify_instances(&ast), watching);
     assert!(ast.is_running());
     ast.stop();
 }
