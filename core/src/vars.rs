@@ -165,7 +165,15 @@ impl Vars {
     /// Like [`Vars::find`], giving the shared value itself.
     pub fn find_text(&self, name: impl AsRef<[u8]>) -> Option<&Text> {
         let name = name.as_ref();
-        self.pairs().find(|(k, _)| &**k == name).map(|(_, v)| v)
+        // Part by part rather than through the chained iterator of `pairs`: every variable
+        // of every request is looked up here.
+        fn within<'a>(part: &'a [Pair], name: &[u8]) -> Option<&'a Text> {
+            part.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+        }
+        let (base, shared) = (self.base.as_deref(), self.shared.as_deref());
+        base.and_then(|p| within(p, name))
+            .or_else(|| self.own.as_deref().and_then(|o| within(o, name)))
+            .or_else(|| shared.and_then(|p| within(p, name)))
     }
 
     pub fn contains(&self, name: impl AsRef<[u8]>) -> bool {
