@@ -83,16 +83,27 @@ impl<T> FileCache<T> {
         keep: impl Fn(&Metadata) -> bool,
         build: impl FnOnce(Vec<u8>) -> T,
     ) -> io::Result<Found<T>> {
-        let count = match self.check(path) {
+        let unwatched = match self.check(path) {
             Check::Unchanged(stamp, value) => return Ok(Found::Kept(stamp, value)),
-            Check::Unwatched => UNWATCHED,
-            // Watched first: a change after this shows in the count taken here.
-            Check::Unknown => watch::watch(path).unwrap_or(UNWATCHED),
+            Check::Unwatched => true,
+            Check::Unknown => false,
         };
-        let meta = fs::metadata(path)?;
+        let mut meta = fs::metadata(path)?;
+        // A file not kept is neither watched nor counted: large ones are asked for often.
         if !keep(&meta) {
             return Ok(Found::NotKept(meta));
         }
+        let count = match unwatched {
+            true => UNWATCHED,
+            false => match watch::watch(path) {
+                // Looked at again once watched: a change after this shows in the count.
+                Some(count) => {
+                    meta = fs::metadata(path)?;
+                    count
+                }
+                None => UNWATCHED,
+            },
+        };
         let stamp = Stamp::of(&meta);
         if let Some(value) = self.confirm(path, stamp, count) {
             return Ok(Found::Kept(stamp, value));
