@@ -40,14 +40,16 @@ pub struct Seen<'a> {
     pub status: u16,
 }
 
+impl Seen<'_> {
+    /// MAC, URI, client and User-Agent, each as an event line may carry it.
+    fn fields(&self) -> [Cow<'_, [u8]>; 4] {
+        [self.mac, self.uri, self.client, self.user_agent].map(field)
+    }
+}
+
 /// One dynamic file was fetched: the event `PhoneprovFetch`.
 pub fn fetch_event(seen: &Seen, model: &[u8], firmware: &[u8]) {
-    let (m, u, c, a) = (
-        field(seen.mac),
-        field(seen.uri),
-        field(seen.client),
-        field(seen.user_agent),
-    );
+    let [m, u, c, a] = seen.fields();
     let (mo, fw) = (field(model), field(firmware));
     // SAFETY: each pp_bytes points to bytes alive for the call, with their length; the glue
     // prints each with "%.*s".
@@ -68,12 +70,7 @@ pub fn fetch_event(seen: &Seen, model: &[u8], firmware: &[u8]) {
 /// A PUT of one of a phone's upload names was answered: the event `PhoneprovUpload` (class
 /// `security`), with the size stored (0 when refused).
 pub fn upload_event(seen: &Seen, size: u64) {
-    let (m, u, c, a) = (
-        field(seen.mac),
-        field(seen.uri),
-        field(seen.client),
-        field(seen.user_agent),
-    );
+    let [m, u, c, a] = seen.fields();
     // SAFETY: as in fetch_event.
     unsafe {
         sys::pp_event_upload(
