@@ -35,10 +35,10 @@ fn dynamic_row(out: &mut Vec<u8>, provider: &[u8], profile: &[u8], uri: &[u8], t
 pub fn show_routes(snap: &Snapshot) -> Vec<u8> {
     let mut out = b"Static routes\n\n".to_vec();
     static_row(&mut out, b"Profile", b"Relative URI", b"Physical location");
-    for r in &snap.routes {
+    for r in snap.routes() {
         if let Target::Static { .. } = r.target {
-            let res = snap.resolve(&r.uri).expect("route table is consistent");
-            static_row(&mut out, &res.profile.name, &r.uri, &res.file.template);
+            let res = snap.resolve(r.uri).expect("route table is consistent");
+            static_row(&mut out, &res.profile.name, r.uri, &res.file.template);
         }
     }
     out.extend_from_slice(b"\nDynamic routes\n\n");
@@ -49,14 +49,14 @@ pub fn show_routes(snap: &Snapshot) -> Vec<u8> {
         b"Relative URI",
         b"Template",
     );
-    for r in &snap.routes {
+    for r in snap.routes() {
         if let Target::Dynamic { phone, .. } = r.target {
-            let res = snap.resolve(&r.uri).expect("route table is consistent");
+            let res = snap.resolve(r.uri).expect("route table is consistent");
             dynamic_row(
                 &mut out,
                 snap.phones[phone].provider.as_bytes(),
                 &res.profile.name,
-                &r.uri,
+                r.uri,
                 &res.file.template,
             );
         }

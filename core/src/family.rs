@@ -253,10 +253,9 @@ pub fn check(
     render: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
 ) -> Vec<String> {
     let statics: Vec<&[u8]> = snap
-        .routes
-        .iter()
+        .routes()
         .filter(|r| matches!(r.target, Target::Static { .. }))
-        .map(|r| &*r.uri)
+        .map(|r| r.uri)
         .collect();
     let mut out = Vec::new();
     for profile in &snap.config.profiles {
@@ -266,14 +265,14 @@ pub fn check(
         let phone = snap
             .phones
             .iter()
-            .position(|p| Arc::ptr_eq(&p.profile, profile) && mac.map_or(true, |m| m == &*p.mac));
+            .position(|p| Arc::ptr_eq(&p.profile, profile) && mac.map_or(true, |m| m == p.mac()));
         let Some(phone) = phone else { continue };
         let mut served = statics.clone();
-        served.extend(snap.routes.iter().filter_map(|r| match r.target {
-            Target::Dynamic { phone: p, .. } if p == phone => Some(&*r.uri),
+        served.extend(snap.routes().filter_map(|r| match r.target {
+            Target::Dynamic { phone: p, .. } if p == phone => Some(r.uri),
             _ => None,
         }));
-        let mac = &snap.phones[phone].mac;
+        let mac = &snap.phones[phone].mac();
         for m in missing(family, &profile.models, mac, &served, render) {
             out.push(format!(
                 "{} (profile [{}], family {}): nothing serves it; phone {} asks for it ({})",

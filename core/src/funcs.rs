@@ -59,7 +59,7 @@ pub fn each_user(snap: &Snapshot, data: &[u8], render: &RenderItem) -> Vec<u8> {
     let call = EachUser::parse(data);
     let mut out = Vec::new();
     for (i, phone) in snap.phones.iter().enumerate() {
-        if !call.excludes(&phone.mac) {
+        if !call.excludes(phone.mac()) {
             out.extend_from_slice(&render(&call.template, i, phone));
         }
     }
@@ -168,7 +168,7 @@ mod tests {
             }
         };
         let render = |t: &Template, p: &Phone, v: &Vars| {
-            [p.mac.to_vec(), host.substitute(t.text(), v)].concat()
+            [p.mac().to_vec(), host.substitute(t.text(), v)].concat()
         };
         let find = |mac: &[u8]| s.phone(mac);
         let each = |data: &str| each_extension(&find, data.as_bytes(), &host, &read, &render);

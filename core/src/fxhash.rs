@@ -44,6 +44,16 @@ impl Hasher for FxHasher {
     }
 }
 
+/// A hash of `bytes` (their length included) mixed into every bit: a table indexed by
+/// its low bits and tagged by its top ones spreads keys that differ in a few bytes.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    h.write_usize(bytes.len());
+    let h = (h.0 ^ (h.0 >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
 pub type FxHashSet<K> = std::collections::HashSet<K, FxBuild>;

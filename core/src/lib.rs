@@ -22,6 +22,7 @@ pub mod qr;
 pub mod ratelimit;
 pub mod realtime;
 pub mod recent;
+pub mod routes;
 pub mod server;
 pub mod template;
 pub mod uploads;

@@ -2,13 +2,16 @@
 //! whole from a parsed configuration and every provider's extensions. It is never changed
 //! after it is built; a reload builds a new one.
 
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::bytes::{is_c_space, lossy};
-use crate::fxhash::FxHashMap;
+use hashbrown::HashTable;
+
+use crate::fxhash::{hash_bytes, FxHashMap};
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
+use crate::routes::Routes;
+pub use crate::routes::{Route, Target};
 use crate::template::{render, render_with};
 use crate::uploads;
 use crate::vars::{self, Interner, Pair, SharedParts, Text, Vars};
@@ -16,7 +19,6 @@ use crate::vars::{self, Interner, Pair, SharedParts, Text, Vars};
 /// One extension of a phone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
-    pub name: Text,
     /// The line number, from `LINE`.
     pub index: i32,
     pub vars: Vars,
@@ -24,7 +26,6 @@ pub struct Line {
 
 #[derive(Clone, Debug)]
 pub struct Phone {
-    pub mac: Text,
     pub provider: Arc<str>,
     pub profile: Arc<Profile>,
     /// Ordered by line number; never empty.
@@ -38,23 +39,23 @@ impl Phone {
     pub fn vars(&self) -> &Vars {
         &self.lines[0].vars
     }
+
+    /// Its MAC, as its lines give it (a phone is made of lines that have one).
+    pub fn mac(&self) -> &[u8] {
+        self.vars().find(vars::MAC).unwrap_or_default()
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    Static { profile: usize, file: usize },
-    Dynamic { phone: usize, file: usize },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
-    pub uri: Text,
-    pub target: Target,
+impl Line {
+    /// Its extension, USERNAME (a line is made of an extension that has one).
+    pub fn name(&self) -> &[u8] {
+        self.vars.find(vars::USERNAME).unwrap_or_default()
+    }
 }
 
 /// What a route resolves to.
 pub struct Resolved<'a> {
-    pub route: &'a Route,
+    pub route: Route<'a>,
     pub profile: &'a Profile,
     pub file: &'a FileEntry,
     /// None for a static file.
@@ -74,9 +75,9 @@ pub struct Snapshot {
     pub generation: u64,
     pub config: Arc<Config>,
     pub phones: Vec<Phone>,
-    pub routes: Vec<Route>,
-    by_uri: FxHashMap<Text, usize>,
-    by_mac: FxHashMap<Text, usize>,
+    routes: Routes,
+    /// Phone numbers by their MAC's hash.
+    by_mac: HashTable<u32>,
     /// Upload patterns by their literal prefix (see [`crate::uploads`]): (phone, pattern).
     uploads: FxHashMap<Text, Vec<(usize, usize)>>,
     /// The lengths of those prefixes, longest first: a name is looked up once per length.
@@ -134,14 +135,17 @@ struct Builder<'h> {
     host: &'h dyn Host,
     interner: Interner,
     /// Each zone's variables, asked of the host once.
-    tz_cache: FxHashMap<Option<Text>, Vec<Pair>>,
+    tz_cache: FxHashMap<Vec<u8>, Vec<Pair>>,
+    /// The variables of no zone (no TIMEZONE), asked of the host once.
+    tz_none: Option<Vec<Pair>>,
     /// One copy of each distinct set of a line's additions (see [`Vars::share_own`]).
     tails: SharedParts,
-    /// Reused for each phone: where a URI is rendered before it is copied into its own
-    /// string, and the phone's URIs.
-    scratch: (Vec<u8>, Vec<Text>),
+    /// Reused for each phone: its URIs, before they are copied into the route table.
+    uris: Rendered,
     /// Reused for each line: its additions (see [`Builder::line`]).
     additions: Vec<Pair>,
+    /// LINE=1 and LINEKEYS=1, interned once rather than for every line.
+    first_line: [Pair; 2],
     snap: Snapshot,
     /// Upload patterns already warned about, by what was wrong, profile and pattern: one
     /// warning of each kind per pattern, not one per phone (and one kind never silences
@@ -160,60 +164,95 @@ enum UploadWarning {
     SharesFiles,
 }
 
-impl Builder<'_> {
+impl<'h> Builder<'h> {
+    fn new(host: &'h dyn Host, config: Arc<Config>) -> Self {
+        let mut interner = Interner::default();
+        let one = interner.intern("1");
+        let first_line = [vars::LINE, vars::LINEKEYS].map(|n| (interner.intern(n), one.clone()));
+        Builder {
+            host,
+            interner,
+            first_line,
+            tz_cache: FxHashMap::default(),
+            tz_none: None,
+            tails: SharedParts::default(),
+            uris: Rendered::default(),
+            additions: Vec::new(),
+            snap: Snapshot {
+                config,
+                ..Snapshot::default()
+            },
+            bad_uploads: Default::default(),
+        }
+    }
+
     fn log(&self, level: Level, message: String) {
         self.host.log(level, &message);
     }
 
-    /// `origin` describes the route for a message; it is only made when one is needed.
-    fn add_route(&mut self, uri: Text, target: Target, origin: impl FnOnce() -> String) {
-        let next = self.snap.routes.len();
-        // One probe of a table of 100,000 routes: each costs a cache miss.
-        let existing = match self.snap.by_uri.entry(uri.clone()) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
-                e.insert(next);
-                self.snap.routes.push(Route { uri, target });
-                return;
+    /// The time zone variables of `zone`.
+    fn tz(&mut self, zone: Option<&[u8]>) -> &[Pair] {
+        let (host, interner) = (self.host, &mut self.interner);
+        let mut made = |zone| tz_vars(&host.tz(zone), interner);
+        match zone {
+            None => self.tz_none.get_or_insert_with(|| made(None)),
+            Some(z) => {
+                if !self.tz_cache.contains_key(z) {
+                    let tz = made(Some(z));
+                    self.tz_cache.insert(z.to_vec(), tz);
+                }
+                &self.tz_cache[z]
             }
-        };
-        let first = describe(&self.snap, self.snap.routes[existing].target);
-        self.log(
-            Level::Warning,
-            format!(
-                "URI '{}' of {} is already served for {first}; keeping the first",
-                lossy(&uri),
-                origin()
-            ),
-        );
+        }
+    }
+
+    /// `origin` describes the route for a message; it is only made when one is needed.
+    /// Adds a route; whether an earlier one serves its URI is seen once all are added
+    /// (see [`Builder::index_routes`]).
+    fn add_route(&mut self, uri: &[u8], target: Target) {
+        if self.snap.routes.push(uri, target).is_err() {
+            let message = format!(
+                "URI '{}' of {}: the route table is full - not served",
+                lossy(uri),
+                origin(&self.snap, target)
+            );
+            self.log(Level::Warning, message);
+        }
+    }
+
+    /// Indexes the routes, warning about each dropped because an earlier one serves its URI.
+    fn index_routes(&mut self) {
+        for d in self.snap.routes.index() {
+            let message = format!(
+                "URI '{}' of {} is already served for {}; keeping the first",
+                lossy(&d.uri),
+                origin(&self.snap, d.target),
+                describe(&self.snap, d.kept)
+            );
+            self.log(Level::Warning, message);
+        }
     }
 
     /// A line's variables: the provider's, then LINE and LINEKEYS defaults, time zone facts,
     /// and the profile's `setvar`s rendered with what the line has so far.
-    fn line(&mut self, name: &Text, given: &Vars, profile: &Profile) -> Line {
+    fn line(&mut self, given: &Vars, profile: &Profile) -> Line {
         let mut v = given.clone();
         // The line's additions, gathered apart: most lines add what the line before them
         // added, and then have no list of their own to make (see Vars::share_additions).
         let mut add = std::mem::take(&mut self.additions);
         add.clear();
-        let i = &mut self.interner;
+        let [line_1, linekeys_1] = &self.first_line;
         let index = match v.find(vars::LINE) {
             Some(l) => leading_int(l),
             None => {
-                add.push((i.intern(vars::LINE), i.intern("1")));
+                add.push(line_1.clone());
                 1
             }
         };
         if !v.contains(vars::LINEKEYS) {
-            add.push((i.intern(vars::LINEKEYS), i.intern("1")));
+            add.push(linekeys_1.clone());
         }
-        let zone = given.find_text(vars::TIMEZONE).cloned();
-        let (host, interner) = (self.host, &mut self.interner);
-        let tz = self
-            .tz_cache
-            .entry(zone)
-            .or_insert_with_key(|z| tz_vars(&host.tz(z.as_deref()), interner));
-        add.extend(tz.iter().cloned());
+        add.extend(self.tz(given.find(vars::TIMEZONE)).iter().cloned());
         if !profile.setvars.is_empty() {
             // Setvars are rendered with what the line has so far.
             v.reserve(add.len() + profile.setvars.len());
@@ -233,28 +272,26 @@ impl Builder<'_> {
         }
         v.share_additions(&mut add, &mut self.tails);
         self.additions = add;
-        Line {
-            name: name.clone(),
-            index,
-            vars: v,
-        }
+        Line { index, vars: v }
     }
 
     fn add_extension(&mut self, ext: &Extension) {
-        let Some(username) = ext.vars.find_text(vars::USERNAME) else {
+        let Some(username) = ext.vars.find(vars::USERNAME) else {
             self.log(
                 Level::Error,
                 format!("{}: an extension has no USERNAME - skipping.", ext.provider),
             );
             return;
         };
-        let user = lossy(username);
-        let Some(mac) = ext.vars.find_text(vars::MAC) else {
+        // For messages only: made when one is logged.
+        let user = || lossy(username);
+        let Some(mac) = ext.vars.find(vars::MAC) else {
             self.log(
                 Level::Error,
                 format!(
-                    "{}: extension '{user}' has no MAC - skipping.",
-                    ext.provider
+                    "{}: extension '{}' has no MAC - skipping.",
+                    ext.provider,
+                    user()
                 ),
             );
             return;
@@ -262,7 +299,10 @@ impl Builder<'_> {
         let Some(profile_name) = ext.vars.find(vars::PROFILE) else {
             self.log(
                 Level::Error,
-                format!("No profile could be found for user '{user}' - skipping."),
+                format!(
+                    "No profile could be found for user '{}' - skipping.",
+                    user()
+                ),
             );
             return;
         };
@@ -270,15 +310,16 @@ impl Builder<'_> {
             self.log(
                 Level::Error,
                 format!(
-                    "Could not look up profile '{}' for user '{user}' - skipping.",
-                    lossy(profile_name)
+                    "Could not look up profile '{}' for user '{}' - skipping.",
+                    lossy(profile_name),
+                    user()
                 ),
             );
             return;
         };
         // For messages only: made when one is logged.
         let mac_text = || lossy(mac).into_owned();
-        if let Some(&idx) = self.snap.by_mac.get(&**mac) {
+        if let Some(idx) = self.snap.phone_index(mac) {
             let owner = self.snap.phones[idx].provider.clone();
             if owner != ext.provider {
                 self.log(
@@ -294,64 +335,73 @@ impl Builder<'_> {
             }
             // Setvars come from the profile the phone was created with.
             let phone_profile = self.snap.phones[idx].profile.clone();
-            let line = self.line(username, &ext.vars, &phone_profile);
+            let line = self.line(&ext.vars, &phone_profile);
             let lines = &mut self.snap.phones[idx].lines;
             match lines.binary_search_by_key(&line.index, |l| l.index) {
                 Ok(_) => self.log(
                     Level::Warning,
                     format!(
-                        "Duplicate linenumber={} for {}: extension '{user}' skipped",
+                        "Duplicate linenumber={} for {}: extension '{}' skipped",
                         line.index,
-                        mac_text()
+                        mac_text(),
+                        user()
                     ),
                 ),
                 Err(pos) => lines.insert(pos, line),
             }
             return;
         }
-        let line = self.line(username, &ext.vars, &profile);
+        let line = self.line(&ext.vars, &profile);
         let phone_idx = self.snap.phones.len();
-        let (mut buf, mut uris) = std::mem::take(&mut self.scratch);
-        uris.clear();
-        uris.extend(profile.dynamic_files.iter().map(|f| {
-            buf.clear();
-            render_with(self.host, &f.uri_template, &line.vars, &mut buf);
-            Text::from(&buf[..])
-        }));
+        let mut uris = std::mem::take(&mut self.uris);
+        uris.bytes.clear();
+        uris.ends.clear();
+        for f in &profile.dynamic_files {
+            render_with(self.host, &f.uri_template, &line.vars, &mut uris.bytes);
+            uris.ends.push(uris.bytes.len());
+        }
         let uploads = self.uploads(&profile, &line.vars, mac, phone_idx, &uris);
-        self.snap.by_mac.insert(mac.clone(), phone_idx);
-        self.snap.phones.push(Phone {
-            mac: mac.clone(),
+        self.snap.add_phone(Phone {
             provider: ext.provider.clone(),
             profile: profile.clone(),
             lines: vec![line],
             uploads,
         });
-        for (file, uri) in uris.drain(..).enumerate() {
-            let origin = || {
-                let uri = lossy(&profile.dynamic_files[file].uri);
-                format!("phone {} ({uri})", mac_text())
+        for (file, uri) in uris.iter().enumerate() {
+            let target = Target::Dynamic {
+                phone: phone_idx,
+                file,
             };
             if uri.is_empty() {
-                self.log(
-                    Level::Warning,
-                    format!(
-                        "{}: the URI is empty after substitution - not served",
-                        origin()
-                    ),
+                let message = format!(
+                    "{}: the URI is empty after substitution - not served",
+                    origin(&self.snap, target)
                 );
+                self.log(Level::Warning, message);
                 continue;
             }
-            self.add_route(
-                uri,
-                Target::Dynamic {
-                    phone: phone_idx,
-                    file,
-                },
-                origin,
-            );
+            self.add_route(uri, target);
         }
-        self.scratch = (buf, uris);
+        self.uris = uris;
+    }
+}
+
+/// A phone's URIs, rendered one after the other.
+#[derive(Default)]
+struct Rendered {
+    bytes: Vec<u8>,
+    /// Where each ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Rendered {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let uri = &self.bytes[start..end];
+            start = end;
+            uri
+        })
     }
 }
 
@@ -374,7 +424,7 @@ impl Builder<'_> {
         vars: &Vars,
         mac: &[u8],
         phone: usize,
-        uris: &[Text],
+        uris: &Rendered,
     ) -> Vec<Text> {
         let mut out: Vec<Text> = Vec::new();
         // The profile's index of each pattern in `out`.
@@ -458,7 +508,20 @@ fn describe(snap: &Snapshot, target: Target) -> String {
                 lossy(&p.name)
             )
         }
-        Target::Dynamic { phone, .. } => format!("phone {}", lossy(&snap.phones[phone].mac)),
+        Target::Dynamic { phone, .. } => format!("phone {}", lossy(snap.phones[phone].mac())),
+    }
+}
+
+/// What a route is for, for a message: [`describe`], and a dynamic file's URI as
+/// configured.
+fn origin(snap: &Snapshot, target: Target) -> String {
+    let what = describe(snap, target);
+    match target {
+        Target::Static { .. } => what,
+        Target::Dynamic { phone, file } => {
+            let uri = &snap.phones[phone].profile.dynamic_files[file].uri;
+            format!("{what} ({})", lossy(uri))
+        }
     }
 }
 
@@ -470,30 +533,14 @@ impl Snapshot {
         extensions: impl IntoIterator<Item = &'a Extension>,
         host: &dyn Host,
     ) -> Snapshot {
-        let mut b = Builder {
-            host,
-            interner: Interner::default(),
-            tz_cache: FxHashMap::default(),
-            tails: SharedParts::default(),
-            scratch: Default::default(),
-            additions: Vec::new(),
-            snap: Snapshot {
-                config: config.clone(),
-                ..Snapshot::default()
-            },
-            bad_uploads: Default::default(),
-        };
+        let mut b = Builder::new(host, config.clone());
         for (pi, profile) in config.profiles.iter().enumerate() {
             for (fi, f) in profile.static_files.iter().enumerate() {
                 b.add_route(
-                    Text::from(&f.uri[..]),
+                    &f.uri,
                     Target::Static {
                         profile: pi,
                         file: fi,
-                    },
-                    || {
-                        let (file, name) = (lossy(&f.template), lossy(&profile.name));
-                        format!("static file {file} of profile [{name}]")
                     },
                 );
             }
@@ -508,23 +555,18 @@ impl Snapshot {
             .max()
             .unwrap_or(0);
         let snap = &mut b.snap;
-        snap.phones.reserve(extensions.len());
-        snap.by_mac.reserve(extensions.len());
-        snap.routes.reserve(extensions.len() * files);
-        snap.by_uri.reserve(extensions.len() * files);
+        snap.reserve_phones(extensions.len());
+        snap.routes.reserve(extensions.len() * files, 32);
         for ext in extensions {
             b.add_extension(ext);
         }
+        b.index_routes();
         // Built once, then only read: no room for growth.
         let snap = &mut b.snap;
         snap.phones.shrink_to_fit();
-        snap.routes.shrink_to_fit();
-        if snap.by_mac.len() < snap.by_mac.capacity() / 2 {
-            snap.by_mac.shrink_to_fit();
-        }
-        if snap.by_uri.len() < snap.by_uri.capacity() / 2 {
-            snap.by_uri.shrink_to_fit();
-        }
+        let phones = &snap.phones;
+        snap.by_mac
+            .shrink_to_fit(|&i| hash_bytes(phones[i as usize].mac()));
         b.snap.upload_prefix_lens.sort_unstable_by(|a, b| b.cmp(a));
         b.snap
     }
@@ -537,29 +579,18 @@ impl Snapshot {
         extensions: &[Extension],
         host: &dyn Host,
     ) -> Option<(Phone, Vec<(Text, usize)>)> {
-        let mut b = Builder {
-            host,
-            interner: Interner::default(),
-            tz_cache: FxHashMap::default(),
-            tails: SharedParts::default(),
-            scratch: Default::default(),
-            additions: Vec::new(),
-            bad_uploads: Default::default(),
-            snap: Snapshot {
-                config,
-                ..Snapshot::default()
-            },
-        };
+        let mut b = Builder::new(host, config);
         for ext in extensions {
             b.add_extension(ext);
         }
+        b.index_routes();
         let phone = b.snap.phones.drain(..).next()?;
         let uris = b
             .snap
             .routes
-            .drain(..)
+            .iter()
             .filter_map(|r| match r.target {
-                Target::Dynamic { phone: 0, file } => Some((r.uri, file)),
+                Target::Dynamic { phone: 0, file } => Some((Text::from(r.uri), file)),
                 _ => None,
             })
             .collect();
@@ -567,7 +598,7 @@ impl Snapshot {
     }
 
     pub fn resolve(&self, uri: &[u8]) -> Option<Resolved<'_>> {
-        let route = &self.routes[*self.by_uri.get(uri)?];
+        let route = self.routes.get(self.routes.find(uri)?);
         Some(match route.target {
             Target::Static { profile, file } => {
                 let profile = &self.config.profiles[profile];
@@ -616,7 +647,36 @@ impl Snapshot {
 
     /// The phone with exactly this MAC.
     pub fn phone(&self, mac: &[u8]) -> Option<&Phone> {
-        self.by_mac.get(mac).map(|&i| &self.phones[i])
+        self.phone_index(mac).map(|i| &self.phones[i])
+    }
+
+    fn phone_index(&self, mac: &[u8]) -> Option<usize> {
+        let phones = &self.phones;
+        self.by_mac
+            .find(hash_bytes(mac), |&i| *phones[i as usize].mac() == *mac)
+            .map(|&i| i as usize)
+    }
+
+    fn reserve_phones(&mut self, n: usize) {
+        self.phones.reserve(n);
+        let phones = &self.phones;
+        self.by_mac
+            .reserve(n, |&i| hash_bytes(phones[i as usize].mac()));
+    }
+
+    /// Adds the phone, whose MAC no other has.
+    fn add_phone(&mut self, phone: Phone) {
+        let hash = hash_bytes(phone.mac());
+        let number = u32::try_from(self.phones.len()).expect("fewer than 2^32 phones");
+        self.phones.push(phone);
+        let phones = &self.phones;
+        self.by_mac
+            .insert_unique(hash, number, |&i| hash_bytes(phones[i as usize].mac()));
+    }
+
+    /// The routes, in the order they were added.
+    pub fn routes(&self) -> impl ExactSizeIterator<Item = Route<'_>> + '_ {
+        self.routes.iter()
     }
 }
 
@@ -739,7 +799,7 @@ pub(crate) mod tests {
         let who = |name: &[u8]| {
             snap.upload_target(name).map(|t| {
                 (
-                    lossy(&t.phone.mac).into_owned(),
+                    lossy(t.phone.mac()).into_owned(),
                     lossy(t.pattern).into_owned(),
                 )
             })
@@ -961,7 +1021,7 @@ pub(crate) mod tests {
             ),
         ];
         let s = Snapshot::build(config(), &exts, &host);
-        let names: Vec<_> = s.phones[0].lines.iter().map(|l| &*l.name).collect();
+        let names: Vec<_> = s.phones[0].lines.iter().map(|l| l.name()).collect();
         assert_eq!(names, [b"e", b"a", b"c", b"b"]);
         let logs = host.logs.borrow();
         let dups: Vec<_> = logs.iter().filter(|l| l.1.contains("Duplicate")).collect();
@@ -1054,11 +1114,11 @@ pub(crate) mod tests {
         let logs = host.logs.borrow();
         assert!(!logs.iter().any(|l| l.1.contains("x/j")), "{logs:?}");
         assert_eq!(
-            &*s.resolve(b"x/j\xfc.xml").unwrap().phone.unwrap().mac,
+            s.resolve(b"x/j\xfc.xml").unwrap().phone.unwrap().mac(),
             b"m1"
         );
         assert_eq!(
-            &*s.resolve(b"x/j\xe9.xml").unwrap().phone.unwrap().mac,
+            s.resolve(b"x/j\xe9.xml").unwrap().phone.unwrap().mac(),
             b"m2"
         );
         assert!(s.resolve("x/j\u{fffd}.xml".as_bytes()).is_none());
@@ -1089,17 +1149,26 @@ pub(crate) mod tests {
         assert!(fw.phone.is_none());
         assert_eq!(fw.profile.name, b"pol");
         let r = s.resolve(b"m1.cfg").expect("dynamic route");
-        assert_eq!(&*r.phone.unwrap().mac, b"m1");
+        assert_eq!(r.phone.unwrap().mac(), b"m1");
         assert_eq!(r.file.template, b"phone.cfg");
-        assert_eq!(&*s.resolve(b"x/a.xml").unwrap().phone.unwrap().mac, b"m4");
+        assert_eq!(s.resolve(b"x/a.xml").unwrap().phone.unwrap().mac(), b"m4");
         assert!(s.resolve(b"m2.cfg").is_none());
         assert_eq!(s.phones.len(), 3);
         let logs: Vec<String> = host.logs.borrow().iter().map(|l| l.1.clone()).collect();
         assert_eq!(logs.len(), 5, "{logs:?}");
-        assert!(logs[0].contains("fw.bin"));
-        assert!(logs[1].contains("already added by provider 'p'"));
-        assert!(logs[2].contains("'nope'"));
-        assert!(logs[3].contains("No profile"));
-        assert!(logs[4].contains("x/a.xml"));
+        assert!(logs[0].contains("already added by provider 'p'"));
+        assert!(logs[1].contains("'nope'"));
+        assert!(logs[2].contains("No profile"));
+        // URIs served twice are told once every route is known, in the routes' order.
+        assert_eq!(
+            logs[3],
+            "URI 'fw.bin' of static file fw.bin of profile [other] is already served for \
+             static file fw.bin of profile [pol]; keeping the first"
+        );
+        assert_eq!(
+            logs[4],
+            "URI 'x/a.xml' of phone m5 (x/${USERNAME}.xml) is already served for phone m4; \
+             keeping the first"
+        );
     }
 }

@@ -281,12 +281,6 @@ pub fn problems(text: &[u8], exists: &dyn Fn(&str) -> bool) -> Vec<(usize, usize
     out
 }
 
-/// Whether Asterisk would see these variables under other names (a leading `_` marks an
-/// inherited variable, which Asterisk looks up without it).
-pub fn has_inherited(vars: &Vars) -> bool {
-    vars.iter().any(|(k, _)| k.starts_with(b"_"))
-}
-
 /// Renders `template` with `vars`: in Rust when every name is in `vars` (and every function
 /// is one the core runs), else by the host.
 pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> Vec<u8> {
@@ -298,7 +292,7 @@ pub fn render(host: &dyn Host, template: &Template, vars: &Vars) -> Vec<u8> {
 /// [`render`], appended to `out` (a buffer used again and again spares an allocation).
 pub fn render_with(host: &dyn Host, template: &Template, vars: &Vars, out: &mut Vec<u8>) {
     let start = out.len();
-    let found = !has_inherited(vars)
+    let found = !vars.has_inherited()
         && template.render_into(
             out,
             &mut |name, out| match vars.find(name) {

@@ -8,7 +8,7 @@ use crate::bytes::lossy;
 use crate::conf::{Category, CategoryRef, ConfigFile};
 use crate::host::Level;
 use crate::profile::{Diag, Settings};
-use crate::vars::{self, IntoText, Pair, Text, Vars};
+use crate::vars::{self, IntoText, PackBuilder, Pair, Text, Vars};
 
 pub const PROVIDER_NAME: &str = "sipusers";
 
@@ -71,36 +71,40 @@ pub fn defaults_from(
 /// Reads the users of one file, section by section.
 pub struct UserReader<'d> {
     file: &'d str,
-    /// One copy of each variable name for all users.
-    names: Vec<(&'static str, Text)>,
+    /// The variable of each of [`USER_KEYS`]: the names of the users' pack.
+    names: Box<[Text]>,
     /// `defaults` as one list every user shares (see [`Vars::push_defaults`]).
     shared_defaults: Arc<[Pair]>,
 }
 
 impl<'d> UserReader<'d> {
     pub fn new(file: &'d str, defaults: &Vars) -> Self {
-        let names = USER_KEYS.iter().map(|(k, n)| (*k, n.into_text())).collect();
+        let names = USER_KEYS.iter().map(|(_, n)| n.into_text()).collect();
+        let defaults: Vec<Pair> = defaults
+            .iter()
+            .map(|(k, v)| (k.into_text(), v.into_text()))
+            .collect();
         UserReader {
             file,
             names,
-            shared_defaults: defaults.pairs().cloned().collect::<Vec<_>>().into(),
+            shared_defaults: defaults.into(),
         }
     }
 
     /// The user of an auto-provisioned section, as a variable list with the defaults
     /// applied; a user without `username` is named after its section.
     pub fn read(&self, cat: CategoryRef<'_>, diags: &mut Vec<Diag>) -> Option<Vars> {
-        let mut packed = PackedUsers::default();
+        let mut packed = PackBuilder::default();
         self.pack(cat, &mut packed, diags);
-        self.unpack(&packed).pop()
+        self.unpack(packed).pop()
     }
 
-    /// [`UserReader::read`], keeping the user's values in `packed`; false when the section
+    /// [`UserReader::read`], adding the user's values to `packed`; false when the section
     /// is not a user.
     pub fn pack(
         &self,
         cat: CategoryRef<'_>,
-        packed: &mut PackedUsers,
+        packed: &mut PackBuilder,
         diags: &mut Vec<Diag>,
     ) -> bool {
         if cat.is("general") || cat.is("authentication") {
@@ -109,71 +113,52 @@ impl<'d> UserReader<'d> {
         if !cat.get("autoprov").is_some_and(is_true) {
             return false;
         }
-        let (bytes, values) = (packed.bytes.len(), packed.values.len());
         let mut has_mac = false;
-        for (i, (key, name)) in self.names.iter().enumerate() {
+        for (i, (key, name)) in USER_KEYS.iter().enumerate() {
             let value = match cat.get(key) {
                 Some(value) => value,
-                None if &**name == vars::USERNAME.as_bytes() => cat.name,
+                None if *name == vars::USERNAME => cat.name,
                 None => continue,
             };
-            has_mac |= &**name == vars::MAC.as_bytes();
-            packed.bytes.extend_from_slice(value);
-            packed.values.push((i, packed.bytes.len()));
+            has_mac |= *name == vars::MAC;
+            if !packed.push(i as u32, value) {
+                return self.skip(packed, cat, "too many users to hold", diags);
+            }
         }
         if !has_mac {
-            packed.bytes.truncate(bytes);
-            packed.values.truncate(values);
-            diags.push(Diag::new(
-                Level::Warning,
-                format!(
-                    "{} [{}]: autoprov set, but no macaddress - skipping.",
-                    self.file,
-                    lossy(cat.name)
-                ),
-            ));
-            return false;
+            return self.skip(packed, cat, "autoprov set, but no macaddress", diags);
         }
-        packed.users.push(packed.values.len());
+        if !packed.end_list() {
+            return self.skip(packed, cat, "too many users to hold", diags);
+        }
         true
     }
 
-    /// The packed users as variable lists, with the defaults applied.
-    pub fn unpack(&self, packed: &PackedUsers) -> Vec<Vars> {
-        let mut out = Vec::with_capacity(packed.users.len());
-        let (mut value, mut from) = (0, 0);
-        for &end in &packed.users {
-            // Made where it stays (an exact-size iterator is collected in one allocation).
-            let pairs: Arc<[Pair]> = packed.values[value..end]
-                .iter()
-                .map(|&(name, to)| {
-                    let pair = (self.names[name].1.clone(), packed.bytes[from..to].into());
-                    from = to;
-                    pair
-                })
-                .collect();
-            value = end;
-            // Frozen as it is made: its names are this reader's one copy of each.
-            let mut v = Vars::frozen_shared(pairs);
-            v.push_defaults(&self.shared_defaults);
-            out.push(v);
-        }
-        out
+    fn skip(
+        &self,
+        packed: &mut PackBuilder,
+        cat: CategoryRef<'_>,
+        why: &str,
+        diags: &mut Vec<Diag>,
+    ) -> bool {
+        packed.drop_list();
+        diags.push(Diag::new(
+            Level::Warning,
+            format!("{} [{}]: {why} - skipping.", self.file, lossy(cat.name)),
+        ));
+        false
     }
-}
 
-/// Users read from a configuration about to be freed, their values packed in one buffer:
-/// the phones' own strings are then allocated only once the configuration's memory is
-/// free to hold them. Allocated among the configuration's blocks instead, they would keep
-/// its freed memory from being reused or returned (a reload of 100,000 users left about
-/// 70 MB of it in the process).
-#[derive(Default)]
-pub struct PackedUsers {
-    bytes: Vec<u8>,
-    /// (name index, end of the value in `bytes`), user after user.
-    values: Vec<(usize, usize)>,
-    /// Where each user's values end in `values`.
-    users: Vec<usize>,
+    /// The packed users as variable lists, with the defaults applied.
+    pub fn unpack(&self, packed: PackBuilder) -> Vec<Vars> {
+        let pack = packed.finish(self.names.clone());
+        pack.lists()
+            .map(|mut v| {
+                v.push_defaults(&self.shared_defaults);
+                v
+            })
+            .collect()
+    }
 }
 
 /// Every auto-provisioned user of the file (see [`UserReader::read`]).

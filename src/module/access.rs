@@ -274,7 +274,7 @@ pub fn refused_network(req: &Request, res: &Resolved<'_>) -> bool {
 
 /// [`refused_network`] for a profile's policy, with the client already looked up.
 fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &ProfilePolicy) -> bool {
-    let account: &[u8] = phone.map_or(&[], |p| &p.mac);
+    let account: &[u8] = phone.map_or(&[], |p| p.mac());
     if let Some(acl) = &pp.acl {
         let allowed = match (acl, peer.ip()) {
             (Ok(acl), Some(ip)) => acl.allows(ip),
@@ -300,7 +300,7 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
     }
     if let (Some(phone), true) = (phone, a.ua_mac_check) {
         let claimed = agent_of(req).and_then(|ua| ua.mac);
-        let own = normalize_mac(&lossy(&phone.mac));
+        let own = normalize_mac(&lossy(phone.mac()));
         if let Some(claimed) = claimed.filter(|c| Some(c) != own.as_ref()) {
             let why = format!("User-Agent names MAC {claimed} (ua_mac_check)");
             peer.event(Event::ReqNotAllowed, account, why.as_bytes());
@@ -308,7 +308,7 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
                 "phoneprov: {} asked for /phoneprov/{} of {}, but its {why}",
                 peer.who(),
                 lossy(req.raw_uri),
-                lossy(&phone.mac)
+                lossy(phone.mac())
             );
             forbidden(req, "This file belongs to another phone.");
             return true;
@@ -370,7 +370,7 @@ fn admit(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) 
     if a.auth == AuthScheme::None || !(dynamic || a.auth_static) {
         return Admission::Open;
     }
-    let account: &[u8] = phone.map_or(&[], |p| &p.mac);
+    let account: &[u8] = phone.map_or(&[], |p| p.mac());
     if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
         peer.event(Event::ReqNotAllowed, account, b"Basic auth over plain HTTP");
         if a.auth_rollout {

@@ -52,13 +52,13 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
     };
     let mut out = Vec::new();
     let _ = write!(out, "Phone ");
-    out.extend_from_slice(&phone.mac);
+    out.extend_from_slice(phone.mac());
     let _ = write!(out, " (provider {}, profile ", phone.provider);
     out.extend_from_slice(&phone.profile.name);
     out.extend_from_slice(b")\n");
     for line in &phone.lines {
         let _ = write!(out, "\nLine {} (", line.index);
-        out.extend_from_slice(&line.name);
+        out.extend_from_slice(line.name());
         out.extend_from_slice(b"):\n");
         for (k, v) in line.vars.iter() {
             let v = if is_secret(k) && !v.is_empty() {
@@ -73,19 +73,19 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
             out.push(b'\n');
         }
     }
-    let fetches = audit::fetches(&phone.mac);
+    let fetches = audit::fetches(phone.mac());
     let _ = writeln!(out, "\nLast fetches ({}):", fetches.len());
     for f in fetches.iter().rev() {
         out.extend_from_slice(b"  ");
         fetch_line(&mut out, f);
     }
     out.extend_from_slice(b"\nRoutes:\n");
-    for r in &snap.routes {
+    for r in snap.routes() {
         if let Target::Dynamic { phone: p, file } = r.target {
-            if *snap.phones[p].mac == *phone.mac {
+            if *snap.phones[p].mac() == *phone.mac() {
                 let f = &phone.profile.dynamic_files[file];
                 out.extend_from_slice(b"  ");
-                padded(&mut out, &r.uri, 40);
+                padded(&mut out, r.uri, 40);
                 out.push(b' ');
                 out.extend_from_slice(&f.template);
                 out.extend_from_slice(b" (");
@@ -140,11 +140,11 @@ fn show_phones(snap: &Snapshot) -> Vec<u8> {
         "MAC", "Profile", "Lines"
     );
     for phone in &snap.phones {
-        padded(&mut out, &phone.mac, 24);
+        padded(&mut out, phone.mac(), 24);
         out.push(b' ');
         padded(&mut out, &phone.profile.name, 16);
         let _ = write!(out, " {:>5}  ", phone.lines.len());
-        match audit::last(&phone.mac) {
+        match audit::last(phone.mac()) {
             Some(f) => fetch_line(&mut out, &f),
             None => out.extend_from_slice(b"never\n"),
         }
@@ -261,19 +261,19 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     let missing_static = check_static(snap, mac, &mut out);
     let (mut routes, mut bad) = (0, 0);
     let mut secrets = None;
-    for r in &snap.routes {
+    for r in snap.routes() {
         let Target::Dynamic { phone, file } = r.target else {
             continue;
         };
         let phone = &snap.phones[phone];
-        if mac.is_some_and(|m| m != &*phone.mac) {
+        if mac.is_some_and(|m| m != phone.mac()) {
             continue;
         }
         routes += 1;
         let found = check_route(snap, phone, &phone.profile.dynamic_files[file]);
         if !found.is_empty() {
             bad += 1;
-            let _ = writeln!(out, "{} (phone {}):", lossy(&r.uri), lossy(&phone.mac));
+            let _ = writeln!(out, "{} (phone {}):", lossy(r.uri), lossy(phone.mac()));
             // A parser's message may quote the rendered body.
             let secrets = secrets.get_or_insert_with(|| secrets_of(snap));
             for f in found {
@@ -379,12 +379,12 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
 pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
     let snap = state::current()?;
     let candidates: Vec<&[u8]> = match (command, pos) {
-        (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| &*p.mac).collect(),
-        (RENDER, 2) => snap.routes.iter().map(|r| &*r.uri).collect(),
+        (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| p.mac()).collect(),
+        (RENDER, 2) => snap.routes().map(|r| r.uri).collect(),
         (RENDER, 3) => vec![SECRETS],
         (RESYNC, 2) => [&b"all"[..], b"profile"]
             .into_iter()
-            .chain(snap.phones.iter().map(|p| &*p.mac))
+            .chain(snap.phones.iter().map(|p| p.mac()))
             .collect(),
         (RESYNC, 3) => snap.config.profiles.iter().map(|p| &p.name[..]).collect(),
         _ => return None,

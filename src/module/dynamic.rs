@@ -101,5 +101,5 @@ fn serve_phone(
             500
         }
     };
-    audit::record(req, &phone.mac, uri, status, agent.as_ref());
+    audit::record(req, phone.mac(), uri, status, agent.as_ref());
 }

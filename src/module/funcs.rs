@@ -116,7 +116,7 @@ impl Items {
             }
             spans.push(start..body.len());
             by_mac
-                .entry(phone.mac.to_ascii_lowercase())
+                .entry(phone.mac().to_ascii_lowercase())
                 .or_default()
                 .push(i);
         }
@@ -170,7 +170,7 @@ fn each_user(snap: &Snapshot, data: &[u8], out: &mut Vec<u8>) {
     }) && snap
         .phones
         .iter()
-        .any(|p| is_serving(p) && !call.excludes(&p.mac));
+        .any(|p| is_serving(p) && !call.excludes(p.mac()));
     if !call.template.is_plain() || uses_request {
         let render = |t: &Template, i: usize, p: &Phone| {
             let index = vec![(vars::PHONE_INDEX, (i + 1).to_string().into_bytes())];
@@ -239,7 +239,7 @@ pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
                 let find = |mac: &[u8]| {
                     alone
                         .as_deref()
-                        .filter(|p| *p.mac == *mac)
+                        .filter(|p| *p.mac() == *mac)
                         .or_else(|| snap.phone(mac))
                 };
                 out.extend_from_slice(&funcs::each_extension(

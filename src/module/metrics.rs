@@ -142,8 +142,7 @@ fn phones_by_provider(snap: &Snapshot) -> Vec<(String, usize)> {
 }
 
 pub fn static_routes(snap: &Snapshot) -> usize {
-    snap.routes
-        .iter()
+    snap.routes()
         .filter(|r| matches!(r.target, Target::Static { .. }))
         .count()
 }
@@ -240,7 +239,7 @@ pub fn prometheus(snap: Option<&Snapshot>, reloads: &Reloads) -> String {
         let _ = writeln!(
             out,
             "asterisk_phoneprov_routes{{kind=\"dynamic\"}} {}",
-            snap.routes.len() - statics
+            snap.routes().len() - statics
         );
     }
     out

@@ -19,9 +19,9 @@ use phoneprov_core::linphone::{self, IniError};
 use phoneprov_core::model::{Phone, Snapshot};
 use phoneprov_core::profile::FileEntry;
 use phoneprov_core::server::push_uri_host;
-use phoneprov_core::template::{has_inherited, Template};
+use phoneprov_core::template::Template;
 use phoneprov_core::useragent::UserAgent;
-use phoneprov_core::vars::{self, Text, Vars};
+use phoneprov_core::vars::{self, Vars};
 
 /// Runs one of the module's functions by name, appending its result; false for a name
 /// that is not one of them.
@@ -34,7 +34,8 @@ pub type SeenGlobal<'a> = dyn FnMut(&[u8], Option<&[u8]>) + 'a;
 /// whole response is rendered from (PP_EACH_* included).
 pub struct Serving {
     pub snap: Arc<Snapshot>,
-    pub mac: Text,
+    /// The served phone's variables (a clone shares them): its MAC tells it apart.
+    phone: Vars,
     /// SERVER from the connection, when the phone's variables have none.
     pub server: Option<Vec<u8>>,
     /// PP_BASE_URL: where this server's /phoneprov/ is, as the client reached it.
@@ -61,12 +62,16 @@ impl Serving {
         };
         Serving {
             snap,
-            mac: phone.mac.clone(),
+            phone: vars.clone(),
             server,
             base_url: base_url.map(String::into_bytes),
             agent: None,
             alone: None,
         }
+    }
+
+    fn serves(&self, phone: &Phone) -> bool {
+        self.phone.find(vars::MAC) == Some(phone.mac())
     }
 
     /// For an HTTP request: its User-Agent's reading (None: not recognised, the PP_UA_*
@@ -123,7 +128,7 @@ pub fn serving_alone() -> Option<Arc<Phone>> {
 
 /// Whether `phone` is the one served on this thread.
 pub fn is_serving(phone: &Phone) -> bool {
-    SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.mac == phone.mac))
+    SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.serves(phone)))
 }
 
 /// Whether this thread is rendering one of our responses (an HTTP answer, or a CLI render
@@ -154,7 +159,7 @@ const ADDITIONS: [&str; 7] = [
 fn addition(phone: &Phone, name: &[u8], out: &mut Vec<u8>) -> bool {
     SERVING.with(|s| {
         let s = s.borrow();
-        let Some(serving) = s.as_ref().filter(|s| s.mac == phone.mac) else {
+        let Some(serving) = s.as_ref().filter(|s| s.serves(phone)) else {
             return false;
         };
         let is = |n: &str| name == n.as_bytes();
@@ -212,7 +217,7 @@ pub fn render_plain(
     call: Call,
     seen: &mut SeenGlobal,
 ) -> Option<Vec<u8>> {
-    if !template.is_plain() || has_inherited(vars) {
+    if !template.is_plain() || vars.has_inherited() {
         return None;
     }
     let mut out = Vec::with_capacity(template.text().len() + 64);

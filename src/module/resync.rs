@@ -117,7 +117,7 @@ pub fn resync(selection: Selection) -> Result<String, String> {
         .phones
         .iter()
         .filter(|p| match selection {
-            Selection::Mac(mac) => p.mac.eq_ignore_ascii_case(mac),
+            Selection::Mac(mac) => p.mac().eq_ignore_ascii_case(mac),
             Selection::Profile(name) => p.profile.name == name,
             Selection::All => true,
         })
@@ -158,7 +158,7 @@ pub fn resync(selection: Selection) -> Result<String, String> {
         let _ = writeln!(
             out,
             "{}  endpoint '{}': {what}",
-            lossy(&phone.mac),
+            lossy(phone.mac()),
             lossy(&endpoint)
         );
     }

@@ -9,8 +9,8 @@ use crate::ffi::log;
 use crate::module::state;
 use phoneprov_core::bytes::lossy;
 use phoneprov_core::profile::{Config, Diag, Settings};
-use phoneprov_core::users::{self, PackedUsers, UserReader};
-use phoneprov_core::vars::Vars;
+use phoneprov_core::users::{self, UserReader};
+use phoneprov_core::vars::{PackBuilder, Vars};
 
 pub use phoneprov_core::users::PROVIDER_NAME;
 
@@ -28,7 +28,7 @@ fn read_users(
     for name in FILES {
         let read = config::with_config(name, |cfg| {
             let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
-            let mut packed = PackedUsers::default();
+            let mut packed = PackBuilder::default();
             let reader = UserReader::new(name, &defaults);
             cfg.each_category(|cat| {
                 reader.pack(cat, &mut packed, diags);
@@ -36,9 +36,9 @@ fn read_users(
             (defaults, packed)
         });
         match read {
-            // Only now that the configuration is freed (see PackedUsers).
+            // Only now that the configuration is freed (see PackBuilder::finish).
             Ok((defaults, packed)) => {
-                let users = UserReader::new(name, &defaults).unpack(&packed);
+                let users = UserReader::new(name, &defaults).unpack(packed);
                 return Ok(Some((defaults, users)));
             }
             Err(LoadError::Missing) => continue,

@@ -75,8 +75,8 @@ pub fn show(snap: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "Routes:  {} ({statics} static, {} dynamic)",
-        snap.routes.len(),
-        snap.routes.len() - statics
+        snap.routes().len(),
+        snap.routes().len() - statics
     );
     let _ = writeln!(
         out,

@@ -103,7 +103,7 @@ pub fn create(mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
     let record = Record {
         expires: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
         used: false,
-        mac: phone.mac.to_vec(),
+        mac: phone.mac().to_vec(),
     };
     if !astdb::put(FAMILY, &sha1_hex(token.as_bytes()), &record.to_bytes()) {
         return Err("Asterisk's database refused the token.".into());
@@ -204,7 +204,7 @@ pub fn serve(req: &Request, token: &[u8]) {
         let pattern = phone.profile.enroll_file.as_ref()?;
         let uri = host::render(pattern.text(), phone.vars(), &[]);
         let res = snap.resolve(&uri)?;
-        let served = res.phone.filter(|p| p.mac == phone.mac)?;
+        let served = res.phone.filter(|p| p.mac() == phone.mac())?;
         Some((snap, uri, res, served))
     });
     let Some((snap, uri, res, phone)) = target else {

@@ -59,7 +59,7 @@ fn temp_prefix() -> &'static str {
 /// write it in file names (a safe name: patterns of a phone whose MAC is not are refused
 /// when the snapshot is built).
 pub(crate) fn phone_dir(phone: &Phone) -> PathBuf {
-    uploads_dir().join(lossy(&phone.mac.to_ascii_lowercase()).as_ref())
+    uploads_dir().join(lossy(&phone.mac().to_ascii_lowercase()).as_ref())
 }
 
 fn who(req: &Request) -> String {
@@ -107,11 +107,11 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
             "phoneprov: upload of /phoneprov/{} by {} for {} refused ({status}): {why}",
             lossy(req.raw_uri),
             who(req),
-            lossy(&phone.mac)
+            lossy(phone.mac())
         );
-        access::report_not_allowed(req, &phone.mac, &format!("upload refused: {why}"));
+        access::report_not_allowed(req, phone.mac(), &format!("upload refused: {why}"));
         req.error(status, title, text);
-        audit::record_upload(req, &phone.mac, uri, status, 0);
+        audit::record_upload(req, phone.mac(), uri, status, 0);
         Some(Kind::Upload)
     };
     let Some(name) = stored_name(uri) else {
@@ -158,7 +158,7 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
                 "phoneprov: {} uploaded /phoneprov/{} for {}: {size} bytes stored in {}",
                 who(req),
                 lossy(req.raw_uri),
-                lossy(&phone.mac),
+                lossy(phone.mac()),
                 final_path.display()
             );
             let text = format!("Stored {size} bytes.\n");
@@ -169,7 +169,7 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
                 text.as_bytes(),
                 false,
             );
-            audit::record_upload(req, &phone.mac, uri, status, size);
+            audit::record_upload(req, phone.mac(), uri, status, size);
             return Some(Kind::Upload);
         }
         Err(e) => e,
@@ -196,7 +196,7 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
         BodyError::Write(e) => {
             log::warning!("phoneprov: cannot store {}: {e}", final_path.display());
             dynamic::internal_error(req);
-            audit::record_upload(req, &phone.mac, uri, 500, 0);
+            audit::record_upload(req, phone.mac(), uri, 500, 0);
             Some(Kind::Upload)
         }
     }
@@ -209,7 +209,7 @@ fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Option<
     let account = route
         .as_ref()
         .and_then(|r| r.phone)
-        .map(|p| p.mac.to_vec())
+        .map(|p| p.mac().to_vec())
         .unwrap_or_default();
     log::notice!(
         "phoneprov: {} tried to upload /phoneprov/{}, which no phone may upload",
@@ -329,7 +329,7 @@ pub fn serve_stored(req: &Request, phone: &Phone, uri: &[u8]) -> bool {
     let mime = choose_mime(None, &phone.profile.mime_type);
     let headers = [b"Content-type: ", &mime[..], b"\r\n"].concat();
     req.send_file(200, "OK", &headers, &file, false);
-    audit::record(req, &phone.mac, uri, 200, dynamic::agent_of(req).as_ref());
+    audit::record(req, phone.mac(), uri, 200, dynamic::agent_of(req).as_ref());
     true
 }
 
