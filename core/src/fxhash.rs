@@ -45,11 +45,23 @@ impl Hasher for FxHasher {
 }
 
 /// A hash of `bytes` (their length included) mixed into every bit: a table indexed by
-/// its low bits and tagged by its top ones spreads keys that differ in a few bytes.
+/// its low bits and tagged by its top ones spreads keys that differ in a few bytes. Words
+/// are read in place, the last one overlapping the one before (no copy of a tail).
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(bytes);
-    h.write_usize(bytes.len());
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let mut h = FxHasher(bytes.len() as u64);
+    if bytes.len() >= 8 {
+        let mut at = 0;
+        while at + 8 < bytes.len() {
+            h.add(word(at));
+            at += 8;
+        }
+        h.add(word(bytes.len() - 8));
+    } else {
+        let mut last = [0u8; 8];
+        last[..bytes.len()].copy_from_slice(bytes);
+        h.add(u64::from_le_bytes(last));
+    }
     let h = (h.0 ^ (h.0 >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^ (h >> 32)
 }
@@ -77,5 +89,12 @@ mod tests {
         };
         assert_ne!(h("a"), h("b"));
         assert_ne!(h("0004f2000001.cfg"), h("0004f2000002.cfg"));
+        let lens: Vec<u64> = (0..20).map(|n| hash_bytes(&vec![0; n])).collect();
+        let distinct: std::collections::HashSet<_> = lens.iter().collect();
+        assert_eq!(distinct.len(), lens.len(), "lengths of zeros hash apart");
+        assert_ne!(
+            hash_bytes(b"0004f2000001.xml"),
+            hash_bytes(b"0004f2000001.xmm")
+        );
     }
 }

@@ -10,7 +10,7 @@ use hashbrown::HashTable;
 use crate::fxhash::{hash_bytes, FxHashMap};
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
-use crate::routes::Routes;
+use crate::routes::{Dropped, Routes};
 pub use crate::routes::{Route, Target};
 use crate::template::{render, render_with};
 use crate::uploads;
@@ -142,8 +142,6 @@ struct Builder<'h> {
     tails: SharedParts,
     /// Reused for each phone: its URIs, before they are copied into the route table.
     uris: Rendered,
-    /// Reused for each line: its additions (see [`Builder::line`]).
-    additions: Vec<Pair>,
     /// LINE=1 and LINEKEYS=1, interned once rather than for every line.
     first_line: [Pair; 2],
     snap: Snapshot,
@@ -177,7 +175,6 @@ impl<'h> Builder<'h> {
             tz_none: None,
             tails: SharedParts::default(),
             uris: Rendered::default(),
-            additions: Vec::new(),
             snap: Snapshot {
                 config,
                 ..Snapshot::default()
@@ -190,45 +187,52 @@ impl<'h> Builder<'h> {
         self.host.log(level, &message);
     }
 
-    /// The time zone variables of `zone`.
-    fn tz(&mut self, zone: Option<&[u8]>) -> &[Pair] {
+    /// Asks the host for the time zone variables of `zone`, once per zone.
+    fn cache_tz(&mut self, zone: Option<&[u8]>) {
         let (host, interner) = (self.host, &mut self.interner);
         let mut made = |zone| tz_vars(&host.tz(zone), interner);
         match zone {
-            None => self.tz_none.get_or_insert_with(|| made(None)),
-            Some(z) => {
-                if !self.tz_cache.contains_key(z) {
-                    let tz = made(Some(z));
-                    self.tz_cache.insert(z.to_vec(), tz);
-                }
-                &self.tz_cache[z]
+            None => {
+                self.tz_none.get_or_insert_with(|| made(None));
             }
+            Some(z) if !self.tz_cache.contains_key(z) => {
+                let tz = made(Some(z));
+                self.tz_cache.insert(z.to_vec(), tz);
+            }
+            Some(_) => {}
         }
     }
 
-    /// `origin` describes the route for a message; it is only made when one is needed.
-    /// Adds a route; whether an earlier one serves its URI is seen once all are added
-    /// (see [`Builder::index_routes`]).
+    /// Adds a route; whether an earlier one serves its URI is seen once all are added (see
+    /// [`Builder::index_routes`]).
     fn add_route(&mut self, uri: &[u8], target: Target) {
         if self.snap.routes.push(uri, target).is_err() {
-            let message = format!(
-                "URI '{}' of {}: the route table is full - not served",
-                lossy(uri),
-                origin(&self.snap, target)
-            );
-            self.log(Level::Warning, message);
+            let full = Dropped {
+                uri: uri.to_vec(),
+                target,
+                kept: None,
+            };
+            self.report_dropped(vec![full]);
         }
     }
 
-    /// Indexes the routes, warning about each dropped because an earlier one serves its URI.
+    /// Indexes the routes, warning about each dropped.
     fn index_routes(&mut self) {
-        for d in self.snap.routes.index() {
-            let message = format!(
-                "URI '{}' of {} is already served for {}; keeping the first",
-                lossy(&d.uri),
-                origin(&self.snap, d.target),
-                describe(&self.snap, d.kept)
-            );
+        let dropped = self.snap.routes.index();
+        self.report_dropped(dropped);
+    }
+
+    /// Warns about routes not served: an earlier one serves their URI, or the table is full.
+    fn report_dropped(&self, dropped: Vec<Dropped>) {
+        for d in dropped {
+            let (uri, origin) = (lossy(&d.uri), origin(&self.snap, d.target));
+            let message = match d.kept {
+                Some(kept) => format!(
+                    "URI '{uri}' of {origin} is already served for {}; keeping the first",
+                    describe(&self.snap, kept)
+                ),
+                None => format!("URI '{uri}' of {origin}: the route table is full - not served"),
+            };
             self.log(Level::Warning, message);
         }
     }
@@ -237,27 +241,26 @@ impl<'h> Builder<'h> {
     /// and the profile's `setvar`s rendered with what the line has so far.
     fn line(&mut self, given: &Vars, profile: &Profile) -> Line {
         let mut v = given.clone();
-        // The line's additions, gathered apart: most lines add what the line before them
-        // added, and then have no list of their own to make (see Vars::share_additions).
-        let mut add = std::mem::take(&mut self.additions);
-        add.clear();
-        let [line_1, linekeys_1] = &self.first_line;
-        let index = match v.find(vars::LINE) {
-            Some(l) => leading_int(l),
-            None => {
-                add.push(line_1.clone());
-                1
-            }
+        let zone = given.find(vars::TIMEZONE);
+        self.cache_tz(zone);
+        let tz = match zone {
+            None => self.tz_none.as_deref().unwrap_or_default(),
+            Some(z) => &self.tz_cache[z],
         };
-        if !v.contains(vars::LINEKEYS) {
-            add.push(linekeys_1.clone());
+        let (index, line_1) = match v.find(vars::LINE) {
+            Some(l) => (leading_int(l), None),
+            None => (1, Some(&self.first_line[0])),
+        };
+        let linekeys_1 = (!v.contains(vars::LINEKEYS)).then_some(&self.first_line[1]);
+        // Most lines add what the line before them added: they then take the part made for
+        // it, without copying the additions (see Vars::share_additions).
+        let additions = line_1.into_iter().chain(linekeys_1).chain(tz);
+        if profile.setvars.is_empty() {
+            v.share_additions(additions, &mut self.tails);
+            return Line { index, vars: v };
         }
-        add.extend(self.tz(given.find(vars::TIMEZONE)).iter().cloned());
-        if !profile.setvars.is_empty() {
-            // Setvars are rendered with what the line has so far.
-            v.reserve(add.len() + profile.setvars.len());
-            v.append(&mut add);
-        }
+        // Setvars are rendered with what the line has so far.
+        v.extend(additions.cloned());
         for (sv_name, sv_value) in &profile.setvars {
             if !v.contains(sv_name) {
                 let value = render(self.host, sv_value, &v);
@@ -270,8 +273,7 @@ impl<'h> Builder<'h> {
                 v.push(i.intern(sv_name), value);
             }
         }
-        v.share_additions(&mut add, &mut self.tails);
-        self.additions = add;
+        v.share_additions(std::iter::empty(), &mut self.tails);
         Line { index, vars: v }
     }
 
@@ -319,7 +321,8 @@ impl<'h> Builder<'h> {
         };
         // For messages only: made when one is logged.
         let mac_text = || lossy(mac).into_owned();
-        if let Some(idx) = self.snap.phone_index(mac) {
+        let mac_hash = hash_bytes(mac);
+        if let Some(idx) = self.snap.phone_at(mac_hash, mac) {
             let owner = self.snap.phones[idx].provider.clone();
             if owner != ext.provider {
                 self.log(
@@ -361,12 +364,15 @@ impl<'h> Builder<'h> {
             uris.ends.push(uris.bytes.len());
         }
         let uploads = self.uploads(&profile, &line.vars, mac, phone_idx, &uris);
-        self.snap.add_phone(Phone {
-            provider: ext.provider.clone(),
-            profile: profile.clone(),
-            lines: vec![line],
-            uploads,
-        });
+        self.snap.add_phone(
+            mac_hash,
+            Phone {
+                provider: ext.provider.clone(),
+                profile: profile.clone(),
+                lines: vec![line],
+                uploads,
+            },
+        );
         for (file, uri) in uris.iter().enumerate() {
             let target = Target::Dynamic {
                 phone: phone_idx,
@@ -534,17 +540,6 @@ impl Snapshot {
         host: &dyn Host,
     ) -> Snapshot {
         let mut b = Builder::new(host, config.clone());
-        for (pi, profile) in config.profiles.iter().enumerate() {
-            for (fi, f) in profile.static_files.iter().enumerate() {
-                b.add_route(
-                    &f.uri,
-                    Target::Static {
-                        profile: pi,
-                        file: fi,
-                    },
-                );
-            }
-        }
         // Sized once for what is coming (growing tables of 100,000 entries rehashes them
         // again and again); a phone with several lines leaves room, given back below.
         let extensions: Vec<&Extension> = extensions.into_iter().collect();
@@ -554,9 +549,17 @@ impl Snapshot {
             .map(|p| p.dynamic_files.len())
             .max()
             .unwrap_or(0);
-        let snap = &mut b.snap;
-        snap.reserve_phones(extensions.len());
-        snap.routes.reserve(extensions.len() * files, 32);
+        b.snap.reserve_phones(extensions.len());
+        b.snap.routes.reserve(extensions.len() * files, 24);
+        for (pi, profile) in config.profiles.iter().enumerate() {
+            for (fi, f) in profile.static_files.iter().enumerate() {
+                let target = Target::Static {
+                    profile: pi,
+                    file: fi,
+                };
+                b.add_route(&f.uri, target);
+            }
+        }
         for ext in extensions {
             b.add_extension(ext);
         }
@@ -651,9 +654,14 @@ impl Snapshot {
     }
 
     fn phone_index(&self, mac: &[u8]) -> Option<usize> {
+        self.phone_at(hash_bytes(mac), mac)
+    }
+
+    /// [`Snapshot::phone_index`], given the MAC's hash.
+    fn phone_at(&self, hash: u64, mac: &[u8]) -> Option<usize> {
         let phones = &self.phones;
         self.by_mac
-            .find(hash_bytes(mac), |&i| *phones[i as usize].mac() == *mac)
+            .find(hash, |&i| phones[i as usize].mac() == mac)
             .map(|&i| i as usize)
     }
 
@@ -664,9 +672,8 @@ impl Snapshot {
             .reserve(n, |&i| hash_bytes(phones[i as usize].mac()));
     }
 
-    /// Adds the phone, whose MAC no other has.
-    fn add_phone(&mut self, phone: Phone) {
-        let hash = hash_bytes(phone.mac());
+    /// Adds the phone, whose MAC (of this hash) no other has.
+    fn add_phone(&mut self, hash: u64, phone: Phone) {
         let number = u32::try_from(self.phones.len()).expect("fewer than 2^32 phones");
         self.phones.push(phone);
         let phones = &self.phones;

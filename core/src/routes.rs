@@ -43,16 +43,17 @@ impl Packed {
     }
 }
 
-/// A route dropped by [`Routes::index`]: an earlier one serves its URI.
+/// A route not added to a table: an earlier one serves its URI, or the table is full.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Duplicate {
+pub struct Dropped {
     pub uri: Vec<u8>,
     pub target: Target,
-    /// The target of the route kept.
-    pub kept: Target,
+    /// The target of the route that serves the URI; None when the table was full (two
+    /// billion routes, phones or bytes of URIs: no configuration comes near).
+    pub kept: Option<Target>,
 }
 
-/// Two billion routes, phones or bytes of URIs: no configuration comes near.
+/// Two billion routes, phones or bytes of URIs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Full;
 
@@ -63,10 +64,9 @@ pub struct Route<'a> {
     pub target: Target,
 }
 
-/// Routes are added first, then indexed all at once ([`Routes::index`]): inserting into a
-/// table of 200,000 entries between building phones costs a cache miss each time (the
-/// phones' data pushes the table out of the cache), about three times what the same
-/// inserts cost one after the other.
+/// Routes are pushed as they are made, then indexed all at once ([`Routes::index`]):
+/// inserted between building phones, each insert missed the cache (the phones' data
+/// pushes the table out of it), three times what the same inserts cost in a row.
 #[derive(Debug, Default)]
 pub struct Routes {
     /// The URIs, one after the other.
@@ -74,7 +74,7 @@ pub struct Routes {
     /// Where each route's URI ends in `bytes` (it starts where the one before ends).
     ends: Vec<u32>,
     targets: Vec<Packed>,
-    /// Route numbers, by their URI's hash.
+    /// Route numbers, by their URI's hash (of indexed tables).
     index: HashTable<u32>,
 }
 
@@ -86,26 +86,61 @@ impl Routes {
         self.targets.reserve(routes);
     }
 
-    /// Adds a route, not served until [`Routes::index`] has indexed it.
+    /// Adds a route without indexing it (see [`Routes::index`]).
     pub fn push(&mut self, uri: &[u8], target: Target) -> Result<(), Full> {
-        let end = self.bytes.len().checked_add(uri.len());
-        let end = end.and_then(|end| u32::try_from(end).ok()).ok_or(Full)?;
-        let packed = Packed::of(target).ok_or(Full)?;
-        if self.ends.len() >= DYNAMIC as usize {
-            return Err(Full);
-        }
+        let (end, packed) = self.fits(uri, target).ok_or(Full)?;
         self.bytes.extend_from_slice(uri);
         self.ends.push(end);
         self.targets.push(packed);
         Ok(())
     }
 
-    /// Indexes every route, dropping each whose URI an earlier one has (the others keep
-    /// their order); what was dropped, in order. Leaves no room for growth.
-    pub fn index(&mut self) -> Vec<Duplicate> {
-        self.index = HashTable::with_capacity(self.ends.len());
-        let mut dropped = Vec::new();
+    /// Where the route's URI would end, and its target packed; None when it does not fit.
+    fn fits(&self, uri: &[u8], target: Target) -> Option<(u32, Packed)> {
+        let end = self.bytes.len().checked_add(uri.len())?;
+        let end = u32::try_from(end).ok()?;
+        (self.ends.len() < DYNAMIC as usize).then_some(())?;
+        Some((end, Packed::of(target)?))
+    }
+
+    /// Adds and indexes `route`, unless an earlier route serves its URI (or the table is
+    /// full): it is then added to `dropped`.
+    fn add(&mut self, route: Route<'_>, dropped: &mut Vec<Dropped>) {
+        let fits = self.fits(route.uri, route.target);
+        let (bytes, ends, targets) = (&self.bytes, &self.ends, &self.targets);
+        let entry = self.index.entry(
+            hash_bytes(route.uri),
+            |&i| span(bytes, ends, i) == route.uri,
+            |&i| hash_bytes(span(bytes, ends, i)),
+        );
+        let kept = match entry {
+            Entry::Occupied(e) => Some(targets[*e.get() as usize].target()),
+            Entry::Vacant(v) => match fits {
+                Some((end, packed)) => {
+                    // fits: fewer than 2^31 routes.
+                    v.insert(ends.len() as u32);
+                    self.bytes.extend_from_slice(route.uri);
+                    self.ends.push(end);
+                    self.targets.push(packed);
+                    return;
+                }
+                None => None,
+            },
+        };
+        dropped.push(Dropped {
+            uri: route.uri.to_vec(),
+            target: route.target,
+            kept,
+        });
+    }
+
+    /// Indexes the routes pushed, dropping each whose URI an earlier one has (the others
+    /// keep their order); what was dropped, in order. Leaves no room for growth: the table
+    /// is only read once built.
+    pub fn index(&mut self) -> Vec<Dropped> {
+        self.index = HashTable::with_capacity(self.len());
         let (bytes, ends) = (&self.bytes, &self.ends);
+        let mut unique = true;
         for number in 0..ends.len() as u32 {
             let uri = span(bytes, ends, number);
             let entry = self.index.entry(
@@ -114,39 +149,28 @@ impl Routes {
                 |&i| hash_bytes(span(bytes, ends, i)),
             );
             match entry {
-                Entry::Occupied(e) => dropped.push((number, *e.get())),
+                Entry::Occupied(_) => {
+                    unique = false;
+                    break;
+                }
                 Entry::Vacant(v) => {
                     v.insert(number);
                 }
             }
         }
-        if dropped.is_empty() {
-            self.bytes.shrink_to_fit();
-            self.ends.shrink_to_fit();
-            self.targets.shrink_to_fit();
-            return Vec::new();
-        }
-        let report = dropped
-            .iter()
-            .map(|&(number, kept)| Duplicate {
-                uri: span(bytes, ends, number).to_vec(),
-                target: self.targets[number as usize].target(),
-                kept: self.targets[kept as usize].target(),
-            })
-            .collect();
-        let old = std::mem::take(self);
-        let mut skip = dropped
-            .iter()
-            .map(|&(number, _)| number as usize)
-            .peekable();
-        for (i, route) in old.iter().enumerate() {
-            if skip.next_if_eq(&i).is_none() {
-                // Fits: it did before.
-                let _ = self.push(route.uri, route.target);
+        let mut dropped = Vec::new();
+        if !unique {
+            // A URI served twice (rare): the routes are added again one by one.
+            let pushed = std::mem::take(self);
+            self.index = HashTable::with_capacity(pushed.len());
+            for route in pushed.iter() {
+                self.add(route, &mut dropped);
             }
         }
-        self.index();
-        report
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.targets.shrink_to_fit();
+        dropped
     }
 
     /// The number of the route serving `uri`.
@@ -209,10 +233,10 @@ mod tests {
             assert_eq!(r.push(format!("{i:012x}.cfg").as_bytes(), t(i + 4)), Ok(()));
         }
         r.push(b"000000000001.cfg", t(9999)).unwrap();
-        let dup = |uri: &[u8], target, kept| Duplicate {
+        let dup = |uri: &[u8], target, kept| Dropped {
             uri: uri.to_vec(),
             target,
-            kept,
+            kept: Some(kept),
         };
         let dropped = r.index();
         assert_eq!(

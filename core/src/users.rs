@@ -31,6 +31,17 @@ const USER_KEYS: [(&str, &str); 14] = [
     ("http_secret", vars::HTTP_SECRET),
 ];
 
+/// `autoprov`'s place after [`USER_KEYS`] among the keys a section is read for.
+const AUTOPROV: usize = USER_KEYS.len();
+
+/// The keys a section is read for: [`USER_KEYS`], then `autoprov`.
+fn section_keys() -> impl Iterator<Item = &'static [u8]> {
+    USER_KEYS
+        .iter()
+        .map(|(k, _)| k.as_bytes())
+        .chain([&b"autoprov"[..]])
+}
+
 /// The variables every user gets unless it sets them itself. `server` is the address from
 /// `serveraddr` or `serveriface`, already resolved; without one, SERVER is left to each
 /// request.
@@ -75,6 +86,9 @@ pub struct UserReader<'d> {
     names: Box<[Text]>,
     /// `defaults` as one list every user shares (see [`Vars::push_defaults`]).
     shared_defaults: Arc<[Pair]>,
+    /// By length, the keys of that length and their numbers (see [`section_keys`]): a
+    /// variable is compared with a few keys, not with all.
+    keys_by_len: Vec<Vec<(&'static [u8], usize)>>,
 }
 
 impl<'d> UserReader<'d> {
@@ -84,11 +98,28 @@ impl<'d> UserReader<'d> {
             .iter()
             .map(|(k, v)| (k.into_text(), v.into_text()))
             .collect();
+        let mut keys_by_len = Vec::new();
+        for (i, key) in section_keys().enumerate() {
+            if keys_by_len.len() <= key.len() {
+                keys_by_len.resize(key.len() + 1, Vec::new());
+            }
+            keys_by_len[key.len()].push((key, i));
+        }
         UserReader {
             file,
             names,
             shared_defaults: defaults.into(),
+            keys_by_len,
         }
+    }
+
+    /// Which key a section's variable sets (see [`section_keys`]).
+    fn key_of(&self, name: &[u8]) -> Option<usize> {
+        let first = name.first()?.to_ascii_lowercase();
+        let keys = self.keys_by_len.get(name.len())?;
+        keys.iter()
+            .find(|(key, _)| key[0] == first && key.eq_ignore_ascii_case(name))
+            .map(|&(_, i)| i)
     }
 
     /// The user of an auto-provisioned section, as a variable list with the defaults
@@ -110,12 +141,20 @@ impl<'d> UserReader<'d> {
         if cat.is("general") || cat.is("authentication") {
             return false;
         }
-        if !cat.get("autoprov").is_some_and(is_true) {
+        // One pass over the section's variables, the last value of a key kept (as
+        // CategoryRef::get gives it), rather than one pass per key.
+        let mut found = [None; AUTOPROV + 1];
+        for &(key, value) in cat.vars {
+            if let Some(i) = self.key_of(key) {
+                found[i] = Some(value);
+            }
+        }
+        if !found[AUTOPROV].is_some_and(is_true) {
             return false;
         }
         let mut has_mac = false;
-        for (i, (key, name)) in USER_KEYS.iter().enumerate() {
-            let value = match cat.get(key) {
+        for (i, (_, name)) in USER_KEYS.iter().enumerate() {
+            let value = match found[i] {
                 Some(value) => value,
                 None if *name == vars::USERNAME => cat.name,
                 None => continue,
@@ -255,6 +294,26 @@ mod tests {
         assert_eq!(got[1].find("USERNAME"), Some(&b"bob"[..]));
         assert_eq!(got[1].find("PROFILE"), Some(&b"snom"[..]));
         assert_eq!(got[1].find("VOICEMAIL_EXTEN"), Some(&b"8500"[..]));
+    }
+
+    #[test]
+    fn keys_ignore_case_and_the_last_value_wins() {
+        let cat = Category::new(
+            "7001",
+            &[
+                ("AutoProv", "no"),
+                ("MACADDRESS", "1"),
+                ("autoprov", "yes"),
+                ("FullName", "A"),
+                ("fullname", "B"),
+                ("autoprovx", "no"),
+            ],
+        );
+        let got = load(&users(vec![cat]), &Vars::new(), &mut Vec::new());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].find("MAC"), Some(&b"1"[..]));
+        assert_eq!(got[0].find("DISPLAY_NAME"), Some(&b"B"[..]));
+        assert_eq!(got[0].find("USERNAME"), Some(&b"7001"[..]));
     }
 
     #[test]

@@ -135,12 +135,16 @@ pub struct Vars {
 /// Lists packed one after the other: the names they use, and their values in one buffer.
 /// 100,000 users of a file are one pack, not 600,000 strings of their own (as many
 /// allocations at each reload, and as many frees when the lists go).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pack {
     /// Distinct: a name is looked up here once, then by its index.
     names: Box<[Text]>,
     /// Whether a name starts with `_` (see [`Vars::has_inherited`]).
     inherited: bool,
+    /// For each slot a name can have (see [`slot`]): [`NO_NAME`], [`SEVERAL`], or the index
+    /// in `names` of the one name that has it, plus one. A list is looked up a dozen times
+    /// at each reload, with names mostly not in it, and at each request.
+    slots: [u8; 256],
     bytes: Box<[u8]>,
     /// (index in `names`, where the value ends in `bytes`), list after list; a value
     /// starts where the one before it ends.
@@ -202,8 +206,17 @@ impl PackBuilder {
     /// being reused or returned once it is freed.
     /// `names` must be distinct.
     pub fn finish(self, names: Box<[Text]>) -> Arc<Pack> {
+        let mut slots = [NO_NAME; 256];
+        for (i, name) in names.iter().enumerate() {
+            let s = &mut slots[slot(name)];
+            *s = match u8::try_from(i + 1) {
+                Ok(one) if *s == NO_NAME && one != SEVERAL => one,
+                _ => SEVERAL,
+            };
+        }
         Arc::new(Pack {
             inherited: names.iter().any(|n| n.starts_with(b"_")),
+            slots,
             names,
             bytes: self.bytes[..].into(),
             entries: self.entries[..].into(),
@@ -224,6 +237,15 @@ impl Pack {
         })
     }
 }
+
+/// A name's slot in [`Pack::slots`]: four bits of its length, four of its first byte.
+fn slot(name: &[u8]) -> usize {
+    let first = name.first().copied().unwrap_or(0);
+    ((name.len() & 15) << 4) | usize::from(first & 15)
+}
+
+const NO_NAME: u8 = 0;
+const SEVERAL: u8 = u8::MAX;
 
 /// One list of a pack.
 #[derive(Clone, Debug)]
@@ -250,7 +272,11 @@ impl Frozen {
     /// The value of the first variable named `name`.
     fn find(&self, name: &[u8]) -> Option<&[u8]> {
         let p = &*self.pack;
-        let wanted = p.names.iter().position(|n| same(n, name))? as u32;
+        let wanted = match p.slots[slot(name)] {
+            NO_NAME => return None,
+            SEVERAL => p.names.iter().position(|n| same(n, name))?,
+            one => Some(usize::from(one - 1)).filter(|&i| same(&p.names[i], name))?,
+        } as u32;
         let (first, end) = self.entries();
         let at = first + p.entries[first..end].iter().position(|e| e.0 == wanted)?;
         let from = match at {
@@ -348,14 +374,9 @@ impl Vars {
         self.own.get_or_insert_with(Box::default)
     }
 
-    /// Room for `n` more additions at once.
-    pub fn reserve(&mut self, n: usize) {
-        self.own_mut().reserve_exact(n);
-    }
-
-    /// Appends `pairs` (left empty) to the list's own additions.
-    pub fn append(&mut self, pairs: &mut Vec<Pair>) {
-        self.own_mut().append(pairs);
+    /// Appends `pairs` to the list's own additions.
+    pub fn extend(&mut self, pairs: impl IntoIterator<Item = Pair>) {
+        self.own_mut().extend(pairs);
     }
 
     /// Appends the variable unless one of that name is already there.
@@ -419,7 +440,7 @@ impl Vars {
         let Some(own) = self.own.take() else {
             return;
         };
-        if let Some(made) = parts.same_as_last(self.shared.as_ref(), &own) {
+        if let Some(made) = parts.same_as_last(self.shared.as_ref(), own.iter()) {
             self.shared = Some(made);
             return;
         }
@@ -442,21 +463,24 @@ impl Vars {
         parts.last = Some((before, *own, made));
     }
 
-    /// [`Vars::share_own`] with `additions` (left empty) added first: when the list has
-    /// none of its own and the additions are those the last part was made with, that part
-    /// is used without making a list of its own at all.
-    pub fn share_additions(&mut self, additions: &mut Vec<Pair>, parts: &mut SharedParts) {
+    /// [`Vars::share_own`] with `additions` added first: when the list has none of its own
+    /// and the additions are those the last part was made with, that part is used without
+    /// copying them at all.
+    pub fn share_additions<'p>(
+        &mut self,
+        additions: impl Iterator<Item = &'p Pair> + Clone,
+        parts: &mut SharedParts,
+    ) {
         if self.own.is_none() {
-            if additions.is_empty() {
+            if additions.clone().next().is_none() {
                 return;
             }
-            if let Some(made) = parts.same_as_last(self.shared.as_ref(), additions) {
+            if let Some(made) = parts.same_as_last(self.shared.as_ref(), additions.clone()) {
                 self.shared = Some(made);
-                additions.clear();
                 return;
             }
         }
-        self.append(additions);
+        self.extend(additions.cloned());
         self.share_own(parts);
     }
 }
@@ -476,18 +500,21 @@ type LastPart = (Option<Arc<[Pair]>>, Vec<Pair>, Arc<[Pair]>);
 impl SharedParts {
     /// The part made last, if it was made of this very shared part and these additions
     /// (the same strings, not only equal ones: interned additions are).
-    fn same_as_last(&self, shared: Option<&Arc<[Pair]>>, own: &[Pair]) -> Option<Arc<[Pair]>> {
+    fn same_as_last<'p>(
+        &self,
+        shared: Option<&Arc<[Pair]>>,
+        mut own: impl Iterator<Item = &'p Pair>,
+    ) -> Option<Arc<[Pair]>> {
         let (before, additions, made) = self.last.as_ref()?;
         let same_shared = match (before, shared) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
-        let same_own = additions.len() == own.len()
-            && additions
-                .iter()
-                .zip(own)
-                .all(|((k, v), (k2, v2))| Arc::ptr_eq(k, k2) && Arc::ptr_eq(v, v2));
+        let same_own = additions.iter().all(|(k, v)| {
+            own.next()
+                .is_some_and(|(k2, v2)| Arc::ptr_eq(k, k2) && Arc::ptr_eq(v, v2))
+        }) && own.next().is_none();
         (same_shared && same_own).then(|| made.clone())
     }
 }
@@ -574,6 +601,27 @@ mod tests {
         assert_eq!(x.len(), 3);
         assert!(Arc::ptr_eq(a.shared.as_ref().unwrap(), &defaults));
         assert_eq!(std::mem::size_of::<Vars>(), 40);
+    }
+
+    #[test]
+    fn packed_names_are_found_however_many_share_a_slot() {
+        // "AB" and "AR" share a slot (length 2, first bytes alike in their low bits); 300
+        // names are more than a slot can number.
+        let names: Vec<String> = ["AB", "AR", "_X"]
+            .into_iter()
+            .map(String::from)
+            .chain((0..300).map(|i| format!("N{i}")))
+            .collect();
+        let mut v: Vars = names.iter().map(|n| (n.as_str(), n.as_str())).collect();
+        v.freeze(&mut Interner::default());
+        for n in &names {
+            assert_eq!(v.find(n), Some(n.as_bytes()), "{n}");
+        }
+        assert_eq!(v.find("AC"), None);
+        assert_eq!(v.find("N300"), None);
+        assert_eq!(v.find(""), None);
+        assert!(v.has_inherited());
+        assert_eq!(v.len(), 303);
     }
 
     #[test]

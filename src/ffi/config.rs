@@ -104,53 +104,67 @@ impl Loaded<'_> {
     }
 
     /// Walks the categories until `f` breaks; what it broke with. The walk's own time (not
-    /// `f`'s) is Asterisk's: `phoneprov show status` counts it with the config API.
+    /// `f`'s) is Asterisk's: `phoneprov show status` counts it with the config API. The
+    /// categories are read a batch at a time, so that the clock is read twice per batch
+    /// rather than twice per category (100,000 categories: 10 ms of clock reads).
     fn walk<B>(&self, mut f: impl FnMut(CategoryRef<'_>) -> ControlFlow<B>) -> Option<B> {
-        let started = Instant::now();
-        let mut in_callbacks = Duration::ZERO;
-        let found = self.browse(|cat| {
-            let t = Instant::now();
-            let flow = f(cat);
-            in_callbacks += t.elapsed();
-            flow
-        });
-        let walking = started.elapsed().saturating_sub(in_callbacks);
-        self.walking.set(self.walking.get() + walking);
-        found
-    }
-
-    /// [`Loaded::walk`], untimed.
-    fn browse<B>(&self, mut f: impl FnMut(CategoryRef<'_>) -> ControlFlow<B>) -> Option<B> {
+        const BATCH: usize = 256;
+        let mut walking = Duration::ZERO;
+        let mut names: Vec<&[u8]> = Vec::with_capacity(BATCH);
+        let mut ends: Vec<usize> = Vec::with_capacity(BATCH);
         let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
         let mut cat: *mut c_char = std::ptr::null_mut();
-        loop {
-            // SAFETY: the config is alive for 'c; cat is NULL or the previous category name
-            // browsing returned.
-            cat = unsafe { sys::ast_category_browse(self.cfg.0, cat) };
-            if cat.is_null() {
-                return None;
-            }
+        let found = loop {
+            let reading = Instant::now();
+            names.clear();
+            ends.clear();
             vars.clear();
-            // SAFETY: cat was just returned by browsing the live config; passing the same
-            // pointer makes Asterisk browse this very category, even when names repeat.
-            let mut v = unsafe { sys::ast_variable_browse(self.cfg.0, cat) };
-            while !v.is_null() {
-                // SAFETY: v points to a variable of the live config, which nothing changes
-                // while it is being read.
-                let var = unsafe { &*v };
-                // SAFETY: name and value are C strings owned by the live config; they are
-                // only borrowed until this category's callback returns.
-                let (name, value) =
-                    unsafe { (borrowed_bytes(var.name), borrowed_bytes(var.value)) };
-                vars.push((name, value));
-                v = var.next;
+            let mut last = false;
+            while names.len() < BATCH {
+                // SAFETY: the config is alive for 'c; cat is NULL or the previous category
+                // name browsing returned.
+                cat = unsafe { sys::ast_category_browse(self.cfg.0, cat) };
+                if cat.is_null() {
+                    last = true;
+                    break;
+                }
+                // SAFETY: cat was just returned by browsing the live config; passing the
+                // same pointer makes Asterisk browse this very category, even when names
+                // repeat.
+                let mut v = unsafe { sys::ast_variable_browse(self.cfg.0, cat) };
+                while !v.is_null() {
+                    // SAFETY: v points to a variable of the live config, which nothing
+                    // changes while it is being read.
+                    let var = unsafe { &*v };
+                    // SAFETY: name and value are C strings owned by the live config; they
+                    // are only borrowed while this walk runs.
+                    let (name, value) =
+                        unsafe { (borrowed_bytes(var.name), borrowed_bytes(var.value)) };
+                    vars.push((name, value));
+                    v = var.next;
+                }
+                // SAFETY: cat is the live config's category name, a C string.
+                names.push(unsafe { borrowed_bytes(cat) });
+                ends.push(vars.len());
             }
-            // SAFETY: cat is the live config's category name, a C string.
-            let name = unsafe { borrowed_bytes(cat) };
-            if let ControlFlow::Break(b) = f(CategoryRef { name, vars: &vars }) {
-                return Some(b);
+            walking += reading.elapsed();
+            let mut start = 0;
+            let flow = names.iter().zip(&ends).try_for_each(|(&name, &end)| {
+                let cat = CategoryRef {
+                    name,
+                    vars: &vars[start..end],
+                };
+                start = end;
+                f(cat)
+            });
+            match flow {
+                ControlFlow::Break(b) => break Some(b),
+                ControlFlow::Continue(()) if last => break None,
+                ControlFlow::Continue(()) => {}
             }
-        }
+        };
+        self.walking.set(self.walking.get() + walking);
+        found
     }
 }
 
