@@ -89,6 +89,21 @@ pub fn function_exists(name: &str) -> bool {
 }
 
 /// Whether Asterisk has loaded every module (so every dialplan function exists).
+/// Gives the C library's free memory back to the system. glibc returns on its own only
+/// what is free at the top of a heap: after a reload, the configuration Asterisk parsed and
+/// the state replaced, freed, mostly stay in the process (about 200 bytes per phone of
+/// 100,000). A no-op where the C library is not glibc.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim takes no pointer and may be called from any thread.
+        unsafe { malloc_trim(0) };
+    }
+}
+
 pub fn fully_booted() -> bool {
     // SAFETY: reads a global option flag; no arguments.
     unsafe { sys::pp_fully_booted() != 0 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::ffi::host::{fully_booted, AstHost};
+use crate::ffi::host::{fully_booted, release_free_memory, AstHost};
 use crate::ffi::log;
 use crate::ffi::provider::ExternalLoadUsers;
 use crate::ffi::thread::{self, Thread};
@@ -150,9 +150,10 @@ fn publish(mut snap: Snapshot) -> Option<Arc<Snapshot>> {
 /// The thread freeing the previous snapshot, if one was started.
 static RETIRING: Mutex<Option<Thread>> = Mutex::new(None);
 
-/// Lets go of the snapshot just replaced on a thread of its own: freeing 100,000 phones
-/// takes ~100 ms that the reload (or the request that happened to build) would otherwise
-/// wait for. One such thread at a time; [`stop`] waits for it, so none outlives the module.
+/// Lets go of the snapshot just replaced on a thread of its own, then gives the memory
+/// freed back to the system (see [`release_free_memory`]): freeing 100,000 phones takes
+/// time that the reload (or the request that happened to build) would otherwise wait for.
+/// One such thread at a time; [`stop`] waits for it, so none outlives the module.
 fn retire(old: Option<Arc<Snapshot>>) {
     let Some(old) = old else {
         return;
@@ -162,7 +163,10 @@ fn retire(old: Option<Arc<Snapshot>>) {
         previous.join();
     }
     // If no thread can be made, the closure (and `old` with it) is dropped right here.
-    *slot = thread::spawn(move || drop(old));
+    *slot = thread::spawn(move || {
+        drop(old);
+        release_free_memory();
+    });
 }
 
 /// Waits for the thread freeing a snapshot, if one runs.
