@@ -131,8 +131,6 @@ pub fn load_users() -> i32 {
         }
         Err(()) => return -1,
     };
-    for vars in found {
-        state::add_extension(PROVIDER_NAME, vars);
-    }
+    state::add_extensions(PROVIDER_NAME, found);
     0
 }

@@ -478,19 +478,40 @@ pub fn provider_unregister(name: &str) {
 }
 
 pub fn add_extension(provider: &str, vars: Vars) -> i32 {
+    add_extensions(provider, vec![vars])
+}
+
+/// [`add_extension`] for many extensions of a provider, the registry locked once (a users
+/// file of 100,000 phones). Those without USERNAME or MAC are refused; -1 when any was,
+/// or when the provider is not registered.
+pub fn add_extensions(provider: &str, mut list: Vec<Vars>) -> i32 {
     if provider.is_empty() {
         log::error!("Provider name can't be empty.");
         return -1;
     }
-    if !vars.contains(vars::USERNAME) {
+    let before = list.len();
+    let (mut no_name, mut no_mac) = (0, 0);
+    list.retain(
+        |vars| match (vars.contains(vars::USERNAME), vars.contains(vars::MAC)) {
+            (false, _) => {
+                no_name += 1;
+                false
+            }
+            (true, false) => {
+                no_mac += 1;
+                false
+            }
+            (true, true) => true,
+        },
+    );
+    // Messages are logged once the lock is released: ast_log is a call into Asterisk.
+    for _ in 0..no_name {
         log::error!("Extension name can't be empty.");
-        return -1;
     }
-    if !vars.contains(vars::MAC) {
+    for _ in 0..no_mac {
         log::error!("MAC Address can't be empty.");
-        return -1;
     }
-    let mut vars = vars;
+    let refused = if list.len() < before { -1 } else { 0 };
     let mut guard = lock(&REGISTRY);
     let Some(reg) = guard.as_mut() else {
         return -1;
@@ -501,21 +522,32 @@ pub fn add_extension(provider: &str, vars: Vars) -> i32 {
         .rev()
         .find(|s| &*s.provider == provider)
     {
-        vars.freeze(&mut st.interner);
-        let provider = st.provider.clone();
-        st.extensions.push(Extension { provider, vars });
-        return 0;
+        let (interner, provider) = (&mut st.interner, &st.provider);
+        st.extensions.extend(list.into_iter().map(|mut vars| {
+            vars.freeze(interner);
+            let provider = provider.clone();
+            Extension { provider, vars }
+        }));
+        return refused;
     }
-    vars.freeze(&mut reg.interner);
-    let Some(p) = reg.provider(provider) else {
+    let Registry {
+        interner,
+        providers,
+        ..
+    } = &mut *reg;
+    let Some(p) = providers.iter_mut().find(|p| p.is_registered(provider)) else {
         drop(guard);
         log::error!("Provider '{provider}' wasn't found in the registry.");
         return -1;
     };
-    let provider = p.name.clone();
-    Arc::make_mut(&mut p.extensions).push(Extension { provider, vars });
+    let extensions = Arc::make_mut(&mut p.extensions);
+    extensions.extend(list.into_iter().map(|mut vars| {
+        vars.freeze(interner);
+        let provider = p.name.clone();
+        Extension { provider, vars }
+    }));
     reg.changed();
-    0
+    refused
 }
 
 /// Removes extensions of a provider from what is served; not while the provider loads.
