@@ -197,14 +197,9 @@ impl PackBuilder {
         self.entries.truncate(self.started.1);
     }
 
-    pub fn lists(&self) -> usize {
-        self.lists.len()
-    }
-
-    /// The pack, in memory of its own made to size: made while a configuration is loaded,
-    /// these buffers may sit among its blocks, and kept they would keep that memory from
-    /// being reused or returned once it is freed.
-    /// `names` must be distinct.
+    /// The pack, its lists using `names` (distinct), in memory of its own made to size:
+    /// made while a configuration is loaded, these buffers may sit among its blocks, and
+    /// kept they would keep that memory from being reused or returned once it is freed.
     pub fn finish(self, names: Box<[Text]>) -> Arc<Pack> {
         let mut slots = [NO_NAME; 256];
         for (i, name) in names.iter().enumerate() {
