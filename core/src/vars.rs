@@ -197,9 +197,10 @@ impl PackBuilder {
         self.entries.truncate(self.started.1);
     }
 
-    /// The pack, its lists using `names` (distinct), in memory of its own made to size:
-    /// made while a configuration is loaded, these buffers may sit among its blocks, and
-    /// kept they would keep that memory from being reused or returned once it is freed.
+    /// The pack, its lists using `names` (distinct), its buffers shrunk to size. Grown while
+    /// a configuration is loaded, they may sit among its blocks: copying them once it is
+    /// freed placed them no better (they are large), and cost 5 ms for 100,000 users; the
+    /// module gives freed memory back to the system after a reload instead.
     pub fn finish(self, names: Box<[Text]>) -> Arc<Pack> {
         let mut slots = [NO_NAME; 256];
         for (i, name) in names.iter().enumerate() {
@@ -213,9 +214,9 @@ impl PackBuilder {
             inherited: names.iter().any(|n| n.starts_with(b"_")),
             slots,
             names,
-            bytes: self.bytes[..].into(),
-            entries: self.entries[..].into(),
-            lists: self.lists[..].into(),
+            bytes: self.bytes.into_boxed_slice(),
+            entries: self.entries.into_boxed_slice(),
+            lists: self.lists.into_boxed_slice(),
         })
     }
 }

@@ -36,7 +36,6 @@ fn read_users(
             (defaults, packed)
         });
         match read {
-            // Only now that the configuration is freed (see PackBuilder::finish).
             Ok((defaults, packed)) => {
                 let users = UserReader::new(name, &defaults).unpack(packed);
                 return Ok(Some((defaults, users)));
