@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::bytes::{is_c_space, lossy};
 use hashbrown::HashTable;
 
+use crate::bytes::{is_c_space, lossy};
 use crate::fxhash::{hash_bytes, FxHashMap};
 use crate::host::{Host, Level, TzInfo};
 use crate::profile::{Config, FileEntry, Profile};
