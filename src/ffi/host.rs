@@ -88,7 +88,6 @@ pub fn function_exists(name: &str) -> bool {
     unsafe { sys::pp_function_exists(n.as_ptr()) != 0 }
 }
 
-/// Whether Asterisk has loaded every module (so every dialplan function exists).
 /// Gives the C library's free memory back to the system. glibc returns on its own only
 /// what is free at the top of a heap: after a reload, the configuration Asterisk parsed and
 /// the state replaced, freed, mostly stay in the process (about 200 bytes per phone of
@@ -104,6 +103,7 @@ pub fn release_free_memory() {
     }
 }
 
+/// Whether Asterisk has loaded every module (so every dialplan function exists).
 pub fn fully_booted() -> bool {
     // SAFETY: reads a global option flag; no arguments.
     unsafe { sys::pp_fully_booted() != 0 }
