@@ -504,7 +504,7 @@ pub fn add_extensions(provider: &str, mut list: Vec<Vars>) -> i32 {
             (true, true) => true,
         },
     );
-    // Messages are logged once the lock is released: ast_log is a call into Asterisk.
+    // Logged before the lock is taken: ast_log is a call into Asterisk.
     for _ in 0..no_name {
         log::error!("Extension name can't be empty.");
     }
@@ -522,12 +522,7 @@ pub fn add_extensions(provider: &str, mut list: Vec<Vars>) -> i32 {
         .rev()
         .find(|s| &*s.provider == provider)
     {
-        let (interner, provider) = (&mut st.interner, &st.provider);
-        st.extensions.extend(list.into_iter().map(|mut vars| {
-            vars.freeze(interner);
-            let provider = provider.clone();
-            Extension { provider, vars }
-        }));
+        append_frozen(&mut st.extensions, &st.provider, &mut st.interner, list);
         return refused;
     }
     let Registry {
@@ -540,14 +535,23 @@ pub fn add_extensions(provider: &str, mut list: Vec<Vars>) -> i32 {
         log::error!("Provider '{provider}' wasn't found in the registry.");
         return -1;
     };
-    let extensions = Arc::make_mut(&mut p.extensions);
-    extensions.extend(list.into_iter().map(|mut vars| {
-        vars.freeze(interner);
-        let provider = p.name.clone();
-        Extension { provider, vars }
-    }));
+    append_frozen(Arc::make_mut(&mut p.extensions), &p.name, interner, list);
     reg.changed();
     refused
+}
+
+/// `list`, frozen with `interner`'s names, appended to `to` as extensions of `provider`.
+fn append_frozen(
+    to: &mut Vec<Extension>,
+    provider: &Arc<str>,
+    interner: &mut Interner,
+    list: Vec<Vars>,
+) {
+    to.extend(list.into_iter().map(|mut vars| {
+        vars.freeze(interner);
+        let provider = provider.clone();
+        Extension { provider, vars }
+    }));
 }
 
 /// Removes extensions of a provider from what is served; not while the provider loads.
