@@ -212,7 +212,7 @@ impl<'h> Builder<'h> {
                 target,
                 kept: None,
             };
-            self.report_dropped(vec![full]);
+            self.report_dropped([full]);
         }
     }
 
@@ -223,7 +223,7 @@ impl<'h> Builder<'h> {
     }
 
     /// Warns about routes not served: an earlier one serves their URI, or the table is full.
-    fn report_dropped(&self, dropped: Vec<Dropped>) {
+    fn report_dropped(&self, dropped: impl IntoIterator<Item = Dropped>) {
         for d in dropped {
             let (uri, origin) = (lossy(&d.uri), origin(&self.snap, d.target));
             let message = match d.kept {
@@ -518,6 +518,11 @@ fn describe(snap: &Snapshot, target: Target) -> String {
     }
 }
 
+/// The MAC table's hash of phone number `i` of `phones`, for growing or shrinking it.
+fn rehash_mac(phones: &[Phone]) -> impl Fn(&u32) -> u64 + '_ {
+    |&i| hash_bytes(phones[i as usize].mac())
+}
+
 /// What a route is for, for a message: [`describe`], and a dynamic file's URI as
 /// configured.
 fn origin(snap: &Snapshot, target: Target) -> String {
@@ -568,8 +573,7 @@ impl Snapshot {
         let snap = &mut b.snap;
         snap.phones.shrink_to_fit();
         let phones = &snap.phones;
-        snap.by_mac
-            .shrink_to_fit(|&i| hash_bytes(phones[i as usize].mac()));
+        snap.by_mac.shrink_to_fit(rehash_mac(phones));
         b.snap.upload_prefix_lens.sort_unstable_by(|a, b| b.cmp(a));
         b.snap
     }
@@ -668,8 +672,7 @@ impl Snapshot {
     fn reserve_phones(&mut self, n: usize) {
         self.phones.reserve(n);
         let phones = &self.phones;
-        self.by_mac
-            .reserve(n, |&i| hash_bytes(phones[i as usize].mac()));
+        self.by_mac.reserve(n, rehash_mac(phones));
     }
 
     /// Adds the phone, whose MAC (of this hash) no other has.
@@ -677,8 +680,7 @@ impl Snapshot {
         let number = u32::try_from(self.phones.len()).expect("fewer than 2^32 phones");
         self.phones.push(phone);
         let phones = &self.phones;
-        self.by_mac
-            .insert_unique(hash, number, |&i| hash_bytes(phones[i as usize].mac()));
+        self.by_mac.insert_unique(hash, number, rehash_mac(phones));
     }
 
     /// The routes, in the order they were added.

@@ -89,10 +89,15 @@ impl Routes {
     /// Adds a route without indexing it (see [`Routes::index`]).
     pub fn push(&mut self, uri: &[u8], target: Target) -> Result<(), Full> {
         let (end, packed) = self.fits(uri, target).ok_or(Full)?;
+        self.append(uri, end, packed);
+        Ok(())
+    }
+
+    /// Appends a route that [`Routes::fits`].
+    fn append(&mut self, uri: &[u8], end: u32, packed: Packed) {
         self.bytes.extend_from_slice(uri);
         self.ends.push(end);
         self.targets.push(packed);
-        Ok(())
     }
 
     /// Where the route's URI would end, and its target packed; None when it does not fit.
@@ -107,21 +112,14 @@ impl Routes {
     /// full): it is then added to `dropped`.
     fn add(&mut self, route: Route<'_>, dropped: &mut Vec<Dropped>) {
         let fits = self.fits(route.uri, route.target);
-        let (bytes, ends, targets) = (&self.bytes, &self.ends, &self.targets);
-        let entry = self.index.entry(
-            hash_bytes(route.uri),
-            |&i| span(bytes, ends, i) == route.uri,
-            |&i| hash_bytes(span(bytes, ends, i)),
-        );
-        let kept = match entry {
-            Entry::Occupied(e) => Some(targets[*e.get() as usize].target()),
+        let number = self.ends.len() as u32;
+        let kept = match entry_for(&mut self.index, &self.bytes, &self.ends, route.uri) {
+            Entry::Occupied(e) => Some(self.targets[*e.get() as usize].target()),
             Entry::Vacant(v) => match fits {
                 Some((end, packed)) => {
                     // fits: fewer than 2^31 routes.
-                    v.insert(ends.len() as u32);
-                    self.bytes.extend_from_slice(route.uri);
-                    self.ends.push(end);
-                    self.targets.push(packed);
+                    v.insert(number);
+                    self.append(route.uri, end, packed);
                     return;
                 }
                 None => None,
@@ -142,13 +140,7 @@ impl Routes {
         let (bytes, ends) = (&self.bytes, &self.ends);
         let mut unique = true;
         for number in 0..ends.len() as u32 {
-            let uri = span(bytes, ends, number);
-            let entry = self.index.entry(
-                hash_bytes(uri),
-                |&i| span(bytes, ends, i) == uri,
-                |&i| hash_bytes(span(bytes, ends, i)),
-            );
-            match entry {
+            match entry_for(&mut self.index, bytes, ends, span(bytes, ends, number)) {
                 Entry::Occupied(_) => {
                     unique = false;
                     break;
@@ -200,6 +192,20 @@ impl Routes {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Route<'_>> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
+}
+
+/// The entry of `index` for `uri`, the routes' URIs being in `bytes` up to `ends`.
+fn entry_for<'t>(
+    index: &'t mut HashTable<u32>,
+    bytes: &[u8],
+    ends: &[u32],
+    uri: &[u8],
+) -> Entry<'t, u32> {
+    index.entry(
+        hash_bytes(uri),
+        |&i| span(bytes, ends, i) == uri,
+        |&i| hash_bytes(span(bytes, ends, i)),
+    )
 }
 
 /// The URI of route `i`.
