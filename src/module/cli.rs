@@ -82,7 +82,7 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\nRoutes:\n");
     for r in snap.routes() {
         if let Target::Dynamic { phone: p, file } = r.target {
-            if *snap.phones[p].mac() == *phone.mac() {
+            if snap.phones[p].mac() == phone.mac() {
                 let f = &phone.profile.dynamic_files[file];
                 out.extend_from_slice(b"  ");
                 padded(&mut out, r.uri, 40);

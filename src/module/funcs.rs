@@ -239,7 +239,7 @@ pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
                 let find = |mac: &[u8]| {
                     alone
                         .as_deref()
-                        .filter(|p| *p.mac() == *mac)
+                        .filter(|p| p.mac() == mac)
                         .or_else(|| snap.phone(mac))
                 };
                 out.extend_from_slice(&funcs::each_extension(
