@@ -66,6 +66,7 @@ pub fn load() -> bool {
     if !register_all() {
         unregister_all();
         state::stop();
+        config::settle();
         return false;
     }
     true
@@ -96,6 +97,7 @@ pub fn unload() -> bool {
         return false;
     }
     state::stop();
+    config::settle();
     realtime::flush();
     sipusers::clear();
     access::clear();

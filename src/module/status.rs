@@ -30,6 +30,8 @@ pub fn reload(run: impl FnOnce() -> bool) -> bool {
     let api_before = config::load_nanos();
     let started = Instant::now();
     let ok = run();
+    // The last configuration read may still be being destroyed: part of the reload.
+    config::settle();
     let total = started.elapsed();
     let config_api = Duration::from_nanos(config::load_nanos().saturating_sub(api_before));
     RELOADS.fetch_add(1, Ordering::Relaxed);
