@@ -99,7 +99,7 @@ pub fn each_extension<'a>(
         }
     };
     phone
-        .lines
+        .lines()
         .iter()
         .flat_map(|l| render(&template, phone, &l.vars))
         .collect()

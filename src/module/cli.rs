@@ -56,7 +56,7 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
     let _ = write!(out, " (provider {}, profile ", phone.provider);
     out.extend_from_slice(&phone.profile.name);
     out.extend_from_slice(b")\n");
-    for line in &phone.lines {
+    for line in phone.lines() {
         let _ = write!(out, "\nLine {} (", line.index);
         out.extend_from_slice(line.name());
         out.extend_from_slice(b"):\n");
@@ -143,7 +143,7 @@ fn show_phones(snap: &Snapshot) -> Vec<u8> {
         padded(&mut out, phone.mac(), 24);
         out.push(b' ');
         padded(&mut out, &phone.profile.name, 16);
-        let _ = write!(out, " {:>5}  ", phone.lines.len());
+        let _ = write!(out, " {:>5}  ", phone.lines().len());
         match audit::last(phone.mac()) {
             Some(f) => fetch_line(&mut out, &f),
             None => out.extend_from_slice(b"never\n"),
@@ -158,7 +158,7 @@ fn show_phones(snap: &Snapshot) -> Vec<u8> {
 fn secrets_of(snap: &Snapshot) -> Secrets {
     let mut secrets = Secrets::default();
     for phone in &snap.phones {
-        for line in &phone.lines {
+        for line in phone.lines() {
             for (k, v) in line.vars.iter() {
                 if is_secret(k) {
                     secrets.add(v);
