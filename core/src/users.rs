@@ -191,12 +191,7 @@ impl<'d> UserReader<'d> {
     /// The packed users as variable lists, with the defaults applied.
     pub fn unpack(&self, packed: PackBuilder) -> Vec<Vars> {
         let pack = packed.finish(self.names.clone());
-        pack.lists()
-            .map(|mut v| {
-                v.push_defaults(&self.shared_defaults);
-                v
-            })
-            .collect()
+        pack.lists_with_defaults(&self.shared_defaults).collect()
     }
 }
 
@@ -294,6 +289,9 @@ mod tests {
         assert_eq!(got[1].find("USERNAME"), Some(&b"bob"[..]));
         assert_eq!(got[1].find("PROFILE"), Some(&b"snom"[..]));
         assert_eq!(got[1].find("VOICEMAIL_EXTEN"), Some(&b"8500"[..]));
+        // The defaults it does not override, once each.
+        assert_eq!(got[1].find("EXTENSION_LENGTH"), Some(&b"4"[..]));
+        assert_eq!(got[1].len(), 7);
     }
 
     #[test]

@@ -232,6 +232,31 @@ impl Pack {
             ..Vars::default()
         })
     }
+
+    /// [`Pack::lists`], each with `defaults` pushed (see [`Vars::push_defaults`]). Which of
+    /// the pack's names the defaults have is found once: a list is then told apart by the
+    /// numbers of its names (a lookup of each default in each of 100,000 lists cost 6 ms).
+    pub fn lists_with_defaults<'a>(
+        self: &'a Arc<Self>,
+        defaults: &'a Arc<[Pair]>,
+    ) -> impl ExactSizeIterator<Item = Vars> + 'a {
+        let defaulted: Vec<bool> = (self.names.iter())
+            .map(|n| defaults.iter().any(|(k, _)| same(k, n)))
+            .collect();
+        self.lists().map(move |mut v| {
+            let overridden = (v.base.as_ref()).is_some_and(|b| {
+                let (first, end) = b.entries();
+                self.entries[first..end]
+                    .iter()
+                    .any(|&(name, _)| defaulted[name as usize])
+            });
+            match overridden {
+                false => v.shared = Some(defaults.clone()),
+                true => v.push_defaults(defaults),
+            }
+            v
+        })
+    }
 }
 
 /// A name's slot in [`Pack::slots`]: four bits of its length, four of its first byte.
