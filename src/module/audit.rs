@@ -24,16 +24,52 @@ const MAX_TEXT: usize = 200;
 pub struct Fetch {
     /// Seconds since the epoch.
     pub at: i64,
-    pub uri: Vec<u8>,
-    pub client: String,
-    pub user_agent: String,
-    /// Vendor and model, and firmware, from the User-Agent (empty when not recognised).
-    pub model: String,
-    pub firmware: String,
+    /// The URI, the client's address, the User-Agent, vendor and model, and firmware (the
+    /// last two from the User-Agent, empty when not recognised), one after the other: one
+    /// allocation per record, not five (every dynamic file served makes a record).
+    text: Box<[u8]>,
+    /// Where each of `text`'s parts ends.
+    ends: [u16; 5],
     pub tls: bool,
     pub status: u16,
     /// For a PUT: the bytes stored (0 when refused).
     pub upload: Option<u64>,
+}
+
+impl Fetch {
+    fn part(&self, i: usize) -> &[u8] {
+        let start = match i {
+            0 => 0,
+            _ => usize::from(self.ends[i - 1]),
+        };
+        &self.text[start..usize::from(self.ends[i])]
+    }
+
+    /// Parts 1 to 4 are made of text (see [`made`]).
+    fn text_part(&self, i: usize) -> &str {
+        std::str::from_utf8(self.part(i)).unwrap_or_default()
+    }
+
+    pub fn uri(&self) -> &[u8] {
+        self.part(0)
+    }
+
+    pub fn client(&self) -> &str {
+        self.text_part(1)
+    }
+
+    pub fn user_agent(&self) -> &str {
+        self.text_part(2)
+    }
+
+    /// "Vendor Model" as the User-Agent gave them.
+    pub fn model(&self) -> &str {
+        self.text_part(3)
+    }
+
+    pub fn firmware(&self) -> &str {
+        self.text_part(4)
+    }
 }
 
 /// Lower-case MAC to its last fetches.
@@ -49,13 +85,22 @@ fn cut(s: &[u8]) -> &[u8] {
     &s[..s.len().min(MAX_TEXT)]
 }
 
+/// [`cut`] for text, at a character's start.
+fn cut_text(s: &str) -> &str {
+    let mut end = s.len().min(MAX_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with `status`.
 pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16, agent: Option<&UserAgent>) {
     let fetch = made(req, uri, status, agent, None);
     fetch_event(
         &fetch.seen(mac),
-        fetch.model.as_bytes(),
-        fetch.firmware.as_bytes(),
+        fetch.model().as_bytes(),
+        fetch.firmware().as_bytes(),
     );
     keep(mac, fetch);
 }
@@ -74,21 +119,12 @@ impl Fetch {
     fn seen<'a>(&'a self, mac: &'a [u8]) -> Seen<'a> {
         Seen {
             mac,
-            uri: &self.uri,
-            client: self.client.as_bytes(),
-            user_agent: self.user_agent.as_bytes(),
+            uri: self.uri(),
+            client: self.part(1),
+            user_agent: self.part(2),
             tls: self.tls,
             status: self.status,
         }
-    }
-}
-
-/// "Vendor Model" as the User-Agent gave them.
-fn model_of(agent: &UserAgent) -> String {
-    let both = format!("{} {}", agent.vendor, agent.model);
-    match both.trim() {
-        t if t.len() == both.len() => both,
-        t => t.to_owned(),
     }
 }
 
@@ -102,14 +138,44 @@ fn made(
     let at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let user_agent = req.header("User-Agent").unwrap_or_default();
+    let client = req.client_address().unwrap_or_default();
+    let user_agent = String::from_utf8_lossy(cut(req.header("User-Agent").unwrap_or_default()));
+    let (vendor, model, firmware) = match agent {
+        Some(a) => (a.vendor, cut_text(&a.model), cut_text(&a.firmware)),
+        None => ("", "", ""),
+    };
+    // "Vendor Model", unless one of them is missing.
+    let space: &str = match vendor.is_empty() || model.is_empty() {
+        true => "",
+        false => " ",
+    };
+    let parts: [&[u8]; 7] = [
+        cut(uri),
+        client.as_bytes(),
+        user_agent.as_bytes(),
+        vendor.as_bytes(),
+        space.as_bytes(),
+        model.as_bytes(),
+        firmware.as_bytes(),
+    ];
+    let mut text = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut ends = [0u16; 5];
+    for (i, part) in parts.iter().enumerate() {
+        text.extend_from_slice(part);
+        // Parts 3 to 5 are one (vendor and model). Every part is bounded (MAX_TEXT, three
+        // bytes a character for the User-Agent read as UTF-8, an address): the total
+        // fits.
+        let end = u16::try_from(text.len()).unwrap_or(u16::MAX);
+        match i {
+            0..=2 => ends[i] = end,
+            3 | 4 => {}
+            _ => ends[i - 2] = end,
+        }
+    }
     Fetch {
         at,
-        uri: cut(uri).to_vec(),
-        client: req.client_address().unwrap_or_default(),
-        user_agent: String::from_utf8_lossy(cut(user_agent)).into_owned(),
-        model: agent.map(model_of).unwrap_or_default(),
-        firmware: agent.map(|a| a.firmware.clone()).unwrap_or_default(),
+        text: text.into_boxed_slice(),
+        ends,
         tls: req.is_tls(),
         status,
         upload,

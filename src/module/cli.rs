@@ -114,19 +114,19 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
         "{}  {}  {} {}  ",
         httpdate::format(f.at),
         f.status,
-        f.client,
+        f.client(),
         if f.tls { "tls" } else { "plain" }
     );
     if f.upload.is_some() {
         out.extend_from_slice(b"PUT ");
     }
-    out.extend_from_slice(&f.uri);
+    out.extend_from_slice(f.uri());
     if let Some(size) = f.upload {
         let _ = write!(out, " ({size} bytes)");
     }
-    let _ = write!(out, "  \"{}\"", f.user_agent.escape_debug());
-    if !f.model.is_empty() {
-        let _ = write!(out, " ({} {})", f.model, f.firmware);
+    let _ = write!(out, "  \"{}\"", f.user_agent().escape_debug());
+    if !f.model().is_empty() {
+        let _ = write!(out, " ({} {})", f.model(), f.firmware());
     }
     out.push(b'\n');
 }
