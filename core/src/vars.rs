@@ -240,11 +240,13 @@ impl Pack {
         self: &'a Arc<Self>,
         defaults: &'a Arc<[Pair]>,
     ) -> impl ExactSizeIterator<Item = Vars> + 'a {
-        let defaulted: Vec<bool> = (self.names.iter())
+        let defaulted: Vec<bool> = self
+            .names
+            .iter()
             .map(|n| defaults.iter().any(|(k, _)| same(k, n)))
             .collect();
         self.lists().map(move |mut v| {
-            let overridden = (v.base.as_ref()).is_some_and(|b| {
+            let overridden = v.base.as_ref().is_some_and(|b| {
                 let (first, end) = b.entries();
                 self.entries[first..end]
                     .iter()

@@ -31,9 +31,9 @@ impl Drop for AstConfig {
     }
 }
 
-// SAFETY: an AstConfig is the only handle to its configuration, which is plain memory with
-// no tie to the thread that loaded it: destroying it on another thread is what Asterisk
-// does with any configuration it hands between threads.
+// SAFETY: an AstConfig is the only handle to its configuration: memory that
+// ast_config_destroy frees, tied to no thread (nothing thread-local, no lock held). Moved
+// to another thread, it is used there alone.
 unsafe impl Send for AstConfig {}
 
 /// The thread destroying a configuration already read, if one was started.

@@ -70,6 +70,18 @@ impl Fetch {
     pub fn firmware(&self) -> &str {
         self.text_part(4)
     }
+
+    /// What the AMI event of this record tells.
+    fn seen<'a>(&'a self, mac: &'a [u8]) -> Seen<'a> {
+        Seen {
+            mac,
+            uri: self.uri(),
+            client: self.part(1),
+            user_agent: self.part(2),
+            tls: self.tls,
+            status: self.status,
+        }
+    }
 }
 
 /// Lower-case MAC to its last fetches.
@@ -112,20 +124,6 @@ pub fn record_upload(req: &Request, mac: &[u8], uri: &[u8], status: u16, size: u
     let fetch = made(req, uri, status, agent.as_ref(), Some(size));
     upload_event(&fetch.seen(mac), size);
     keep(mac, fetch);
-}
-
-impl Fetch {
-    /// What the AMI event of this record tells.
-    fn seen<'a>(&'a self, mac: &'a [u8]) -> Seen<'a> {
-        Seen {
-            mac,
-            uri: self.uri(),
-            client: self.part(1),
-            user_agent: self.part(2),
-            tls: self.tls,
-            status: self.status,
-        }
-    }
 }
 
 fn made(
