@@ -116,6 +116,7 @@ fn main() {
     cc::Build::new()
         .file("csrc/pp_glue.c")
         .file("csrc/pp_watch.c")
+        .file("csrc/pp_backlog.c")
         .define("PP_BUILD_ID", format!("\"{id}\"").as_str())
         .include(&ours)
         .include(&include)

@@ -123,6 +123,8 @@ int pp_http_link(void);
 void pp_http_unlink(void);
 /* How many requests are inside the HTTP callback right now. */
 int pp_http_in_flight(void);
+/* The socket of the session's connection, or -1. */
+int pp_session_fd(struct ast_tcptls_session_instance *ser);
 /* The local address of the connection, family 4 (4 bytes) or 6 (16 bytes), and port. */
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
 	int *port);
@@ -193,6 +195,10 @@ void pp_http_body_status(struct ast_tcptls_session_instance *ser, int ok);
 int pp_http_continue(struct ast_tcptls_session_instance *ser);
 /* The connection closes after the answer (an unread body is then never read). */
 void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser);
+/* The listening socket the connection `conn_fd` came in on (csrc/pp_backlog.c): its
+ * backlog raised to `backlog` if lower (1), left as it is (0), or not found (-1); `before`
+ * gets its backlog as found. */
+int pp_raise_backlog(int conn_fd, int backlog, int *before);
 /* inotify (csrc/pp_watch.c). A new non-blocking instance, or -1. */
 int pp_watch_open(void);
 /* Watches a directory for changes to its entries and itself: 1 when watched, 0 when it

@@ -224,6 +224,21 @@ impl<'a> Request<'a> {
         endpoint(res, family, buf, port).map(|(ip, port)| (ip.to_canonical(), port))
     }
 
+    /// Raises the backlog of the listening socket this request's connection came in on to
+    /// `backlog`, unless it is that already: the backlog it had, and whether it was raised.
+    /// None when the socket cannot be found (a systemd-activated one may be another
+    /// process's).
+    pub fn raise_listen_backlog(&self, backlog: u32) -> Option<(u32, bool)> {
+        // SAFETY: ser is the live session.
+        let fd = unsafe { sys::pp_session_fd(self.ser) };
+        let mut before: c_int = 0;
+        let wanted = c_int::try_from(backlog).unwrap_or(c_int::MAX);
+        // SAFETY: fd is the session's socket (or -1, which the glue refuses); before is an
+        // out-pointer.
+        let res = unsafe { sys::pp_raise_backlog(fd, wanted, &mut before) };
+        (res >= 0).then(|| (u32::try_from(before).unwrap_or(0), res == 1))
+    }
+
     /// The local port of the connection (0 when unknown).
     pub fn local_port(&self) -> u16 {
         self.local().map_or(0, |(_, port)| port)
