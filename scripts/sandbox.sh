@@ -27,6 +27,8 @@ need_host_packages() {
         || missing+=(libclang-dev)
     command -v cc >/dev/null 2>&1 || missing+=(gcc)
     command -v make >/dev/null 2>&1 || missing+=(make)
+    # The tests read listening sockets' backlogs with ss.
+    command -v ss >/dev/null 2>&1 || missing+=(iproute2)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" != 0 ]; then
             say "missing host packages: ${missing[*]} (run as root, or install them)"

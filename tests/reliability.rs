@@ -336,3 +336,51 @@ fn stock_module_tells_dual_stack_clients_0_0_0_0() {
     println!("stock module on [::], IPv4 client: {:?}", r.text());
     assert!(r.text().contains("|0.0.0.0|"), "{}", r.text());
 }
+
+/// The backlog of the listening socket of `ast`'s HTTP server, as the kernel has it (`ss`:
+/// a listening socket's Send-Q is its backlog).
+fn listen_backlog(ast: &Asterisk) -> Option<u32> {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{}", ast.port)])
+        .output()
+        .expect("ss (iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.split_whitespace().nth(2).and_then(|q| q.parse().ok()))
+}
+
+/// Asterisk listens with a backlog of 10: a building's phones connecting at once overflow
+/// it and wait for TCP retries. The first request raises it (`http_backlog`, 512 unless
+/// set), and `http_backlog = 0` leaves it alone.
+#[test]
+fn the_http_accept_backlog_is_raised_for_phones_booting_at_once() {
+    let instance = |general: &str| {
+        Builder::new(Impl::Rust)
+            .conf(
+                "phoneprov.conf",
+                format!("[general]\ndefault_profile = p\n{general}\n[p]\n${{MAC}}.cfg => t.cfg\n"),
+            )
+            .conf("users.conf", users(1))
+            .file("t.cfg", "${USERNAME}")
+            .start()
+    };
+    let url = "/phoneprov/000000000000.cfg";
+    let raised = instance("");
+    assert_eq!(listen_backlog(&raised), Some(10));
+    assert_eq!(raised.get(url).text(), "u0");
+    assert_eq!(listen_backlog(&raised), Some(512));
+    assert!(
+        raised.log_has("accept backlog raised from 10 to 512"),
+        "{}",
+        raised.log()
+    );
+
+    let set = instance("http_backlog = 100\n");
+    assert_eq!(set.get(url).text(), "u0");
+    assert_eq!(listen_backlog(&set), Some(100));
+
+    let off = instance("http_backlog = 0\n");
+    assert_eq!(off.get(url).text(), "u0");
+    assert_eq!(listen_backlog(&off), Some(10));
+    assert!(!off.log_has("accept backlog"), "{}", off.log());
+}

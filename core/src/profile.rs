@@ -68,7 +68,15 @@ pub struct Settings {
     pub upload_max: Option<u64>,
     /// Dynamic lookup mode, when `users_realtime` is set.
     pub realtime: Option<RealtimeOptions>,
+    /// `http_backlog`: the accept backlog the HTTP server's listening socket is raised to
+    /// (0: left as Asterisk made it).
+    pub http_backlog: u32,
 }
+
+/// Asterisk listens with a backlog of 10: a building's phones connecting at once overflow
+/// it, and those whose handshake is dropped wait for TCP to retry (a second or more). The
+/// kernel caps it at net.core.somaxconn.
+pub const DEFAULT_HTTP_BACKLOG: u32 = 512;
 
 /// A parsed `phoneprov.conf`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -307,6 +315,7 @@ impl Config {
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| b"5060".to_vec()),
             default_profile: get("default_profile"),
+            http_backlog: DEFAULT_HTTP_BACKLOG,
             ..Settings::default()
         };
         let mut settings = settings;
@@ -318,6 +327,21 @@ impl Config {
                 match parse_size(value) {
                     Some(n) => settings.upload_max = Some(n),
                     None => diags.push(bad_size(&where_, value)),
+                }
+            } else if key.eq_ignore_ascii_case(b"http_backlog") {
+                match std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                {
+                    Some(n) if n <= u32::from(u16::MAX) => settings.http_backlog = n,
+                    _ => diags.push(Diag::new(
+                        Level::Error,
+                        format!(
+                            "{where_}: http_backlog = '{}' is not a number from 0 to 65535 - \
+                             using {DEFAULT_HTTP_BACKLOG}",
+                            lossy(value)
+                        ),
+                    )),
                 }
             } else if !settings.access.take(&where_, key, value, &mut diags)
                 && !realtime.take(&where_, key, value, &mut diags)
@@ -452,6 +476,23 @@ mod tests {
         assert!(header_safe(b"text/xml; charset=ISO-8859-1\t\xe9"));
         assert!(!header_safe(b"text/xml\r\nSet-Cookie: x"));
         assert!(!header_safe(b"a\x7f"));
+    }
+
+    #[test]
+    fn http_backlog_defaults_and_bad_values_are_refused() {
+        let backlog = |v: Option<&str>| {
+            let general: Vec<(&str, &str)> = [("default_profile", "p")]
+                .into_iter()
+                .chain(v.map(|v| ("http_backlog", v)))
+                .collect();
+            let (c, diags) = Config::parse(&conf(vec![Category::new("general", &general)]));
+            (c.settings.http_backlog, diags.len())
+        };
+        assert_eq!(backlog(None), (DEFAULT_HTTP_BACKLOG, 0));
+        assert_eq!(backlog(Some(" 2048 ")), (2048, 0));
+        assert_eq!(backlog(Some("0")), (0, 0));
+        assert_eq!(backlog(Some("65536")), (DEFAULT_HTTP_BACKLOG, 1));
+        assert_eq!(backlog(Some("lots")), (DEFAULT_HTTP_BACKLOG, 1));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::ffi::log;
 use crate::module::access::Admission;
 use crate::module::metrics::{self, Kind};
 use crate::module::realtime::{self, Lookup};
-use crate::module::{access, dynamic, state, statics, tokens, uploads};
+use crate::module::{access, backlog, dynamic, state, statics, tokens, uploads};
 use std::sync::Arc;
 
 use phoneprov_core::bytes::lossy;
@@ -111,6 +111,7 @@ fn route_and_answer(req: &Request) -> Option<Kind> {
         not_found(req, &uri);
         return None;
     };
+    backlog::ensure(req, snap.config.settings.http_backlog);
     // Routes first: an upload never stands in for a file served here.
     let Some(res) = snap.resolve(&uri) else {
         let target = snap

@@ -5,6 +5,7 @@
 
 mod access;
 mod audit;
+mod backlog;
 pub mod cli;
 mod dynamic;
 mod filecache;
@@ -104,6 +105,7 @@ pub fn unload() -> bool {
     templates::clear();
     statics::clear();
     watch::clear();
+    backlog::forget();
     funcs::clear();
     audit::clear();
     tokens::clear();
@@ -120,6 +122,7 @@ pub fn reload() -> bool {
             // Phones are looked up again with the new profiles.
             realtime::flush();
             watch::forget();
+            backlog::forget();
             true
         }
         Err(why) => {
