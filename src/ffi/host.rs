@@ -1,9 +1,9 @@
 //! The Asterisk side of the core's [`Host`] trait, and small host facts (data directory,
 //! interface addresses, CLI output).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::net::Ipv4Addr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -111,9 +111,18 @@ pub fn fully_booted() -> bool {
 
 /// A configured file name as a path below `AST_DATA_DIR/phoneprov/` (a leading `/` does not
 /// make it absolute: the C module appends names to that directory too).
+/// Made by hand rather than by `Path::join` (which cost ~0.6 us per dynamic fetch): the
+/// name, its leading slashes dropped, is relative, so joining is appending after a `/`.
 pub fn data_file(name: &[u8]) -> PathBuf {
     let start = name.iter().position(|&b| b != b'/').unwrap_or(name.len());
-    phoneprov_dir().join(OsStr::from_bytes(&name[start..]))
+    let dir = phoneprov_dir().as_os_str().as_bytes();
+    let mut path = Vec::with_capacity(dir.len() + 1 + name.len() - start);
+    path.extend_from_slice(dir);
+    if !dir.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(&name[start..]);
+    PathBuf::from(OsString::from_vec(path))
 }
 
 /// The IPv4 address of a network interface.
