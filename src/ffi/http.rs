@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 
 use super::{cstring, owned, sys};
 use phoneprov_core::body::BodySource;
+use phoneprov_core::server::dotted;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -178,7 +179,7 @@ impl<'a> Request<'a> {
     /// IPv6 one may carry a scope, which only Asterisk's printing shows.
     pub fn client_address(&self) -> Option<String> {
         if let Some((IpAddr::V4(v4), _)) = self.remote() {
-            return Some(v4.to_string());
+            return Some(dotted(v4));
         }
         let mut buf = [0 as std::ffi::c_char; 64];
         // SAFETY: ser is the live session; buf is writable for its length, and the glue
