@@ -4,8 +4,9 @@
 
 use std::fs::{self, Metadata};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -46,8 +47,14 @@ struct Entry<T> {
 /// over rather than grow.
 const MAX_ENTRIES: usize = 1024;
 
-/// Fx, not SipHash: looked up on every request, keyed by paths of the configuration.
-type Map<T> = FxHashMap<PathBuf, Entry<T>>;
+/// Fx, not SipHash: looked up on every request, keyed by paths of the configuration. Keyed
+/// by the path's bytes: a `Path` hashes component by component. (Two spellings of one file
+/// would be two entries, each checked on its own.)
+type Map<T> = FxHashMap<Box<[u8]>, Entry<T>>;
+
+fn key(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
 
 /// A file as it is now: kept, or too large to keep (its metadata, for the caller to read
 /// it itself).
@@ -119,14 +126,14 @@ impl<T> FileCache<T> {
             value: value.clone(),
             checked: AtomicU64::new(count),
         };
-        map.insert(path.to_owned(), entry);
+        map.insert(key(path).into(), entry);
         Ok(Found::Kept(stamp, value))
     }
 
     /// What is known of the kept copy of `path` without looking at the file.
     fn check(&self, path: &Path) -> Check<T> {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(e) = map.as_ref().and_then(|m| m.get(path)) else {
+        let Some(e) = map.as_ref().and_then(|m| m.get(key(path))) else {
             return Check::Unknown;
         };
         match e.checked.load(Ordering::Relaxed) {
@@ -139,7 +146,7 @@ impl<T> FileCache<T> {
     /// The kept copy of `path` if it is of `stamp`, now known unchanged at `count`.
     fn confirm(&self, path: &Path, stamp: Stamp, count: u64) -> Option<Arc<T>> {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-        let e = map.as_ref()?.get(path).filter(|e| e.stamp == stamp)?;
+        let e = map.as_ref()?.get(key(path)).filter(|e| e.stamp == stamp)?;
         e.checked.store(count, Ordering::Relaxed);
         Some(e.value.clone())
     }
