@@ -117,6 +117,7 @@ fn main() {
         .file("csrc/pp_glue.c")
         .file("csrc/pp_watch.c")
         .file("csrc/pp_backlog.c")
+        .file("csrc/pp_capture.c")
         .define("PP_BUILD_ID", format!("\"{id}\"").as_str())
         .include(&ours)
         .include(&include)

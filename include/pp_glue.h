@@ -171,11 +171,14 @@ int pp_function_exists(const char *name);
 void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,
 	int static_content);
-/* Sends an answer as ast_http_send would, rendered by it into a stand-in and copied to the
- * connection in one write: with body NULL (a 304) without any Content-Length; else with the
- * body's length and the body, which may hold NUL bytes. */
+/* Sends an answer as ast_http_send would, rendered by it into a stand-in (csrc/pp_capture.c)
+ * and copied to the connection in one write: with body NULL (a 304) without any
+ * Content-Length; else with the body's length and the body, which may hold NUL bytes. */
 void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len);
+/* Closes the stand-ins kept for pp_http_send_captured (on unload, once no answer is being
+ * written). */
+void pp_http_captures_clear(void);
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
 

@@ -311,6 +311,97 @@ fn small_binary_files_are_served_whole_from_memory_and_keep_the_connection() {
     }
 }
 
+/// The pipes the process holds (the module keeps a few to render binary answers).
+fn pipes(ast: &Asterisk) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", ast.pid()))
+        .expect("the process's descriptors")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("pipe:"))
+        .count()
+}
+
+#[test]
+fn binary_answers_from_many_connections_stay_whole_and_unload_closes_their_pipes() {
+    use std::io::Write;
+    let binary: Vec<u8> = (0..4096u32).map(|i| (i * 13 % 256) as u8).collect();
+    let mut ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => logo.bin,application/octet-stream\n",
+        )
+        .file("logo.bin", binary.clone())
+        .start();
+    let before = pipes(&ast);
+    let etag = ast
+        .get("/phoneprov/logo.bin")
+        .header("ETag")
+        .expect("ETag")
+        .to_string();
+    // Each connection mixes a 200, a HEAD and a 304; every other one ends with a request
+    // asking to close: an answer that closes its connection must not hand a closed pipe to
+    // the next one.
+    std::thread::scope(|scope| {
+        for t in 0..12 {
+            let (ast, binary, etag) = (&ast, &binary, &etag);
+            scope.spawn(move || {
+                for round in 0..5 {
+                    let mut s = std::net::TcpStream::connect(ast.addr()).expect("connect");
+                    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                        .expect("timeout");
+                    for step in 0..4 {
+                        let (method, extra) = match (step + t + round) % 3 {
+                            0 => ("GET", String::new()),
+                            1 => ("HEAD", String::new()),
+                            _ => ("GET", format!("If-None-Match: {etag}\r\n")),
+                        };
+                        let closing = step == 3 && round % 2 == 1;
+                        let close = if closing { "Connection: close\r\n" } else { "" };
+                        write!(
+                            s,
+                            "{method} /phoneprov/logo.bin HTTP/1.1\r\nHost: x\r\n{extra}{close}\r\n"
+                        )
+                        .expect("send");
+                        let r = if method == "HEAD" || !extra.is_empty() {
+                            let mut head = Vec::new();
+                            let mut byte = [0u8; 1];
+                            while !head.ends_with(b"\r\n\r\n") {
+                                use std::io::Read;
+                                assert_eq!(s.read(&mut byte).expect("read"), 1, "closed");
+                                head.push(byte[0]);
+                            }
+                            common::parse_response(&head).expect("head")
+                        } else {
+                            read_framed(&mut s)
+                        };
+                        match (method, extra.is_empty()) {
+                            ("HEAD", _) => {
+                                assert_eq!(r.status, 200);
+                                assert_eq!(r.header("Content-Length"), Some("4096"));
+                            }
+                            (_, true) => assert_eq!((r.status, &r.body), (200, binary)),
+                            _ => assert_eq!((r.status, r.header("Content-Length")), (304, None)),
+                        }
+                        assert_eq!(r.header("Connection").is_some(), closing, "{method}");
+                    }
+                }
+            });
+        }
+    });
+    // A few pipes are kept for the next answers, never one per answer or per connection.
+    let kept = pipes(&ast) - before;
+    assert!(
+        kept > 0 && kept <= 2 * 12,
+        "{kept} pipes kept after 240 answers"
+    );
+    assert!(ast
+        .cli("module unload res_phoneprov.so")
+        .contains("Unloaded"));
+    assert_eq!(pipes(&ast), before, "pipes left open after unload");
+    assert!(ast.cli("module load res_phoneprov.so").contains("Loaded"));
+    assert_eq!(ast.get("/phoneprov/logo.bin").body, binary);
+    ast.stop();
+}
+
 #[test]
 fn show_status_counts_phones_and_splits_the_last_reload() {
     let users = |n: usize| -> String {

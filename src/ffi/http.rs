@@ -353,6 +353,13 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Closes the pipes kept to render answers through Asterisk (see `send_binary`). Called once
+/// no request is in the handler: a pipe in use is never taken from under its answer.
+pub fn release_stand_ins() {
+    // SAFETY: the glue locks its pool; nothing is borrowed.
+    unsafe { sys::pp_http_captures_clear() }
+}
+
 /// A request's body as the core's body reader reads it: straight from the connection,
 /// never past the body.
 pub struct BodyReader<'r> {

@@ -106,6 +106,7 @@ pub fn unload() -> bool {
     statics::clear();
     watch::clear();
     backlog::forget();
+    crate::ffi::http::release_stand_ins();
     funcs::clear();
     audit::clear();
     tokens::clear();
