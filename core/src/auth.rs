@@ -6,13 +6,15 @@
 //! MD5 and SHA-256 come from RustCrypto's `md-5` and `sha2`, HMAC from its `hmac`: small,
 //! widely used, audited crates, rather than hand-written hashes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::Sha256;
 
 use std::borrow::Cow;
+
+use crate::fxhash::FxHashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
@@ -107,24 +109,67 @@ impl Credentials<'_> {
     }
 }
 
+/// RFC 9110 token characters, a bit per byte value.
+const TCHAR: [u64; 4] = {
+    let mut t = [0u64; 4];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric()
+            || matches!(c, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'..=b'`' | b'|' | b'~')
+        {
+            t[b / 64] |= 1 << (b % 64);
+        }
+        b += 1;
+    }
+    t
+};
+
+#[inline(always)]
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b >> 6)] >> (b & 63) & 1 == 1
 }
 
-/// An auth-param: its name as sent, and its value.
-type Param<'a> = (&'a [u8], Cow<'a, [u8]>);
+/// The first `"` or `\` of `s`, eight bytes at a time: quoted values (the nonce, the
+/// response) are most of a header that comes with every authenticated request.
+fn quote_or_escape(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    // The lowest byte of `w` equal to `b` has its high bit set (bytes above it may too).
+    let equal = |w: u64, b: u8| {
+        let x = w ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let mut words = s.chunks_exact(8);
+    for (i, word) in words.by_ref().enumerate() {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let m = equal(w, b'"') | equal(w, b'\\');
+        if m != 0 {
+            return Some(i * 8 + (m.trailing_zeros() / 8) as usize);
+        }
+    }
+    let rest = words.remainder();
+    let at = s.len() - rest.len();
+    rest.iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| at + p)
+}
 
-/// `name=value` pairs of an auth-param list (values unquoted, copied only when a quoted
-/// value holds an escape), None when malformed.
-fn params(mut s: &[u8]) -> Option<Vec<Param<'_>>> {
-    let mut out = Vec::new();
+/// Hands each `name=value` pair of an auth-param list to `each` (its name as sent, its
+/// value unquoted, copied only when a quoted value holds an escape); None when the list is
+/// malformed or `each` says None.
+fn params<'a>(
+    mut s: &'a [u8],
+    mut each: impl FnMut(&'a [u8], Cow<'a, [u8]>) -> Option<()>,
+) -> Option<()> {
+    let mut count = 0;
     loop {
         s = s.trim_ascii_start();
         while let [b',', rest @ ..] = s {
             s = rest.trim_ascii_start();
         }
         if s.is_empty() {
-            return Some(out);
+            return Some(());
         }
         let n = s.iter().position(|&b| !is_tchar(b)).unwrap_or(s.len());
         if n == 0 {
@@ -134,7 +179,7 @@ fn params(mut s: &[u8]) -> Option<Vec<Param<'_>>> {
         s = s[n..].trim_ascii_start();
         s = s.strip_prefix(b"=")?.trim_ascii_start();
         let value = if let [b'"', rest @ ..] = s {
-            let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+            let end = quote_or_escape(rest)?;
             if rest[end] == b'"' {
                 s = &rest[end + 1..];
                 Cow::Borrowed(&rest[..end])
@@ -163,13 +208,14 @@ fn params(mut s: &[u8]) -> Option<Vec<Param<'_>>> {
             s = &s[n..];
             v
         };
-        if out.len() >= 32 {
+        count += 1;
+        if count > 32 {
             return None;
         }
-        out.push((name, value));
+        each(name, value)?;
         s = s.trim_ascii_start();
         match s {
-            [] => return Some(out),
+            [] => return Some(()),
             [b',', rest @ ..] => s = rest,
             _ => return None,
         }
@@ -251,7 +297,7 @@ pub fn parse_authorization(header: &[u8]) -> Option<Credentials<'_>> {
         algorithm: Some(Algorithm::Md5),
         ..DigestResponse::default()
     };
-    for (name, value) in params(rest)? {
+    params(rest, |name, value| {
         let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
         let field = if is(b"username") {
             &mut d.username
@@ -279,15 +325,16 @@ pub fn parse_authorization(header: &[u8]) -> Option<Credentials<'_>> {
             } else {
                 None
             };
-            continue;
+            return Some(());
         } else if is(b"username*") || is(b"userhash") {
             // `username*` and hashed user names are not offered.
             return None;
         } else {
-            continue;
+            return Some(());
         };
         *field = value;
-    }
+        Some(())
+    })?;
     if d.username.is_empty() || d.nonce.is_empty() || d.response.is_empty() {
         return None;
     }
@@ -377,7 +424,8 @@ pub enum NonceCheck {
 /// was the largest part of Digest's cost per request). The tag keeps nonces unguessable.
 pub struct NonceTable {
     capacity: usize,
-    entries: HashMap<u64, Issued>,
+    /// By serial: ours, issued in sequence (a request's nonce is only looked up).
+    entries: FxHashMap<u64, Issued>,
     order: VecDeque<u64>,
 }
 
@@ -401,7 +449,7 @@ impl NonceTable {
     pub fn new(capacity: usize) -> Self {
         NonceTable {
             capacity: capacity.max(1),
-            entries: HashMap::new(),
+            entries: FxHashMap::default(),
             order: VecDeque::new(),
         }
     }
@@ -619,6 +667,32 @@ mod tests {
               nonce=\"n\", stale=true\r\n"
         );
         assert!(basic_challenge(b"r").ends_with(b"\r\n"));
+    }
+
+    #[test]
+    fn token_characters_and_quote_search() {
+        for b in 0..=255u8 {
+            let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), token, "byte {b}");
+        }
+        // Every position, in the words and in the tail, with bytes that differ from the
+        // needles by one bit (the word search must not take them for a match).
+        for len in 0..40 {
+            for at in 0..=len {
+                for needle in [b'"', b'\\'] {
+                    let mut s = vec![b'"' ^ 0x80; len];
+                    s.iter_mut().skip(1).step_by(2).for_each(|b| *b = b'\\' ^ 1);
+                    let want = (at < len).then(|| {
+                        s[at] = needle;
+                        at
+                    });
+                    if let Some(after) = s.get_mut(at + 1) {
+                        *after = b'"';
+                    }
+                    assert_eq!(quote_or_escape(&s), want, "len {len} at {at}");
+                }
+            }
+        }
     }
 
     #[test]
