@@ -124,14 +124,19 @@ fn missing_static_file_is_500_and_logged() {
     assert!(ast.log_has("configs/sip.cfg"), "{}", ast.log());
 }
 
-/// The inotify instances the process holds (Asterisk's own, and the module's once it
-/// keeps a file in memory).
-fn inotify_instances(ast: &Asterisk) -> usize {
+/// How many of the process's descriptors name something starting with `kind`.
+fn descriptors(ast: &Asterisk, kind: &str) -> usize {
     std::fs::read_dir(format!("/proc/{}/fd", ast.pid()))
         .expect("the process's descriptors")
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().contains("inotify"))
+        .filter(|target| target.to_string_lossy().starts_with(kind))
         .count()
+}
+
+/// The inotify instances the process holds (Asterisk's own, and the module's once it
+/// keeps a file in memory).
+fn inotify_instances(ast: &Asterisk) -> usize {
+    descriptors(ast, "anon_inode:inotify")
 }
 
 #[test]
@@ -313,11 +318,7 @@ fn small_binary_files_are_served_whole_from_memory_and_keep_the_connection() {
 
 /// The pipes the process holds (the module keeps a few to render binary answers).
 fn pipes(ast: &Asterisk) -> usize {
-    std::fs::read_dir(format!("/proc/{}/fd", ast.pid()))
-        .expect("the process's descriptors")
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().starts_with("pipe:"))
-        .count()
+    descriptors(ast, "pipe:")
 }
 
 #[test]
