@@ -24,7 +24,7 @@ fn start() -> (Asterisk, u16) {
 
 /// An instance whose AMI user holds `perm`.
 fn start_with(perm: &str) -> (Asterisk, u16) {
-    let port = ami::free_port();
+    let port = common::free_port();
     let ast = Builder::new(Impl::Rust)
         .conf("phoneprov.conf", PHONEPROV)
         .conf("users.conf", USERS)

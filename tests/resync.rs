@@ -137,7 +137,7 @@ impl Agent {
 
 #[test]
 fn resync_notifies_registered_phones_and_reports_the_others() {
-    let port = ami::free_port();
+    let port = common::free_port();
     let ast = start(port);
     let agent = Agent::new(&ast);
     agent.register("ep1");

@@ -32,7 +32,7 @@ fn token(ast: &Asterisk, args: &str) -> String {
 
 #[test]
 fn a_token_serves_once_then_410() {
-    let ast = start(ami::free_port());
+    let ast = start(common::free_port());
     let path = token(&ast, "abc123");
     assert!(!ast.cli("phoneprov show tokens").contains(&path[18..]));
     assert!(ast.cli("phoneprov show tokens").contains("valid"));
@@ -53,7 +53,7 @@ fn a_token_serves_once_then_410() {
 
 #[test]
 fn an_expired_token_is_410() {
-    let ast = start(ami::free_port());
+    let ast = start(common::free_port());
     let path = token(&ast, "abc123 1");
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(ast.get(&path).status, 410);
@@ -62,7 +62,7 @@ fn an_expired_token_is_410() {
 
 #[test]
 fn tokens_survive_reload_a_fresh_load_and_a_restart() {
-    let port = ami::free_port();
+    let port = common::free_port();
     let mut ast = start(port);
     let fourth = token(&ast, "abc123");
     let first = token(&ast, "abc123");
@@ -93,7 +93,7 @@ fn tokens_survive_reload_a_fresh_load_and_a_restart() {
 /// Many clients redeem the same token at once: exactly one gets the file.
 #[test]
 fn a_token_raced_by_many_clients_serves_once() {
-    let ast = start(ami::free_port());
+    let ast = start(common::free_port());
     for round in 0..5 {
         let path = token(&ast, "abc123");
         let statuses: Vec<u16> = std::thread::scope(|s| {

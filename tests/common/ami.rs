@@ -2,7 +2,7 @@
 //! [`manager_conf`], then log in as its user and send actions or wait for events.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::Asterisk;
@@ -10,14 +10,6 @@ use super::Asterisk;
 /// The AMI user of [`manager_conf`] and its password.
 pub const USER: &str = "reporter";
 pub const SECRET: &str = "rep0rter";
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// manager.conf enabling AMI on 127.0.0.1:`port` with one user allowed only `perm` (read and
 /// write), e.g. `reporting`.

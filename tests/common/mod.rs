@@ -67,11 +67,30 @@ pub fn our_module() -> PathBuf {
     m
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// Ports a database of this test process was given, kept out of [`free_port`]'s answers even
+/// while it is stopped: a test that stops its database expects connections to it refused,
+/// not held for 30 s by another test's Asterisk HTTP server bound to the port meanwhile.
+static RESERVED_PORTS: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+pub fn reserve_port(port: u16) {
+    let mut reserved = RESERVED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !reserved.contains(&port) {
+        reserved.push(port);
+    }
+}
+
+/// A port nobody listens on right now, and no database of this process was given.
+pub fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let reserved = RESERVED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+        if !reserved.contains(&port) {
+            return port;
+        }
+    }
 }
 
 /// A test's Asterisk, before it starts. In configuration files, `@SIP_ADDR@` becomes a

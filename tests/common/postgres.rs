@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{free_port, Builder};
+use super::{free_port, reserve_port, Builder};
 
 /// The database and role Asterisk uses; the role owns the database and its tables.
 pub const DATABASE: &str = "asterisk";
@@ -210,6 +210,7 @@ impl Postgres {
                 .output()
                 .expect("run pg_ctl");
             if out.status.success() {
+                reserve_port(port);
                 self.port = port;
                 self.running = true;
                 return;
