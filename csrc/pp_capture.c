@@ -55,8 +55,9 @@ static void stand_in_close(struct stand_in *s)
 	close(s->read_fd);
 }
 
-/* A pooled stand-in, else a new one. Never blocking: a head larger than the pipe holds
- * fails to be written instead. */
+/* A pooled stand-in, else a new one. Never blocking: with no time to wait, a write the pipe
+ * cannot take whole is cut short (ast_iostream_write would otherwise wait for a reader, and
+ * the reader is this thread); a cut head is refused below. */
 static int stand_in_take(struct stand_in *s)
 {
 	int ends[2];
@@ -78,6 +79,7 @@ static int stand_in_take(struct stand_in *s)
 		close(ends[1]);
 		return -1;
 	}
+	ast_iostream_set_timeout_inactivity(s->stream, 0);
 	return 0;
 }
 
