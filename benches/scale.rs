@@ -157,7 +157,7 @@ fn wrk_script(paths: &[String]) -> std::path::PathBuf {
 
 /// Requests/s and p99 (ms) of wrk over the script's paths; panics on any failure.
 fn wrk(ast: &Asterisk, script: &std::path::Path, conns: u32) -> (f64, f64) {
-    let run = wrk::run(ast, "/", conns, SECONDS, Some(script), true);
+    let run = wrk::run(ast, "/", conns, SECONDS, Some(script), &[], true);
     assert_eq!(run.failed, 0, "wrk saw failures: {run:?}");
     (run.rps, run.p99_ms)
 }

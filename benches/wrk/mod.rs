@@ -25,13 +25,14 @@ fn unit_value(s: &str, units: &[(&str, f64)]) -> f64 {
 
 /// wrk for `seconds` at `conns` connections on `path` of `ast` (with a Lua `script`, which
 /// chooses the paths itself); answers that are not 2xx count as failed when `expect_2xx`,
-/// socket errors always.
+/// socket errors always. `headers` ("Name: value") go with every request.
 pub fn run(
     ast: &Asterisk,
     path: &str,
     conns: u32,
     seconds: u32,
     script: Option<&Path>,
+    headers: &[&str],
     expect_2xx: bool,
 ) -> Run {
     let url = format!("http://127.0.0.1:{}{path}", ast.port);
@@ -46,6 +47,9 @@ pub fn run(
         ]);
     if let Some(script) = script {
         wrk.arg("-s").arg(script);
+    }
+    for h in headers {
+        wrk.args(["-H", h]);
     }
     let out = wrk.arg(&url).output().expect("wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
