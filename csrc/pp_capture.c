@@ -159,9 +159,12 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 
 	if (headers) {
 		hdrs = ast_str_create(strlen(headers) + 1);
-		if (hdrs) {
-			ast_str_set(&hdrs, 0, "%s", headers);
+		if (!hdrs) {
+			/* Without its headers (type, validators) the answer would mislead a cache. */
+			ast_http_error(ser, 500, "Server Error", "Out of memory");
+			return;
 		}
+		ast_str_set(&hdrs, 0, "%s", headers);
 	}
 	if (stand_in_take(&capture)) {
 		/* Degraded: a 304 with its Content-Length: 0 is still valid framing; a body that
@@ -200,22 +203,25 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 	}
 
 	if (!text) {
+		/* Nothing was written to the connection yet: an answer that says so, after which
+		 * Asterisk closes it (the head it rendered is lost). */
+		ast_http_request_close_on_completion(ser);
+		ast_http_error(ser, 500, "Server Error", "The answer could not be framed.");
+		return;
+	}
+	memcpy(text, head, size);
+	len = drop_header(text, size, "Content-Length:");
+	if (body && len >= 2 && !memcmp(text + len - 2, "\r\n", 2)) {
+		/* The head ends with its blank line: the length goes just before it. */
+		len -= 2;
+		len += sprintf(text + len, "Content-Length: %zu\r\n\r\n", body_len);
+		if (method != AST_HTTP_HEAD) {
+			memcpy(text + len, body, body_len);
+			len += body_len;
+		}
+	}
+	if (ast_iostream_write(conn, text, len) != (ssize_t) len) {
 		closing = 1;
-	} else {
-		memcpy(text, head, size);
-		len = drop_header(text, size, "Content-Length:");
-		if (body && len >= 2 && !memcmp(text + len - 2, "\r\n", 2)) {
-			/* The head ends with its blank line: the length goes just before it. */
-			len -= 2;
-			len += sprintf(text + len, "Content-Length: %zu\r\n\r\n", body_len);
-			if (method != AST_HTTP_HEAD) {
-				memcpy(text + len, body, body_len);
-				len += body_len;
-			}
-		}
-		if (ast_iostream_write(conn, text, len) != (ssize_t) len) {
-			closing = 1;
-		}
 	}
 	ast_free(text);
 	if (closing) {
