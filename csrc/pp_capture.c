@@ -158,13 +158,12 @@ void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, 
 	ast_http_body_discard(ser);
 
 	if (headers) {
-		hdrs = ast_str_create(strlen(headers) + 1);
+		hdrs = pp_str_from(headers, strlen(headers));
 		if (!hdrs) {
 			/* Without its headers (type, validators) the answer would mislead a cache. */
 			ast_http_error(ser, 500, "Server Error", "Out of memory");
 			return;
 		}
-		ast_str_set(&hdrs, 0, "%s", headers);
 	}
 	if (stand_in_take(&capture)) {
 		/* Degraded: a 304 with its Content-Length: 0 is still valid framing; a body that

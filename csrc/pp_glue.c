@@ -489,7 +489,7 @@ int pp_function_exists(const char *name)
 	return ast_custom_function_find(name) ? 1 : 0;
 }
 
-static struct ast_str *str_from(const char *data, size_t len)
+struct ast_str *pp_str_from(const char *data, size_t len)
 {
 	struct ast_str *s;
 
@@ -511,8 +511,8 @@ void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int statu
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,
 	int static_content)
 {
-	ast_http_send(ser, method, status, title, str_from(headers, headers ? strlen(headers) : 0),
-		str_from(body, body_len), fd, static_content);
+	ast_http_send(ser, method, status, title, pp_str_from(headers, headers ? strlen(headers) : 0),
+		pp_str_from(body, body_len), fd, static_content);
 }
 
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,

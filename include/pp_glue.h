@@ -96,6 +96,8 @@ struct ast_str *pp_global_var(const char *name);
 const char *pp_str_buffer(const struct ast_str *s);
 size_t pp_str_length(const struct ast_str *s);
 void pp_str_free(struct ast_str *s);
+/* A new ast_str holding len bytes of data (NULL for NULL data or out of memory). */
+struct ast_str *pp_str_from(const char *data, size_t len);
 
 /* A thread of the module's own (listed by `core show threads`) running pp_rs_run_task(task);
  * 0 on success. pp_thread_join waits for it to end. */
