@@ -5,10 +5,9 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{parse_response, Asterisk, Builder, Impl, Response};
+use common::{parse_response, read_head, Asterisk, Builder, Impl};
 
 const PHONEPROV: &str = "\
 [general]
@@ -153,30 +152,6 @@ fn clean_load_logs_nothing_and_every_function_is_documented() {
     assert_eq!(complaints(&ast), Vec::<String>::new());
 }
 
-/// Reads one answer that has no body (a 304) from a connection that stays open.
-fn read_head(s: &mut TcpStream) -> Response {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut byte).expect("read answer");
-        assert_eq!(
-            n,
-            1,
-            "connection closed after {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.push(byte[0]);
-    }
-    parse_response(&buf).expect("answer")
-}
-
-fn connect(ast: &Asterisk) -> TcpStream {
-    let s = TcpStream::connect(ast.addr()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s
-}
-
 #[test]
 fn not_modified_has_no_content_length_and_keeps_the_connection() {
     let ast = builder().start();
@@ -187,7 +162,7 @@ fn not_modified_has_no_content_length_and_keeps_the_connection() {
     let host = format!("Host: 127.0.0.1:{}\r\n", ast.port);
 
     for method in ["GET", "HEAD"] {
-        let mut s = connect(&ast);
+        let mut s = ast.connect();
         // Two conditional requests, one with a body to discard, then a plain one.
         let conditional =
             format!("{method} {path} HTTP/1.1\r\n{host}If-None-Match: {etag}\r\n\r\n");
@@ -217,7 +192,7 @@ fn not_modified_has_no_content_length_and_keeps_the_connection() {
     }
 
     // A client that asks to close is told so, and the connection ends after the 304.
-    let mut s = connect(&ast);
+    let mut s = ast.connect();
     let closing =
         format!("GET {path} HTTP/1.1\r\n{host}If-None-Match: {etag}\r\nConnection: close\r\n\r\n");
     s.write_all(closing.as_bytes()).expect("send");

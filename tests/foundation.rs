@@ -242,13 +242,7 @@ fn static_files_answer_conditional_gets_and_dynamic_files_are_not_stored() {
 /// Reads one answer framed by its Content-Length from a kept-alive connection.
 fn read_framed(s: &mut std::net::TcpStream) -> common::Response {
     use std::io::Read;
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).expect("read"), 1, "closed in the head");
-        buf.push(byte[0]);
-    }
-    let head = common::parse_response(&buf).expect("head");
+    let head = common::read_head(s);
     let len: usize = head
         .header("Content-Length")
         .expect("Content-Length")
@@ -299,9 +293,7 @@ fn small_binary_files_are_served_whole_from_memory_and_keep_the_connection() {
     assert_eq!((not_modified.status, not_modified.body.len()), (304, 0));
 
     // Three answers on one connection: each framed exactly, the connection kept open.
-    let mut s = std::net::TcpStream::connect(ast.addr()).expect("connect");
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
+    let mut s = ast.connect();
     for path in ["logo.bin", "t.txt", "logo.bin"] {
         write!(s, "GET /phoneprov/{path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
         let r = read_framed(&mut s);
@@ -346,9 +338,7 @@ fn binary_answers_from_many_connections_stay_whole_and_unload_closes_their_pipes
             let (ast, binary, etag) = (&ast, &binary, &etag);
             scope.spawn(move || {
                 for round in 0..5 {
-                    let mut s = std::net::TcpStream::connect(ast.addr()).expect("connect");
-                    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                        .expect("timeout");
+                    let mut s = ast.connect();
                     for step in 0..4 {
                         let (method, extra) = match (step + t + round) % 3 {
                             0 => ("GET", String::new()),
@@ -363,14 +353,7 @@ fn binary_answers_from_many_connections_stay_whole_and_unload_closes_their_pipes
                         )
                         .expect("send");
                         let r = if method == "HEAD" || !extra.is_empty() {
-                            let mut head = Vec::new();
-                            let mut byte = [0u8; 1];
-                            while !head.ends_with(b"\r\n\r\n") {
-                                use std::io::Read;
-                                assert_eq!(s.read(&mut byte).expect("read"), 1, "closed");
-                                head.push(byte[0]);
-                            }
-                            common::parse_response(&head).expect("head")
+                            common::read_head(&mut s)
                         } else {
                             read_framed(&mut s)
                         };

@@ -408,6 +408,24 @@ pub fn parse_response(buf: &[u8]) -> std::io::Result<Response> {
     })
 }
 
+/// Reads one answer's head (status line and headers) from a connection that stays open,
+/// byte by byte so that nothing of the body or of the next answer is taken.
+pub fn read_head(s: &mut TcpStream) -> Response {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut byte).expect("read answer");
+        assert_eq!(
+            n,
+            1,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.push(byte[0]);
+    }
+    parse_response(&buf).expect("answer")
+}
+
 impl Asterisk {
     pub fn addr(&self) -> SocketAddr {
         let ip: std::net::IpAddr = match self.bindaddr.as_str() {
@@ -416,6 +434,15 @@ impl Asterisk {
             a => a.parse().expect("bindaddr is an address"),
         };
         SocketAddr::new(ip, self.port)
+    }
+
+    /// A connection to the HTTP port for requests written by hand, reads giving up after
+    /// 10 s.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr()).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
     }
 
     /// The HTTP port at another local address (for listeners on 0.0.0.0 or ::).
