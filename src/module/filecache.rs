@@ -82,13 +82,13 @@ impl<T> FileCache<T> {
         }
     }
 
-    /// The file at `path` as `build` made it from its bytes, from memory when the file
-    /// has not changed; a file `keep` refuses (by its metadata) is not read.
+    /// The file at `path` as `build` made it from its bytes and stamp, from memory when the
+    /// file has not changed; a file `keep` refuses (by its metadata) is not read.
     pub fn get(
         &self,
         path: &Path,
         keep: impl Fn(&Metadata) -> bool,
-        build: impl FnOnce(Vec<u8>) -> T,
+        build: impl FnOnce(Vec<u8>, &Stamp) -> T,
     ) -> io::Result<Found<T>> {
         let unwatched = match self.check(path) {
             Check::Unchanged(stamp, value) => return Ok(Found::Kept(stamp, value)),
@@ -115,7 +115,7 @@ impl<T> FileCache<T> {
         if let Some(value) = self.confirm(path, stamp, count) {
             return Ok(Found::Kept(stamp, value));
         }
-        let value = Arc::new(build(fs::read(path)?));
+        let value = Arc::new(build(fs::read(path)?, &stamp));
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         let map = map.get_or_insert_with(FxHashMap::default);
         if map.len() >= MAX_ENTRIES {

@@ -12,11 +12,35 @@ use phoneprov_core::httpdate;
 /// Files up to this size without NUL bytes are answered from memory.
 const SMALL: u64 = 64 * 1024;
 
-/// A small file's contents, and whether it holds a NUL byte: Asterisk writes string bodies
-/// with "%s", so those are framed by the glue instead (see `Request::send_binary`).
+/// A small file's contents, whether it holds a NUL byte (Asterisk writes string bodies with
+/// "%s", so those are framed by the glue instead: see `Request::send_binary`), and its
+/// validators, written once rather than for each of the fleet's fetches.
 struct Small {
     body: Vec<u8>,
     binary: bool,
+    validators: Validators,
+}
+
+/// A file's ETag, and its ETag and Last-Modified header lines.
+struct Validators {
+    etag: String,
+    lines: String,
+}
+
+impl Validators {
+    fn of(stamp: &Stamp) -> Validators {
+        let etag = format!(
+            "\"{:x}-{:x}-{:x}\"",
+            stamp.ino,
+            stamp.len,
+            stamp.mtime * 1_000_000_000 + stamp.mtime_nsec
+        );
+        let lines = format!(
+            "ETag: {etag}\r\nLast-Modified: {}\r\n",
+            httpdate::format(stamp.mtime)
+        );
+        Validators { etag, lines }
+    }
 }
 
 static SMALL_FILES: FileCache<Small> = FileCache::new();
@@ -37,30 +61,35 @@ pub fn serve(req: &Request, path: &Path, mime: &[u8]) -> std::io::Result<()> {
     let found = SMALL_FILES.get(
         path,
         |meta| meta.len() <= SMALL,
-        |body| Small {
+        |body, stamp| Small {
             binary: body.contains(&0),
             body,
+            validators: Validators::of(stamp),
         },
     )?;
-    let stamp = match &found {
-        Found::Kept(stamp, _) => *stamp,
-        Found::NotKept(meta) => Stamp::of(meta),
+    let (stamp, fresh);
+    let validators = match &found {
+        Found::Kept(s, small) => {
+            stamp = *s;
+            &small.validators
+        }
+        Found::NotKept(meta) => {
+            stamp = Stamp::of(meta);
+            fresh = Validators::of(&stamp);
+            &fresh
+        }
     };
-    let etag = format!(
-        "\"{:x}-{:x}-{:x}\"",
-        stamp.ino,
-        stamp.len,
-        stamp.mtime * 1_000_000_000 + stamp.mtime_nsec
-    );
-    let validators = format!(
-        "ETag: {etag}\r\nLast-Modified: {}\r\n",
-        httpdate::format(stamp.mtime)
-    );
-    if not_modified(req, &etag, stamp.mtime) {
-        req.send(304, "Not Modified", validators.as_bytes(), b"", true);
+    if not_modified(req, &validators.etag, stamp.mtime) {
+        req.send(304, "Not Modified", validators.lines.as_bytes(), b"", true);
         return Ok(());
     }
-    let headers = [b"Content-type: ", mime, b"\r\n", validators.as_bytes()].concat();
+    let headers = [
+        b"Content-type: ",
+        mime,
+        b"\r\n",
+        validators.lines.as_bytes(),
+    ]
+    .concat();
     match found {
         Found::Kept(_, small) if small.binary => req.send_binary(&headers, &small.body),
         Found::Kept(_, small) => req.send(200, "OK", &headers, &small.body, true),

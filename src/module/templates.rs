@@ -11,7 +11,7 @@ static TEMPLATES: FileCache<Template> = FileCache::new();
 
 /// The parsed template at `path`.
 pub fn load(path: &Path) -> io::Result<Arc<Template>> {
-    match TEMPLATES.get(path, |_| true, Template::parse)? {
+    match TEMPLATES.get(path, |_| true, |bytes, _| Template::parse(bytes))? {
         Found::Kept(_, template) => Ok(template),
         Found::NotKept(_) => unreachable!("every template is kept"),
     }
