@@ -6,6 +6,7 @@
 //! What changes per request (issued nonces, misses per address) lives in [`Runtime`],
 //! bounded, under a lock never held while calling into Asterisk.
 
+use std::cell::OnceCell;
 use std::io::Read;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -160,43 +161,46 @@ fn policy() -> Option<Arc<Policy>> {
         .clone()
 }
 
-/// The connection's two ends, for events and logs.
-struct Peer {
-    remote: Option<Endpoint>,
-    local: Option<Endpoint>,
+/// The connection's two ends, for events and logs, asked of Asterisk only when one is
+/// needed (an access list, a refusal, an event) and then once.
+struct Peer<'a> {
+    req: &'a Request<'a>,
+    ends: OnceCell<(Option<Endpoint>, Option<Endpoint>)>,
     tls: bool,
 }
 
-impl Peer {
-    fn of(req: &Request) -> Peer {
+impl<'a> Peer<'a> {
+    fn of(req: &'a Request<'a>) -> Peer<'a> {
         Peer {
-            remote: req.remote().map(|(ip, port)| Endpoint { ip, port }),
-            local: req.local_ip().map(|ip| Endpoint {
-                ip: ip.to_canonical(),
-                port: req.local_port(),
-            }),
+            req,
+            ends: OnceCell::new(),
             tls: req.is_tls(),
         }
     }
 
+    /// The remote end and the local one.
+    fn ends(&self) -> (Option<Endpoint>, Option<Endpoint>) {
+        *self.ends.get_or_init(|| {
+            let req = self.req;
+            let remote = req.remote().map(|(ip, port)| Endpoint { ip, port });
+            let local = req.local_ip().map(|ip| Endpoint {
+                ip: ip.to_canonical(),
+                port: req.local_port(),
+            });
+            (remote, local)
+        })
+    }
+
     fn ip(&self) -> Option<IpAddr> {
-        self.remote.map(|e| e.ip)
+        self.ends().0.map(|e| e.ip)
     }
 
     fn event(&self, event: Event, account: &[u8], detail: &[u8]) {
-        let session = self
-            .remote
+        let (remote, local) = self.ends();
+        let session = remote
             .map(|e| format!("{}:{}", e.ip, e.port))
             .unwrap_or_default();
-        security::report(
-            event,
-            account,
-            &session,
-            detail,
-            self.local,
-            self.remote,
-            self.tls,
-        );
+        security::report(event, account, &session, detail, local, remote, self.tls);
     }
 
     fn who(&self) -> String {
@@ -274,14 +278,15 @@ pub fn refused_network(req: &Request, res: &Resolved<'_>) -> bool {
 
 /// [`refused_network`] for a profile's policy, with the client already looked up.
 fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &ProfilePolicy) -> bool {
-    let account: &[u8] = phone.map_or(&[], |p| p.mac());
+    // Looked up only for a refusal's event.
+    let account = || -> &[u8] { phone.map_or(&[], |p| p.mac()) };
     if let Some(acl) = &pp.acl {
         let allowed = match (acl, peer.ip()) {
             (Ok(acl), Some(ip)) => acl.allows(ip),
             _ => false,
         };
         if !allowed {
-            peer.event(Event::FailedAcl, account, &pp.name);
+            peer.event(Event::FailedAcl, account(), &pp.name);
             log::notice!(
                 "phoneprov: {} denied by the access list of profile [{}]",
                 peer.who(),
@@ -294,7 +299,7 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
     let a = &pp.access;
     let dynamic = phone.is_some();
     if dynamic && a.require_tls && !peer.tls {
-        peer.event(Event::ReqNotAllowed, account, b"plain HTTP (require_tls)");
+        peer.event(Event::ReqNotAllowed, account(), b"plain HTTP (require_tls)");
         forbidden(req, "This file is only served over HTTPS.");
         return true;
     }
@@ -303,7 +308,7 @@ fn network_refused(req: &Request, peer: &Peer, phone: Option<&Phone>, pp: &Profi
         let own = normalize_mac(&lossy(phone.mac()));
         if let Some(claimed) = claimed.filter(|c| Some(c) != own.as_ref()) {
             let why = format!("User-Agent names MAC {claimed} (ua_mac_check)");
-            peer.event(Event::ReqNotAllowed, account, why.as_bytes());
+            peer.event(Event::ReqNotAllowed, account(), why.as_bytes());
             log::notice!(
                 "phoneprov: {} asked for /phoneprov/{} of {}, but its {why}",
                 peer.who(),
@@ -360,7 +365,6 @@ fn admit(req: &Request, snap: &Snapshot, profile: &[u8], phone: Option<&Phone>) 
     let Some(pp) = policy.profile(profile) else {
         return Admission::Open;
     };
-    // The client's addresses are looked up once per request (each is a system call).
     let peer = Peer::of(req);
     if network_refused(req, &peer, phone, pp) {
         return Admission::Refused;
