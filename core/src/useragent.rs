@@ -68,8 +68,10 @@ fn snom(ua: &str) -> Option<UserAgent> {
 
 /// `Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859`
 fn grandstream(ua: &str) -> Option<UserAgent> {
+    // Told by its first word before its words are gathered: every other phone's
+    // User-Agent reaches this rule too.
+    (words(ua).next() == Some("Grandstream")).then_some(())?;
     let w: Vec<&str> = words(ua).collect();
-    (w.first() == Some(&"Grandstream")).then_some(())?;
     let after = |key: &str| w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1));
     let model = after("HW")?;
     let firmware = after("SW").copied().unwrap_or("");

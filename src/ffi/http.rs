@@ -159,10 +159,11 @@ impl<'a> Request<'a> {
             if v.name.is_null() || v.value.is_null() {
                 continue;
             }
-            // SAFETY: a header's name and value are C strings of that live list.
-            let (n, value) = unsafe { (CStr::from_ptr(v.name), CStr::from_ptr(v.value)) };
+            // SAFETY: a header's name is a C string of that live list.
+            let n = unsafe { CStr::from_ptr(v.name) };
             if n.to_bytes().eq_ignore_ascii_case(name.as_bytes()) {
-                return Some(value.to_bytes());
+                // SAFETY: so is its value (measured only for the header asked for).
+                return Some(unsafe { CStr::from_ptr(v.value) }.to_bytes());
             }
         }
         None

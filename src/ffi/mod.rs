@@ -33,11 +33,10 @@ use std::ffi::{c_char, CStr, CString};
 /// A C string for Asterisk, bytes as they are; interior NUL bytes (which C cannot carry)
 /// become spaces.
 pub(crate) fn cstring(s: impl AsRef<[u8]>) -> CString {
-    let bytes: Vec<u8> = s
-        .as_ref()
-        .iter()
-        .map(|&b| if b == 0 { b' ' } else { b })
-        .collect();
+    let s = s.as_ref();
+    // Room for the terminator from the start: CString::new would otherwise grow the block.
+    let mut bytes = Vec::with_capacity(s.len() + 1);
+    bytes.extend(s.iter().map(|&b| if b == 0 { b' ' } else { b }));
     CString::new(bytes).expect("NULs were replaced")
 }
 
