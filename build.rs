@@ -143,7 +143,7 @@ fn main() {
         // Asterisk's headers use clang blocks for RAII_VAR when compiled by clang.
         .clang_arg("-fblocks")
         .allowlist_function("pp_.*")
-        // Defined in Rust (src/ffi/entry.rs); the glue only calls them.
+        // Defined in Rust (src/exports/entry.rs); the glue only calls them.
         .blocklist_function("pp_rs_.*")
         .allowlist_function("ast_category_browse")
         .allowlist_function("ast_variable_browse")

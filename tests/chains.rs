@@ -9,7 +9,7 @@ mod common;
 use common::samples::{self, fetch_as, mac, name, profile_index, secret, user};
 use common::xml::strings;
 use common::Asterisk;
-use phoneprov_core::xmlcheck;
+use phoneprov_core::render::xmlcheck;
 
 /// How a served body is checked.
 #[derive(Clone, Copy, Debug, PartialEq)]

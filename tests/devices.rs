@@ -5,7 +5,7 @@ mod common;
 
 use common::xml::strings;
 use common::{Asterisk, Builder, Impl};
-use phoneprov_core::{qr, xmlcheck};
+use phoneprov_core::render::{qr, xmlcheck};
 
 /// Names and secrets with every character XML cares about, and non-ASCII letters.
 const USERS: &str = "\

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::postgres::{quote, Postgres};
 use common::realtime::database;
 use common::{Asterisk, Builder, Impl};
-use phoneprov_core::xmlcheck;
+use phoneprov_core::render::xmlcheck;
 
 /// Short, for the tests of what changes within the TTL.
 const TTL_SECONDS: u64 = 2;

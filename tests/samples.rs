@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::samples::{fetch, mac, name, profile_index, secret, user, ONE_ACCOUNT, PROFILES};
 use common::xml::strings;
-use phoneprov_core::xmlcheck;
+use phoneprov_core::render::xmlcheck;
 
 #[test]
 fn every_route_of_the_sample_set_is_served_and_well_formed() {

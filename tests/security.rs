@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::digest::{challenges, digest_header};
 use common::{http_raw, Asterisk, Builder, Impl, Response};
-use phoneprov_core::auth::base64_encode;
+use phoneprov_core::access::auth::base64_encode;
 
 const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
 

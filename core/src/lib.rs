@@ -1,34 +1,18 @@
 //! The provisioning model of res_phoneprov, free of Asterisk symbols so it can be tested
 //! with plain `cargo test`. The module crate feeds it owned data and a [`host::Host`].
+//!
+//! Folders, from the bottom: `util` (byte text, hashing), `config` (phoneprov.conf and the
+//! users file as parsed data), `model` (the snapshot and its route table, built from a
+//! configuration), `render` (templates and the bodies made from them), `http` (request
+//! details), `access` (access options, authentication, rate limits), `realtime` (dynamic
+//! lookup options and its cache), `ops` (what the CLI and the audit show).
 
 pub mod access;
-pub mod args;
-pub mod auth;
-pub mod body;
-pub mod bytes;
-pub mod cli;
-pub mod conf;
-pub mod family;
-pub mod funcs;
-pub mod fxhash;
+pub mod config;
 pub mod host;
-pub mod httpdate;
-pub mod linphone;
-pub mod lru;
-pub mod mask;
+pub mod http;
 pub mod model;
-pub mod profile;
-pub mod qr;
-pub mod ratelimit;
+pub mod ops;
 pub mod realtime;
-pub mod recent;
-pub mod routes;
-pub mod server;
-pub mod template;
-pub mod uploads;
-pub mod uri;
-pub mod useragent;
-pub mod users;
-pub mod vars;
-pub mod xml;
-pub mod xmlcheck;
+pub mod render;
+pub mod util;

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::args::separate_args;
-use phoneprov_core::funcs::{each_user_template, two_args};
+use phoneprov_core::render::funcs::{each_user_template, two_args};
+use phoneprov_core::util::args::separate_args;
 
 fuzz_target!(|data: (&[u8], u8, bool, u8)| {
     let (text, delim, remove, max) = data;

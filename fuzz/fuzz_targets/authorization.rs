@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::auth::{
+use phoneprov_core::access::auth::{
     base64_encode, digest_matches, parse_authorization, Credentials, NonceKey, NonceTable,
 };
 

@@ -4,13 +4,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::cli::show_routes;
-use phoneprov_core::conf::{Category, ConfigFile};
+use phoneprov_core::config::conf::{Category, ConfigFile};
+use phoneprov_core::config::profile::Config;
+use phoneprov_core::config::users;
+use phoneprov_core::config::vars::Vars;
 use phoneprov_core::host::{Host, Level, TzInfo};
-use phoneprov_core::model::{Extension, Snapshot};
-use phoneprov_core::profile::Config;
-use phoneprov_core::vars::Vars;
-use phoneprov_core::{funcs, users};
+use phoneprov_core::model::snapshot::{Extension, Snapshot};
+use phoneprov_core::ops::cli::show_routes;
+use phoneprov_core::render::funcs;
 use std::sync::Arc;
 
 /// `${NAME}` substitution only; unknown names are empty, unclosed ones kept.
@@ -20,7 +21,7 @@ impl Host for Plain {
     fn substitute(&self, template: &[u8], vars: &Vars) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rest = template;
-        while let Some(i) = phoneprov_core::bytes::find(rest, b"${") {
+        while let Some(i) = phoneprov_core::util::bytes::find(rest, b"${") {
             out.extend_from_slice(&rest[..i]);
             match rest[i + 2..].iter().position(|&b| b == b'}') {
                 Some(j) => {
@@ -73,7 +74,7 @@ fn file(name: &str, text: &[u8]) -> ConfigFile {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let split = phoneprov_core::bytes::find(data, b"\n---\n");
+    let split = phoneprov_core::util::bytes::find(data, b"\n---\n");
     let (pp, us) = match split {
         Some(i) => (&data[..i], &data[i + 5..]),
         None => (data, &b""[..]),
@@ -92,19 +93,20 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     let snap = Snapshot::build(Arc::new(config), &exts, &Plain);
-    for r in &snap.routes {
-        let res = snap.resolve(&r.uri).expect("every route resolves");
+    for r in snap.routes() {
+        let res = snap.resolve(r.uri).expect("every route resolves");
         assert_eq!(res.route.uri, r.uri);
     }
     for p in &snap.phones {
-        assert!(!p.lines.is_empty());
-        assert!(p.lines.windows(2).all(|w| w[0].index < w[1].index));
-        assert!(snap.phone(&p.mac).is_some());
-        let data = [&b"%{USERNAME},"[..], &p.mac].concat();
-        let render =
-            |t: &phoneprov_core::template::Template, _: usize, p: &phoneprov_core::model::Phone| {
-                Plain.substitute(t.text(), p.vars())
-            };
+        assert!(!p.lines().is_empty());
+        assert!(p.lines().windows(2).all(|w| w[0].index < w[1].index));
+        assert!(snap.phone(p.mac()).is_some());
+        let data = [&b"%{USERNAME},"[..], p.mac()].concat();
+        let render = |t: &phoneprov_core::render::template::Template,
+                      _: usize,
+                      p: &phoneprov_core::model::snapshot::Phone| {
+            Plain.substitute(t.text(), p.vars())
+        };
         let _ = funcs::each_user(&snap, &data, &render);
     }
     let _ = show_routes(&snap);

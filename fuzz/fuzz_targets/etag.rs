@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::httpdate::etag_matches;
+use phoneprov_core::http::httpdate::etag_matches;
 
 /// An entity tag from fuzz input: `"opaque"` with etagc characters only, optionally weak.
 /// Commas are left out although RFC 9110 allows them: the tags we send never hold one, and

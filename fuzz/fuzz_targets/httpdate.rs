@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::httpdate::{format, parse};
+use phoneprov_core::http::httpdate::{format, parse};
 
 /// 9999-12-31 23:59:59 GMT: IMF-fixdate has four digits for the year.
 const LAST_SECOND: i64 = 253_402_300_799;

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::body::{copy, framing, Framing, PieceSource};
-use phoneprov_core::uploads::{is_safe_component, matches, stored_name};
+use phoneprov_core::http::body::{copy, framing, Framing, PieceSource};
+use phoneprov_core::http::uploads::{is_safe_component, matches, stored_name};
 
 fuzz_target!(|input: (&[u8], &[u8], bool, u16, u8)| {
     let (body, name, chunked, limit, piece) = input;

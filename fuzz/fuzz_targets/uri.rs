@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoneprov_core::uri::{decode, is_contained};
+use phoneprov_core::http::uri::{decode, is_contained};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = decode(data) {

@@ -7,8 +7,8 @@ use std::ffi::{c_char, c_int};
 use crate::ffi::guard::guard;
 use crate::ffi::provider::ExternalLoadUsers;
 use crate::ffi::{log, owned, owned_bytes, sys, vars};
-use crate::module::state::{self, LoadUsers};
-use phoneprov_core::vars::STD_VARIABLES;
+use crate::module::state::registry::{self as state, LoadUsers};
+use phoneprov_core::config::vars::STD_VARIABLES;
 
 /// The names of the standard variables, one static C string each.
 static STD_NAMES: [&std::ffi::CStr; 23] = [

@@ -63,7 +63,7 @@ pub unsafe extern "C" fn pp_rs_http(
     // SAFETY: Asterisk hands the live session and headers of this request, valid until the
     // callback returns.
     let req = unsafe { Request::new(ser, raw_uri, method, headers) };
-    guard("HTTP request", (), || module::http::handle(&req));
+    guard("HTTP request", (), || module::serve::http::handle(&req));
     c_int::from(req.answered())
 }
 
@@ -81,7 +81,7 @@ pub unsafe extern "C" fn pp_rs_cli(
             // SAFETY: argv holds argc valid C strings for the call.
             .map(|i| unsafe { owned_bytes(*argv.add(i)) })
             .collect();
-        module::cli::run(command, fd, &args);
+        module::ops::cli::run(command, fd, &args);
     })
 }
 
@@ -99,7 +99,7 @@ pub unsafe extern "C" fn pp_rs_cli_complete(
     guard("CLI completion", std::ptr::null_mut(), || {
         // SAFETY: per this function's contract.
         let word = unsafe { owned_bytes(word) };
-        match module::cli::complete(command, &word, pos, state) {
+        match module::ops::cli::complete(command, &word, pos, state) {
             // Asterisk frees completions with ast_free: a copy in its heap.
             Some(s) => asterisk_strdup(&s),
             None => std::ptr::null_mut(),
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn pp_rs_function(function: c_int, data: *const c_char) ->
     guard("dialplan function", std::ptr::null_mut(), || {
         // SAFETY: per this function's contract.
         let data = unsafe { owned_bytes(data) };
-        cstring(module::funcs::call(function, &data)).into_raw()
+        cstring(module::render::funcs::call(function, &data)).into_raw()
     })
 }
 
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn pp_rs_resync(
         // SAFETY: per this function's contract.
         let (mac, profile, all) =
             unsafe { (owned_bytes(mac), owned_bytes(profile), owned_bytes(all)) };
-        use module::resync::{resync, Selection};
+        use module::ops::resync::{resync, Selection};
         let selection = match (&mac[..], &profile[..], all.eq_ignore_ascii_case(b"yes")) {
             (m, b"", false) if !m.is_empty() => Some(Selection::Mac(m)),
             (b"", p, false) if !p.is_empty() => Some(Selection::Profile(p)),
@@ -171,7 +171,7 @@ pub unsafe extern "C" fn pp_rs_resync(
 #[no_mangle]
 pub extern "C" fn pp_rs_metrics() -> *mut c_char {
     guard("metrics", std::ptr::null_mut(), || {
-        cstring(module::status::prometheus()).into_raw()
+        cstring(module::ops::status::prometheus()).into_raw()
     })
 }
 
@@ -187,7 +187,7 @@ pub unsafe extern "C" fn pp_rs_token(
     guard("AMI PhoneprovToken", std::ptr::null_mut(), || {
         // SAFETY: per this function's contract.
         let (mac, ttl) = unsafe { (owned_bytes(mac), owned_bytes(ttl)) };
-        let (text, success) = match module::tokens::create(&mac, Some(&ttl)) {
+        let (text, success) = match module::serve::tokens::create(&mac, Some(&ttl)) {
             Ok(path) => (path, 1),
             Err(why) => (why, 0),
         };

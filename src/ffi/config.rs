@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::thread::{self, Thread};
 use super::{cstring, sys};
-use phoneprov_core::conf::{Category, CategoryRef, ConfigFile};
+use phoneprov_core::config::conf::{Category, CategoryRef, ConfigFile};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoadError {

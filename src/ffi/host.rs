@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use super::vars::{substitute, VarList};
 use super::{cstring, log, owned_bytes, sys};
+use phoneprov_core::config::vars::Vars;
 use phoneprov_core::host::{Host, Level, TzInfo};
-use phoneprov_core::vars::Vars;
 
 /// Asterisk as the core's host.
 pub struct AstHost;

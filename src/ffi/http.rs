@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use super::{cstring, owned, sys};
-use phoneprov_core::body::BodySource;
-use phoneprov_core::server::dotted;
+use phoneprov_core::http::body::BodySource;
+use phoneprov_core::http::useragent::{self, UserAgent};
+use phoneprov_core::model::server::dotted;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -147,6 +148,14 @@ impl<'a> Request<'a> {
     /// The status answered (0: none yet).
     pub fn status(&self) -> u16 {
         self.status.get()
+    }
+
+    /// The phone the request's User-Agent describes, if its format is known.
+    pub fn agent(&self) -> Option<UserAgent> {
+        let linphone = self
+            .header("X-Linphone-Provisioning")
+            .is_some_and(|v| v.trim_ascii() == b"1");
+        useragent::parse(self.header("User-Agent").unwrap_or_default(), linphone)
     }
 
     /// The value of a request header (names compared without regard to case).

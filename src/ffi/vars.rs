@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 
 use super::{cstring, owned_bytes, sys};
-use phoneprov_core::vars::Vars;
+use phoneprov_core::config::vars::Vars;
 
 /// A `struct varshead` we own, destroyed on drop.
 pub struct VarList(*mut sys::varshead);

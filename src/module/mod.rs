@@ -3,26 +3,11 @@
 
 #![forbid(unsafe_code)]
 
-mod access;
-mod audit;
-mod backlog;
-pub mod cli;
-mod dynamic;
-mod filecache;
-pub mod funcs;
-pub mod http;
-mod metrics;
-mod realtime;
-mod render;
-pub mod resync;
-mod sipusers;
+pub mod ops;
+pub mod render;
+pub mod serve;
 pub mod state;
-mod statics;
-pub mod status;
-mod templates;
-pub mod tokens;
-mod uploads;
-mod watch;
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +15,13 @@ use std::time::Duration;
 use crate::ffi::config::{self, LoadError};
 use crate::ffi::host::{data_file, http_requests_in_flight, register_all, unregister_all};
 use crate::ffi::log;
-use phoneprov_core::profile::Config;
+use ops::status;
+use phoneprov_core::config::profile::Config;
+use render::{funcs, templates, watch};
+use serve::{access, backlog, http, realtime, statics, tokens};
+use state::registry;
+use state::sipusers;
+use telemetry::{audit, metrics};
 
 /// Reads and checks `phoneprov.conf`; Err says why it cannot be served.
 fn read_config() -> Result<Arc<Config>, String> {
@@ -56,17 +47,17 @@ pub fn load() -> bool {
         Arc::new(Config::default())
     });
     access::configure(&config);
-    state::start(config);
-    if state::provider_register(
+    registry::start(config);
+    if registry::provider_register(
         sipusers::PROVIDER_NAME,
-        state::LoadUsers::Builtin(sipusers::load_users),
+        registry::LoadUsers::Builtin(sipusers::load_users),
     ) != 0
     {
         log::warning!("Unable register users config provider.  Others may succeed.");
     }
     if !register_all() {
         unregister_all();
-        state::stop();
+        registry::stop();
         config::settle();
         return false;
     }
@@ -97,7 +88,7 @@ pub fn unload() -> bool {
         );
         return false;
     }
-    state::stop();
+    registry::stop();
     config::settle();
     realtime::flush();
     sipusers::clear();
@@ -119,7 +110,7 @@ pub fn reload() -> bool {
     status::reload(|| match read_config() {
         Ok(config) => {
             access::configure(&config);
-            state::reload(config);
+            registry::reload(config);
             // Phones are looked up again with the new profiles.
             realtime::flush();
             watch::forget();

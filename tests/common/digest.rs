@@ -1,7 +1,7 @@
 //! Our own HTTP Digest client (RFC 7616, qop=auth), for tests that fetch files a profile
 //! protects with `auth = digest`.
 
-use phoneprov_core::auth::Algorithm;
+use phoneprov_core::access::auth::Algorithm;
 
 use super::{Asterisk, Response};
 

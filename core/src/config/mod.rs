@@ -1,0 +1,9 @@
+//! The configuration as parsed data: Asterisk's config files as owned categories,
+//! `phoneprov.conf` (settings and profiles), the users file, a line's variables, and the
+//! catalogue of phone families a profile may name.
+
+pub mod conf;
+pub mod family;
+pub mod profile;
+pub mod users;
+pub mod vars;

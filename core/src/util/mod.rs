@@ -1,0 +1,6 @@
+//! Small helpers every other folder uses: configuration bytes as text, Asterisk's argument
+//! conventions, a fast hasher for maps keyed by configuration data.
+
+pub mod args;
+pub mod bytes;
+pub mod fxhash;

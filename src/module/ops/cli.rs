@@ -1,0 +1,400 @@
+//! The `phoneprov` CLI commands: show routes, show phones, show phone, render, check. No
+//! secret is printed unless asked for (`phoneprov render URI secrets`).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use crate::ffi::host::{cli_print, data_file, function_exists};
+use crate::module::ops::resync::{self, Selection};
+use crate::module::ops::status;
+use crate::module::render::funcs::call_into;
+use crate::module::render::substitute::{render_dynamic, Serving};
+use crate::module::serve::{tokens, uploads};
+use crate::module::state::registry as state;
+use crate::module::telemetry::audit;
+use phoneprov_core::config::profile::FileEntry;
+use phoneprov_core::http::httpdate;
+use phoneprov_core::model::check;
+use phoneprov_core::model::snapshot::{Phone, Snapshot, Target};
+use phoneprov_core::ops::cli;
+use phoneprov_core::ops::mask::{is_secret, Secrets, MASK};
+use phoneprov_core::render::template::problems;
+use phoneprov_core::render::{qr, xmlcheck};
+use phoneprov_core::util::bytes::{lossy, utf8_or_latin1};
+
+const SHOW_ROUTES: i32 = 0;
+const SHOW_PHONE: i32 = 1;
+const RENDER: i32 = 2;
+const CHECK: i32 = 3;
+const SHOW_PHONES: i32 = 4;
+const TOKEN: i32 = 5;
+const SHOW_TOKENS: i32 = 6;
+const SHOW_STATUS: i32 = 7;
+const RESYNC: i32 = 8;
+
+/// The word after `phoneprov render URI` that prints secrets as they are.
+const SECRETS: &[u8] = b"secrets";
+
+/// What the CLI renders with: the phone's own SERVER, else 127.0.0.1 (there is no
+/// connection to take it from).
+fn cli_serving(snap: &Arc<Snapshot>, phone: &Phone) -> Serving {
+    Serving::new(snap.clone(), phone, Some("127.0.0.1".into()), None)
+}
+
+/// `text` padded with spaces to `width` bytes, as printf's `%-Ns` does.
+fn padded(out: &mut Vec<u8>, text: &[u8], width: usize) {
+    out.extend_from_slice(text);
+    out.resize(out.len() + width.saturating_sub(text.len()), b' ');
+}
+
+fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
+    let Some(phone) = snap.phone(mac) else {
+        return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes();
+    };
+    let mut out = Vec::new();
+    let _ = write!(out, "Phone ");
+    out.extend_from_slice(phone.mac());
+    let _ = write!(out, " (provider {}, profile ", phone.provider);
+    out.extend_from_slice(&phone.profile.name);
+    out.extend_from_slice(b")\n");
+    for line in phone.lines() {
+        let _ = write!(out, "\nLine {} (", line.index);
+        out.extend_from_slice(line.name());
+        out.extend_from_slice(b"):\n");
+        for (k, v) in line.vars.iter() {
+            let v = if is_secret(k) && !v.is_empty() {
+                MASK
+            } else {
+                v
+            };
+            out.extend_from_slice(b"  ");
+            padded(&mut out, k, 20);
+            out.extend_from_slice(b" = ");
+            out.extend_from_slice(v);
+            out.push(b'\n');
+        }
+    }
+    let fetches = audit::fetches(phone.mac());
+    let _ = writeln!(out, "\nLast fetches ({}):", fetches.len());
+    for f in fetches.iter().rev() {
+        out.extend_from_slice(b"  ");
+        fetch_line(&mut out, f);
+    }
+    out.extend_from_slice(b"\nRoutes:\n");
+    for r in snap.routes() {
+        if let Target::Dynamic { phone: p, file } = r.target {
+            if snap.phones[p].mac() == phone.mac() {
+                let f = &phone.profile.dynamic_files[file];
+                out.extend_from_slice(b"  ");
+                padded(&mut out, r.uri, 40);
+                out.push(b' ');
+                out.extend_from_slice(&f.template);
+                out.extend_from_slice(b" (");
+                out.extend_from_slice(&f.mime_type);
+                out.extend_from_slice(b")\n");
+            }
+        }
+    }
+    if !phone.uploads.is_empty() {
+        let dir = uploads::phone_dir(phone);
+        let _ = writeln!(out, "\nUploads (PUT, stored in {}):", dir.display());
+        for pattern in &phone.uploads {
+            out.extend_from_slice(b"  ");
+            out.extend_from_slice(pattern);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// One fetch: time, status, client, TLS, URI and User-Agent (an upload: PUT, the URI and
+/// the bytes stored).
+fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
+    let _ = write!(
+        out,
+        "{}  {}  {} {}  ",
+        httpdate::format(f.at),
+        f.status,
+        f.client(),
+        if f.tls { "tls" } else { "plain" }
+    );
+    if f.upload.is_some() {
+        out.extend_from_slice(b"PUT ");
+    }
+    out.extend_from_slice(f.uri());
+    if let Some(size) = f.upload {
+        let _ = write!(out, " ({size} bytes)");
+    }
+    let _ = write!(out, "  \"{}\"", f.user_agent().escape_debug());
+    if !f.model().is_empty() {
+        let _ = write!(out, " ({} {})", f.model(), f.firmware());
+    }
+    out.push(b'\n');
+}
+
+/// `phoneprov show phones`: every phone with its profile, lines and last fetch.
+fn show_phones(snap: &Snapshot) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<16} {:>5}  Last fetch",
+        "MAC", "Profile", "Lines"
+    );
+    for phone in &snap.phones {
+        padded(&mut out, phone.mac(), 24);
+        out.push(b' ');
+        padded(&mut out, &phone.profile.name, 16);
+        let _ = write!(out, " {:>5}  ", phone.lines().len());
+        match audit::last(phone.mac()) {
+            Some(f) => fetch_line(&mut out, &f),
+            None => out.extend_from_slice(b"never\n"),
+        }
+    }
+    let _ = writeln!(out, "{} phones", snap.phones.len());
+    out
+}
+
+/// Every secret value of the snapshot's phones (a body may hold other phones' secrets
+/// through PP_EACH_USER).
+fn secrets_of(snap: &Snapshot) -> Secrets {
+    let mut secrets = Secrets::default();
+    for phone in &snap.phones {
+        for line in phone.lines() {
+            for (k, v) in line.vars.iter() {
+                if is_secret(k) {
+                    secrets.add(v);
+                }
+            }
+        }
+    }
+    secrets
+}
+
+/// What `uri` serves, secret values masked unless `show_secrets`.
+fn render_masked(snap: &Arc<Snapshot>, uri: &[u8], show_secrets: bool) -> Vec<u8> {
+    let body = render(snap, uri);
+    if show_secrets {
+        return body;
+    }
+    secrets_of(snap).mask(&body)
+}
+
+fn render(snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
+    let Some(res) = snap.resolve(uri) else {
+        return format!("No route for '{}'.\n", lossy(uri)).into_bytes();
+    };
+    match res.phone {
+        None => match fs::read(data_file(&res.file.template)) {
+            Ok(bytes) if bytes.contains(&0) => {
+                format!("({} bytes of binary data)\n", bytes.len()).into_bytes()
+            }
+            Ok(bytes) => bytes,
+            Err(e) => format!("Cannot read {}: {e}\n", lossy(&res.file.template)).into_bytes(),
+        },
+        Some(phone) => {
+            match render_dynamic(phone, res.file, |_| cli_serving(snap, phone), call_into) {
+                Ok(body) => body,
+                Err(e) => format!("{e}\n").into_bytes(),
+            }
+        }
+    }
+}
+
+/// What is wrong with one dynamic route, if anything.
+fn check_route(snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry) -> Vec<String> {
+    let path = data_file(&file.template);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("missing template {} ({e})", path.display())],
+    };
+    let name = lossy(&file.template);
+    let mut found: Vec<String> = problems(&text, &function_exists)
+        .into_iter()
+        .map(|(l, c, m)| format!("{name}:{l}:{c}: {m}"))
+        .collect();
+    match render_dynamic(phone, file, |_| cli_serving(snap, phone), call_into) {
+        Err(e) => found.push(e.to_string()),
+        Ok(body) => {
+            let is_xml = file.mime_type.windows(3).any(|w| w == b"xml")
+                || file.template.ends_with(b".linphonerc");
+            if is_xml {
+                // Well-formedness does not depend on the encoding of letters: bytes that
+                // are not UTF-8 are read as ISO-8859-1 for the check.
+                if let Err(e) = xmlcheck::check(&utf8_or_latin1(&body)) {
+                    found.push(format!(
+                        "not well-formed XML at line {}, column {}: {}",
+                        e.line, e.column, e.message
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Static files that do not exist (`mac` given: those of the phone's profile).
+fn check_static(snap: &Snapshot, mac: Option<&[u8]>, out: &mut String) -> usize {
+    let profile = mac.and_then(|m| snap.phone(m)).map(|p| &p.profile);
+    let mut missing = 0;
+    for p in &snap.config.profiles {
+        if profile.is_some_and(|mine| !Arc::ptr_eq(mine, p)) {
+            continue;
+        }
+        for f in &p.static_files {
+            let path = data_file(&f.template);
+            if !path.is_file() {
+                missing += 1;
+                let _ = writeln!(
+                    out,
+                    "{} (static file of profile [{}]): missing {}",
+                    lossy(&f.uri),
+                    lossy(&p.name),
+                    path.display()
+                );
+            }
+        }
+    }
+    missing
+}
+
+fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
+    let mut out = String::new();
+    let missing_static = check_static(snap, mac, &mut out);
+    let (mut routes, mut bad) = (0, 0);
+    let mut secrets = None;
+    for r in snap.routes() {
+        let Target::Dynamic { phone, file } = r.target else {
+            continue;
+        };
+        let phone = &snap.phones[phone];
+        if mac.is_some_and(|m| m != phone.mac()) {
+            continue;
+        }
+        routes += 1;
+        let found = check_route(snap, phone, &phone.profile.dynamic_files[file]);
+        if !found.is_empty() {
+            bad += 1;
+            let _ = writeln!(out, "{} (phone {}):", lossy(r.uri), lossy(phone.mac()));
+            // A parser's message may quote the rendered body.
+            let secrets = secrets.get_or_insert_with(|| secrets_of(snap));
+            for f in found {
+                let f = secrets.mask(f.as_bytes());
+                let _ = writeln!(out, "  {}", String::from_utf8_lossy(&f));
+            }
+        }
+    }
+    let own = |uri: &[u8]| -> Option<Vec<u8>> {
+        let res = snap.resolve(uri)?;
+        let phone = res.phone?;
+        render_dynamic(phone, res.file, |_| cli_serving(snap, phone), call_into).ok()
+    };
+    let asked = check::check(snap, mac, &own);
+    for line in &asked {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = write!(
+        out,
+        "{routes} dynamic routes checked, {bad} with problems; {missing_static} static files \
+         missing"
+    );
+    // Only configurations that name families hear about them.
+    if snap.config.profiles.iter().any(|p| p.family.is_some()) {
+        let _ = write!(
+            out,
+            "; {} files their family asks for not served",
+            asked.len()
+        );
+    }
+    out.push_str(".\n");
+    out
+}
+
+/// `phoneprov token <mac> [ttl] [qr]`.
+fn token(args: &[Vec<u8>]) -> Vec<u8> {
+    let mac = args.get(2).map(Vec::as_slice).unwrap_or_default();
+    let mut rest: Vec<&[u8]> = args.iter().skip(3).map(Vec::as_slice).collect();
+    let qr = rest.last() == Some(&&b"qr"[..]);
+    if qr {
+        rest.pop();
+    }
+    let path = match tokens::create(mac, rest.first().copied()) {
+        Ok(path) => path,
+        Err(why) => return format!("{why}\n").into_bytes(),
+    };
+    let Some(base) = tokens::base_url(mac) else {
+        let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
+        if qr {
+            out += "No QR code: this phone's server address is only known per request (set \
+                    serveraddr in phoneprov.conf).\n";
+        }
+        return out.into_bytes();
+    };
+    let url = format!("{base}{path}");
+    let mut out = format!("Enrollment URL (single use): {url}\n");
+    if qr {
+        match qr::terminal(url.as_bytes()) {
+            // Each line starts with a space: Asterisk's remote console takes a line that
+            // starts with a byte above 127 for a verbose message and drops it.
+            Ok(code) => code.lines().for_each(|l| out += &format!(" {l}\n")),
+            Err(e) => out += &format!("No QR code: {e}\n"),
+        }
+    }
+    out.into_bytes()
+}
+
+pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
+    let Some(snap) = state::current() else { return };
+    let arg = |i: usize| args.get(i).map(Vec::as_slice);
+    let text = match command {
+        SHOW_ROUTES => cli::show_routes(&snap),
+        SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
+        SHOW_PHONES => show_phones(&snap),
+        SHOW_TOKENS => tokens::list(),
+        SHOW_STATUS => status::show(&snap).into_bytes(),
+        RESYNC => {
+            let selection = match (arg(2).unwrap_or_default(), arg(3)) {
+                (b"all", None) => Some(Selection::All),
+                (b"profile", Some(name)) => Some(Selection::Profile(name)),
+                (mac, None) if mac != b"profile" => Some(Selection::Mac(mac)),
+                _ => None,
+            };
+            match selection.map(resync::resync) {
+                Some(Ok(report)) | Some(Err(report)) => (report + "\n").into_bytes(),
+                None => b"Usage: phoneprov resync <mac>|profile <name>|all\n".to_vec(),
+            }
+        }
+        TOKEN => token(args),
+        RENDER => match arg(3) {
+            None => render_masked(&snap, arg(2).unwrap_or_default(), false),
+            Some(SECRETS) => render_masked(&snap, arg(2).unwrap_or_default(), true),
+            Some(_) => b"Usage: phoneprov render <uri> [secrets]\n".to_vec(),
+        },
+        CHECK => check(&snap, arg(2)).into_bytes(),
+        _ => return,
+    };
+    cli_print(fd, &text);
+}
+
+/// Tab completion: the `state`-th MAC or URI starting with `word` at the position that
+/// takes one.
+pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
+    let snap = state::current()?;
+    let candidates: Vec<&[u8]> = match (command, pos) {
+        (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| p.mac()).collect(),
+        (RENDER, 2) => snap.routes().map(|r| r.uri).collect(),
+        (RENDER, 3) => vec![SECRETS],
+        (RESYNC, 2) => [&b"all"[..], b"profile"]
+            .into_iter()
+            .chain(snap.phones.iter().map(|p| p.mac()))
+            .collect(),
+        (RESYNC, 3) => snap.config.profiles.iter().map(|p| &p.name[..]).collect(),
+        _ => return None,
+    };
+    candidates
+        .into_iter()
+        .filter(|c| c.starts_with(word))
+        .nth(usize::try_from(state).ok()?)
+        .map(<[u8]>::to_vec)
+}

@@ -1,0 +1,135 @@
+//! `phoneprov show status`: what is served, and what loads and reloads cost, split between
+//! Asterisk's config API and the module's own work (an operator asking "why is a reload
+//! slow" needs to know which of the two to look at).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::ffi::config;
+use crate::module::serve::realtime::{self, COUNTERS};
+use crate::module::state::registry as state;
+use crate::module::telemetry::metrics::{self, Reloads};
+use phoneprov_core::model::snapshot::Snapshot;
+use phoneprov_core::realtime::options::RealtimeOptions;
+use phoneprov_core::util::bytes::lossy;
+
+struct Timing {
+    at: Instant,
+    total: Duration,
+    config_api: Duration,
+}
+
+static LAST: Mutex<Option<Timing>> = Mutex::new(None);
+static RELOADS: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
+
+/// Runs a reload (`run`: true when it was applied) and records its timing.
+pub fn reload(run: impl FnOnce() -> bool) -> bool {
+    let api_before = config::load_nanos();
+    let started = Instant::now();
+    let ok = run();
+    // The last configuration read may still be being destroyed: part of the reload.
+    config::settle();
+    let total = started.elapsed();
+    let config_api = Duration::from_nanos(config::load_nanos().saturating_sub(api_before));
+    RELOADS.fetch_add(1, Ordering::Relaxed);
+    if !ok {
+        FAILED.fetch_add(1, Ordering::Relaxed);
+    }
+    *LAST.lock().unwrap_or_else(PoisonError::into_inner) = Some(Timing {
+        at: started,
+        total,
+        config_api: config_api.min(total),
+    });
+    ok
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The reload figures, for the metrics.
+pub fn reloads() -> Reloads {
+    let last = LAST
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|t| (t.total.as_secs_f64(), t.config_api.as_secs_f64()));
+    Reloads {
+        count: RELOADS.load(Ordering::Relaxed),
+        failed: FAILED.load(Ordering::Relaxed),
+        last,
+    }
+}
+
+/// What res_prometheus serves at its `/metrics`.
+pub fn prometheus() -> String {
+    let snap = state::published();
+    metrics::prometheus(snap.as_deref(), &reloads())
+}
+
+pub fn show(snap: &Snapshot) -> String {
+    let statics = metrics::static_routes(snap);
+    let mut out = String::new();
+    let _ = writeln!(out, "Phones:  {}", snap.phones.len());
+    let _ = writeln!(
+        out,
+        "Routes:  {} ({statics} static, {} dynamic)",
+        snap.routes().len(),
+        snap.routes().len() - statics
+    );
+    let _ = writeln!(
+        out,
+        "Reloads: {} ({} failed)",
+        RELOADS.load(Ordering::Relaxed),
+        FAILED.load(Ordering::Relaxed)
+    );
+    out.push_str(&metrics::status_lines(snap));
+    if let Some(rt) = &snap.config.settings.realtime {
+        out.push_str(&realtime_lines(rt));
+    }
+    match &*LAST.lock().unwrap_or_else(PoisonError::into_inner) {
+        None => out.push_str("Last reload: none since the module was loaded\n"),
+        Some(t) => {
+            let ours = t.total - t.config_api;
+            let share = |d: Duration| 100.0 * d.as_secs_f64() / t.total.as_secs_f64().max(1e-9);
+            let _ = writeln!(
+                out,
+                "Last reload: {:.0} s ago, {:.1} ms: Asterisk config API {:.1} ms ({:.0}%), \
+                 res_phoneprov {:.1} ms ({:.0}%)",
+                t.at.elapsed().as_secs_f64(),
+                ms(t.total),
+                ms(t.config_api),
+                share(t.config_api),
+                ms(ours),
+                share(ours)
+            );
+        }
+    }
+    out
+}
+
+fn realtime_lines(rt: &RealtimeOptions) -> String {
+    let (phones, unknown, capacity) = realtime::sizes();
+    let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    format!(
+        "Realtime: family '{}' ({}), TTL {} s, cached {phones} of {capacity} phones and \
+         {unknown} unknown MACs\n\
+         Realtime requests: {} from the cache, {} looked up, {} unknown, {} answered 503, \
+         {} served stale while the database did not answer\n",
+        lossy(&rt.family),
+        if realtime::is_down() {
+            "not answering"
+        } else {
+            "answering"
+        },
+        rt.ttl,
+        n(&COUNTERS.hits),
+        n(&COUNTERS.lookups),
+        n(&COUNTERS.unknown),
+        n(&COUNTERS.unavailable),
+        n(&COUNTERS.stale),
+    )
+}

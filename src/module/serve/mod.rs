@@ -1,0 +1,12 @@
+//! The request pipeline: one `/phoneprov/` request from the HTTP handler through access
+//! rules, route lookup (in memory, then the realtime database) to the answer: a static file,
+//! a rendered dynamic file, an upload, an enrollment token.
+
+pub mod access;
+pub mod backlog;
+pub mod dynamic;
+pub mod http;
+pub mod realtime;
+pub mod statics;
+pub mod tokens;
+pub mod uploads;

@@ -1,0 +1,360 @@
+//! Dynamic lookup mode (`users_realtime`): a request no route in memory answers, whose URI
+//! has the shape of a dynamic file with the MAC in it, is looked up in the realtime family by
+//! `macaddress`; the phone found (its rows are its lines, read like users-file sections) is
+//! built, kept in a bounded LRU cache for `realtime_cache_ttl` seconds, and served like a
+//! phone in memory. MACs the database does not know are remembered as long, in a cache of
+//! their own, so guessing costs the database one lookup per MAC and TTL.
+//!
+//! The realtime API answers "nothing" both for no rows and for a failed query; after an
+//! empty answer a probe (see `pp_realtime_probe`) tells the two apart. While the database
+//! does not answer, cached phones are served even past their TTL, other phones get 503, and
+//! at most one request per second tries the database again.
+//!
+//! Requests change the cache (as they add to the audit), never the snapshot; the cache's
+//! lock is never held while calling into Asterisk (lookups and rendering happen outside it).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::ffi::config;
+use crate::ffi::host::AstHost;
+use crate::ffi::log;
+use crate::module::state::registry as state;
+use crate::module::state::sipusers;
+use phoneprov_core::config::conf::ConfigFile;
+use phoneprov_core::config::profile::Config;
+use phoneprov_core::config::users;
+use phoneprov_core::config::vars::Text;
+use phoneprov_core::model::snapshot::{Extension, Phone, Snapshot};
+use phoneprov_core::realtime::lru::Lru;
+use phoneprov_core::realtime::options::{
+    rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
+};
+use phoneprov_core::util::bytes::lossy;
+
+/// The provider name realtime phones carry (messages, the audit).
+pub const PROVIDER: &str = "realtime";
+/// The column phones are looked up by: the users file's key.
+const MAC_FIELD: &str = "macaddress";
+/// While the database is down, how often a request may try it again (milliseconds); also
+/// how long a probe's good answer is trusted.
+const RETRY_MS: u64 = 1000;
+
+/// A phone from the database, built.
+pub struct RealtimePhone {
+    pub phone: Arc<Phone>,
+    /// The URI of each of its dynamic files: (uri, file index).
+    uris: Vec<(Text, usize)>,
+}
+
+impl RealtimePhone {
+    /// The index of the dynamic file this phone serves at `uri`.
+    pub fn file_at(&self, uri: &[u8]) -> Option<usize> {
+        self.uris.iter().find(|(u, _)| **u == *uri).map(|(_, f)| *f)
+    }
+}
+
+pub enum Lookup {
+    /// Dynamic mode is off, the URI names no MAC, or the database has no such phone.
+    NotFound,
+    Found(Arc<RealtimePhone>),
+    /// The database does not answer and the phone is not cached.
+    Unavailable,
+}
+
+struct Cached {
+    phone: Arc<RealtimePhone>,
+    at: Instant,
+}
+
+struct Cache {
+    /// The configuration the cached phones were built with: a reload starts afresh.
+    config: Arc<Config>,
+    /// The generation of the snapshot that made the cache: a request still holding an
+    /// older snapshot (during a reload) must not throw a newer cache away.
+    generation: u64,
+    patterns: Vec<MacPattern>,
+    phones: Lru<[u8; MAC_LEN], Cached>,
+    unknown: Lru<[u8; MAC_LEN], Instant>,
+}
+
+impl Cache {
+    fn new(snap: &Snapshot, size: usize) -> Cache {
+        Cache {
+            config: snap.config.clone(),
+            generation: snap.generation,
+            patterns: patterns(&snap.config),
+            phones: Lru::new(size),
+            unknown: Lru::new(size),
+        }
+    }
+}
+
+/// The URI templates of `config` a MAC can be read back from.
+fn patterns(config: &Config) -> Vec<MacPattern> {
+    let mut patterns: Vec<MacPattern> = Vec::new();
+    for file in config.profiles.iter().flat_map(|p| &p.dynamic_files) {
+        if let Some(p) = MacPattern::compile(&file.uri) {
+            if !patterns.contains(&p) {
+                patterns.push(p);
+            }
+        }
+    }
+    patterns
+}
+
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+static DOWN: AtomicBool = AtomicBool::new(false);
+/// [`state::millis`] of the last try while down.
+static LAST_TRY: AtomicU64 = AtomicU64::new(0);
+/// [`state::millis`] of the last probe that found the database answering; 0: none.
+static LAST_PROBE_OK: AtomicU64 = AtomicU64::new(0);
+
+/// Counters for `phoneprov show status`.
+pub struct Counters {
+    pub hits: AtomicU64,
+    pub lookups: AtomicU64,
+    pub unknown: AtomicU64,
+    pub unavailable: AtomicU64,
+    pub stale: AtomicU64,
+}
+
+pub static COUNTERS: Counters = Counters {
+    hits: AtomicU64::new(0),
+    lookups: AtomicU64::new(0),
+    unknown: AtomicU64::new(0),
+    unavailable: AtomicU64::new(0),
+    stale: AtomicU64::new(0),
+};
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+fn lock() -> MutexGuard<'static, Option<Cache>> {
+    CACHE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now_millis() -> u64 {
+    state::millis(Instant::now())
+}
+
+/// What the cache knows of a MAC.
+enum Known {
+    Fresh(Arc<RealtimePhone>),
+    Stale(Arc<RealtimePhone>),
+    Unknown,
+    Nothing,
+}
+
+/// The MAC `uri` names and what the cache knows of it; None when no pattern matches.
+fn consult(snap: &Snapshot, opts: &RealtimeOptions, uri: &[u8]) -> Option<(FoundMac, Known)> {
+    let mut guard = lock();
+    let cache = match &mut *guard {
+        Some(c) if Arc::ptr_eq(&c.config, &snap.config) => c,
+        Some(c) if c.generation > snap.generation => {
+            // An older snapshot than the cache's, during a reload: no cache for it.
+            drop(guard);
+            let mac = patterns(&snap.config).iter().find_map(|p| p.extract(uri))?;
+            return Some((mac, Known::Nothing));
+        }
+        slot => slot.insert(Cache::new(snap, opts.cache_size)),
+    };
+    let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
+    let ttl = Duration::from_secs(opts.ttl);
+    let known = if let Some(c) = cache.phones.get(&mac.key) {
+        match c.at.elapsed() < ttl {
+            true => Known::Fresh(c.phone.clone()),
+            false => Known::Stale(c.phone.clone()),
+        }
+    } else {
+        match cache.unknown.get(&mac.key) {
+            Some(at) if at.elapsed() < ttl => Known::Unknown,
+            _ => Known::Nothing,
+        }
+    };
+    Some((mac, known))
+}
+
+fn remember(config: &Arc<Config>, key: [u8; MAC_LEN], found: Option<&Arc<RealtimePhone>>) {
+    let mut guard = lock();
+    // A reload meanwhile made what was built here stale: keep nothing.
+    let Some(cache) = guard.as_mut().filter(|c| Arc::ptr_eq(&c.config, config)) else {
+        return;
+    };
+    let now = Instant::now();
+    match found {
+        Some(phone) => {
+            cache.unknown.remove(&key);
+            cache.phones.insert(
+                key,
+                Cached {
+                    phone: phone.clone(),
+                    at: now,
+                },
+            );
+        }
+        None => {
+            cache.phones.remove(&key);
+            cache.unknown.insert(key, now);
+        }
+    }
+}
+
+/// The phone of a URI no route in memory answers, in dynamic mode.
+pub fn lookup(snap: &Snapshot, uri: &[u8]) -> Lookup {
+    let Some(opts) = &snap.config.settings.realtime else {
+        return Lookup::NotFound;
+    };
+    let Some((mac, known)) = consult(snap, opts, uri) else {
+        return Lookup::NotFound;
+    };
+    let stale = match known {
+        Known::Fresh(phone) => {
+            bump(&COUNTERS.hits);
+            return Lookup::Found(phone);
+        }
+        Known::Unknown => {
+            bump(&COUNTERS.unknown);
+            return Lookup::NotFound;
+        }
+        Known::Stale(phone) => Some(phone),
+        Known::Nothing => None,
+    };
+    match query(&snap.config, opts, &mac) {
+        Ok(found) => {
+            let found = found.map(Arc::new);
+            remember(&snap.config, mac.key, found.as_ref());
+            match found {
+                Some(phone) => Lookup::Found(phone),
+                None => {
+                    bump(&COUNTERS.unknown);
+                    Lookup::NotFound
+                }
+            }
+        }
+        Err(()) => match stale {
+            Some(phone) => {
+                bump(&COUNTERS.stale);
+                Lookup::Found(phone)
+            }
+            None => {
+                bump(&COUNTERS.unavailable);
+                Lookup::Unavailable
+            }
+        },
+    }
+}
+
+/// Looks the MAC up (as the URI spells it, then in lower and upper case); Err when the
+/// database does not answer.
+fn query(
+    config: &Arc<Config>,
+    opts: &RealtimeOptions,
+    mac: &FoundMac,
+) -> Result<Option<RealtimePhone>, ()> {
+    if DOWN.load(Ordering::Acquire) {
+        let last = LAST_TRY.load(Ordering::Relaxed);
+        let now = now_millis();
+        // One request per RETRY_MS tries again, with the probe alone; the others answer from
+        // what is known.
+        if now.saturating_sub(last) < RETRY_MS
+            || LAST_TRY
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            || !probe(&opts.family)
+        {
+            return Err(());
+        }
+    }
+    bump(&COUNTERS.lookups);
+    for spelling in spellings(&mac.written) {
+        if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
+            up();
+            return Ok(build(config, rows));
+        }
+    }
+    if probe(&opts.family) {
+        Ok(None)
+    } else {
+        Err(())
+    }
+}
+
+/// Whether the database answers: a probe, or the answer of one less than RETRY_MS ago (a
+/// scan of unknown MACs must not cost the database a schema query each).
+fn probe(family: &[u8]) -> bool {
+    let last_ok = LAST_PROBE_OK.load(Ordering::Relaxed);
+    if last_ok != 0 && now_millis().saturating_sub(last_ok) < RETRY_MS {
+        return true;
+    }
+    if config::realtime_probe(family) {
+        LAST_PROBE_OK.store(now_millis().max(1), Ordering::Relaxed);
+        up();
+        true
+    } else {
+        LAST_PROBE_OK.store(0, Ordering::Relaxed);
+        down(family);
+        false
+    }
+}
+
+fn up() {
+    if DOWN.swap(false, Ordering::AcqRel) {
+        log::notice!("Realtime lookups of phones work again.");
+    }
+}
+
+fn down(family: &[u8]) {
+    LAST_TRY.store(now_millis(), Ordering::Relaxed);
+    if !DOWN.swap(true, Ordering::AcqRel) {
+        log::warning!(
+            "Realtime family '{}' does not answer: phones not in the cache get 503 until it does.",
+            lossy(family)
+        );
+    }
+}
+
+/// The phone the rows describe, built as the users file's phones are.
+fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
+    rows_as_sections(&mut rows);
+    let defaults = sipusers::defaults_for(config);
+    let mut diags = Vec::new();
+    let lines = users::load(&rows, &defaults, &mut diags);
+    log::diagnostics!(diags);
+    let provider: Arc<str> = Arc::from(PROVIDER);
+    let extensions: Vec<Extension> = lines
+        .into_iter()
+        .map(|vars| Extension {
+            provider: provider.clone(),
+            vars,
+        })
+        .collect();
+    let (phone, uris) = Snapshot::build_phone(config.clone(), &extensions, &AstHost)?;
+    Some(RealtimePhone {
+        phone: Arc::new(phone),
+        uris,
+    })
+}
+
+/// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
+pub fn flush() -> usize {
+    let mut guard = lock();
+    let n = guard
+        .as_ref()
+        .map_or(0, |c| c.phones.len() + c.unknown.len());
+    *guard = None;
+    n
+}
+
+/// (phones cached, unknown MACs remembered, capacity of each), for status.
+pub fn sizes() -> (usize, usize, usize) {
+    lock().as_ref().map_or((0, 0, 0), |c| {
+        (c.phones.len(), c.unknown.len(), c.phones.capacity())
+    })
+}
+
+pub fn is_down() -> bool {
+    DOWN.load(Ordering::Acquire)
+}

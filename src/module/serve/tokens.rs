@@ -1,0 +1,235 @@
+//! Enrollment tokens: `phoneprov token MAC [TTL]` makes a single-use URL
+//! `/phoneprov/enroll/<token>` that serves the phone's file named by its profile's
+//! `enroll_file` (a URI pattern rendered per phone) until it is used or expires; then 410.
+//!
+//! Tokens live in astdb (family `phoneprov/tokens`), so they survive a reload and a restart.
+//! Only a SHA-1 of each token is stored: the key; the value is `expires;used;MAC`.
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::ffi::astdb::{self, sha1_hex};
+use crate::ffi::config;
+use crate::ffi::host::{self, http_prefix};
+use crate::ffi::http::Request;
+use crate::ffi::log;
+use crate::module::serve::{access, dynamic};
+use crate::module::state::registry as state;
+use phoneprov_core::config::vars;
+use phoneprov_core::http::httpdate;
+use phoneprov_core::model::server::uri_host;
+use phoneprov_core::util::bytes::lossy;
+
+const FAMILY: &str = "phoneprov/tokens";
+/// How long a token is valid when no TTL is given: a day.
+pub const DEFAULT_TTL: u64 = 86_400;
+/// Random bytes per token (128 bits), written as 32 hex digits.
+const TOKEN_BYTES: usize = 16;
+/// Tokens expired for longer than this are deleted when a new one is made.
+const KEEP_EXPIRED: i64 = 7 * 86_400;
+
+struct Record {
+    expires: i64,
+    used: bool,
+    mac: Vec<u8>,
+}
+
+impl Record {
+    fn parse(v: &[u8]) -> Option<Record> {
+        let mut parts = v.splitn(3, |&b| b == b';');
+        let expires = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+        let used = parts.next()? == b"1";
+        Some(Record {
+            expires,
+            used,
+            mac: parts.next()?.to_vec(),
+        })
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut v = format!("{};{};", self.expires, u8::from(self.used)).into_bytes();
+        v.extend_from_slice(&self.mac);
+        v
+    }
+}
+
+/// Hashes of tokens being redeemed or redeemed by this process: two requests with the same
+/// token at once cannot both pass. Never held while calling into Asterisk.
+static CLAIMED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn random_token() -> Result<String, String> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Makes a token for `mac`, valid `ttl` seconds (default a day); its URL path, or why not.
+pub fn create(mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
+    let ttl = match ttl {
+        None | Some(b"") => DEFAULT_TTL,
+        Some(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|&t| t > 0)
+            .ok_or_else(|| format!("'{}' is not a number of seconds", lossy(t)))?,
+    };
+    let snap = state::current().ok_or("res_phoneprov serves nothing")?;
+    let phone = snap
+        .phone(mac)
+        .ok_or_else(|| format!("No phone with MAC '{}'.", lossy(mac)))?;
+    if phone.profile.enroll_file.is_none() {
+        return Err(format!(
+            "Profile [{}] of phone '{}' has no enroll_file.",
+            lossy(&phone.profile.name),
+            lossy(mac)
+        ));
+    }
+    let token = random_token()?;
+    let now = now();
+    for (key, value) in astdb::entries(FAMILY) {
+        if !Record::parse(&value).is_some_and(|r| r.expires >= now - KEEP_EXPIRED) {
+            astdb::del(FAMILY, &key);
+        }
+    }
+    let record = Record {
+        expires: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        used: false,
+        mac: phone.mac().to_vec(),
+    };
+    if !astdb::put(FAMILY, &sha1_hex(token.as_bytes()), &record.to_bytes()) {
+        return Err("Asterisk's database refused the token.".into());
+    }
+    Ok(format!("{}/phoneprov/enroll/{token}", http_prefix()))
+}
+
+/// `http://host:port` of this server as the phone knows it, for URLs printed by the CLI
+/// (which has no request to take a Host header from): the phone's SERVER (`serveraddr` or
+/// `serveriface`) and http.conf's `bindport`. None when the phone's SERVER is per request.
+pub fn base_url(mac: &[u8]) -> Option<String> {
+    let snap = state::current()?;
+    let server = snap.phone(mac)?.vars().find(vars::SERVER)?.to_vec();
+    let http = config::load("http.conf").ok();
+    let port = http
+        .as_ref()
+        .and_then(|f| f.get("general", "bindport"))
+        .map(|p| lossy(p).trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "8088".to_owned());
+    Some(format!("http://{}:{port}", uri_host(&lossy(&server))))
+}
+
+/// `phoneprov show tokens`: MAC, expiry and state of each token (never the token).
+pub fn list() -> Vec<u8> {
+    let now = now();
+    let mut records: Vec<Record> = astdb::entries(FAMILY)
+        .iter()
+        .filter_map(|(_, v)| Record::parse(v))
+        .collect();
+    records.sort_by_key(|r| r.expires);
+    let mut out = format!("{:<24} {:<30} State\n", "MAC", "Expires").into_bytes();
+    for r in &records {
+        let state = match (r.used, r.expires <= now) {
+            (true, _) => "used",
+            (false, true) => "expired",
+            (false, false) => "valid",
+        };
+        let start = out.len();
+        out.extend_from_slice(&r.mac);
+        out.resize(start.max(out.len()).max(start + 24), b' ');
+        out.extend_from_slice(format!(" {:<30} {state}\n", httpdate::format(r.expires)).as_bytes());
+    }
+    out.extend_from_slice(format!("{} tokens\n", records.len()).as_bytes());
+    out
+}
+
+/// A used or expired token; a miss for the rate limits, like a wrong guess.
+fn gone(req: &Request) {
+    access::miss(req);
+    req.error(410, "Gone", "This enrollment link was used or has expired.");
+}
+
+fn unknown(req: &Request) {
+    access::miss(req);
+    req.error(
+        404,
+        "Not Found",
+        "The requested URL was not found on this server.",
+    );
+}
+
+fn unclaim(hash: &str) {
+    CLAIMED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|h| h != hash);
+}
+
+/// Answers `/phoneprov/enroll/<token>`.
+pub fn serve(req: &Request, token: &[u8]) {
+    if token.len() != 2 * TOKEN_BYTES || !token.iter().all(u8::is_ascii_hexdigit) {
+        return unknown(req);
+    }
+    let hash = sha1_hex(&token.to_ascii_lowercase());
+    let claimed = {
+        let mut claimed = CLAIMED.lock().unwrap_or_else(PoisonError::into_inner);
+        let had = claimed.contains(&hash);
+        if !had {
+            claimed.push(hash.clone());
+        }
+        had
+    };
+    if claimed {
+        return gone(req);
+    }
+    let Some(mut record) = astdb::get(FAMILY, &hash).and_then(|v| Record::parse(&v)) else {
+        unclaim(&hash);
+        return unknown(req);
+    };
+    if record.used || record.expires <= now() {
+        return gone(req);
+    }
+    // The phone's file the token serves, checked before the token is spent.
+    let snap = state::current();
+    let target = snap.as_ref().and_then(|snap| {
+        let phone = snap.phone(&record.mac)?;
+        let pattern = phone.profile.enroll_file.as_ref()?;
+        let uri = host::render(pattern.text(), phone.vars(), &[]);
+        let res = snap.resolve(&uri)?;
+        let served = res.phone.filter(|p| p.mac() == phone.mac())?;
+        Some((snap, uri, res, served))
+    });
+    let Some((snap, uri, res, phone)) = target else {
+        unclaim(&hash);
+        log::warning!(
+            "Enrollment token for phone '{}': its profile's enroll_file names none of its \
+             files; the token stays unused",
+            lossy(&record.mac)
+        );
+        return unknown(req);
+    };
+    // The network rules of the phone's profile (access lists, require_tls) apply to its
+    // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
+    if access::refused_network(req, &res) {
+        unclaim(&hash);
+        return;
+    }
+    record.used = true;
+    astdb::put(FAMILY, &hash, &record.to_bytes());
+    dynamic::serve(req, snap, phone, res.file, &uri);
+}
+
+/// Forgets the claims of this process (on unload; astdb keeps the used tokens used).
+pub fn clear() {
+    let old = std::mem::take(&mut *CLAIMED.lock().unwrap_or_else(PoisonError::into_inner));
+    drop(old);
+}

@@ -1,0 +1,347 @@
+//! Files phones send back with PUT, and serving them back to the phone: a profile's
+//! `uploads` patterns name them (see `phoneprov_core::http::uploads`), `upload_max` bounds them.
+//!
+//! A file is written to a hidden temporary file in the phone's own directory, synced, then
+//! renamed over the stored name: a reader (or a phone booting) sees the previous version or
+//! the new one, whole, and of several uploads of one name at once the last rename wins.
+//! Temporary names carry this run's own prefix: those of an earlier run (Asterisk crashed
+//! during an upload) are removed when the directory is next counted.
+//! A name that is a route is never an upload: a PUT of it is refused, and a GET serves the
+//! route even if a file of that name is stored. A GET of an upload name serves the stored
+//! file when there is one.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::ffi::host::uploads_dir;
+use crate::ffi::http::Request;
+use crate::ffi::log;
+use crate::module::serve::{access, dynamic};
+use crate::module::state::registry as state;
+use crate::module::telemetry::audit;
+use crate::module::telemetry::metrics::Kind;
+use phoneprov_core::config::profile::choose_mime;
+use phoneprov_core::http::body::{self, BodyError, Framing};
+use phoneprov_core::http::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
+use phoneprov_core::model::snapshot::{Phone, Snapshot};
+use phoneprov_core::util::bytes::lossy;
+
+/// Files a phone's directory may hold: a pattern with `*` must not let a phone (or whoever
+/// knows its MAC) fill the disk with names. Each upload of a new name counts before it
+/// writes, so uploads of new names at once may pass it by as many as run together.
+pub const MAX_FILES: usize = 64;
+
+/// Distinct temporary names for uploads running at once in this process.
+static TEMP_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// What every temporary file starts with.
+const TEMP_MARK: &str = ".upload-";
+
+/// The start of this run's temporary names: `.upload-PID-TIME-`, the time this image of the
+/// module first stored a file. A temporary file without it belongs to no upload running
+/// now: another process (Asterisk crashed, or was killed, during an upload) or an unloaded
+/// image of the module (unload waits for requests to finish).
+fn temp_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{TEMP_MARK}{}-{nanos:x}-", std::process::id())
+    })
+}
+
+/// The phone's directory below the uploads directory: its MAC in lower case, as phones
+/// write it in file names (a safe name: patterns of a phone whose MAC is not are refused
+/// when the snapshot is built).
+pub(crate) fn phone_dir(phone: &Phone) -> PathBuf {
+    uploads_dir().join(lossy(&phone.mac().to_ascii_lowercase()).as_ref())
+}
+
+fn who(req: &Request) -> String {
+    req.client_address().unwrap_or_else(|| "?".into())
+}
+
+/// Answers a PUT of `uri` (decoded, below /phoneprov/).
+pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
+    let snap = state::current();
+    let framing = body::framing(
+        req.header("Content-Length"),
+        req.header("Transfer-Encoding"),
+    );
+    let expect_continue = req
+        .header("Expect")
+        .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"));
+    // Refused before the body is read: Asterisk reads a small announced body itself and
+    // keeps the connection; any other (waiting for 100 Continue, chunked, large) is left
+    // unread and the connection closed.
+    let general_max = snap
+        .as_ref()
+        .map_or(DEFAULT_MAX, |s| s.config.upload_max(None));
+    if expect_continue || !matches!(framing, Some(Framing::Length(n)) if n <= general_max) {
+        req.close_if_body_unread();
+    }
+    let Some(framing) = framing else {
+        access::report_not_allowed(req, b"", "PUT with an invalid Content-Length");
+        req.error(400, "Bad Request", "Invalid Content-Length.");
+        return None;
+    };
+    // A route is never replaced, even when a pattern takes its name (a warning at load).
+    let target = snap
+        .as_ref()
+        .filter(|s| s.resolve(uri).is_none())
+        .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
+    let Some((snap, target)) = target else {
+        return refuse_unknown(req, snap.as_deref(), uri);
+    };
+    let phone = target.phone;
+    if access::refused_phone(req, snap, phone) {
+        return Some(Kind::Upload);
+    }
+    let refuse = |status: u16, title: &str, text: &str, why: &str| {
+        log::notice!(
+            "phoneprov: upload of /phoneprov/{} by {} for {} refused ({status}): {why}",
+            lossy(req.raw_uri),
+            who(req),
+            lossy(phone.mac())
+        );
+        access::report_not_allowed(req, phone.mac(), &format!("upload refused: {why}"));
+        req.error(status, title, text);
+        audit::record_upload(req, phone.mac(), uri, status, 0);
+        Some(Kind::Upload)
+    };
+    let Some(name) = stored_name(uri) else {
+        return refuse(
+            403,
+            "Forbidden",
+            "This name cannot be stored.",
+            "no file name",
+        );
+    };
+    let limit = snap.config.upload_max(Some(&phone.profile));
+    if let Framing::Length(n) = framing {
+        if n > limit {
+            req.close_if_body_unread();
+            let why = format!("{n} bytes announced, upload_max is {limit}");
+            return refuse(413, "Payload Too Large", "The file is too large.", &why);
+        }
+    }
+    let dir = phone_dir(phone);
+    let final_path = dir.join(lossy(name).as_ref());
+    let existed = final_path.symlink_metadata().is_ok();
+    if let Err(e) = DirBuilder::new().recursive(true).mode(0o750).create(&dir) {
+        log::warning!("phoneprov: cannot create {}: {e}", dir.display());
+        dynamic::internal_error(req);
+        return Some(Kind::Upload);
+    }
+    if !existed && count_files(&dir) >= MAX_FILES {
+        let why = format!("{} already holds {MAX_FILES} files", dir.display());
+        return refuse(507, "Insufficient Storage", "Too many files.", &why);
+    }
+    if expect_continue && !req.send_continue() {
+        req.body_finished(false);
+        return None;
+    }
+    let stored = store(req, &dir, &final_path, framing, limit);
+    let status = match stored {
+        Ok(size) => {
+            let (status, title) = if existed {
+                (200, "OK")
+            } else {
+                (201, "Created")
+            };
+            log::notice!(
+                "phoneprov: {} uploaded /phoneprov/{} for {}: {size} bytes stored in {}",
+                who(req),
+                lossy(req.raw_uri),
+                lossy(phone.mac()),
+                final_path.display()
+            );
+            let text = format!("Stored {size} bytes.\n");
+            req.send(
+                status,
+                title,
+                b"Content-type: text/plain\r\n",
+                text.as_bytes(),
+                false,
+            );
+            audit::record_upload(req, phone.mac(), uri, status, size);
+            return Some(Kind::Upload);
+        }
+        Err(e) => e,
+    };
+    match status {
+        BodyError::TooLarge => refuse(
+            413,
+            "Payload Too Large",
+            "The file is too large.",
+            &format!("more than upload_max ({limit} bytes) sent"),
+        ),
+        BodyError::Truncated => refuse(
+            400,
+            "Bad Request",
+            "The body ended early.",
+            "the body ended before its announced end",
+        ),
+        BodyError::Malformed => refuse(
+            400,
+            "Bad Request",
+            "Malformed chunked body.",
+            "malformed chunked body",
+        ),
+        BodyError::Write(e) => {
+            log::warning!("phoneprov: cannot store {}: {e}", final_path.display());
+            dynamic::internal_error(req);
+            audit::record_upload(req, phone.mac(), uri, 500, 0);
+            Some(Kind::Upload)
+        }
+    }
+}
+
+/// A PUT no phone's pattern accepts: 403 when the name is a file served here (it cannot be
+/// overwritten), else 404 (counted as a miss, as for GET).
+fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Option<Kind> {
+    let route = snap.and_then(|s| s.resolve(uri));
+    let account = route
+        .as_ref()
+        .and_then(|r| r.phone)
+        .map(|p| p.mac().to_vec())
+        .unwrap_or_default();
+    log::notice!(
+        "phoneprov: {} tried to upload /phoneprov/{}, which no phone may upload",
+        who(req),
+        lossy(req.raw_uri)
+    );
+    access::report_not_allowed(req, &account, "upload of a name no phone may upload");
+    if route.is_some() {
+        req.error(403, "Forbidden", "This file cannot be uploaded.");
+    } else {
+        access::miss(req);
+        req.error(
+            404,
+            "Not Found",
+            "The requested URL was not found on this server.",
+        );
+    }
+    None
+}
+
+/// The stored files in `dir`: names an upload may have, not temporary files or whatever
+/// else an administrator put there. Temporary files of earlier runs are removed.
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let (mut count, mut removed) = (0, 0);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        if is_safe_component(name) {
+            count += 1;
+        } else if name.starts_with(TEMP_MARK.as_bytes())
+            && !name.starts_with(temp_prefix().as_bytes())
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        log::notice!(
+            "phoneprov: removed {removed} temporary files of an earlier run from {}",
+            dir.display()
+        );
+    }
+    count
+}
+
+/// A temporary file, removed when dropped unless it was renamed: also when a panic
+/// unwinds through an upload.
+struct Temp<'a> {
+    path: &'a Path,
+    kept: bool,
+}
+
+impl Drop for Temp<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_file(self.path);
+        }
+    }
+}
+
+/// Writes the body to a temporary file in `dir`, then renames it to `path`; the bytes
+/// stored. The temporary file is removed on any failure.
+fn store(
+    req: &Request,
+    dir: &Path,
+    path: &Path,
+    framing: Framing,
+    limit: u64,
+) -> Result<u64, BodyError> {
+    let serial = TEMP_SERIAL.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!("{}{serial}", temp_prefix()));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(&temp);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            // The body stays unread: the connection closes with the answer.
+            req.body_finished(false);
+            return Err(BodyError::Write(e));
+        }
+    };
+    let mut guard = Temp {
+        path: &temp,
+        kept: false,
+    };
+    let copied = {
+        let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
+        let copied = body::copy(&mut req.body_reader(), framing, limit, &mut out);
+        req.body_finished(copied.is_ok());
+        copied.and_then(|size| out.flush().map(|()| size).map_err(BodyError::Write))
+    };
+    copied.and_then(|size| {
+        // Synced before the rename: after a crash the name holds an old or a new file,
+        // never a short one.
+        file.sync_all().map_err(BodyError::Write)?;
+        fs::rename(&temp, path).map_err(BodyError::Write)?;
+        guard.kept = true;
+        Ok(size)
+    })
+}
+
+/// Answers a GET or HEAD of one of `phone`'s upload names (no route), its access rules
+/// passed, with the stored file; false when none is stored (nothing answered).
+pub fn serve_stored(req: &Request, phone: &Phone, uri: &[u8]) -> bool {
+    let Some(name) = stored_name(uri) else {
+        return false;
+    };
+    let Some(file) = open_regular(&phone_dir(phone).join(lossy(name).as_ref())) else {
+        return false;
+    };
+    let mime = choose_mime(None, &phone.profile.mime_type);
+    let headers = [b"Content-type: ", &mime[..], b"\r\n"].concat();
+    req.send_file(200, "OK", &headers, &file, false);
+    audit::record(req, phone.mac(), uri, 200, req.agent().as_ref());
+    true
+}
+
+/// The file at `path` if it is a regular file (not a link someone placed there).
+fn open_regular(path: &Path) -> Option<File> {
+    let link = path.symlink_metadata().ok()?;
+    if !link.file_type().is_file() {
+        return None;
+    }
+    let file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.ino() == link.ino() && meta.dev() == link.dev()).then_some(file)
+}

@@ -1,0 +1,136 @@
+//! The built-in users provider: phones from `phoneprov_users.conf`, else `users.conf`.
+//! It stays registered when neither file exists, so adding one and reloading works.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::ffi::config::{self, LoadError};
+use crate::ffi::host::iface_ipv4;
+use crate::ffi::log;
+use crate::module::state::registry as state;
+use phoneprov_core::config::profile::{Config, Settings};
+use phoneprov_core::config::users::{self, UserReader};
+use phoneprov_core::config::vars::{PackBuilder, Vars};
+use phoneprov_core::host::Diag;
+use phoneprov_core::util::bytes::lossy;
+
+pub use phoneprov_core::config::users::PROVIDER_NAME;
+
+const FILES: [&str; 2] = ["phoneprov_users.conf", "users.conf"];
+
+/// The users of the first users file that exists, read in place (see
+/// [`config::with_config`]); None when neither exists, Err(()) when one cannot be parsed or
+/// is mapped to realtime and could not be loaded (the phones it had are then kept: a
+/// database outage during a reload must not empty the phone list).
+fn read_users(
+    settings: &Settings,
+    server: Option<&[u8]>,
+    diags: &mut Vec<Diag>,
+) -> Result<Option<(Vars, Vec<Vars>)>, ()> {
+    for name in FILES {
+        let read = config::with_config(name, |cfg| {
+            let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
+            let mut packed = PackBuilder::default();
+            let reader = UserReader::new(name, &defaults);
+            cfg.each_category(|cat| {
+                reader.pack(cat, &mut packed, diags);
+            });
+            (defaults, packed)
+        });
+        match read {
+            Ok((defaults, packed)) => {
+                let users = UserReader::new(name, &defaults).unpack(packed);
+                return Ok(Some((defaults, users)));
+            }
+            Err(LoadError::Missing) => continue,
+            Err(LoadError::Invalid) => {
+                log::error!("{name} could not be parsed.");
+                return Err(());
+            }
+            Err(LoadError::Realtime) => {
+                log::error!(
+                    "{name} is mapped to realtime in extconfig.conf, and its engine could not \
+                     load it (database unreachable?)."
+                );
+                return Err(());
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The defaults (`[general]` included) the last load gave its users, and the configuration
+/// it ran with: phones looked up in realtime get the same.
+static DEFAULTS: Mutex<Option<(Arc<Config>, Arc<Vars>)>> = Mutex::new(None);
+
+fn lock_defaults() -> MutexGuard<'static, Option<(Arc<Config>, Arc<Vars>)>> {
+    DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The defaults the users file gave its users under `config`; when it was not read with
+/// `config` (no users file, a reload under way), the defaults `config` alone gives, kept
+/// until a load records its own.
+pub fn defaults_for(config: &Arc<Config>) -> Arc<Vars> {
+    let recorded = |slot: &Option<(Arc<Config>, Arc<Vars>)>| {
+        slot.as_ref()
+            .filter(|(c, _)| Arc::ptr_eq(c, config))
+            .map(|(_, d)| d.clone())
+    };
+    if let Some(d) = recorded(&lock_defaults()) {
+        return d;
+    }
+    // Outside the lock: finding serveriface's address may log.
+    let server = configured_server(&config.settings);
+    let made = Arc::new(users::defaults_from(
+        &config.settings,
+        server.as_deref(),
+        None,
+    ));
+    let mut slot = lock_defaults();
+    // A load may have recorded the file's meanwhile: it wins.
+    recorded(&slot).unwrap_or_else(|| {
+        *slot = Some((config.clone(), made.clone()));
+        made
+    })
+}
+
+/// Forgets the recorded defaults (on unload: the library's memory must not outlive it).
+pub fn clear() {
+    let old = lock_defaults().take();
+    drop(old);
+}
+
+/// The address `serveraddr` or `serveriface` gives; None leaves SERVER to each request.
+pub fn configured_server(settings: &Settings) -> Option<Vec<u8>> {
+    settings.serveraddr.clone().or_else(|| {
+        settings.serveriface.as_deref().map(|iface| {
+            let address = iface_ipv4(iface).map(|a| a.to_string());
+            address.map(String::into_bytes).unwrap_or_else(|| {
+                log::warning!("Unable to get IP of {}", lossy(iface));
+                b"0.0.0.0".to_vec()
+            })
+        })
+    })
+}
+
+pub fn load_users() -> i32 {
+    let Some(config) = state::config_for(PROVIDER_NAME) else {
+        return -1;
+    };
+    let server = configured_server(&config.settings);
+    let mut diags = Vec::new();
+    let found = read_users(&config.settings, server.as_deref(), &mut diags);
+    log::diagnostics!(diags);
+    let found = match found {
+        Ok(Some((defaults, found))) => {
+            *lock_defaults() = Some((config.clone(), Arc::new(defaults)));
+            found
+        }
+        Ok(None) => {
+            log::notice!("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
+            return 0;
+        }
+        Err(()) => return -1,
+    };
+    state::add_extensions(PROVIDER_NAME, found);
+    0
+}
