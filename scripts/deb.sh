@@ -6,7 +6,7 @@
 #   - diverts the stock res_phoneprov.so (of asterisk-modules) to res_phoneprov.so.stock on
 #     install, so that Asterisk loads ours and upgrades of asterisk-modules write theirs
 #     beside it, and puts the stock module back when it is removed;
-#   - installs README and the sample configuration as documentation (examples/).
+#   - installs README, docs/ and the sample configuration as documentation (examples/).
 #
 #   scripts/deb.sh [MODULE]    MODULE: the built module (default target/release/...)
 set -euo pipefail
@@ -33,6 +33,8 @@ doc=$stage/usr/share/doc/$pkg
 install -d "$doc/examples"
 cp -r "$here/asterisk-conf/." "$doc/examples/"
 install -m 0644 "$here/README.md" "$doc/README.md"
+install -d "$doc/docs"
+install -m 0644 "$here"/docs/*.md "$doc/docs/"
 cat > "$doc/copyright" <<EOF
 res_phoneprov in Rust: a drop-in replacement for Asterisk's res_phoneprov.
 License: GPL-2.0 (it registers with Asterisk's GPL key). On Debian systems the license is

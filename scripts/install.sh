@@ -72,7 +72,7 @@ if has_dpkg; then
         exit 1
     elif owner=$(dpkg "${dpkg_root[@]}" -S "$target" 2>/dev/null); then
         dpkg-divert "${dpkg_root[@]}" --local --rename --add --divert "$target.stock" "$target"
-        echo "install: ${owner%%:*}'s module diverted to $target.stock (undo: see README)"
+        echo "install: ${owner%%:*}'s module diverted to $target.stock (undo: see docs/operations.md)"
     fi
 fi
 install -D -m 0755 "$module" "$root$target"

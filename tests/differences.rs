@@ -1,5 +1,5 @@
-//! The deliberate differences from the C module that README.md lists, each shown against
-//! both modules: what ours does, and that the stock module really does otherwise.
+//! The deliberate differences from the C module that docs/differences.md lists, each shown
+//! against both modules: what ours does, and that the stock module really does otherwise.
 
 mod common;
 

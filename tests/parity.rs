@@ -1,6 +1,6 @@
 //! Differential tests: each configuration runs through the stock C res_phoneprov and through
 //! ours, in the same sandbox; every route must answer the same status, Content-Type and
-//! bytes. Only the differences README.md lists are kept out, by leaving them out of these
+//! bytes. Only the differences docs/differences.md lists are kept out, by leaving them out of these
 //! configurations (they have tests of their own in tests/differences.rs).
 
 mod common;

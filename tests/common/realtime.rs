@@ -1,7 +1,7 @@
 //! The realtime samples of asterisk-conf/realtime/ in a test: a [`Postgres`] with their schema,
 //! an Asterisk configured with their extconfig.conf, res_pgsql.conf and sorcery.conf, and rows
 //! in the static layout. Tests use the samples as they are (only the server's port and
-//! password are put into res_pgsql.conf), so what the README shows is what is tested.
+//! password are put into res_pgsql.conf), so what docs/scaling.md shows is what is tested.
 
 use std::path::PathBuf;
 
