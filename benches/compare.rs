@@ -275,14 +275,13 @@ fn digest_rows() -> (Vec<Row>, u64) {
 }
 
 /// Replaces (or adds) `rows` and `note` in the table of the last full run, which keeps
-/// everything else. Rows are the table's lines that start with one of `names`; the note is
-/// the paragraph that starts like `note`'s first line up to its first `"` pair. Both keep
-/// their place; new ones go where a full run puts them: rows before the failed requests,
-/// the note after the table.
+/// everything else. The rows replaced are the table's lines that start with one of
+/// `names`; the note replaced is the paragraph that starts like `note` up to the end of its
+/// first quoted name (`Rows "NAME"`). Both keep their place; new ones go where a full run
+/// puts them: rows before the failed requests, the note after the table.
 fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
     let out = common::project_dir().join("BENCHMARKS.md");
     let old = std::fs::read_to_string(&out).unwrap_or_default();
-    // `Rows "NAME"`: enough to tell one note from another.
     let key = note
         .char_indices()
         .filter(|&(_, c)| c == '"')
@@ -302,19 +301,9 @@ fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
             lines.push(l.to_owned());
         }
     }
-    let note_at = note_at
-        .or_else(|| lines.iter().position(|l| l.starts_with("Total time")))
-        .unwrap_or(lines.len());
-    lines.splice(
-        note_at..note_at,
-        [note.trim_end().to_owned(), String::new()],
-    );
+    let find = |p: &dyn Fn(&str) -> bool| lines.iter().position(|l| p(l));
     let rows_at = rows_at
-        .or_else(|| {
-            lines
-                .iter()
-                .position(|l| l.starts_with("| failed requests"))
-        })
+        .or_else(|| find(&|l| l.starts_with("| failed requests")))
         .or_else(|| {
             lines
                 .iter()
@@ -322,7 +311,18 @@ fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
                 .map(|i| i + 1)
         })
         .unwrap_or(lines.len());
-    lines.splice(rows_at..rows_at, rows.iter().map(Row::line));
+    let note_at = note_at
+        .or_else(|| find(&|l| l.starts_with("Total time")))
+        .unwrap_or(lines.len());
+    let note = [note.trim_end().to_owned(), String::new()];
+    // The later place first, so that the other's index still holds.
+    if note_at >= rows_at {
+        lines.splice(note_at..note_at, note);
+        lines.splice(rows_at..rows_at, rows.iter().map(Row::line));
+    } else {
+        lines.splice(rows_at..rows_at, rows.iter().map(Row::line));
+        lines.splice(note_at..note_at, note);
+    }
     let mut md = lines.join("\n");
     md.push('\n');
     for r in rows {
