@@ -6,6 +6,11 @@
 //! Also ours with `auth = digest` against ours without, with the bench's own client
 //! (benches/keepalive: wrk cannot answer challenges). `cargo bench --bench compare -- digest`
 //! runs only that and updates its rows of BENCHMARKS.md in place.
+//!
+//! Also ours against a minimal C module in the same Asterisk (benches/minmod: the least any
+//! module can do per request), and ours against the stock module on Asterisk's own sample
+//! template snom-mac.xml. `cargo bench --bench compare -- ceiling` runs only those and
+//! updates their rows in place.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -13,6 +18,7 @@ mod keepalive;
 mod wrk;
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -268,25 +274,36 @@ fn digest_rows() -> (Vec<Row>, u64) {
     (rows, failed)
 }
 
-/// `-- digest`: only the Digest rows, replaced in (or added to) the table of the last full
-/// run, which keeps everything else.
-fn digest_only() {
-    let (rows, failed) = digest_rows();
+/// Replaces (or adds) `rows` and `note` in the table of the last full run, which keeps
+/// everything else. The rows replaced are the table's lines that start with one of
+/// `names`; the note replaced is the paragraph that starts like `note` up to the end of its
+/// first quoted name (`Rows "NAME"`). Both keep their place; new ones go where a full run
+/// puts them: rows before the failed requests, the note after the table.
+fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
     let out = common::project_dir().join("BENCHMARKS.md");
     let old = std::fs::read_to_string(&out).unwrap_or_default();
+    let key = note
+        .char_indices()
+        .filter(|&(_, c)| c == '"')
+        .nth(1)
+        .map_or(note, |(i, _)| &note[..=i]);
     let mut lines: Vec<String> = Vec::new();
+    let (mut rows_at, mut note_at) = (None, None);
     let mut it = old.lines().peekable();
     while let Some(l) = it.next() {
-        if l.starts_with("Rows \"") {
+        if l.starts_with(key) {
+            note_at.get_or_insert(lines.len());
             // The note and the blank line that separates it from what follows.
             it.next_if(|l| l.is_empty());
-        } else if !l.starts_with(&format!("| {DIGEST_ROW}")) {
+        } else if names.iter().any(|n| l.starts_with(&format!("| {n}"))) {
+            rows_at.get_or_insert(lines.len());
+        } else {
             lines.push(l.to_owned());
         }
     }
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with("| failed requests"))
+    let find = |p: &dyn Fn(&str) -> bool| lines.iter().position(|l| p(l));
+    let rows_at = rows_at
+        .or_else(|| find(&|l| l.starts_with("| failed requests")))
         .or_else(|| {
             lines
                 .iter()
@@ -294,21 +311,228 @@ fn digest_only() {
                 .map(|i| i + 1)
         })
         .unwrap_or(lines.len());
-    lines.splice(at..at, rows.iter().map(Row::line));
-    // Where a full run puts it: after the table, before the total time.
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with("Total time"))
+    let note_at = note_at
+        .or_else(|| find(&|l| l.starts_with("Total time")))
         .unwrap_or(lines.len());
-    let note = digest_note(&today(), failed);
-    lines.splice(at..at, [note.trim_end().to_owned(), String::new()]);
+    let note = [note.trim_end().to_owned(), String::new()];
+    // The later place first, so that the other's index still holds.
+    if note_at >= rows_at {
+        lines.splice(note_at..note_at, note);
+        lines.splice(rows_at..rows_at, rows.iter().map(Row::line));
+    } else {
+        lines.splice(rows_at..rows_at, rows.iter().map(Row::line));
+        lines.splice(note_at..note_at, note);
+    }
     let mut md = lines.join("\n");
     md.push('\n');
-    for r in &rows {
+    for r in rows {
         println!("{}", r.line());
     }
     std::fs::write(&out, md).expect("write BENCHMARKS.md");
     println!("written to {}", out.display());
+}
+
+/// `-- digest`: only the Digest rows.
+fn digest_only() {
+    let (rows, failed) = digest_rows();
+    update_in_place(&rows, &[DIGEST_ROW], &digest_note(&today(), failed));
+}
+
+const MINIMAL_ROW: &str = "dynamic route / minimal C module";
+const SAMPLE_ROW: &str = "realistic per-phone file (Asterisk's sample snom-mac.xml)";
+/// An office's phones: each phone's file lists every other user (the sample's phone book,
+/// PP_EACH_USER), so the count sets the file's size; 10,000 would make it the directory
+/// rows' figure again.
+const SAMPLE_PHONES: usize = 100;
+
+fn ceiling_note(date: &str, failed: u64) -> String {
+    format!(
+        "Rows \"{MINIMAL_ROW}\" and \"{SAMPLE_ROW}\" ({date}): the first measures ours against \
+         benches/minmod/res_ppmin.c, a minimal C module the bench compiles against the \
+         sandbox's headers and loads into the same Asterisk as ours, measured in turns: it \
+         registers /ppmin and answers every request with one ast_http_send of a body read once \
+         at load, the bytes and Content-type our dynamic route returns for the bench's phone \
+         (no lookup, no template, no header of its own): what any module at least pays \
+         Asterisk's HTTP server per request. The second measures ours against the stock \
+         module like the dynamic route rows, with Asterisk's own sample template snom-mac.xml \
+         (taken from the sandbox at bench time) as `snom-${{MAC}}.xml`, {SAMPLE_PHONES} phones \
+         with a time zone and caller ID each: each file holds the time zone's DST dates and a \
+         phone book of the other {} users. {failed} failed requests in these runs.\n",
+        SAMPLE_PHONES - 1
+    )
+}
+
+/// benches/minmod/res_ppmin.c, compiled against the sandbox's Asterisk headers.
+fn build_minimal_module() -> PathBuf {
+    let src = common::project_dir().join("benches/minmod/res_ppmin.c");
+    let root = common::sandbox_root();
+    let include = root
+        .parent()
+        .expect("the sandbox holds root/")
+        .join("include");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("res_ppmin.so");
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-D_GNU_SOURCE", "-D_REENTRANT"])
+        .arg("-I")
+        .arg(&include)
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("cc");
+    assert!(status.success(), "cc could not build {}", src.display());
+    out
+}
+
+/// A body's lines, sorted: PP_EACH_USER lists users in each module's own order.
+fn sorted_lines(body: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    lines.sort();
+    lines
+}
+
+fn sample_users(n: usize) -> String {
+    let mut s = String::from("[general]\nvmexten = *97\n\n");
+    for i in 0..n {
+        let _ = write!(
+            s,
+            "[{u}]\nusername = {u}\nautoprov = yes\nmacaddress = 000413{i:06x}\n\
+             fullname = Phone User {i}\nsecret = secret-{i}\ncid_number = {u}\n\
+             timezone = Europe/Berlin\n",
+            u = 10_000 + i
+        );
+    }
+    s
+}
+
+/// Ours against the minimal module at 8 connections, then ours against the stock module on
+/// the sample template; the failed requests of the stock module, ours and the minimal one.
+fn ceiling_rows() -> (Vec<Row>, [u64; 3]) {
+    let mut failed = [0u64; 3];
+    let mut rows = Vec::new();
+
+    let module = build_minimal_module();
+    let dynamic = "/phoneprov/0004f2000001.xml";
+    let ast = start(Impl::Rust, PHONES);
+    let ours = ast.get(dynamic);
+    assert_eq!(ours.status, 200);
+    std::fs::write(ast.dir.join("data/ppmin.body"), &ours.body).expect("body file");
+    std::fs::copy(&module, ast.dir.join("mod/res_ppmin.so")).expect("copy res_ppmin.so");
+    ast.cli("module load res_ppmin.so");
+    let minimal = ast.get("/ppmin");
+    assert_eq!(
+        minimal.status,
+        200,
+        "res_ppmin did not load:\n{}",
+        ast.log_tail()
+    );
+    assert_eq!(minimal.body, ours.body);
+    assert_eq!(minimal.header("Content-Type"), ours.header("Content-Type"));
+    let mut row = Row {
+        name: format!("{MINIMAL_ROW}, 8 conns (req/s)"),
+        c: Vec::new(),
+        ours: Vec::new(),
+        higher_better: true,
+        goal: Some(0.8),
+        self_compared: Some("minimal C module"),
+    };
+    for round in 0..ROUNDS {
+        println!("minimal module: round {} of {ROUNDS}", round + 1);
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_ours in order {
+            let run = wrk(
+                &ast,
+                if is_ours { dynamic } else { "/ppmin" },
+                8,
+                true,
+                false,
+            );
+            println!(
+                "  {}: {:.0} req/s",
+                if is_ours { "ours   " } else { "minimal" },
+                run.rps
+            );
+            failed[if is_ours { 1 } else { 2 }] += run.failed;
+            if is_ours {
+                row.ours.push(run.rps);
+            } else {
+                row.c.push(run.rps);
+            }
+        }
+    }
+    rows.push(row);
+    drop(ast);
+
+    let template =
+        std::fs::read(common::sandbox_root().join("usr/share/asterisk/phoneprov/snom-mac.xml"))
+            .expect("the sandbox's snom-mac.xml");
+    let path = "/phoneprov/snom-000413000001.xml";
+    let conf = "[general]\nserveraddr = 127.0.0.1\ndefault_profile = snom\n\n\
+                [snom]\nmime_type => application/xml\nsnom-${MAC}.xml => snom-mac.xml\n";
+    let instances = [Impl::Stock, Impl::Rust].map(|imp| {
+        Builder::new(imp)
+            .conf("phoneprov.conf", conf)
+            .conf("users.conf", sample_users(SAMPLE_PHONES))
+            .file("snom-mac.xml", &template)
+            .start()
+    });
+    let bodies = instances.each_ref().map(|ast| ast.get(path));
+    for b in &bodies {
+        assert_eq!(b.status, 200);
+        assert!(!b.text().contains("${"), "unsubstituted:\n{}", b.text());
+    }
+    // Same bytes from both, but for the phone book's order.
+    assert_eq!(sorted_lines(&bodies[0].body), sorted_lines(&bodies[1].body));
+    let mut sample: Vec<Row> = CONNECTIONS
+        .iter()
+        .map(|&c| Row {
+            name: format!(
+                "{SAMPLE_ROW}, {c} conn{} (req/s)",
+                if c == 1 { "" } else { "s" }
+            ),
+            c: Vec::new(),
+            ours: Vec::new(),
+            higher_better: true,
+            goal: (c >= 8).then_some(1.2),
+            self_compared: None,
+        })
+        .collect();
+    for round in 0..ROUNDS {
+        println!("sample template: round {} of {ROUNDS}", round + 1);
+        for (row, &c) in sample.iter_mut().zip(&CONNECTIONS) {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for which in order {
+                let run = wrk(&instances[which], path, c, true, false);
+                println!(
+                    "  {c:>2} conns, {}: {:.0} req/s",
+                    if which == 0 { "C   " } else { "ours" },
+                    run.rps
+                );
+                failed[which] += run.failed;
+                if which == 0 {
+                    row.c.push(run.rps);
+                } else {
+                    row.ours.push(run.rps);
+                }
+            }
+        }
+    }
+    rows.extend(sample);
+    (rows, failed)
+}
+
+/// `-- ceiling`: only the minimal module's and the sample template's rows.
+fn ceiling_only() {
+    let (rows, failed) = ceiling_rows();
+    update_in_place(
+        &rows,
+        &[MINIMAL_ROW, SAMPLE_ROW],
+        &ceiling_note(&today(), failed.iter().sum()),
+    );
 }
 
 struct Figure {
@@ -391,6 +615,10 @@ fn main() {
     // cargo passes `--bench` to a bench without the default harness; look past it.
     if std::env::args().skip(1).any(|a| a == "digest") {
         digest_only();
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "ceiling") {
+        ceiling_only();
         return;
     }
     // `-- reload`: only the reload and memory rows, printed (BENCHMARKS.md untouched).
@@ -595,6 +823,12 @@ fn main() {
     let (digest, digest_failed) = digest_rows();
     failed[1] += digest_failed;
 
+    // Beside the wrk rows above, where `-- ceiling` keeps them.
+    let (ceiling, ceiling_failed) = ceiling_rows();
+    failed[0] += ceiling_failed[0];
+    failed[1] += ceiling_failed[1];
+    rows.extend(ceiling);
+
     rows.extend(reload_rows());
 
     // Last, where `-- digest` puts them too.
@@ -633,6 +867,7 @@ fn main() {
         if failed[1] == 0 { "yes" } else { "no" }
     );
     let _ = write!(md, "\n{}", digest_note(&date, digest_failed));
+    let _ = write!(md, "\n{}", ceiling_note(&date, ceiling_failed.iter().sum()));
     let _ = writeln!(
         md,
         "\nTotal time: {:.0} s.",
