@@ -219,10 +219,10 @@ fn log_lines_name_their_file_and_function() {
     let line = json_line(&ast, "missing.bin");
     assert!(line.contains("WARNING"), "{line}");
     assert!(!line.contains("src/module/mod.rs"), "{line}");
-    assert!(line.contains("\"core/src/profile.rs\""), "{line}");
+    assert!(line.contains("\"core/src/config/profile.rs\""), "{line}");
     assert!(line.contains("\"read_config\""), "{line}");
 
     assert_eq!(ast.get("/phoneprov/0004f2000001-lines.cfg").status, 200);
     let line = json_line(&ast, "requires both a macaddress");
-    assert!(line.contains("\"core/src/funcs.rs\""), "{line}");
+    assert!(line.contains("\"core/src/render/funcs.rs\""), "{line}");
 }

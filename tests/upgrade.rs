@@ -343,7 +343,7 @@ fn a_panic_in_the_handler_is_answered_500() {
     }
     assert!(ast.log_has("internal error in HTTP request: failpoint: panic in the HTTP handler"));
     // Our panic hook says where, through Asterisk's log rather than its stderr.
-    assert!(ast.log_has("panic at src/module/http.rs:"));
+    assert!(ast.log_has("panic at src/module/serve/http.rs:"));
     // A handler that returns without answering gets the same page from the glue.
     assert_eq!(ast.get("/phoneprov/failpoint/silent").status, 500);
     assert!(ast.log_has("failpoint: the HTTP handler returns without answering"));

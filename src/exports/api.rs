@@ -7,7 +7,8 @@ use std::ffi::{c_char, c_int};
 use crate::ffi::guard::guard;
 use crate::ffi::provider::ExternalLoadUsers;
 use crate::ffi::{log, owned, owned_bytes, sys, vars};
-use crate::module::state::registry::{self as state, LoadUsers};
+use crate::module::state::registry::LoadUsers;
+use crate::module::{self, Module};
 use phoneprov_core::config::vars::STD_VARIABLES;
 
 /// The names of the standard variables, one static C string each.
@@ -52,6 +53,11 @@ pub extern "C" fn ast_phoneprov_std_variable_lookup(var: c_int) -> *const c_char
     )
 }
 
+/// `f` with the loaded module; `unloaded` when there is none.
+fn with_module<R>(unloaded: R, f: impl FnOnce(&Module) -> R) -> R {
+    module::instance().map_or(unloaded, |m| f(&m))
+}
+
 /// # Safety
 /// `provider_name` must be NULL or a C string alive during the call; `load_users`, when
 /// given, must stay callable while the provider is registered (it unregisters before its
@@ -68,7 +74,17 @@ pub unsafe extern "C" fn ast_phoneprov_provider_register(
             Some(f) => {
                 // SAFETY: per this function's contract, f stays callable while registered.
                 let load = unsafe { ExternalLoadUsers::new(f) };
-                state::provider_register(&name, LoadUsers::External(load))
+                match module::instance() {
+                    Some(m) => m
+                        .registry
+                        .provider_register(&name, LoadUsers::External(load)),
+                    None => {
+                        log::warning!(
+                            "Provider '{name}' cannot be registered: res_phoneprov not loaded."
+                        );
+                        -1
+                    }
+                }
             }
             None => {
                 log::error!("Provider '{name}' has no load_users callback.");
@@ -84,7 +100,8 @@ pub unsafe extern "C" fn ast_phoneprov_provider_register(
 pub unsafe extern "C" fn ast_phoneprov_provider_unregister(provider_name: *mut c_char) {
     guard("ast_phoneprov_provider_unregister", (), || {
         // SAFETY: per this function's contract.
-        state::provider_unregister(&unsafe { owned(provider_name) })
+        let name = unsafe { owned(provider_name) };
+        with_module((), |m| m.registry.provider_unregister(&name))
     })
 }
 
@@ -104,7 +121,8 @@ pub unsafe extern "C" fn ast_phoneprov_add_extension(
             return -1;
         }
         // SAFETY: per this function's contract, vars is a live list nobody changes now.
-        state::add_extension(&name, unsafe { vars::read(vars) })
+        let vars = unsafe { vars::read(vars) };
+        with_module(-1, |m| m.registry.add_extension(&name, vars))
     })
 }
 
@@ -118,7 +136,7 @@ pub unsafe extern "C" fn ast_phoneprov_delete_extension(
     guard("ast_phoneprov_delete_extension", (), || {
         // SAFETY: per this function's contract.
         let (name, mac) = unsafe { (owned(provider_name), owned_bytes(macaddress)) };
-        state::delete_extension(&name, &mac)
+        with_module((), |m| m.registry.delete_extension(&name, &mac))
     })
 }
 
@@ -128,6 +146,7 @@ pub unsafe extern "C" fn ast_phoneprov_delete_extension(
 pub unsafe extern "C" fn ast_phoneprov_delete_extensions(provider_name: *mut c_char) {
     guard("ast_phoneprov_delete_extensions", (), || {
         // SAFETY: per this function's contract.
-        state::delete_extensions(&unsafe { owned(provider_name) })
+        let name = unsafe { owned(provider_name) };
+        with_module((), |m| m.registry.delete_extensions(&name))
     })
 }

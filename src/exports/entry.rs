@@ -63,7 +63,7 @@ pub unsafe extern "C" fn pp_rs_http(
     // SAFETY: Asterisk hands the live session and headers of this request, valid until the
     // callback returns.
     let req = unsafe { Request::new(ser, raw_uri, method, headers) };
-    guard("HTTP request", (), || module::serve::http::handle(&req));
+    guard("HTTP request", (), || module::http(&req));
     c_int::from(req.answered())
 }
 
@@ -81,7 +81,9 @@ pub unsafe extern "C" fn pp_rs_cli(
             // SAFETY: argv holds argc valid C strings for the call.
             .map(|i| unsafe { owned_bytes(*argv.add(i)) })
             .collect();
-        module::ops::cli::run(command, fd, &args);
+        if let Some(m) = module::instance() {
+            module::ops::cli::run(&m, command, fd, &args);
+        }
     })
 }
 
@@ -99,7 +101,10 @@ pub unsafe extern "C" fn pp_rs_cli_complete(
     guard("CLI completion", std::ptr::null_mut(), || {
         // SAFETY: per this function's contract.
         let word = unsafe { owned_bytes(word) };
-        match module::ops::cli::complete(command, &word, pos, state) {
+        let Some(m) = module::instance() else {
+            return std::ptr::null_mut();
+        };
+        match module::ops::cli::complete(&m, command, &word, pos, state) {
             // Asterisk frees completions with ast_free: a copy in its heap.
             Some(s) => asterisk_strdup(&s),
             None => std::ptr::null_mut(),
@@ -115,7 +120,8 @@ pub unsafe extern "C" fn pp_rs_function(function: c_int, data: *const c_char) ->
     guard("dialplan function", std::ptr::null_mut(), || {
         // SAFETY: per this function's contract.
         let data = unsafe { owned_bytes(data) };
-        cstring(module::render::funcs::call(function, &data)).into_raw()
+        let out = module::instance().map(|m| m.functions().call(function, &data));
+        cstring(out.unwrap_or_default()).into_raw()
     })
 }
 
@@ -152,7 +158,10 @@ pub unsafe extern "C" fn pp_rs_resync(
             (b"", b"", true) => Some(Selection::All),
             _ => None,
         };
-        let (text, success) = match selection.map(resync) {
+        let Some(m) = module::instance() else {
+            return std::ptr::null_mut();
+        };
+        let (text, success) = match selection.map(|s| resync(&m.registry, s)) {
             // An AMI message is one line.
             Some(Ok(report)) => (report.lines().collect::<Vec<_>>().join("; "), 1),
             Some(Err(why)) => (why, 0),
@@ -171,7 +180,8 @@ pub unsafe extern "C" fn pp_rs_resync(
 #[no_mangle]
 pub extern "C" fn pp_rs_metrics() -> *mut c_char {
     guard("metrics", std::ptr::null_mut(), || {
-        cstring(module::ops::status::prometheus()).into_raw()
+        let text = module::instance().map(|m| module::ops::status::prometheus(&m));
+        cstring(text.unwrap_or_default()).into_raw()
     })
 }
 
@@ -187,7 +197,10 @@ pub unsafe extern "C" fn pp_rs_token(
     guard("AMI PhoneprovToken", std::ptr::null_mut(), || {
         // SAFETY: per this function's contract.
         let (mac, ttl) = unsafe { (owned_bytes(mac), owned_bytes(ttl)) };
-        let (text, success) = match module::serve::tokens::create(&mac, Some(&ttl)) {
+        let Some(m) = module::instance() else {
+            return std::ptr::null_mut();
+        };
+        let (text, success) = match module::serve::tokens::create(&m.registry, &mac, Some(&ttl)) {
             Ok(path) => (path, 1),
             Err(why) => (why, 0),
         };

@@ -4,12 +4,13 @@ use std::cell::Cell;
 use std::ffi::c_char;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::thread::{self, Thread};
 use super::{cstring, sys};
 use phoneprov_core::config::conf::{Category, CategoryRef, ConfigFile};
+use phoneprov_core::util::lock::lock;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoadError {
@@ -56,7 +57,7 @@ impl Drop for Retired {
 /// If no thread can be made, `cfg` is destroyed right here.
 fn destroy_behind(cfg: AstConfig) {
     let retired = Retired(Some(cfg));
-    let mut slot = DESTROYING.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut slot = lock(&DESTROYING);
     if let Some(previous) = slot.take() {
         previous.join();
     }
@@ -67,10 +68,7 @@ fn destroy_behind(cfg: AstConfig) {
 /// reload's figures are read, and before the module can be unloaded (the thread runs this
 /// library's code).
 pub fn settle() {
-    let running = DESTROYING
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
+    let running = lock(&DESTROYING).take();
     if let Some(running) = running {
         running.join();
     }

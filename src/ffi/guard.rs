@@ -38,8 +38,9 @@ pub fn remove_panic_hook() {
 
 /// Runs `f`; if it panics, logs the panic through `ast_log` and returns `fallback`.
 pub fn guard<R>(entry: &str, fallback: R, f: impl FnOnce() -> R) -> R {
-    // Shared state is only ever replaced whole, so a panic cannot leave it half-written:
-    // asserting unwind safety is sound for every closure passed here.
+    // What a closure here may leave behind when it panics is state behind a lock, used as
+    // it is afterwards (see phoneprov_core::util::lock for why that is the policy), and
+    // snapshots, which are never changed once published: unwind safety is asserted.
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {

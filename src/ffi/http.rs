@@ -6,7 +6,7 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
-use super::{cstring, owned, sys};
+use super::{cstring, cstring_joined, owned, sys};
 use phoneprov_core::http::body::BodySource;
 use phoneprov_core::http::useragent::{self, UserAgent};
 use phoneprov_core::model::server::dotted;
@@ -264,17 +264,18 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF.
-    /// A 304 is sent without body and without Content-Length.
-    pub fn send(&self, status: u16, title: &str, headers: &[u8], body: &[u8], cacheable: bool) {
+    /// Answers with a body (left out by Asterisk for HEAD). `headers`: lines ending in CRLF,
+    /// in parts sent one after the other. A 304 is sent without body and without
+    /// Content-Length.
+    pub fn send(&self, status: u16, title: &str, headers: &[&[u8]], body: &[u8], cacheable: bool) {
         self.send_raw(status, title, headers, body, 0, cacheable);
     }
 
     /// Answers 200 with a cacheable body that may hold NUL bytes, head and body in one write
     /// (Asterisk's own string path would cut the body at its first NUL).
-    pub fn send_binary(&self, headers: &[u8], body: &[u8]) {
+    pub fn send_binary(&self, headers: &[&[u8]], body: &[u8]) {
         self.before_answer();
-        let (t, h) = (cstring("OK"), cstring(headers));
+        let (t, h) = (cstring("OK"), cstring_joined(headers));
         self.status.set(200);
         // SAFETY: ser is live; the strings and the body are valid for the call (the glue
         // copies them before it returns).
@@ -296,7 +297,7 @@ impl<'a> Request<'a> {
         &self,
         status: u16,
         title: &str,
-        headers: &[u8],
+        headers: &[&[u8]],
         file: &File,
         cacheable: bool,
     ) {
@@ -307,13 +308,13 @@ impl<'a> Request<'a> {
         &self,
         status: u16,
         title: &str,
-        headers: &[u8],
+        headers: &[&[u8]],
         body: &[u8],
         fd: c_int,
         cacheable: bool,
     ) {
         self.before_answer();
-        let (t, h) = (cstring(title), cstring(headers));
+        let (t, h) = (cstring(title), cstring_joined(headers));
         self.status.set(status);
         if status == 304 {
             // SAFETY: ser is live; t and h are valid for the call (the glue copies them); a

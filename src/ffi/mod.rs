@@ -40,6 +40,15 @@ pub(crate) fn cstring(s: impl AsRef<[u8]>) -> CString {
     CString::new(bytes).expect("NULs were replaced")
 }
 
+/// [`cstring`] of `parts` one after the other, made in one allocation.
+pub(crate) fn cstring_joined(parts: &[&[u8]]) -> CString {
+    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+    for part in parts {
+        bytes.extend(part.iter().map(|&b| if b == 0 { b' ' } else { b }));
+    }
+    CString::new(bytes).expect("NULs were replaced")
+}
+
 /// A copy of `s` in Asterisk's heap (for strings Asterisk frees with `ast_free`), NULL when
 /// the allocation fails.
 pub(crate) fn asterisk_strdup(s: &[u8]) -> *mut c_char {

@@ -9,19 +9,116 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::ffi::config::{self, LoadError};
 use crate::ffi::host::{data_file, http_requests_in_flight, register_all, unregister_all};
+use crate::ffi::http::{release_stand_ins, Request};
 use crate::ffi::log;
-use ops::status;
+use ops::status::Status;
 use phoneprov_core::config::profile::Config;
-use render::{funcs, templates, watch};
-use serve::{access, backlog, http, realtime, statics, tokens};
-use state::registry;
-use state::sipusers;
-use telemetry::{audit, metrics};
+use phoneprov_core::util::lock::{read, write};
+use render::funcs::{Directories, Functions};
+use render::templates::Templates;
+use render::watch::Watch;
+use serve::access::Access;
+use serve::answer::Sink;
+use serve::backlog::Backlog;
+use serve::realtime::Lookups;
+use serve::statics::Statics;
+use serve::tokens::Claims;
+use serve::uploads::Uploads;
+use state::registry::Registry;
+use state::sipusers::{Users, PROVIDER_NAME};
+use telemetry::audit::Audit;
+use telemetry::metrics::Metrics;
+
+/// Everything the module holds while it is loaded: made at load, dropped at unload once the
+/// last request has left. Each part is owned here and lent to the code that uses it; the
+/// tables requests write (nonces, misses, caches, the audit) are bounded, each behind one
+/// lock of its own.
+pub struct Module {
+    pub registry: Registry,
+    pub users: Arc<Users>,
+    pub watch: Arc<Watch>,
+    pub templates: Templates,
+    pub directories: Directories,
+    pub statics: Statics,
+    pub access: Access,
+    pub realtime: Lookups,
+    pub tokens: Claims,
+    pub backlog: Backlog,
+    pub uploads: Uploads,
+    pub audit: Audit,
+    pub metrics: Metrics,
+    pub status: Status,
+}
+
+impl Module {
+    fn new(config: Arc<Config>) -> Module {
+        let access = Access::new();
+        access.configure(&config);
+        let watch = Arc::new(Watch::default());
+        Module {
+            registry: Registry::new(config),
+            users: Arc::default(),
+            templates: Templates::new(watch.clone()),
+            statics: Statics::new(watch.clone()),
+            watch,
+            directories: Directories::default(),
+            access,
+            realtime: Lookups::default(),
+            tokens: Claims::default(),
+            backlog: Backlog::default(),
+            uploads: Uploads::default(),
+            audit: Audit::default(),
+            metrics: Metrics::default(),
+            status: Status::default(),
+        }
+    }
+
+    /// The dialplan functions, with what they read.
+    pub fn functions(&self) -> Functions<'_> {
+        Functions {
+            registry: &self.registry,
+            templates: &self.templates,
+            directories: &self.directories,
+        }
+    }
+
+    /// Where answers are counted and audited.
+    pub fn sink(&self) -> Sink<'_> {
+        Sink {
+            metrics: &self.metrics,
+            audit: &self.audit,
+        }
+    }
+}
+
+/// The loaded module. The one static the module's state needs: Asterisk's callbacks (HTTP,
+/// CLI, dialplan functions, AMI, the provider API of other modules) carry no pointer of
+/// ours, so they find the module here. Read once per call, then used without the lock.
+/// Besides it, only call context is kept outside [`Module`]: thread-locals that tell a
+/// callback on the same thread what it runs inside (a snapshot build, a response being
+/// rendered, the nesting of PP_EACH_*), and in `ffi` the process's facts (directories) and
+/// the config API's own bookkeeping.
+static MODULE: RwLock<Option<Arc<Module>>> = RwLock::new(None);
+
+/// The loaded module, for a callback from Asterisk; None while it is not loaded.
+pub fn instance() -> Option<Arc<Module>> {
+    read(&MODULE).clone()
+}
+
+/// Answers a request of the HTTP server.
+pub fn http(req: &Request) {
+    match instance() {
+        Some(m) => serve::http::handle(&m, req),
+        // The URI is linked only while the module is published; should Asterisk still call
+        // in after unload took it, the answer is Asterisk's own 404.
+        None => req.error(404, "Not Found", "res_phoneprov is not loaded."),
+    }
+}
 
 /// Reads and checks `phoneprov.conf`; Err says why it cannot be served.
 fn read_config() -> Result<Arc<Config>, String> {
@@ -46,19 +143,20 @@ pub fn load() -> bool {
         log::error!("{why}; serving no routes until a reload succeeds.");
         Arc::new(Config::default())
     });
-    access::configure(&config);
-    registry::start(config);
-    if registry::provider_register(
-        sipusers::PROVIDER_NAME,
-        registry::LoadUsers::Builtin(sipusers::load_users),
-    ) != 0
+    let module = Arc::new(Module::new(config));
+    // Published before the providers load: another module's load_users calls back here.
+    *write(&MODULE) = Some(module.clone());
+    if module
+        .registry
+        .provider_register(PROVIDER_NAME, module.users.loader())
+        != 0
     {
         log::warning!("Unable register users config provider.  Others may succeed.");
     }
+    drop(module);
     if !register_all() {
         unregister_all();
-        registry::stop();
-        config::settle();
+        release(write(&MODULE).take());
         return false;
     }
     true
@@ -67,12 +165,45 @@ pub fn load() -> bool {
 /// How long unload waits for requests inside the HTTP handler before it refuses.
 const UNLOAD_WAIT: Duration = Duration::from_secs(5);
 
+/// Drops the module once nobody else holds it: a CLI command or a provider's call that got
+/// it just before its callback was unregistered finishes first. Its threads are joined and
+/// its descriptors closed as it drops, before the library can be unmapped.
+fn release(module: Option<Arc<Module>>) {
+    let Some(mut module) = module else {
+        return;
+    };
+    let deadline = Instant::now() + UNLOAD_WAIT;
+    loop {
+        match Arc::try_unwrap(module) {
+            Ok(owned) => {
+                drop(owned);
+                break;
+            }
+            Err(shared) if Instant::now() < deadline => {
+                module = shared;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(shared) => {
+                log::warning!(
+                    "res_phoneprov: a caller still holds the module after {} s; it is freed \
+                     when that caller is done",
+                    UNLOAD_WAIT.as_secs()
+                );
+                drop(shared);
+                break;
+            }
+        }
+    }
+    config::settle();
+    release_stand_ins();
+}
+
 /// False when requests are still being answered: everything is registered again and the
 /// module stays loaded (Asterisk reports the unload failed), rather than be unmapped under
 /// a running request.
 pub fn unload() -> bool {
     unregister_all();
-    if !http::wait_idle(UNLOAD_WAIT) {
+    if !serve::http::wait_idle(UNLOAD_WAIT) {
         let relinked = register_all();
         log::warning!(
             "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
@@ -88,33 +219,24 @@ pub fn unload() -> bool {
         );
         return false;
     }
-    registry::stop();
-    config::settle();
-    realtime::flush();
-    sipusers::clear();
-    access::clear();
-    templates::clear();
-    statics::clear();
-    watch::clear();
-    backlog::forget();
-    crate::ffi::http::release_stand_ins();
-    funcs::clear();
-    audit::clear();
-    tokens::clear();
+    release(write(&MODULE).take());
     true
 }
 
 pub fn reload() -> bool {
+    let Some(m) = instance() else {
+        return false;
+    };
     // res_prometheus may have been loaded since.
-    metrics::offer_now();
-    status::reload(|| match read_config() {
+    m.metrics.offer_now();
+    m.status.reload(|| match read_config() {
         Ok(config) => {
-            access::configure(&config);
-            registry::reload(config);
+            m.access.configure(&config);
+            m.registry.reload(config);
             // Phones are looked up again with the new profiles.
-            realtime::flush();
-            watch::forget();
-            backlog::forget();
+            m.realtime.flush();
+            m.watch.forget();
+            m.backlog.forget();
             true
         }
         Err(why) => {

@@ -1,6 +1,6 @@
 //! Who may fetch a profile's files: the access options of `phoneprov.conf` (access lists,
 //! HTTP authentication, TLS, rate limits), as written in `[general]` and in each profile.
-//! Every option is off unless set, so a configuration without them serves as before.
+//! Every option is off unless set, so a configuration without them serves as the C module does.
 
 use crate::host::Diag;
 use crate::host::Level;

@@ -22,8 +22,16 @@ pub struct FileEntry {
     pub uri: Vec<u8>,
     pub template: Vec<u8>,
     pub mime_type: Vec<u8>,
+    /// `Content-type: <mime_type>` and its CRLF, the header line of every answer of this
+    /// file, made once here rather than on each of the fleet's fetches.
+    pub content_type: Arc<[u8]>,
     /// `uri`, parsed for rendering (dynamic files).
     pub uri_template: Template,
+}
+
+/// The header line that names `mime` as an answer's type.
+pub fn content_type(mime: &[u8]) -> Arc<[u8]> {
+    [b"Content-type: ", mime, b"\r\n"].concat().into()
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -224,6 +232,7 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                 FileEntry {
                     uri: name.to_vec(),
                     template: [&p.staticdir[..], name].concat(),
+                    content_type: content_type(&mime_type),
                     mime_type,
                     uri_template: Template::parse(""),
                 }
@@ -231,6 +240,7 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
                 FileEntry {
                     uri: key.clone(),
                     template: name.to_vec(),
+                    content_type: content_type(&mime_type),
                     mime_type,
                     uri_template: Template::parse(key.as_slice()),
                 }

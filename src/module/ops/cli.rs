@@ -9,11 +9,10 @@ use std::sync::Arc;
 use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::ops::resync::{self, Selection};
 use crate::module::ops::status;
-use crate::module::render::funcs::call_into;
-use crate::module::render::substitute::{render_dynamic, Serving};
+use crate::module::render::substitute::{render_dynamic, Failure, Serving};
 use crate::module::serve::{tokens, uploads};
-use crate::module::state::registry as state;
 use crate::module::telemetry::audit;
+use crate::module::Module;
 use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::http::httpdate;
 use phoneprov_core::model::check;
@@ -43,13 +42,31 @@ fn cli_serving(snap: &Arc<Snapshot>, phone: &Phone) -> Serving {
     Serving::new(snap.clone(), phone, Some("127.0.0.1".into()), None)
 }
 
+/// `phone`'s `file` rendered as the CLI shows it (see [`cli_serving`]).
+fn render_file(
+    m: &Module,
+    snap: &Arc<Snapshot>,
+    phone: &Phone,
+    file: &FileEntry,
+) -> Result<Vec<u8>, Failure> {
+    let functions = m.functions();
+    let call = |name: &str, data: &[u8], out: &mut Vec<u8>| functions.call_into(name, data, out);
+    render_dynamic(
+        &m.templates,
+        phone,
+        file,
+        |_| cli_serving(snap, phone),
+        &call,
+    )
+}
+
 /// `text` padded with spaces to `width` bytes, as printf's `%-Ns` does.
 fn padded(out: &mut Vec<u8>, text: &[u8], width: usize) {
     out.extend_from_slice(text);
     out.resize(out.len() + width.saturating_sub(text.len()), b' ');
 }
 
-fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
+fn show_phone(m: &Module, snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
     let Some(phone) = snap.phone(mac) else {
         return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes();
     };
@@ -76,7 +93,7 @@ fn show_phone(snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
             out.push(b'\n');
         }
     }
-    let fetches = audit::fetches(phone.mac());
+    let fetches = m.audit.fetches(phone.mac());
     let _ = writeln!(out, "\nLast fetches ({}):", fetches.len());
     for f in fetches.iter().rev() {
         out.extend_from_slice(b"  ");
@@ -135,7 +152,7 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
 }
 
 /// `phoneprov show phones`: every phone with its profile, lines and last fetch.
-fn show_phones(snap: &Snapshot) -> Vec<u8> {
+fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = writeln!(
         out,
@@ -147,7 +164,7 @@ fn show_phones(snap: &Snapshot) -> Vec<u8> {
         out.push(b' ');
         padded(&mut out, &phone.profile.name, 16);
         let _ = write!(out, " {:>5}  ", phone.lines().len());
-        match audit::last(phone.mac()) {
+        match m.audit.last(phone.mac()) {
             Some(f) => fetch_line(&mut out, &f),
             None => out.extend_from_slice(b"never\n"),
         }
@@ -173,15 +190,15 @@ fn secrets_of(snap: &Snapshot) -> Secrets {
 }
 
 /// What `uri` serves, secret values masked unless `show_secrets`.
-fn render_masked(snap: &Arc<Snapshot>, uri: &[u8], show_secrets: bool) -> Vec<u8> {
-    let body = render(snap, uri);
+fn render_masked(m: &Module, snap: &Arc<Snapshot>, uri: &[u8], show_secrets: bool) -> Vec<u8> {
+    let body = render(m, snap, uri);
     if show_secrets {
         return body;
     }
     secrets_of(snap).mask(&body)
 }
 
-fn render(snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
+fn render(m: &Module, snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
     let Some(res) = snap.resolve(uri) else {
         return format!("No route for '{}'.\n", lossy(uri)).into_bytes();
     };
@@ -193,17 +210,15 @@ fn render(snap: &Arc<Snapshot>, uri: &[u8]) -> Vec<u8> {
             Ok(bytes) => bytes,
             Err(e) => format!("Cannot read {}: {e}\n", lossy(&res.file.template)).into_bytes(),
         },
-        Some(phone) => {
-            match render_dynamic(phone, res.file, |_| cli_serving(snap, phone), call_into) {
-                Ok(body) => body,
-                Err(e) => format!("{e}\n").into_bytes(),
-            }
-        }
+        Some(phone) => match render_file(m, snap, phone, res.file) {
+            Ok(body) => body,
+            Err(e) => format!("{e}\n").into_bytes(),
+        },
     }
 }
 
 /// What is wrong with one dynamic route, if anything.
-fn check_route(snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry) -> Vec<String> {
+fn check_route(m: &Module, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry) -> Vec<String> {
     let path = data_file(&file.template);
     let text = match fs::read(&path) {
         Ok(t) => t,
@@ -214,7 +229,7 @@ fn check_route(snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry) -> Vec<Str
         .into_iter()
         .map(|(l, c, m)| format!("{name}:{l}:{c}: {m}"))
         .collect();
-    match render_dynamic(phone, file, |_| cli_serving(snap, phone), call_into) {
+    match render_file(m, snap, phone, file) {
         Err(e) => found.push(e.to_string()),
         Ok(body) => {
             let is_xml = file.mime_type.windows(3).any(|w| w == b"xml")
@@ -259,7 +274,7 @@ fn check_static(snap: &Snapshot, mac: Option<&[u8]>, out: &mut String) -> usize 
     missing
 }
 
-fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
+fn check(m: &Module, snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     let mut out = String::new();
     let missing_static = check_static(snap, mac, &mut out);
     let (mut routes, mut bad) = (0, 0);
@@ -273,7 +288,7 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
             continue;
         }
         routes += 1;
-        let found = check_route(snap, phone, &phone.profile.dynamic_files[file]);
+        let found = check_route(m, snap, phone, &phone.profile.dynamic_files[file]);
         if !found.is_empty() {
             bad += 1;
             let _ = writeln!(out, "{} (phone {}):", lossy(r.uri), lossy(phone.mac()));
@@ -288,7 +303,7 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     let own = |uri: &[u8]| -> Option<Vec<u8>> {
         let res = snap.resolve(uri)?;
         let phone = res.phone?;
-        render_dynamic(phone, res.file, |_| cli_serving(snap, phone), call_into).ok()
+        render_file(m, snap, phone, res.file).ok()
     };
     let asked = check::check(snap, mac, &own);
     for line in &asked {
@@ -312,18 +327,18 @@ fn check(snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
 }
 
 /// `phoneprov token <mac> [ttl] [qr]`.
-fn token(args: &[Vec<u8>]) -> Vec<u8> {
+fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
     let mac = args.get(2).map(Vec::as_slice).unwrap_or_default();
     let mut rest: Vec<&[u8]> = args.iter().skip(3).map(Vec::as_slice).collect();
     let qr = rest.last() == Some(&&b"qr"[..]);
     if qr {
         rest.pop();
     }
-    let path = match tokens::create(mac, rest.first().copied()) {
+    let path = match tokens::create(&m.registry, mac, rest.first().copied()) {
         Ok(path) => path,
         Err(why) => return format!("{why}\n").into_bytes(),
     };
-    let Some(base) = tokens::base_url(mac) else {
+    let Some(base) = tokens::base_url(&m.registry, mac) else {
         let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
         if qr {
             out += "No QR code: this phone's server address is only known per request (set \
@@ -344,15 +359,17 @@ fn token(args: &[Vec<u8>]) -> Vec<u8> {
     out.into_bytes()
 }
 
-pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
-    let Some(snap) = state::current() else { return };
+pub fn run(m: &Module, command: i32, fd: i32, args: &[Vec<u8>]) {
+    let Some(snap) = m.registry.current() else {
+        return;
+    };
     let arg = |i: usize| args.get(i).map(Vec::as_slice);
     let text = match command {
         SHOW_ROUTES => cli::show_routes(&snap),
-        SHOW_PHONE => show_phone(&snap, arg(3).unwrap_or_default()),
-        SHOW_PHONES => show_phones(&snap),
+        SHOW_PHONE => show_phone(m, &snap, arg(3).unwrap_or_default()),
+        SHOW_PHONES => show_phones(m, &snap),
         SHOW_TOKENS => tokens::list(),
-        SHOW_STATUS => status::show(&snap).into_bytes(),
+        SHOW_STATUS => status::show(m, &snap).into_bytes(),
         RESYNC => {
             let selection = match (arg(2).unwrap_or_default(), arg(3)) {
                 (b"all", None) => Some(Selection::All),
@@ -360,18 +377,18 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
                 (mac, None) if mac != b"profile" => Some(Selection::Mac(mac)),
                 _ => None,
             };
-            match selection.map(resync::resync) {
+            match selection.map(|s| resync::resync(&m.registry, s)) {
                 Some(Ok(report)) | Some(Err(report)) => (report + "\n").into_bytes(),
                 None => b"Usage: phoneprov resync <mac>|profile <name>|all\n".to_vec(),
             }
         }
-        TOKEN => token(args),
+        TOKEN => token(m, args),
         RENDER => match arg(3) {
-            None => render_masked(&snap, arg(2).unwrap_or_default(), false),
-            Some(SECRETS) => render_masked(&snap, arg(2).unwrap_or_default(), true),
+            None => render_masked(m, &snap, arg(2).unwrap_or_default(), false),
+            Some(SECRETS) => render_masked(m, &snap, arg(2).unwrap_or_default(), true),
             Some(_) => b"Usage: phoneprov render <uri> [secrets]\n".to_vec(),
         },
-        CHECK => check(&snap, arg(2)).into_bytes(),
+        CHECK => check(m, &snap, arg(2)).into_bytes(),
         _ => return,
     };
     cli_print(fd, &text);
@@ -379,8 +396,8 @@ pub fn run(command: i32, fd: i32, args: &[Vec<u8>]) {
 
 /// Tab completion: the `state`-th MAC or URI starting with `word` at the position that
 /// takes one.
-pub fn complete(command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
-    let snap = state::current()?;
+pub fn complete(m: &Module, command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
+    let snap = m.registry.current()?;
     let candidates: Vec<&[u8]> = match (command, pos) {
         (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| p.mac()).collect(),
         (RENDER, 2) => snap.routes().map(|r| r.uri).collect(),

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use crate::ffi::host::{function_exists, render};
 use crate::ffi::manager::run_action;
-use crate::module::state::registry as state;
+use crate::module::state::registry::Registry;
 use phoneprov_core::config::vars::{self, Vars};
 use phoneprov_core::model::snapshot::Phone;
 use phoneprov_core::util::bytes::lossy;
@@ -111,8 +111,8 @@ fn notify(phone: &Phone) -> (Vec<u8>, Outcome) {
 
 /// Notifies the selected phones; the report, one line per phone and a summary. Err when
 /// the selection names no phone.
-pub fn resync(selection: Selection) -> Result<String, String> {
-    let snap = state::current().ok_or("res_phoneprov is not running")?;
+pub fn resync(registry: &Registry, selection: Selection) -> Result<String, String> {
+    let snap = registry.current().ok_or("res_phoneprov is not running")?;
     let phones: Vec<&Phone> = snap
         .phones
         .iter()

@@ -4,16 +4,17 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::ffi::config;
-use crate::module::serve::realtime::{self, COUNTERS};
-use crate::module::state::registry as state;
+use crate::module::serve::realtime::Lookups;
 use crate::module::telemetry::metrics::{self, Reloads};
+use crate::module::Module;
 use phoneprov_core::model::snapshot::Snapshot;
 use phoneprov_core::realtime::options::RealtimeOptions;
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::lock::lock;
 
 struct Timing {
     at: Instant,
@@ -21,56 +22,60 @@ struct Timing {
     config_api: Duration,
 }
 
-static LAST: Mutex<Option<Timing>> = Mutex::new(None);
-static RELOADS: AtomicU64 = AtomicU64::new(0);
-static FAILED: AtomicU64 = AtomicU64::new(0);
+/// Reloads since load, and the last one's timing.
+#[derive(Default)]
+pub struct Status {
+    last: Mutex<Option<Timing>>,
+    reloads: AtomicU64,
+    failed: AtomicU64,
+}
 
-/// Runs a reload (`run`: true when it was applied) and records its timing.
-pub fn reload(run: impl FnOnce() -> bool) -> bool {
-    let api_before = config::load_nanos();
-    let started = Instant::now();
-    let ok = run();
-    // The last configuration read may still be being destroyed: part of the reload.
-    config::settle();
-    let total = started.elapsed();
-    let config_api = Duration::from_nanos(config::load_nanos().saturating_sub(api_before));
-    RELOADS.fetch_add(1, Ordering::Relaxed);
-    if !ok {
-        FAILED.fetch_add(1, Ordering::Relaxed);
+impl Status {
+    /// Runs a reload (`run`: true when it was applied) and records its timing.
+    pub fn reload(&self, run: impl FnOnce() -> bool) -> bool {
+        let api_before = config::load_nanos();
+        let started = Instant::now();
+        let ok = run();
+        // The last configuration read may still be being destroyed: part of the reload.
+        config::settle();
+        let total = started.elapsed();
+        let config_api = Duration::from_nanos(config::load_nanos().saturating_sub(api_before));
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        *lock(&self.last) = Some(Timing {
+            at: started,
+            total,
+            config_api: config_api.min(total),
+        });
+        ok
     }
-    *LAST.lock().unwrap_or_else(PoisonError::into_inner) = Some(Timing {
-        at: started,
-        total,
-        config_api: config_api.min(total),
-    });
-    ok
+
+    /// The reload figures, for the metrics.
+    fn reloads(&self) -> Reloads {
+        let last = lock(&self.last)
+            .as_ref()
+            .map(|t| (t.total.as_secs_f64(), t.config_api.as_secs_f64()));
+        Reloads {
+            count: self.reloads.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            last,
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The reload figures, for the metrics.
-pub fn reloads() -> Reloads {
-    let last = LAST
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map(|t| (t.total.as_secs_f64(), t.config_api.as_secs_f64()));
-    Reloads {
-        count: RELOADS.load(Ordering::Relaxed),
-        failed: FAILED.load(Ordering::Relaxed),
-        last,
-    }
-}
-
 /// What res_prometheus serves at its `/metrics`.
-pub fn prometheus() -> String {
-    let snap = state::published();
-    metrics::prometheus(snap.as_deref(), &reloads())
+pub fn prometheus(m: &Module) -> String {
+    let snap = m.registry.published();
+    m.metrics.prometheus(snap.as_deref(), &m.status.reloads())
 }
 
-pub fn show(snap: &Snapshot) -> String {
+pub fn show(m: &Module, snap: &Snapshot) -> String {
     let statics = metrics::static_routes(snap);
     let mut out = String::new();
     let _ = writeln!(out, "Phones:  {}", snap.phones.len());
@@ -83,14 +88,14 @@ pub fn show(snap: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "Reloads: {} ({} failed)",
-        RELOADS.load(Ordering::Relaxed),
-        FAILED.load(Ordering::Relaxed)
+        m.status.reloads.load(Ordering::Relaxed),
+        m.status.failed.load(Ordering::Relaxed)
     );
-    out.push_str(&metrics::status_lines(snap));
+    out.push_str(&m.metrics.status_lines(snap));
     if let Some(rt) = &snap.config.settings.realtime {
-        out.push_str(&realtime_lines(rt));
+        out.push_str(&realtime_lines(&m.realtime, rt));
     }
-    match &*LAST.lock().unwrap_or_else(PoisonError::into_inner) {
+    match &*lock(&m.status.last) {
         None => out.push_str("Last reload: none since the module was loaded\n"),
         Some(t) => {
             let ours = t.total - t.config_api;
@@ -111,8 +116,9 @@ pub fn show(snap: &Snapshot) -> String {
     out
 }
 
-fn realtime_lines(rt: &RealtimeOptions) -> String {
-    let (phones, unknown, capacity) = realtime::sizes();
+fn realtime_lines(lookups: &Lookups, rt: &RealtimeOptions) -> String {
+    let (phones, unknown, capacity) = lookups.sizes();
+    let counters = &lookups.counters;
     let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
     format!(
         "Realtime: family '{}' ({}), TTL {} s, cached {phones} of {capacity} phones and \
@@ -120,16 +126,16 @@ fn realtime_lines(rt: &RealtimeOptions) -> String {
          Realtime requests: {} from the cache, {} looked up, {} unknown, {} answered 503, \
          {} served stale while the database did not answer\n",
         lossy(&rt.family),
-        if realtime::is_down() {
+        if lookups.is_down() {
             "not answering"
         } else {
             "answering"
         },
         rt.ttl,
-        n(&COUNTERS.hits),
-        n(&COUNTERS.lookups),
-        n(&COUNTERS.unknown),
-        n(&COUNTERS.unavailable),
-        n(&COUNTERS.stale),
+        n(&counters.hits),
+        n(&counters.lookups),
+        n(&counters.unknown),
+        n(&counters.unavailable),
+        n(&counters.stale),
     )
 }

@@ -1,6 +1,6 @@
 //! Files kept in memory while their size, modification time and inode stay the same: an
 //! edited or replaced file is read again on its next request. A file in a watched
-//! directory (see [`watch`]) is not even looked at again until something there changes.
+//! directory (see [`Watch`]) is not even looked at again until something there changes.
 
 use std::fs::{self, Metadata};
 use std::io;
@@ -8,10 +8,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
-use crate::module::render::watch;
+use crate::module::render::watch::Watch;
 use phoneprov_core::util::fxhash::FxHashMap;
+use phoneprov_core::util::lock::{read, write};
 
 /// What tells one version of a file from another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +34,7 @@ impl Stamp {
     }
 }
 
-/// The count of [`watch`] a kept file was last checked at.
+/// The count of [`Watch`] a kept file was last checked at.
 const UNWATCHED: u64 = u64::MAX;
 
 struct Entry<T> {
@@ -72,13 +73,15 @@ enum Check<T> {
 }
 
 pub struct FileCache<T> {
-    map: RwLock<Option<Map<T>>>,
+    map: RwLock<Map<T>>,
+    watch: Arc<Watch>,
 }
 
 impl<T> FileCache<T> {
-    pub const fn new() -> Self {
+    pub fn new(watch: Arc<Watch>) -> Self {
         FileCache {
-            map: RwLock::new(None),
+            map: RwLock::new(Map::default()),
+            watch,
         }
     }
 
@@ -102,7 +105,7 @@ impl<T> FileCache<T> {
         }
         let count = match unwatched {
             true => UNWATCHED,
-            false => match watch::watch(path) {
+            false => match self.watch.watch(path) {
                 // Looked at again once watched: a change after this shows in the count.
                 Some(count) => {
                     meta = fs::metadata(path)?;
@@ -116,8 +119,7 @@ impl<T> FileCache<T> {
             return Ok(Found::Kept(stamp, value));
         }
         let value = Arc::new(build(fs::read(path)?, &stamp));
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        let map = map.get_or_insert_with(FxHashMap::default);
+        let mut map = write(&self.map);
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
@@ -132,26 +134,22 @@ impl<T> FileCache<T> {
 
     /// What is known of the kept copy of `path` without looking at the file.
     fn check(&self, path: &Path) -> Check<T> {
-        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(e) = map.as_ref().and_then(|m| m.get(key(path))) else {
+        let map = read(&self.map);
+        let Some(e) = map.get(key(path)) else {
             return Check::Unknown;
         };
         match e.checked.load(Ordering::Relaxed) {
             UNWATCHED => Check::Unwatched,
-            count if watch::unchanged(count) => Check::Unchanged(e.stamp, e.value.clone()),
+            count if self.watch.unchanged(count) => Check::Unchanged(e.stamp, e.value.clone()),
             _ => Check::Unknown,
         }
     }
 
     /// The kept copy of `path` if it is of `stamp`, now known unchanged at `count`.
     fn confirm(&self, path: &Path, stamp: Stamp, count: u64) -> Option<Arc<T>> {
-        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-        let e = map.as_ref()?.get(key(path)).filter(|e| e.stamp == stamp)?;
+        let map = read(&self.map);
+        let e = map.get(key(path)).filter(|e| e.stamp == stamp)?;
         e.checked.store(count, Ordering::Relaxed);
         Some(e.value.clone())
-    }
-
-    pub fn clear(&self) {
-        *self.map.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }

@@ -9,17 +9,17 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::ffi::host::{self, data_file, AstHost};
 use crate::ffi::log;
 use crate::ffi::vars::global;
 use crate::module::render::substitute::{
     fail_response, is_rendering, is_serving, render_line, render_plain, serving_alone,
-    serving_snapshot,
+    serving_snapshot, Call,
 };
-use crate::module::render::templates;
-use crate::module::state::registry as state;
+use crate::module::render::templates::Templates;
+use crate::module::state::registry::{in_build, Registry};
 use phoneprov_core::config::vars;
 use phoneprov_core::config::vars::Vars;
 use phoneprov_core::http::uri::is_contained;
@@ -28,6 +28,7 @@ use phoneprov_core::render::funcs::{self, EachUser};
 use phoneprov_core::render::template::Template;
 use phoneprov_core::render::{qr, xml};
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::lock::lock;
 
 /// How deep PP_EACH_USER and PP_EACH_EXTENSION may nest: a template that includes itself
 /// would otherwise recurse until the thread's stack overflows and Asterisk aborts.
@@ -63,7 +64,7 @@ impl Drop for Nested {
     }
 }
 
-fn read_template(name: &[u8]) -> Result<Arc<Template>, String> {
+fn read_template(templates: &Templates, name: &[u8]) -> Result<Arc<Template>, String> {
     if !is_contained(name) {
         return Err(format!(
             "PP_EACH_EXTENSION: '{}' is not below AST_DATA_DIR/phoneprov",
@@ -71,7 +72,9 @@ fn read_template(name: &[u8]) -> Result<Arc<Template>, String> {
         ));
     }
     let path = data_file(name);
-    templates::load(&path).map_err(|e| format!("Could not load file: {} ({e})", path.display()))
+    templates
+        .load(&path)
+        .map_err(|e| format!("Could not load file: {} ({e})", path.display()))
 }
 
 /// Every phone's item of one PP_EACH_USER template, for one snapshot.
@@ -87,7 +90,7 @@ struct Items {
 }
 
 impl Items {
-    fn build(snap: &Snapshot, call: &EachUser) -> Items {
+    fn build(snap: &Snapshot, call: &EachUser, funcs: Call) -> Items {
         let mut globals: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         let mut body = Vec::new();
         let mut spans = Vec::with_capacity(snap.phones.len());
@@ -101,14 +104,7 @@ impl Items {
             };
             let index = (i + 1).to_string().into_bytes();
             let extra = [(vars::PHONE_INDEX, index.clone())];
-            match render_plain(
-                &call.template,
-                phone.vars(),
-                &extra,
-                None,
-                call_into,
-                &mut seen,
-            ) {
+            match render_plain(&call.template, phone.vars(), &extra, None, funcs, &mut seen) {
                 Some(item) => body.extend_from_slice(&item),
                 None => body.extend_from_slice(&host::render(
                     call.template.text(),
@@ -157,45 +153,63 @@ impl Items {
 }
 
 /// A few templates' items; directories use one or two.
-static ITEMS: Mutex<Vec<Arc<Items>>> = Mutex::new(Vec::new());
 const MAX_ITEMS: usize = 8;
 
-fn each_user(snap: &Snapshot, data: &[u8], out: &mut Vec<u8>) {
-    let call = EachUser::parse(data);
-    // Items that depend on the request (the served phone's SERVER) or on functions Asterisk
-    // must run are rendered every time.
-    let uses_request = call.template.names().any(|n| {
-        [vars::SERVER, vars::SERVER_HOST, vars::BASE_URL]
+/// What the functions keep between calls: the rendered items of PP_EACH_USER.
+#[derive(Default)]
+pub struct Directories {
+    items: Mutex<Vec<Arc<Items>>>,
+}
+
+/// The functions with what they read: the registry (the snapshot, outside a response), the
+/// template files (PP_EACH_EXTENSION) and the items kept.
+#[derive(Clone, Copy)]
+pub struct Functions<'m> {
+    pub registry: &'m Registry,
+    pub templates: &'m Templates,
+    pub directories: &'m Directories,
+}
+
+impl Functions<'_> {
+    fn each_user(&self, snap: &Snapshot, data: &[u8], out: &mut Vec<u8>) {
+        let call = EachUser::parse(data);
+        let me = |name: &str, data: &[u8], out: &mut Vec<u8>| self.call_into(name, data, out);
+        // Items that depend on the request (the served phone's SERVER) or on functions
+        // Asterisk must run are rendered every time.
+        let uses_request = call.template.names().any(|n| {
+            [vars::SERVER, vars::SERVER_HOST, vars::BASE_URL]
+                .iter()
+                .chain(&vars::UA_VARIABLES)
+                .any(|v| v.as_bytes() == n)
+        }) && snap
+            .phones
             .iter()
-            .chain(&vars::UA_VARIABLES)
-            .any(|v| v.as_bytes() == n)
-    }) && snap
-        .phones
-        .iter()
-        .any(|p| is_serving(p) && !call.excludes(p.mac()));
-    if !call.template.is_plain() || uses_request {
-        let render = |t: &Template, i: usize, p: &Phone| {
-            let index = vec![(vars::PHONE_INDEX, (i + 1).to_string().into_bytes())];
-            render_line(t, p, p.vars(), index, call_into)
-        };
-        out.extend_from_slice(&funcs::each_user(snap, data, &render));
-        return;
-    }
-    let cached = {
-        let items = ITEMS.lock().unwrap_or_else(PoisonError::into_inner);
-        items.iter().find(|i| i.still_valid(snap, &call)).cloned()
-    };
-    let items = cached.unwrap_or_else(|| {
-        let built = Arc::new(Items::build(snap, &call));
-        let mut items = ITEMS.lock().unwrap_or_else(PoisonError::into_inner);
-        items.retain(|i| i.generation == snap.generation && i.template != built.template);
-        if items.len() >= MAX_ITEMS {
-            items.remove(0);
+            .any(|p| is_serving(p) && !call.excludes(p.mac()));
+        if !call.template.is_plain() || uses_request {
+            let render = |t: &Template, i: usize, p: &Phone| {
+                let index = vec![(vars::PHONE_INDEX, (i + 1).to_string().into_bytes())];
+                render_line(t, p, p.vars(), index, &me)
+            };
+            out.extend_from_slice(&funcs::each_user(snap, data, &render));
+            return;
         }
-        items.push(built.clone());
-        built
-    });
-    items.write_without(out, &call.exclude);
+        let kept = &self.directories.items;
+        let cached = lock(kept)
+            .iter()
+            .find(|i| i.still_valid(snap, &call))
+            .cloned();
+        let items = cached.unwrap_or_else(|| {
+            let built = Arc::new(Items::build(snap, &call, &me));
+            let mut items = lock(kept);
+            items.retain(|i| i.generation == snap.generation && i.template != built.template);
+            if items.len() >= MAX_ITEMS {
+                items.remove(0);
+            }
+            items.push(built.clone());
+            built
+        });
+        items.write_without(out, &call.exclude);
+    }
 }
 
 /// PP_EACH_USER and PP_EACH_EXTENSION read every phone's variables, secrets included: they
@@ -208,69 +222,69 @@ fn refuse(name: &str) {
     );
 }
 
-/// Runs one of the module's functions by name, appending its result; false for a name
-/// that is not one of them.
-pub fn call_into(name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
-    match name {
-        "PP_XML" => xml::escape_into(out, data),
-        "PP_QRCODE" => match qr::svg(data) {
-            Ok(svg) => out.extend_from_slice(svg.as_bytes()),
-            Err(e) => log::warning!("PP_QRCODE: {e}"),
-        },
-        "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
-            if !is_rendering() && !state::in_build() {
-                refuse(name);
-                return true;
-            }
-            // The snapshot the response started with, so that a reload in between cannot
-            // mix two configurations in one file.
-            let Some(snap) = serving_snapshot().or_else(state::current) else {
-                return true;
-            };
-            let Some(_nested) = Nested::enter(name) else {
-                return true;
-            };
-            if name == "PP_EACH_USER" {
-                each_user(&snap, data, out);
-            } else {
-                let render =
-                    |t: &Template, p: &Phone, v: &Vars| render_line(t, p, v, Vec::new(), call_into);
-                let alone = serving_alone();
-                // The phone served first: a database phone may share its MAC with one in
-                // memory whose URI did not match.
-                let find = |mac: &[u8]| {
-                    alone
-                        .as_deref()
-                        .filter(|p| p.mac() == mac)
-                        .or_else(|| snap.phone(mac))
-                };
-                out.extend_from_slice(&funcs::each_extension(
-                    &find,
-                    data,
-                    &AstHost,
-                    &read_template,
-                    &render,
-                ));
-            }
-        }
-        _ => return false,
-    }
-    true
-}
-
 /// The function numbers of the glue (enum pp_function).
 const NAMES: [&str; 4] = ["PP_EACH_USER", "PP_EACH_EXTENSION", "PP_XML", "PP_QRCODE"];
 
-/// Called by Asterisk, through the glue, with a function's number.
-pub fn call(function: i32, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    if let Some(name) = usize::try_from(function).ok().and_then(|i| NAMES.get(i)) {
-        call_into(name, data, &mut out);
+impl Functions<'_> {
+    /// Runs one of the module's functions by name, appending its result; false for a name
+    /// that is not one of them.
+    pub fn call_into(&self, name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
+        match name {
+            "PP_XML" => xml::escape_into(out, data),
+            "PP_QRCODE" => match qr::svg(data) {
+                Ok(svg) => out.extend_from_slice(svg.as_bytes()),
+                Err(e) => log::warning!("PP_QRCODE: {e}"),
+            },
+            "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
+                if !is_rendering() && !in_build() {
+                    refuse(name);
+                    return true;
+                }
+                // The snapshot the response started with, so that a reload in between cannot
+                // mix two configurations in one file.
+                let Some(snap) = serving_snapshot().or_else(|| self.registry.current()) else {
+                    return true;
+                };
+                let Some(_nested) = Nested::enter(name) else {
+                    return true;
+                };
+                if name == "PP_EACH_USER" {
+                    self.each_user(&snap, data, out);
+                } else {
+                    let me = |name: &str, data: &[u8], out: &mut Vec<u8>| {
+                        self.call_into(name, data, out)
+                    };
+                    let render =
+                        |t: &Template, p: &Phone, v: &Vars| render_line(t, p, v, Vec::new(), &me);
+                    let alone = serving_alone();
+                    // The phone served first: a database phone may share its MAC with one in
+                    // memory whose URI did not match.
+                    let find = |mac: &[u8]| {
+                        alone
+                            .as_deref()
+                            .filter(|p| p.mac() == mac)
+                            .or_else(|| snap.phone(mac))
+                    };
+                    out.extend_from_slice(&funcs::each_extension(
+                        &find,
+                        data,
+                        &AstHost,
+                        &|name: &[u8]| read_template(self.templates, name),
+                        &render,
+                    ));
+                }
+            }
+            _ => return false,
+        }
+        true
     }
-    out
-}
 
-/// Forgets the rendered items (on unload).
-pub fn clear() {
-    ITEMS.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    /// Called by Asterisk, through the glue, with a function's number.
+    pub fn call(&self, function: i32, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(name) = usize::try_from(function).ok().and_then(|i| NAMES.get(i)) {
+            self.call_into(name, data, &mut out);
+        }
+        out
+    }
 }

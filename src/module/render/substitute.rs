@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::ffi::host::{self, data_file};
 use crate::ffi::vars::global;
-use crate::module::render::templates;
+use crate::module::render::templates::Templates;
 use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::config::vars::{self, Vars};
 use phoneprov_core::http::useragent::UserAgent;
@@ -25,7 +25,7 @@ use phoneprov_core::util::bytes::utf8_or_latin1;
 
 /// Runs one of the module's functions by name, appending its result; false for a name
 /// that is not one of them.
-pub type Call = fn(&str, &[u8], &mut Vec<u8>) -> bool;
+pub type Call<'a> = &'a dyn Fn(&str, &[u8], &mut Vec<u8>) -> bool;
 
 /// Told of each global variable a rendering fell back to, with the value it had.
 pub type SeenGlobal<'a> = dyn FnMut(&[u8], Option<&[u8]>) + 'a;
@@ -290,13 +290,16 @@ impl fmt::Display for Failure {
 /// provisioning XML, which is UTF-8: bytes of the rendered file that are not UTF-8 are read
 /// as ISO-8859-1.
 pub fn render_dynamic(
+    templates: &Templates,
     phone: &Phone,
     file: &FileEntry,
     serving: impl FnOnce(&Template) -> Serving,
     call: Call,
 ) -> Result<Vec<u8>, Failure> {
     let path = data_file(&file.template);
-    let template = templates::load(&path).map_err(|e| Failure::Template(path.clone(), e))?;
+    let template = templates
+        .load(&path)
+        .map_err(|e| Failure::Template(path.clone(), e))?;
     let serving = serving(&template);
     let outer = FAILED.with(|f| f.replace(false));
     let body = self::serving(serving, || {

@@ -5,18 +5,24 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::module::render::filecache::{FileCache, Found};
+use crate::module::render::watch::Watch;
 use phoneprov_core::render::template::Template;
 
-static TEMPLATES: FileCache<Template> = FileCache::new();
+pub struct Templates(FileCache<Template>);
 
-/// The parsed template at `path`.
-pub fn load(path: &Path) -> io::Result<Arc<Template>> {
-    match TEMPLATES.get(path, |_| true, |bytes, _| Template::parse(bytes))? {
-        Found::Kept(_, template) => Ok(template),
-        Found::NotKept(_) => unreachable!("every template is kept"),
+impl Templates {
+    pub fn new(watch: Arc<Watch>) -> Templates {
+        Templates(FileCache::new(watch))
     }
-}
 
-pub fn clear() {
-    TEMPLATES.clear();
+    /// The parsed template at `path`.
+    pub fn load(&self, path: &Path) -> io::Result<Arc<Template>> {
+        match self
+            .0
+            .get(path, |_| true, |bytes, _| Template::parse(bytes))?
+        {
+            Found::Kept(_, template) => Ok(template),
+            Found::NotKept(_) => unreachable!("every template is kept"),
+        }
+    }
 }

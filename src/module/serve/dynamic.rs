@@ -1,25 +1,22 @@
 //! Serving one phone's dynamic file: SERVER from the connection, rendering, the answer,
 //! and its audit record. Used for the phone's own URIs and for enrollment tokens.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ffi::host::http_prefix;
 use crate::ffi::http::Request;
 use crate::ffi::log;
-use crate::module::render::funcs::call_into;
 use crate::module::render::substitute::{render_dynamic, Serving};
-use crate::module::telemetry::{audit, metrics};
+use crate::module::serve::answer::{Answer, Bytes, Reply};
+use crate::module::telemetry::metrics::Kind;
+use crate::module::Module;
 use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::config::vars;
 use phoneprov_core::model::server::{server_address, uri_host};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
 use phoneprov_core::render::template::Template;
-
-/// Asterisk's 500 page, for a file that cannot be served (static or dynamic).
-pub fn internal_error(req: &Request) {
-    req.error(500, "Internal Error", "An internal error has occured.");
-}
 
 /// `scheme://host[/prefix]/phoneprov/` as this client reached the server: the Host header
 /// it sent (else the local address), and https on a TLS connection.
@@ -34,30 +31,33 @@ fn base_url(req: &Request) -> String {
     format!("{scheme}://{host}{}/phoneprov/", http_prefix())
 }
 
-/// Answers `req` with `phone`'s `file` (its URI: `uri`) rendered from `snap`.
-pub fn serve(req: &Request, snap: &Arc<Snapshot>, phone: &Phone, file: &FileEntry, uri: &[u8]) {
-    serve_phone(req, snap, phone, None, file, uri);
+/// The phone a dynamic file is rendered for.
+pub enum Who<'a> {
+    /// A phone of the snapshot served.
+    Listed(&'a Phone),
+    /// A phone that is not in it (looked up in realtime).
+    Alone(Arc<Phone>),
 }
 
-/// [`serve`] for a phone that is not in `snap` (looked up in realtime).
-pub fn serve_alone(
-    req: &Request,
-    snap: &Arc<Snapshot>,
-    phone: &Arc<Phone>,
-    file: &FileEntry,
-    uri: &[u8],
-) {
-    serve_phone(req, snap, phone, Some(phone.clone()), file, uri);
+impl Who<'_> {
+    fn phone(&self) -> &Phone {
+        match self {
+            Who::Listed(p) => p,
+            Who::Alone(p) => p,
+        }
+    }
 }
 
-fn serve_phone(
+/// `who`'s `file` (its URI: `uri`) rendered from `snap`.
+pub fn serve<'a>(
+    m: &Module,
     req: &Request,
     snap: &Arc<Snapshot>,
-    phone: &Phone,
-    alone: Option<Arc<Phone>>,
+    who: Who<'a>,
     file: &FileEntry,
-    uri: &[u8],
-) {
+    uri: impl Into<Cow<'a, [u8]>>,
+) -> Reply<'a> {
+    let phone = who.phone();
     let connection = if phone.vars().contains(vars::SERVER) {
         None
     } else {
@@ -68,6 +68,10 @@ fn serve_phone(
         found
     };
     let agent = req.agent();
+    let alone = match &who {
+        Who::Alone(p) => Some(p.clone()),
+        Who::Listed(_) => None,
+    };
     let serving = |template: &Template| {
         // Made only for a template that may read it.
         let base = template
@@ -77,20 +81,24 @@ fn serve_phone(
             .with_agent(agent.clone())
             .with_alone(alone)
     };
+    let functions = m.functions();
+    let call = |name: &str, data: &[u8], out: &mut Vec<u8>| functions.call_into(name, data, out);
     let started = Instant::now();
-    let rendered = render_dynamic(phone, file, serving, call_into);
-    metrics::rendered(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
-    let status = match rendered {
-        Ok(body) => {
-            let headers = [b"Content-type: ", &file.mime_type[..], b"\r\n"].concat();
-            req.send(200, "OK", &headers, &body, false);
-            200
-        }
+    let rendered = render_dynamic(&m.templates, phone, file, serving, &call);
+    m.metrics
+        .rendered(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    let answer = match rendered {
+        Ok(body) => Answer::body(200, "OK", Bytes::Shared(file.content_type.clone()), body),
         Err(failure) => {
             log::warning!("{failure}");
-            internal_error(req);
-            500
+            Answer::internal_error()
         }
     };
-    audit::record(req, phone.mac(), uri, status, agent.as_ref());
+    let mac = match who {
+        Who::Listed(p) => Cow::Borrowed(p.mac()),
+        Who::Alone(p) => Cow::Owned(p.mac().to_vec()),
+    };
+    Reply::from(answer)
+        .kind(Kind::Dynamic)
+        .audit(mac, uri, agent)
 }

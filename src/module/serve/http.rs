@@ -1,35 +1,47 @@
-//! Answers `/phoneprov/...` requests from the current snapshot.
+//! Answers `/phoneprov/...` requests from the current snapshot: each path decides a
+//! [`Reply`], and [`handle`] sends it (see `answer`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::serve::access::Admission;
-use crate::module::serve::realtime::{self, Lookup};
-use crate::module::serve::{access, backlog, dynamic, statics, tokens, uploads};
-use crate::module::state::registry as state;
-use crate::module::telemetry::metrics::{self, Kind};
-use std::sync::Arc;
+use crate::module::serve::answer::{Answer, Reply};
+use crate::module::serve::dynamic::{self, Who};
+use crate::module::serve::realtime::Lookup;
+use crate::module::serve::{tokens, uploads};
+use crate::module::telemetry::metrics::Kind;
+use crate::module::Module;
 
 use phoneprov_core::http::uri::{self, UriError};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
 use phoneprov_core::util::bytes::lossy;
 
+/// How long the last request to leave the handler is given to return from it after the
+/// count of requests inside fell to zero: it decrements the count a few instructions before
+/// its last one.
+const LAST_STEPS: Duration = Duration::from_millis(20);
+
 /// Waits up to `limit` until no request is inside the glue's HTTP callback; false if some
 /// still are (a slow client downloading a large static file, say).
 pub fn wait_idle(limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while http_requests_in_flight() > 0 {
-        if Instant::now() >= deadline {
-            return false;
+    loop {
+        while http_requests_in_flight() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(LAST_STEPS);
+        // A request may have come in during the sleep (unlinking the URI does not wait for
+        // one that Asterisk had already dispatched): look again.
+        if http_requests_in_flight() == 0 {
+            return true;
+        }
     }
-    // The last request decrements the counter a few instructions before it leaves the
-    // callback; give it time to return before the library can be unmapped.
-    std::thread::sleep(Duration::from_millis(20));
-    true
 }
 
 /// Test builds only (`--features failpoints`): URIs that make the handler fail on purpose.
@@ -54,142 +66,149 @@ fn echo_safe(uri: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-/~+:@=,".contains(b))
 }
 
-fn not_found(req: &Request, uri: &[u8]) {
-    access::miss(req);
-    not_found_answer(req, uri);
-}
-
 /// The 404 of every name nothing here serves, whether or not it belongs to a phone.
-fn not_found_answer(req: &Request, uri: &[u8]) {
-    let text = if echo_safe(uri) {
-        lossy(uri)
+fn not_found(uri: &[u8]) -> Answer<'static> {
+    if echo_safe(uri) {
+        Answer::page(404, "Not Found", lossy(uri).into_owned())
     } else {
-        "The requested URL was not found on this server.".into()
-    };
-    req.error(404, "Not Found", &text);
-}
-
-pub fn handle(req: &Request) {
-    metrics::offer();
-    let route = route_and_answer(req);
-    if req.answered() {
-        metrics::count(metrics::kind(req.status(), route), req.status());
+        Answer::not_found()
     }
 }
 
-/// Answers `req`; the kind of route that answered, if one did.
-fn route_and_answer(req: &Request) -> Option<Kind> {
+/// A miss: the 404, counted against the client.
+fn miss(uri: &[u8]) -> Reply<'static> {
+    Reply::from(not_found(uri)).miss()
+}
+
+pub fn handle(m: &Module, req: &Request) {
+    m.metrics.offer();
+    let uri = uri::decode(req.raw_uri);
+    let snap;
+    let reply = match &uri {
+        Ok(uri) => {
+            snap = m.registry.current();
+            decide(m, req, uri, snap.as_ref())
+        }
+        Err(UriError::Nul) => Reply::from(Answer::page(
+            400,
+            "Bad Request",
+            "The URL holds a NUL byte.",
+        )),
+    };
+    reply.send(req, &m.sink(), |req| m.access.miss(req));
+}
+
+/// What `req` (its URI decoded: `uri`) is answered with, `snap` the snapshot served.
+fn decide<'a>(
+    m: &'a Module,
+    req: &Request,
+    uri: &'a [u8],
+    snap: Option<&'a Arc<Snapshot>>,
+) -> Reply<'a> {
     #[cfg(feature = "failpoints")]
     if failpoint(req) {
-        return None;
+        return Reply::none();
     }
     if req.method == Method::Other {
-        req.error(
+        return Reply::from(Answer::page(
             501,
             "Not Implemented",
             "Attempt to use unimplemented / unsupported method",
-        );
-        return None;
+        ));
     }
-    let uri = match uri::decode(req.raw_uri) {
-        Ok(uri) => uri,
-        Err(UriError::Nul) => {
-            req.error(400, "Bad Request", "The URL holds a NUL byte.");
-            return None;
-        }
-    };
-    if access::refused_early(req) {
-        return None;
+    if let Some(refused) = m.access.refused_early(req) {
+        return refused;
     }
     if req.method == Method::Put {
-        return uploads::put(req, &uri);
+        return uploads::put(m, req, uri, snap);
     }
     if let Some(token) = uri.strip_prefix(b"enroll/") {
-        tokens::serve(req, token);
-        return Some(Kind::Dynamic);
+        return tokens::serve(m, req, snap, token).kind(Kind::Dynamic);
     }
-    let Some(snap) = state::current() else {
-        not_found(req, &uri);
-        return None;
+    let Some(snap) = snap else {
+        return miss(uri);
     };
-    backlog::ensure(req, snap.config.settings.http_backlog);
+    m.backlog.ensure(req, snap.config.settings.http_backlog);
     // Routes first: an upload never stands in for a file served here.
-    let Some(res) = snap.resolve(&uri) else {
+    let Some(res) = snap.resolve(uri) else {
         let target = snap
             .has_uploads()
-            .then(|| snap.upload_target(&uri))
+            .then(|| snap.upload_target(uri))
             .flatten();
         if let Some(target) = target {
-            return upload_name(req, &snap, target.phone, &uri);
+            return upload_name(m, req, snap, target.phone, uri);
         }
-        return realtime_answer(req, &snap, &uri);
+        return realtime_answer(m, req, snap, uri);
     };
-    if access::refused(req, &snap, &res) {
-        return None;
+    if let Err(refused) = m.access.admit_route(req, snap, &res) {
+        return *refused;
     }
     let Some(phone) = res.phone else {
         let path = data_file(&res.file.template);
-        if let Err(e) = statics::serve(req, &path, &res.file.mime_type) {
+        let answer = m.statics.serve(req, &path, res.file).unwrap_or_else(|e| {
             log::warning!("Could not open static file {}: {e}", path.display());
-            dynamic::internal_error(req);
-        }
-        return Some(Kind::Static);
+            Answer::internal_error()
+        });
+        return Reply::from(answer).kind(Kind::Static);
     };
-    dynamic::serve(req, &snap, phone, res.file, &uri);
-    Some(Kind::Dynamic)
+    dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri)
 }
 
 /// A GET or HEAD of a name `phone` may upload: its access rules, then the stored file or
 /// the 404 of any unknown name, a miss unless the phone itself asked (a Polycom fetches its
 /// overrides at every boot, also before it uploaded any). Otherwise such names would tell
 /// known MACs from unknown ones, unchecked and as often as anyone likes.
-fn upload_name(req: &Request, snap: &Snapshot, phone: &Phone, uri: &[u8]) -> Option<Kind> {
-    let admission = access::admit_phone(req, snap, phone);
-    if admission == Admission::Refused {
-        return None;
+fn upload_name<'a>(
+    m: &'a Module,
+    req: &Request,
+    snap: &'a Snapshot,
+    phone: &'a Phone,
+    uri: &'a [u8],
+) -> Reply<'a> {
+    let admission = match m.access.admit_phone(req, snap, phone) {
+        Ok(admission) => admission,
+        Err(refused) => return *refused,
+    };
+    if let Some(stored) = uploads::serve_stored(req, phone, uri) {
+        return stored;
     }
-    if uploads::serve_stored(req, phone, uri) {
-        return Some(Kind::Dynamic);
+    let reply = Reply::from(not_found(uri));
+    match admission {
+        Admission::Authenticated => reply,
+        Admission::Open => reply.miss(),
     }
-    if admission != Admission::Authenticated {
-        access::miss(req);
-    }
-    not_found_answer(req, uri);
-    None
 }
 
 /// A URI no route in memory answers: a phone of the realtime database, in dynamic mode.
-fn realtime_answer(req: &Request, snap: &Arc<Snapshot>, uri: &[u8]) -> Option<Kind> {
-    let phone = match realtime::lookup(snap, uri) {
+fn realtime_answer<'a>(
+    m: &'a Module,
+    req: &Request,
+    snap: &'a Arc<Snapshot>,
+    uri: &'a [u8],
+) -> Reply<'a> {
+    let phone = match m.realtime.lookup(&m.users, snap, uri) {
         Lookup::Found(phone) => phone,
-        Lookup::NotFound => {
-            not_found(req, uri);
-            return None;
-        }
+        Lookup::NotFound => return miss(uri),
         Lookup::Unavailable => {
             let body = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
                         <title>503 Service Unavailable</title>\n</head><body>\n\
                         <h1>Service Unavailable</h1>\n<p>The provisioning database does not \
                         answer; try again later.</p>\n<hr />\n</body></html>\n";
-            req.send(
+            return Reply::from(Answer::body(
                 503,
                 "Service Unavailable",
-                b"Content-Type: text/html\r\nRetry-After: 1\r\n",
+                &b"Content-Type: text/html\r\nRetry-After: 1\r\n"[..],
                 body.as_bytes(),
-                false,
-            );
-            return None;
+            ));
         }
     };
     // The URI had the shape of one of the phone's files; it must be exactly one of them.
     let Some(file) = phone.file_at(uri) else {
-        not_found(req, uri);
-        return None;
+        return miss(uri);
     };
-    if access::refused_phone(req, snap, &phone.phone) {
-        return None;
+    if let Err(refused) = m.access.admit_phone(req, snap, &phone.phone) {
+        return *refused;
     }
     let entry = &phone.phone.profile.dynamic_files[file];
-    dynamic::serve_alone(req, snap, &phone.phone, entry, uri);
-    Some(Kind::Dynamic)
+    dynamic::serve(m, req, snap, Who::Alone(phone.phone.clone()), entry, uri)
 }

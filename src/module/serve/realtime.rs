@@ -14,14 +14,13 @@
 //! lock is never held while calling into Asterisk (lookups and rendering happen outside it).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::ffi::config;
 use crate::ffi::host::AstHost;
 use crate::ffi::log;
-use crate::module::state::registry as state;
-use crate::module::state::sipusers;
+use crate::module::state::sipusers::Users;
 use phoneprov_core::config::conf::ConfigFile;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::config::users;
@@ -32,6 +31,7 @@ use phoneprov_core::realtime::options::{
     rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
 };
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::lock::lock;
 
 /// The provider name realtime phones carry (messages, the audit).
 pub const PROVIDER: &str = "realtime";
@@ -104,14 +104,8 @@ fn patterns(config: &Config) -> Vec<MacPattern> {
     patterns
 }
 
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
-static DOWN: AtomicBool = AtomicBool::new(false);
-/// [`state::millis`] of the last try while down.
-static LAST_TRY: AtomicU64 = AtomicU64::new(0);
-/// [`state::millis`] of the last probe that found the database answering; 0: none.
-static LAST_PROBE_OK: AtomicU64 = AtomicU64::new(0);
-
 /// Counters for `phoneprov show status`.
+#[derive(Default)]
 pub struct Counters {
     pub hits: AtomicU64,
     pub lookups: AtomicU64,
@@ -120,24 +114,33 @@ pub struct Counters {
     pub stale: AtomicU64,
 }
 
-pub static COUNTERS: Counters = Counters {
-    hits: AtomicU64::new(0),
-    lookups: AtomicU64::new(0),
-    unknown: AtomicU64::new(0),
-    unavailable: AtomicU64::new(0),
-    stale: AtomicU64::new(0),
-};
-
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-fn lock() -> MutexGuard<'static, Option<Cache>> {
-    CACHE.lock().unwrap_or_else(PoisonError::into_inner)
+/// Dynamic lookup mode's state for one load of the module.
+pub struct Lookups {
+    cache: Mutex<Option<Cache>>,
+    down: AtomicBool,
+    /// [`Lookups::millis`] of the last try while down.
+    last_try: AtomicU64,
+    /// [`Lookups::millis`] of the last probe that found the database answering; 0: none.
+    last_probe_ok: AtomicU64,
+    pub counters: Counters,
+    epoch: Instant,
 }
 
-fn now_millis() -> u64 {
-    state::millis(Instant::now())
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups {
+            cache: Mutex::new(None),
+            down: AtomicBool::new(false),
+            last_try: AtomicU64::new(0),
+            last_probe_ok: AtomicU64::new(0),
+            counters: Counters::default(),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 /// What the cache knows of a MAC.
@@ -148,178 +151,10 @@ enum Known {
     Nothing,
 }
 
-/// The MAC `uri` names and what the cache knows of it; None when no pattern matches.
-fn consult(snap: &Snapshot, opts: &RealtimeOptions, uri: &[u8]) -> Option<(FoundMac, Known)> {
-    let mut guard = lock();
-    let cache = match &mut *guard {
-        Some(c) if Arc::ptr_eq(&c.config, &snap.config) => c,
-        Some(c) if c.generation > snap.generation => {
-            // An older snapshot than the cache's, during a reload: no cache for it.
-            drop(guard);
-            let mac = patterns(&snap.config).iter().find_map(|p| p.extract(uri))?;
-            return Some((mac, Known::Nothing));
-        }
-        slot => slot.insert(Cache::new(snap, opts.cache_size)),
-    };
-    let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
-    let ttl = Duration::from_secs(opts.ttl);
-    let known = if let Some(c) = cache.phones.get(&mac.key) {
-        match c.at.elapsed() < ttl {
-            true => Known::Fresh(c.phone.clone()),
-            false => Known::Stale(c.phone.clone()),
-        }
-    } else {
-        match cache.unknown.get(&mac.key) {
-            Some(at) if at.elapsed() < ttl => Known::Unknown,
-            _ => Known::Nothing,
-        }
-    };
-    Some((mac, known))
-}
-
-fn remember(config: &Arc<Config>, key: [u8; MAC_LEN], found: Option<&Arc<RealtimePhone>>) {
-    let mut guard = lock();
-    // A reload meanwhile made what was built here stale: keep nothing.
-    let Some(cache) = guard.as_mut().filter(|c| Arc::ptr_eq(&c.config, config)) else {
-        return;
-    };
-    let now = Instant::now();
-    match found {
-        Some(phone) => {
-            cache.unknown.remove(&key);
-            cache.phones.insert(
-                key,
-                Cached {
-                    phone: phone.clone(),
-                    at: now,
-                },
-            );
-        }
-        None => {
-            cache.phones.remove(&key);
-            cache.unknown.insert(key, now);
-        }
-    }
-}
-
-/// The phone of a URI no route in memory answers, in dynamic mode.
-pub fn lookup(snap: &Snapshot, uri: &[u8]) -> Lookup {
-    let Some(opts) = &snap.config.settings.realtime else {
-        return Lookup::NotFound;
-    };
-    let Some((mac, known)) = consult(snap, opts, uri) else {
-        return Lookup::NotFound;
-    };
-    let stale = match known {
-        Known::Fresh(phone) => {
-            bump(&COUNTERS.hits);
-            return Lookup::Found(phone);
-        }
-        Known::Unknown => {
-            bump(&COUNTERS.unknown);
-            return Lookup::NotFound;
-        }
-        Known::Stale(phone) => Some(phone),
-        Known::Nothing => None,
-    };
-    match query(&snap.config, opts, &mac) {
-        Ok(found) => {
-            let found = found.map(Arc::new);
-            remember(&snap.config, mac.key, found.as_ref());
-            match found {
-                Some(phone) => Lookup::Found(phone),
-                None => {
-                    bump(&COUNTERS.unknown);
-                    Lookup::NotFound
-                }
-            }
-        }
-        Err(()) => match stale {
-            Some(phone) => {
-                bump(&COUNTERS.stale);
-                Lookup::Found(phone)
-            }
-            None => {
-                bump(&COUNTERS.unavailable);
-                Lookup::Unavailable
-            }
-        },
-    }
-}
-
-/// Looks the MAC up (as the URI spells it, then in lower and upper case); Err when the
-/// database does not answer.
-fn query(
-    config: &Arc<Config>,
-    opts: &RealtimeOptions,
-    mac: &FoundMac,
-) -> Result<Option<RealtimePhone>, ()> {
-    if DOWN.load(Ordering::Acquire) {
-        let last = LAST_TRY.load(Ordering::Relaxed);
-        let now = now_millis();
-        // One request per RETRY_MS tries again, with the probe alone; the others answer from
-        // what is known.
-        if now.saturating_sub(last) < RETRY_MS
-            || LAST_TRY
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            || !probe(&opts.family)
-        {
-            return Err(());
-        }
-    }
-    bump(&COUNTERS.lookups);
-    for spelling in spellings(&mac.written) {
-        if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
-            up();
-            return Ok(build(config, rows));
-        }
-    }
-    if probe(&opts.family) {
-        Ok(None)
-    } else {
-        Err(())
-    }
-}
-
-/// Whether the database answers: a probe, or the answer of one less than RETRY_MS ago (a
-/// scan of unknown MACs must not cost the database a schema query each).
-fn probe(family: &[u8]) -> bool {
-    let last_ok = LAST_PROBE_OK.load(Ordering::Relaxed);
-    if last_ok != 0 && now_millis().saturating_sub(last_ok) < RETRY_MS {
-        return true;
-    }
-    if config::realtime_probe(family) {
-        LAST_PROBE_OK.store(now_millis().max(1), Ordering::Relaxed);
-        up();
-        true
-    } else {
-        LAST_PROBE_OK.store(0, Ordering::Relaxed);
-        down(family);
-        false
-    }
-}
-
-fn up() {
-    if DOWN.swap(false, Ordering::AcqRel) {
-        log::notice!("Realtime lookups of phones work again.");
-    }
-}
-
-fn down(family: &[u8]) {
-    LAST_TRY.store(now_millis(), Ordering::Relaxed);
-    if !DOWN.swap(true, Ordering::AcqRel) {
-        log::warning!(
-            "Realtime family '{}' does not answer: phones not in the cache get 503 until it does.",
-            lossy(family)
-        );
-    }
-}
-
 /// The phone the rows describe, built as the users file's phones are.
-fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
+fn build(users: &Users, config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     rows_as_sections(&mut rows);
-    let defaults = sipusers::defaults_for(config);
+    let defaults = users.defaults_for(config);
     let mut diags = Vec::new();
     let lines = users::load(&rows, &defaults, &mut diags);
     log::diagnostics!(diags);
@@ -338,23 +173,212 @@ fn build(config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     })
 }
 
-/// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
-pub fn flush() -> usize {
-    let mut guard = lock();
-    let n = guard
-        .as_ref()
-        .map_or(0, |c| c.phones.len() + c.unknown.len());
-    *guard = None;
-    n
-}
+impl Lookups {
+    /// Milliseconds since this load's start: instants that fit in an atomic.
+    fn now_millis(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
 
-/// (phones cached, unknown MACs remembered, capacity of each), for status.
-pub fn sizes() -> (usize, usize, usize) {
-    lock().as_ref().map_or((0, 0, 0), |c| {
-        (c.phones.len(), c.unknown.len(), c.phones.capacity())
-    })
-}
+    /// The MAC `uri` names and what the cache knows of it; None when no pattern matches.
+    fn consult(
+        &self,
+        snap: &Snapshot,
+        opts: &RealtimeOptions,
+        uri: &[u8],
+    ) -> Option<(FoundMac, Known)> {
+        let mut guard = lock(&self.cache);
+        let cache = match &mut *guard {
+            Some(c) if Arc::ptr_eq(&c.config, &snap.config) => c,
+            Some(c) if c.generation > snap.generation => {
+                // An older snapshot than the cache's, during a reload: no cache for it.
+                drop(guard);
+                let mac = patterns(&snap.config).iter().find_map(|p| p.extract(uri))?;
+                return Some((mac, Known::Nothing));
+            }
+            slot => slot.insert(Cache::new(snap, opts.cache_size)),
+        };
+        let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
+        let ttl = Duration::from_secs(opts.ttl);
+        let known = if let Some(c) = cache.phones.get(&mac.key) {
+            match c.at.elapsed() < ttl {
+                true => Known::Fresh(c.phone.clone()),
+                false => Known::Stale(c.phone.clone()),
+            }
+        } else {
+            match cache.unknown.get(&mac.key) {
+                Some(at) if at.elapsed() < ttl => Known::Unknown,
+                _ => Known::Nothing,
+            }
+        };
+        Some((mac, known))
+    }
 
-pub fn is_down() -> bool {
-    DOWN.load(Ordering::Acquire)
+    fn remember(
+        &self,
+        config: &Arc<Config>,
+        key: [u8; MAC_LEN],
+        found: Option<&Arc<RealtimePhone>>,
+    ) {
+        let mut guard = lock(&self.cache);
+        // A reload meanwhile made what was built here stale: keep nothing.
+        let Some(cache) = guard.as_mut().filter(|c| Arc::ptr_eq(&c.config, config)) else {
+            return;
+        };
+        let now = Instant::now();
+        match found {
+            Some(phone) => {
+                cache.unknown.remove(&key);
+                cache.phones.insert(
+                    key,
+                    Cached {
+                        phone: phone.clone(),
+                        at: now,
+                    },
+                );
+            }
+            None => {
+                cache.phones.remove(&key);
+                cache.unknown.insert(key, now);
+            }
+        }
+    }
+
+    /// The phone of a URI no route in memory answers, in dynamic mode.
+    pub fn lookup(&self, users: &Users, snap: &Snapshot, uri: &[u8]) -> Lookup {
+        let Some(opts) = &snap.config.settings.realtime else {
+            return Lookup::NotFound;
+        };
+        let Some((mac, known)) = self.consult(snap, opts, uri) else {
+            return Lookup::NotFound;
+        };
+        let stale = match known {
+            Known::Fresh(phone) => {
+                bump(&self.counters.hits);
+                return Lookup::Found(phone);
+            }
+            Known::Unknown => {
+                bump(&self.counters.unknown);
+                return Lookup::NotFound;
+            }
+            Known::Stale(phone) => Some(phone),
+            Known::Nothing => None,
+        };
+        match self.query(users, &snap.config, opts, &mac) {
+            Ok(found) => {
+                let found = found.map(Arc::new);
+                self.remember(&snap.config, mac.key, found.as_ref());
+                match found {
+                    Some(phone) => Lookup::Found(phone),
+                    None => {
+                        bump(&self.counters.unknown);
+                        Lookup::NotFound
+                    }
+                }
+            }
+            Err(()) => match stale {
+                Some(phone) => {
+                    bump(&self.counters.stale);
+                    Lookup::Found(phone)
+                }
+                None => {
+                    bump(&self.counters.unavailable);
+                    Lookup::Unavailable
+                }
+            },
+        }
+    }
+
+    /// Looks the MAC up (as the URI spells it, then in lower and upper case); Err when the
+    /// database does not answer.
+    fn query(
+        &self,
+        users: &Users,
+        config: &Arc<Config>,
+        opts: &RealtimeOptions,
+        mac: &FoundMac,
+    ) -> Result<Option<RealtimePhone>, ()> {
+        if self.down.load(Ordering::Acquire) {
+            let last = self.last_try.load(Ordering::Relaxed);
+            let now = self.now_millis();
+            // One request per RETRY_MS tries again, with the probe alone; the others answer from
+            // what is known.
+            if now.saturating_sub(last) < RETRY_MS
+                || self
+                    .last_try
+                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                || !self.probe(&opts.family)
+            {
+                return Err(());
+            }
+        }
+        bump(&self.counters.lookups);
+        for spelling in spellings(&mac.written) {
+            if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
+                self.up();
+                return Ok(build(users, config, rows));
+            }
+        }
+        if self.probe(&opts.family) {
+            Ok(None)
+        } else {
+            Err(())
+        }
+    }
+
+    /// Whether the database answers: a probe, or the answer of one less than RETRY_MS ago (a
+    /// scan of unknown MACs must not cost the database a schema query each).
+    fn probe(&self, family: &[u8]) -> bool {
+        let last_ok = self.last_probe_ok.load(Ordering::Relaxed);
+        if last_ok != 0 && self.now_millis().saturating_sub(last_ok) < RETRY_MS {
+            return true;
+        }
+        if config::realtime_probe(family) {
+            self.last_probe_ok
+                .store(self.now_millis().max(1), Ordering::Relaxed);
+            self.up();
+            true
+        } else {
+            self.last_probe_ok.store(0, Ordering::Relaxed);
+            self.down(family);
+            false
+        }
+    }
+
+    fn up(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            log::notice!("Realtime lookups of phones work again.");
+        }
+    }
+
+    fn down(&self, family: &[u8]) {
+        self.last_try.store(self.now_millis(), Ordering::Relaxed);
+        if !self.down.swap(true, Ordering::AcqRel) {
+            log::warning!(
+                "Realtime family '{}' does not answer: phones not in the cache get 503 until it does.",
+                lossy(family)
+            );
+        }
+    }
+
+    /// Forgets every cached phone and unknown MAC (`phoneprov realtime flush`, unload).
+    pub fn flush(&self) -> usize {
+        let mut guard = lock(&self.cache);
+        let n = guard
+            .as_ref()
+            .map_or(0, |c| c.phones.len() + c.unknown.len());
+        *guard = None;
+        n
+    }
+
+    /// (phones cached, unknown MACs remembered, capacity of each), for status.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        lock(&self.cache).as_ref().map_or((0, 0, 0), |c| {
+            (c.phones.len(), c.unknown.len(), c.phones.capacity())
+        })
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
+    }
 }

@@ -4,9 +4,13 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::ffi::http::Request;
 use crate::module::render::filecache::{FileCache, Found, Stamp};
+use crate::module::render::watch::Watch;
+use crate::module::serve::answer::{Answer, Body, Bytes};
+use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::http::httpdate;
 
 /// Files up to this size without NUL bytes are answered from memory.
@@ -16,7 +20,7 @@ const SMALL: u64 = 64 * 1024;
 /// "%s", so those are framed by the glue instead: see `Request::send_binary`), and its
 /// validators, written once rather than for each of the fleet's fetches.
 struct Small {
-    body: Vec<u8>,
+    body: Arc<[u8]>,
     binary: bool,
     validators: Validators,
 }
@@ -24,7 +28,7 @@ struct Small {
 /// A file's ETag, and its ETag and Last-Modified header lines.
 struct Validators {
     etag: String,
-    lines: String,
+    lines: Arc<[u8]>,
 }
 
 impl Validators {
@@ -39,11 +43,12 @@ impl Validators {
             "ETag: {etag}\r\nLast-Modified: {}\r\n",
             httpdate::format(stamp.mtime)
         );
-        Validators { etag, lines }
+        Validators {
+            etag,
+            lines: lines.into_bytes().into(),
+        }
     }
 }
-
-static SMALL_FILES: FileCache<Small> = FileCache::new();
 
 fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
     match req.header("If-None-Match") {
@@ -55,52 +60,66 @@ fn not_modified(req: &Request, etag: &str, mtime: i64) -> bool {
     }
 }
 
-/// Answers with the file at `path`; Err says why it could not be read (the caller logs it
-/// and answers 500).
-pub fn serve(req: &Request, path: &Path, mime: &[u8]) -> std::io::Result<()> {
-    let found = SMALL_FILES.get(
-        path,
-        |meta| meta.len() <= SMALL,
-        |body, stamp| Small {
-            binary: body.contains(&0),
-            body,
-            validators: Validators::of(stamp),
-        },
-    )?;
-    let (stamp, fresh);
-    let validators = match &found {
-        Found::Kept(s, small) => {
-            stamp = *s;
-            &small.validators
-        }
-        Found::NotKept(meta) => {
-            stamp = Stamp::of(meta);
-            fresh = Validators::of(&stamp);
-            &fresh
-        }
-    };
-    if not_modified(req, &validators.etag, stamp.mtime) {
-        req.send(304, "Not Modified", validators.lines.as_bytes(), b"", true);
-        return Ok(());
-    }
-    let headers = [
-        b"Content-type: ",
-        mime,
-        b"\r\n",
-        validators.lines.as_bytes(),
-    ]
-    .concat();
-    match found {
-        Found::Kept(_, small) if small.binary => req.send_binary(&headers, &small.body),
-        Found::Kept(_, small) => req.send(200, "OK", &headers, &small.body, true),
-        Found::NotKept(_) => {
-            let file = File::open(path)?;
-            req.send_file(200, "OK", &headers, &file, true);
-        }
-    }
-    Ok(())
-}
+/// Static files, the small ones kept in memory.
+pub struct Statics(FileCache<Small>);
 
-pub fn clear() {
-    SMALL_FILES.clear();
+impl Statics {
+    pub fn new(watch: Arc<Watch>) -> Statics {
+        Statics(FileCache::new(watch))
+    }
+
+    /// The answer with the file at `path`, served as `file`; Err says why it could not be
+    /// read (the caller logs it and answers 500).
+    pub fn serve(
+        &self,
+        req: &Request,
+        path: &Path,
+        file: &FileEntry,
+    ) -> std::io::Result<Answer<'static>> {
+        let found = self.0.get(
+            path,
+            |meta| meta.len() <= SMALL,
+            |body, stamp| Small {
+                binary: body.contains(&0),
+                body: body.into(),
+                validators: Validators::of(stamp),
+            },
+        )?;
+        let (stamp, fresh);
+        let validators = match &found {
+            Found::Kept(s, small) => {
+                stamp = *s;
+                &small.validators
+            }
+            Found::NotKept(meta) => {
+                stamp = Stamp::of(meta);
+                fresh = Validators::of(&stamp);
+                &fresh
+            }
+        };
+        let lines = Bytes::Shared(validators.lines.clone());
+        if not_modified(req, &validators.etag, stamp.mtime) {
+            return Ok(Answer {
+                status: 304,
+                title: "Not Modified",
+                head: [lines, Bytes::Borrowed(b"")],
+                body: Body::NotModified,
+                cacheable: true,
+            });
+        }
+        let body = match found {
+            Found::Kept(_, small) if small.binary => {
+                Body::Binary(Bytes::Shared(small.body.clone()))
+            }
+            Found::Kept(_, small) => Body::Memory(Bytes::Shared(small.body.clone())),
+            Found::NotKept(_) => Body::File(File::open(path)?),
+        };
+        Ok(Answer {
+            status: 200,
+            title: "OK",
+            head: [Bytes::Shared(file.content_type.clone()), lines],
+            body,
+            cacheable: true,
+        })
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::astdb::{self, sha1_hex};
@@ -15,12 +15,16 @@ use crate::ffi::config;
 use crate::ffi::host::{self, http_prefix};
 use crate::ffi::http::Request;
 use crate::ffi::log;
-use crate::module::serve::{access, dynamic};
-use crate::module::state::registry as state;
+use crate::module::serve::answer::{Answer, Reply};
+use crate::module::serve::dynamic::{self, Who};
+use crate::module::state::registry::Registry;
+use crate::module::Module;
 use phoneprov_core::config::vars;
 use phoneprov_core::http::httpdate;
 use phoneprov_core::model::server::uri_host;
+use phoneprov_core::model::snapshot::Snapshot;
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::lock::lock;
 
 const FAMILY: &str = "phoneprov/tokens";
 /// How long a token is valid when no TTL is given: a day.
@@ -55,9 +59,26 @@ impl Record {
     }
 }
 
-/// Hashes of tokens being redeemed or redeemed by this process: two requests with the same
-/// token at once cannot both pass. Never held while calling into Asterisk.
-static CLAIMED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Hashes of tokens being redeemed or redeemed by this load of the module: two requests
+/// with the same token at once cannot both pass. Never held while calling into Asterisk.
+#[derive(Default)]
+pub struct Claims(Mutex<Vec<String>>);
+
+impl Claims {
+    /// Claims `hash`; false when it was claimed already.
+    fn claim(&self, hash: &str) -> bool {
+        let mut claimed = lock(&self.0);
+        let had = claimed.iter().any(|h| h == hash);
+        if !had {
+            claimed.push(hash.to_owned());
+        }
+        !had
+    }
+
+    fn unclaim(&self, hash: &str) {
+        lock(&self.0).retain(|h| h != hash);
+    }
+}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -74,7 +95,7 @@ fn random_token() -> Result<String, String> {
 }
 
 /// Makes a token for `mac`, valid `ttl` seconds (default a day); its URL path, or why not.
-pub fn create(mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
+pub fn create(registry: &Registry, mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
     let ttl = match ttl {
         None | Some(b"") => DEFAULT_TTL,
         Some(t) => std::str::from_utf8(t)
@@ -83,7 +104,7 @@ pub fn create(mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
             .filter(|&t| t > 0)
             .ok_or_else(|| format!("'{}' is not a number of seconds", lossy(t)))?,
     };
-    let snap = state::current().ok_or("res_phoneprov serves nothing")?;
+    let snap = registry.current().ok_or("res_phoneprov serves nothing")?;
     let phone = snap
         .phone(mac)
         .ok_or_else(|| format!("No phone with MAC '{}'.", lossy(mac)))?;
@@ -115,8 +136,8 @@ pub fn create(mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
 /// `http://host:port` of this server as the phone knows it, for URLs printed by the CLI
 /// (which has no request to take a Host header from): the phone's SERVER (`serveraddr` or
 /// `serveriface`) and http.conf's `bindport`. None when the phone's SERVER is per request.
-pub fn base_url(mac: &[u8]) -> Option<String> {
-    let snap = state::current()?;
+pub fn base_url(registry: &Registry, mac: &[u8]) -> Option<String> {
+    let snap = registry.current()?;
     let server = snap.phone(mac)?.vars().find(vars::SERVER)?.to_vec();
     let http = config::load("http.conf").ok();
     let port = http
@@ -153,83 +174,68 @@ pub fn list() -> Vec<u8> {
 }
 
 /// A used or expired token; a miss for the rate limits, like a wrong guess.
-fn gone(req: &Request) {
-    access::miss(req);
-    req.error(410, "Gone", "This enrollment link was used or has expired.");
+fn gone() -> Reply<'static> {
+    Reply::from(Answer::page(
+        410,
+        "Gone",
+        "This enrollment link was used or has expired.",
+    ))
+    .miss()
 }
 
-fn unknown(req: &Request) {
-    access::miss(req);
-    req.error(
-        404,
-        "Not Found",
-        "The requested URL was not found on this server.",
-    );
-}
-
-fn unclaim(hash: &str) {
-    CLAIMED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .retain(|h| h != hash);
+fn unknown() -> Reply<'static> {
+    Reply::from(Answer::not_found()).miss()
 }
 
 /// Answers `/phoneprov/enroll/<token>`.
-pub fn serve(req: &Request, token: &[u8]) {
+pub fn serve<'a>(
+    m: &Module,
+    req: &Request,
+    snap: Option<&'a Arc<Snapshot>>,
+    token: &[u8],
+) -> Reply<'a> {
     if token.len() != 2 * TOKEN_BYTES || !token.iter().all(u8::is_ascii_hexdigit) {
-        return unknown(req);
+        return unknown();
     }
     let hash = sha1_hex(&token.to_ascii_lowercase());
-    let claimed = {
-        let mut claimed = CLAIMED.lock().unwrap_or_else(PoisonError::into_inner);
-        let had = claimed.contains(&hash);
-        if !had {
-            claimed.push(hash.clone());
-        }
-        had
-    };
-    if claimed {
-        return gone(req);
+    if !m.tokens.claim(&hash) {
+        return gone();
     }
     let Some(mut record) = astdb::get(FAMILY, &hash).and_then(|v| Record::parse(&v)) else {
-        unclaim(&hash);
-        return unknown(req);
+        m.tokens.unclaim(&hash);
+        return unknown();
     };
     if record.used || record.expires <= now() {
-        return gone(req);
+        return gone();
     }
     // The phone's file the token serves, checked before the token is spent.
-    let snap = state::current();
-    let target = snap.as_ref().and_then(|snap| {
-        let phone = snap.phone(&record.mac)?;
+    let Some(snap) = snap else {
+        m.tokens.unclaim(&hash);
+        return unknown();
+    };
+    let target = snap.phone(&record.mac).and_then(|phone| {
         let pattern = phone.profile.enroll_file.as_ref()?;
         let uri = host::render(pattern.text(), phone.vars(), &[]);
         let res = snap.resolve(&uri)?;
         let served = res.phone.filter(|p| p.mac() == phone.mac())?;
-        Some((snap, uri, res, served))
+        Some((uri, res, served))
     });
-    let Some((snap, uri, res, phone)) = target else {
-        unclaim(&hash);
+    let Some((uri, res, phone)) = target else {
+        m.tokens.unclaim(&hash);
         log::warning!(
             "Enrollment token for phone '{}': its profile's enroll_file names none of its \
              files; the token stays unused",
             lossy(&record.mac)
         );
-        return unknown(req);
+        return unknown();
     };
     // The network rules of the phone's profile (access lists, require_tls) apply to its
     // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
-    if access::refused_network(req, &res) {
-        unclaim(&hash);
-        return;
+    if let Some(refused) = m.access.refused_network(req, &res) {
+        m.tokens.unclaim(&hash);
+        return refused;
     }
     record.used = true;
     astdb::put(FAMILY, &hash, &record.to_bytes());
-    dynamic::serve(req, snap, phone, res.file, &uri);
-}
-
-/// Forgets the claims of this process (on unload; astdb keeps the used tokens used).
-pub fn clear() {
-    let old = std::mem::take(&mut *CLAIMED.lock().unwrap_or_else(PoisonError::into_inner));
-    drop(old);
+    dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri)
 }

@@ -16,17 +16,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::host::uploads_dir;
 use crate::ffi::http::Request;
 use crate::ffi::log;
-use crate::module::serve::{access, dynamic};
-use crate::module::state::registry as state;
-use crate::module::telemetry::audit;
+use crate::ffi::security::Event;
+use crate::module::serve::answer::{Answer, Body, Bytes, Reply};
 use crate::module::telemetry::metrics::Kind;
-use phoneprov_core::config::profile::choose_mime;
+use crate::module::Module;
+use phoneprov_core::config::profile::{choose_mime, content_type};
 use phoneprov_core::http::body::{self, BodyError, Framing};
 use phoneprov_core::http::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
@@ -37,24 +37,30 @@ use phoneprov_core::util::bytes::lossy;
 /// writes, so uploads of new names at once may pass it by as many as run together.
 pub const MAX_FILES: usize = 64;
 
-/// Distinct temporary names for uploads running at once in this process.
-static TEMP_SERIAL: AtomicU64 = AtomicU64::new(0);
-
 /// What every temporary file starts with.
 const TEMP_MARK: &str = ".upload-";
 
-/// The start of this run's temporary names: `.upload-PID-TIME-`, the time this image of the
-/// module first stored a file. A temporary file without it belongs to no upload running
-/// now: another process (Asterisk crashed, or was killed, during an upload) or an unloaded
-/// image of the module (unload waits for requests to finish).
-fn temp_prefix() -> &'static str {
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    PREFIX.get_or_init(|| {
+/// This load's temporary names.
+pub struct Uploads {
+    /// `.upload-PID-TIME-`, the time this load of the module started. A temporary file
+    /// without it belongs to no upload running now: another process (Asterisk crashed, or
+    /// was killed, during an upload) or an earlier load of the module (unload waits for
+    /// requests to finish).
+    prefix: String,
+    /// Distinct temporary names for uploads running at once.
+    serial: AtomicU64,
+}
+
+impl Default for Uploads {
+    fn default() -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        format!("{TEMP_MARK}{}-{nanos:x}-", std::process::id())
-    })
+        Uploads {
+            prefix: format!("{TEMP_MARK}{}-{nanos:x}-", std::process::id()),
+            serial: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The phone's directory below the uploads directory: its MAC in lower case, as phones
@@ -68,9 +74,18 @@ fn who(req: &Request) -> String {
     req.client_address().unwrap_or_else(|| "?".into())
 }
 
+/// A refusal of an upload, with the `RequestNotAllowed` event that says why.
+fn not_allowed(answer: Answer<'static>, account: &[u8], why: &str) -> Reply<'static> {
+    Reply::from(answer).report(Event::ReqNotAllowed, account, why.as_bytes())
+}
+
 /// Answers a PUT of `uri` (decoded, below /phoneprov/).
-pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
-    let snap = state::current();
+pub fn put<'a>(
+    m: &Module,
+    req: &Request,
+    uri: &'a [u8],
+    snap: Option<&'a Arc<Snapshot>>,
+) -> Reply<'a> {
     let framing = body::framing(
         req.header("Content-Length"),
         req.header("Transfer-Encoding"),
@@ -81,40 +96,43 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
     // Refused before the body is read: Asterisk reads a small announced body itself and
     // keeps the connection; any other (waiting for 100 Continue, chunked, large) is left
     // unread and the connection closed.
-    let general_max = snap
-        .as_ref()
-        .map_or(DEFAULT_MAX, |s| s.config.upload_max(None));
+    let general_max = snap.map_or(DEFAULT_MAX, |s| s.config.upload_max(None));
     if expect_continue || !matches!(framing, Some(Framing::Length(n)) if n <= general_max) {
         req.close_if_body_unread();
     }
     let Some(framing) = framing else {
-        access::report_not_allowed(req, b"", "PUT with an invalid Content-Length");
-        req.error(400, "Bad Request", "Invalid Content-Length.");
-        return None;
+        return not_allowed(
+            Answer::page(400, "Bad Request", "Invalid Content-Length."),
+            b"",
+            "PUT with an invalid Content-Length",
+        );
     };
     // A route is never replaced, even when a pattern takes its name (a warning at load).
     let target = snap
-        .as_ref()
         .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
     let Some((snap, target)) = target else {
-        return refuse_unknown(req, snap.as_deref(), uri);
+        return refuse_unknown(req, snap.map(|s| &**s), uri);
     };
     let phone = target.phone;
-    if access::refused_phone(req, snap, phone) {
-        return Some(Kind::Upload);
+    if let Err(refused) = m.access.admit_phone(req, snap, phone) {
+        return refused.kind(Kind::Upload);
     }
-    let refuse = |status: u16, title: &str, text: &str, why: &str| {
+    let agent = req.agent();
+    let refuse = |status: u16, title: &'static str, text: &'static str, why: &str| {
         log::notice!(
             "phoneprov: upload of /phoneprov/{} by {} for {} refused ({status}): {why}",
             lossy(req.raw_uri),
             who(req),
             lossy(phone.mac())
         );
-        access::report_not_allowed(req, phone.mac(), &format!("upload refused: {why}"));
-        req.error(status, title, text);
-        audit::record_upload(req, phone.mac(), uri, status, 0);
-        Some(Kind::Upload)
+        not_allowed(
+            Answer::page(status, title, text),
+            phone.mac(),
+            &format!("upload refused: {why}"),
+        )
+        .kind(Kind::Upload)
+        .audit_upload(phone.mac(), uri, 0, agent.clone())
     };
     let Some(name) = stored_name(uri) else {
         return refuse(
@@ -137,19 +155,17 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
     let existed = final_path.symlink_metadata().is_ok();
     if let Err(e) = DirBuilder::new().recursive(true).mode(0o750).create(&dir) {
         log::warning!("phoneprov: cannot create {}: {e}", dir.display());
-        dynamic::internal_error(req);
-        return Some(Kind::Upload);
+        return Reply::from(Answer::internal_error()).kind(Kind::Upload);
     }
-    if !existed && count_files(&dir) >= MAX_FILES {
+    if !existed && m.uploads.count_files(&dir) >= MAX_FILES {
         let why = format!("{} already holds {MAX_FILES} files", dir.display());
         return refuse(507, "Insufficient Storage", "Too many files.", &why);
     }
     if expect_continue && !req.send_continue() {
         req.body_finished(false);
-        return None;
+        return Reply::none();
     }
-    let stored = store(req, &dir, &final_path, framing, limit);
-    let status = match stored {
+    let failure = match m.uploads.store(req, &dir, &final_path, framing, limit) {
         Ok(size) => {
             let (status, title) = if existed {
                 (200, "OK")
@@ -164,19 +180,18 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
                 final_path.display()
             );
             let text = format!("Stored {size} bytes.\n");
-            req.send(
+            return Reply::from(Answer::body(
                 status,
                 title,
-                b"Content-type: text/plain\r\n",
-                text.as_bytes(),
-                false,
-            );
-            audit::record_upload(req, phone.mac(), uri, status, size);
-            return Some(Kind::Upload);
+                &b"Content-type: text/plain\r\n"[..],
+                text.into_bytes(),
+            ))
+            .kind(Kind::Upload)
+            .audit_upload(phone.mac(), uri, size, agent);
         }
         Err(e) => e,
     };
-    match status {
+    match failure {
         BodyError::TooLarge => refuse(
             413,
             "Payload Too Large",
@@ -197,16 +212,16 @@ pub fn put(req: &Request, uri: &[u8]) -> Option<Kind> {
         ),
         BodyError::Write(e) => {
             log::warning!("phoneprov: cannot store {}: {e}", final_path.display());
-            dynamic::internal_error(req);
-            audit::record_upload(req, phone.mac(), uri, 500, 0);
-            Some(Kind::Upload)
+            Reply::from(Answer::internal_error())
+                .kind(Kind::Upload)
+                .audit_upload(phone.mac(), uri, 0, agent)
         }
     }
 }
 
 /// A PUT no phone's pattern accepts: 403 when the name is a file served here (it cannot be
 /// overwritten), else 404 (counted as a miss, as for GET).
-fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Option<Kind> {
+fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Reply<'static> {
     let route = snap.and_then(|s| s.resolve(uri));
     let account = route
         .as_ref()
@@ -218,46 +233,16 @@ fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Option<
         who(req),
         lossy(req.raw_uri)
     );
-    access::report_not_allowed(req, &account, "upload of a name no phone may upload");
+    let why = "upload of a name no phone may upload";
     if route.is_some() {
-        req.error(403, "Forbidden", "This file cannot be uploaded.");
+        not_allowed(
+            Answer::forbidden("This file cannot be uploaded."),
+            &account,
+            why,
+        )
     } else {
-        access::miss(req);
-        req.error(
-            404,
-            "Not Found",
-            "The requested URL was not found on this server.",
-        );
+        not_allowed(Answer::not_found(), &account, why).miss()
     }
-    None
-}
-
-/// The stored files in `dir`: names an upload may have, not temporary files or whatever
-/// else an administrator put there. Temporary files of earlier runs are removed.
-fn count_files(dir: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    let (mut count, mut removed) = (0, 0);
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.as_bytes();
-        if is_safe_component(name) {
-            count += 1;
-        } else if name.starts_with(TEMP_MARK.as_bytes())
-            && !name.starts_with(temp_prefix().as_bytes())
-            && fs::remove_file(entry.path()).is_ok()
-        {
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        log::notice!(
-            "phoneprov: removed {removed} temporary files of an earlier run from {}",
-            dir.display()
-        );
-    }
-    count
 }
 
 /// A temporary file, removed when dropped unless it was renamed: also when a panic
@@ -275,64 +260,99 @@ impl Drop for Temp<'_> {
     }
 }
 
-/// Writes the body to a temporary file in `dir`, then renames it to `path`; the bytes
-/// stored. The temporary file is removed on any failure.
-fn store(
-    req: &Request,
-    dir: &Path,
-    path: &Path,
-    framing: Framing,
-    limit: u64,
-) -> Result<u64, BodyError> {
-    let serial = TEMP_SERIAL.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!("{}{serial}", temp_prefix()));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o640)
-        .open(&temp);
-    let mut file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            // The body stays unread: the connection closes with the answer.
-            req.body_finished(false);
-            return Err(BodyError::Write(e));
+impl Uploads {
+    /// The stored files in `dir`: names an upload may have, not temporary files or whatever
+    /// else an administrator put there. Temporary files of earlier runs are removed.
+    fn count_files(&self, dir: &Path) -> usize {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return 0;
+        };
+        let (mut count, mut removed) = (0, 0);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.as_bytes();
+            if is_safe_component(name) {
+                count += 1;
+            } else if name.starts_with(TEMP_MARK.as_bytes())
+                && !name.starts_with(self.prefix.as_bytes())
+                && fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
         }
-    };
-    let mut guard = Temp {
-        path: &temp,
-        kept: false,
-    };
-    let copied = {
-        let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
-        let copied = body::copy(&mut req.body_reader(), framing, limit, &mut out);
-        req.body_finished(copied.is_ok());
-        copied.and_then(|size| out.flush().map(|()| size).map_err(BodyError::Write))
-    };
-    copied.and_then(|size| {
-        // Synced before the rename: after a crash the name holds an old or a new file,
-        // never a short one.
-        file.sync_all().map_err(BodyError::Write)?;
-        fs::rename(&temp, path).map_err(BodyError::Write)?;
-        guard.kept = true;
-        Ok(size)
-    })
+        if removed > 0 {
+            log::notice!(
+                "phoneprov: removed {removed} temporary files of an earlier run from {}",
+                dir.display()
+            );
+        }
+        count
+    }
+
+    /// Writes the body to a temporary file in `dir`, then renames it to `path`; the bytes
+    /// stored. The temporary file is removed on any failure.
+    fn store(
+        &self,
+        req: &Request,
+        dir: &Path,
+        path: &Path,
+        framing: Framing,
+        limit: u64,
+    ) -> Result<u64, BodyError> {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!("{}{serial}", self.prefix));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o640)
+            .open(&temp);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) => {
+                // The body stays unread: the connection closes with the answer.
+                req.body_finished(false);
+                return Err(BodyError::Write(e));
+            }
+        };
+        let mut guard = Temp {
+            path: &temp,
+            kept: false,
+        };
+        let copied = {
+            let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
+            let copied = body::copy(&mut req.body_reader(), framing, limit, &mut out);
+            req.body_finished(copied.is_ok());
+            copied.and_then(|size| out.flush().map(|()| size).map_err(BodyError::Write))
+        };
+        copied.and_then(|size| {
+            // Synced before the rename: after a crash the name holds an old or a new file,
+            // never a short one.
+            file.sync_all().map_err(BodyError::Write)?;
+            fs::rename(&temp, path).map_err(BodyError::Write)?;
+            guard.kept = true;
+            Ok(size)
+        })
+    }
 }
 
 /// Answers a GET or HEAD of one of `phone`'s upload names (no route), its access rules
-/// passed, with the stored file; false when none is stored (nothing answered).
-pub fn serve_stored(req: &Request, phone: &Phone, uri: &[u8]) -> bool {
-    let Some(name) = stored_name(uri) else {
-        return false;
-    };
-    let Some(file) = open_regular(&phone_dir(phone).join(lossy(name).as_ref())) else {
-        return false;
-    };
+/// passed, with the stored file; None when none is stored.
+pub fn serve_stored<'a>(req: &Request, phone: &'a Phone, uri: &'a [u8]) -> Option<Reply<'a>> {
+    let name = stored_name(uri)?;
+    let file = open_regular(&phone_dir(phone).join(lossy(name).as_ref()))?;
     let mime = choose_mime(None, &phone.profile.mime_type);
-    let headers = [b"Content-type: ", &mime[..], b"\r\n"].concat();
-    req.send_file(200, "OK", &headers, &file, false);
-    audit::record(req, phone.mac(), uri, 200, req.agent().as_ref());
-    true
+    let answer = Answer {
+        status: 200,
+        title: "OK",
+        head: [Bytes::Shared(content_type(&mime)), Bytes::Borrowed(b"")],
+        body: Body::File(file),
+        cacheable: false,
+    };
+    Some(
+        Reply::from(answer)
+            .kind(Kind::Dynamic)
+            .audit(phone.mac(), uri, req.agent()),
+    )
 }
 
 /// The file at `path` if it is a regular file (not a link someone placed there).

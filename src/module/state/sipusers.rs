@@ -1,17 +1,18 @@
 //! The built-in users provider: phones from `phoneprov_users.conf`, else `users.conf`.
 //! It stays registered when neither file exists, so adding one and reloading works.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::ffi::config::{self, LoadError};
 use crate::ffi::host::iface_ipv4;
 use crate::ffi::log;
-use crate::module::state::registry as state;
+use crate::module::state::registry::{LoadUsers, Registry};
 use phoneprov_core::config::profile::{Config, Settings};
 use phoneprov_core::config::users::{self, UserReader};
 use phoneprov_core::config::vars::{PackBuilder, Vars};
 use phoneprov_core::host::Diag;
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::lock::lock;
 
 pub use phoneprov_core::config::users::PROVIDER_NAME;
 
@@ -58,45 +59,70 @@ fn read_users(
     Ok(None)
 }
 
-/// The defaults (`[general]` included) the last load gave its users, and the configuration
-/// it ran with: phones looked up in realtime get the same.
-static DEFAULTS: Mutex<Option<(Arc<Config>, Arc<Vars>)>> = Mutex::new(None);
-
-fn lock_defaults() -> MutexGuard<'static, Option<(Arc<Config>, Arc<Vars>)>> {
-    DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner)
+/// The built-in provider's own state: the defaults (`[general]` included) the last load
+/// gave its users, and the configuration it ran with: phones looked up in realtime get the
+/// same.
+#[derive(Default)]
+pub struct Users {
+    defaults: Mutex<Option<(Arc<Config>, Arc<Vars>)>>,
 }
 
-/// The defaults the users file gave its users under `config`; when it was not read with
-/// `config` (no users file, a reload under way), the defaults `config` alone gives, kept
-/// until a load records its own.
-pub fn defaults_for(config: &Arc<Config>) -> Arc<Vars> {
-    let recorded = |slot: &Option<(Arc<Config>, Arc<Vars>)>| {
-        slot.as_ref()
-            .filter(|(c, _)| Arc::ptr_eq(c, config))
-            .map(|(_, d)| d.clone())
-    };
-    if let Some(d) = recorded(&lock_defaults()) {
-        return d;
+impl Users {
+    /// How the registry calls this provider's `load_users`.
+    pub fn loader(self: &Arc<Self>) -> LoadUsers {
+        let users = self.clone();
+        LoadUsers::Builtin(Arc::new(move |registry: &Registry| users.load(registry)))
     }
-    // Outside the lock: finding serveriface's address may log.
-    let server = configured_server(&config.settings);
-    let made = Arc::new(users::defaults_from(
-        &config.settings,
-        server.as_deref(),
-        None,
-    ));
-    let mut slot = lock_defaults();
-    // A load may have recorded the file's meanwhile: it wins.
-    recorded(&slot).unwrap_or_else(|| {
-        *slot = Some((config.clone(), made.clone()));
-        made
-    })
-}
 
-/// Forgets the recorded defaults (on unload: the library's memory must not outlive it).
-pub fn clear() {
-    let old = lock_defaults().take();
-    drop(old);
+    /// The defaults the users file gave its users under `config`; when it was not read with
+    /// `config` (no users file, a reload under way), the defaults `config` alone gives,
+    /// kept until a load records its own.
+    pub fn defaults_for(&self, config: &Arc<Config>) -> Arc<Vars> {
+        let recorded = |slot: &Option<(Arc<Config>, Arc<Vars>)>| {
+            slot.as_ref()
+                .filter(|(c, _)| Arc::ptr_eq(c, config))
+                .map(|(_, d)| d.clone())
+        };
+        if let Some(d) = recorded(&lock(&self.defaults)) {
+            return d;
+        }
+        // Outside the lock: finding serveriface's address may log.
+        let server = configured_server(&config.settings);
+        let made = Arc::new(users::defaults_from(
+            &config.settings,
+            server.as_deref(),
+            None,
+        ));
+        let mut slot = lock(&self.defaults);
+        // A load may have recorded the file's meanwhile: it wins.
+        recorded(&slot).unwrap_or_else(|| {
+            *slot = Some((config.clone(), made.clone()));
+            made
+        })
+    }
+
+    fn load(&self, registry: &Registry) -> i32 {
+        let config = registry.config_for(PROVIDER_NAME);
+        let server = configured_server(&config.settings);
+        let mut diags = Vec::new();
+        let found = read_users(&config.settings, server.as_deref(), &mut diags);
+        log::diagnostics!(diags);
+        let found = match found {
+            Ok(Some((defaults, found))) => {
+                *lock(&self.defaults) = Some((config.clone(), Arc::new(defaults)));
+                found
+            }
+            Ok(None) => {
+                log::notice!(
+                    "Neither phoneprov_users.conf nor users.conf exists: no users from them."
+                );
+                return 0;
+            }
+            Err(()) => return -1,
+        };
+        registry.add_extensions(PROVIDER_NAME, found);
+        0
+    }
 }
 
 /// The address `serveraddr` or `serveriface` gives; None leaves SERVER to each request.
@@ -110,27 +136,4 @@ pub fn configured_server(settings: &Settings) -> Option<Vec<u8>> {
             })
         })
     })
-}
-
-pub fn load_users() -> i32 {
-    let Some(config) = state::config_for(PROVIDER_NAME) else {
-        return -1;
-    };
-    let server = configured_server(&config.settings);
-    let mut diags = Vec::new();
-    let found = read_users(&config.settings, server.as_deref(), &mut diags);
-    log::diagnostics!(diags);
-    let found = match found {
-        Ok(Some((defaults, found))) => {
-            *lock_defaults() = Some((config.clone(), Arc::new(defaults)));
-            found
-        }
-        Ok(None) => {
-            log::notice!("Neither phoneprov_users.conf nor users.conf exists: no users from them.");
-            return 0;
-        }
-        Err(()) => return -1,
-    };
-    state::add_extensions(PROVIDER_NAME, found);
-    0
 }

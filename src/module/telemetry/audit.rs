@@ -5,13 +5,14 @@
 //! `PhoneprovUpload`, without the lock held.
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::http::Request;
 use crate::ffi::manager::{fetch_event, upload_event, Seen};
 use phoneprov_core::http::useragent::UserAgent;
 use phoneprov_core::ops::recent::Recent;
+use phoneprov_core::util::lock::lock;
 
 /// Fetches kept per phone.
 pub const PER_PHONE: usize = 10;
@@ -85,12 +86,12 @@ impl Fetch {
 }
 
 /// Lower-case MAC to its last fetches.
-type Audit = Recent<Arc<[u8]>, Fetch>;
+pub struct Audit(Mutex<Recent<Arc<[u8]>, Fetch>>);
 
-static AUDIT: Mutex<Option<Audit>> = Mutex::new(None);
-
-fn lock() -> MutexGuard<'static, Option<Audit>> {
-    AUDIT.lock().unwrap_or_else(PoisonError::into_inner)
+impl Default for Audit {
+    fn default() -> Self {
+        Audit(Mutex::new(Recent::new(PER_PHONE, TOTAL)))
+    }
 }
 
 fn cut(s: &[u8]) -> &[u8] {
@@ -106,28 +107,80 @@ fn cut_text(s: &str) -> &str {
     &s[..end]
 }
 
-/// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with `status`.
-pub fn record(req: &Request, mac: &[u8], uri: &[u8], status: u16, agent: Option<&UserAgent>) {
-    let fetch = made(req, uri, status, agent, None);
-    fetch_event(
-        &fetch.seen(mac),
-        fetch.model().as_bytes(),
-        fetch.firmware().as_bytes(),
-    );
-    keep(mac, fetch);
+/// What the audit keeps of the connection and the request's own headers, read before the
+/// answer is sent: Asterisk may close the stream with the answer (`Connection: close`).
+pub struct Client<'r> {
+    pub address: String,
+    pub user_agent: &'r [u8],
+    pub tls: bool,
 }
 
-/// Records one PUT of `uri`, an upload name of the phone `mac`: `size` bytes stored, or
-/// refused with `status`.
-pub fn record_upload(req: &Request, mac: &[u8], uri: &[u8], status: u16, size: u64) {
-    let agent = req.agent();
-    let fetch = made(req, uri, status, agent.as_ref(), Some(size));
-    upload_event(&fetch.seen(mac), size);
-    keep(mac, fetch);
+impl<'r> Client<'r> {
+    pub fn of(req: &Request<'r>) -> Client<'r> {
+        Client {
+            address: req.client_address().unwrap_or_default(),
+            user_agent: req.header("User-Agent").unwrap_or_default(),
+            tls: req.is_tls(),
+        }
+    }
+}
+
+impl Audit {
+    /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with
+    /// `status`.
+    pub fn record(
+        &self,
+        client: &Client,
+        mac: &[u8],
+        uri: &[u8],
+        status: u16,
+        agent: Option<&UserAgent>,
+    ) {
+        let fetch = made(client, uri, status, agent, None);
+        fetch_event(
+            &fetch.seen(mac),
+            fetch.model().as_bytes(),
+            fetch.firmware().as_bytes(),
+        );
+        self.keep(mac, fetch);
+    }
+
+    /// Records one PUT of `uri`, an upload name of the phone `mac`: `size` bytes stored, or
+    /// refused with `status`.
+    pub fn record_upload(
+        &self,
+        client: &Client,
+        mac: &[u8],
+        uri: &[u8],
+        status: u16,
+        size: u64,
+        agent: Option<&UserAgent>,
+    ) {
+        let fetch = made(client, uri, status, agent, Some(size));
+        upload_event(&fetch.seen(mac), size);
+        self.keep(mac, fetch);
+    }
+
+    fn keep(&self, mac: &[u8], fetch: Fetch) {
+        let key = lower(mac);
+        let evicted = lock(&self.0).add_with(&*key, |k: &[u8]| Arc::from(k), fetch);
+        // Freed without the lock: every fetch adds one record, and pushes one out.
+        drop(evicted);
+    }
+
+    /// The phone's last fetches, oldest first.
+    pub fn fetches(&self, mac: &[u8]) -> Vec<Fetch> {
+        lock(&self.0).get(&*lower(mac)).cloned().collect()
+    }
+
+    /// The phone's last fetch.
+    pub fn last(&self, mac: &[u8]) -> Option<Fetch> {
+        lock(&self.0).last(&*lower(mac)).cloned()
+    }
 }
 
 fn made(
-    req: &Request,
+    client: &Client,
     uri: &[u8],
     status: u16,
     agent: Option<&UserAgent>,
@@ -136,8 +189,7 @@ fn made(
     let at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let client = req.client_address().unwrap_or_default();
-    let user_agent = String::from_utf8_lossy(cut(req.header("User-Agent").unwrap_or_default()));
+    let user_agent = String::from_utf8_lossy(cut(client.user_agent));
     let (vendor, model, firmware) = match agent {
         Some(a) => (a.vendor, cut_text(&a.model), cut_text(&a.firmware)),
         None => ("", "", ""),
@@ -149,7 +201,7 @@ fn made(
     };
     let parts: [&[u8]; 7] = [
         cut(uri),
-        client.as_bytes(),
+        client.address.as_bytes(),
         user_agent.as_bytes(),
         vendor.as_bytes(),
         space.as_bytes(),
@@ -174,19 +226,10 @@ fn made(
         at,
         text: text.into_boxed_slice(),
         ends,
-        tls: req.is_tls(),
+        tls: client.tls,
         status,
         upload,
     }
-}
-
-fn keep(mac: &[u8], fetch: Fetch) {
-    let key = lower(mac);
-    let evicted = lock()
-        .get_or_insert_with(|| Recent::new(PER_PHONE, TOTAL))
-        .add_with(&*key, |k: &[u8]| Arc::from(k), fetch);
-    // Freed without the lock: every fetch adds one record, and pushes one out.
-    drop(evicted);
 }
 
 /// The MAC as the audit keys it (no copy when it is lower-case already, as most are).
@@ -195,23 +238,4 @@ fn lower(mac: &[u8]) -> Cow<'_, [u8]> {
         true => Cow::Owned(mac.to_ascii_lowercase()),
         false => Cow::Borrowed(mac),
     }
-}
-
-/// The phone's last fetches, oldest first.
-pub fn fetches(mac: &[u8]) -> Vec<Fetch> {
-    lock()
-        .as_ref()
-        .map(|a| a.get(&*lower(mac)).cloned().collect())
-        .unwrap_or_default()
-}
-
-/// The phone's last fetch.
-pub fn last(mac: &[u8]) -> Option<Fetch> {
-    lock().as_ref().and_then(|a| a.last(&*lower(mac)).cloned())
-}
-
-/// Forgets everything (on unload: the library's memory must not outlive it).
-pub fn clear() {
-    let old = lock().take();
-    drop(old);
 }

@@ -39,37 +39,24 @@ const STATUSES: [u16; 15] = [
     200, 201, 304, 400, 401, 403, 404, 410, 413, 429, 500, 501, 503, 507, 0,
 ];
 
-static REQUESTS: [[AtomicU64; STATUSES.len()]; KINDS.len()] =
-    [const { [const { AtomicU64::new(0) }; STATUSES.len()] }; KINDS.len()];
-static RENDER_NANOS: AtomicU64 = AtomicU64::new(0);
-static RENDERS: AtomicU64 = AtomicU64::new(0);
-
-static OFFERED: AtomicBool = AtomicBool::new(false);
-static NEXT_OFFER: AtomicU64 = AtomicU64::new(0);
-
-/// Offers the metrics to res_prometheus if they are not offered yet: at load, at reload, and
-/// (at most every 10 s) on requests. res_prometheus may load after this module (it sorts
-/// later when Asterisk autoloads) or be loaded by hand; it is not declared as a dependency,
-/// because a dependency that fails to open (it is bound to res_pjsip) would stop the loading
-/// of others with it. A failed attempt costs a symbol lookup.
-pub fn offer() {
-    if OFFERED.load(Ordering::Relaxed) {
-        return;
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if now < NEXT_OFFER.load(Ordering::Relaxed) || !fully_booted() {
-        return;
-    }
-    NEXT_OFFER.store(now + 10, Ordering::Relaxed);
-    offer_now();
+/// The module's counters, kept from load to unload (a reload keeps them).
+pub struct Metrics {
+    requests: [[AtomicU64; STATUSES.len()]; KINDS.len()],
+    render_nanos: AtomicU64,
+    renders: AtomicU64,
+    offered: AtomicBool,
+    next_offer: AtomicU64,
 }
 
-/// [`offer`] at once (a reload: the administrator may just have loaded res_prometheus).
-pub fn offer_now() {
-    if prometheus_register() {
-        OFFERED.store(true, Ordering::Relaxed);
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: [const { [const { AtomicU64::new(0) }; STATUSES.len()] }; KINDS.len()],
+            render_nanos: AtomicU64::new(0),
+            renders: AtomicU64::new(0),
+            offered: AtomicBool::new(false),
+            next_offer: AtomicU64::new(0),
+        }
     }
 }
 
@@ -85,48 +72,11 @@ pub fn kind(status: u16, route: Option<Kind>) -> Kind {
     }
 }
 
-pub fn count(kind: Kind, status: u16) {
-    let k = KINDS.iter().position(|(x, _)| *x == kind).unwrap_or(0);
-    let s = STATUSES
-        .iter()
-        .position(|&x| x == status)
-        .unwrap_or(STATUSES.len() - 1);
-    REQUESTS[k][s].fetch_add(1, Ordering::Relaxed);
-}
-
-/// One dynamic file rendered in `nanos`.
-pub fn rendered(nanos: u64) {
-    RENDER_NANOS.fetch_add(nanos, Ordering::Relaxed);
-    RENDERS.fetch_add(1, Ordering::Relaxed);
-}
-
 fn status_label(i: usize) -> String {
     match STATUSES[i] {
         0 => "other".to_owned(),
         s => s.to_string(),
     }
-}
-
-/// Every request counter that is not zero: (kind, status, count).
-fn requests() -> Vec<(&'static str, String, u64)> {
-    let mut out = Vec::new();
-    for ((_, kind), counts) in KINDS.iter().zip(&REQUESTS) {
-        for (s, count) in counts.iter().enumerate() {
-            let n = count.load(Ordering::Relaxed);
-            if n > 0 {
-                out.push((*kind, status_label(s), n));
-            }
-        }
-    }
-    out
-}
-
-/// Render time so far: (seconds, count).
-fn render_time() -> (f64, u64) {
-    (
-        RENDER_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
-        RENDERS.load(Ordering::Relaxed),
-    )
 }
 
 /// Phones per provider, in the order providers first appear.
@@ -155,7 +105,7 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The reload figures [`prometheus`] and `show status` share.
+/// The reload figures [`Metrics::prometheus`] and `show status` share.
 pub struct Reloads {
     pub count: u64,
     pub failed: u64,
@@ -168,109 +118,174 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE asterisk_phoneprov_{name} {kind}");
 }
 
-/// The metrics in Prometheus' text exposition format.
-pub fn prometheus(snap: Option<&Snapshot>, reloads: &Reloads) -> String {
-    let mut out = String::new();
-    family(
-        &mut out,
-        "requests_total",
-        "counter",
-        "Requests answered under /phoneprov/, by kind of route and status.",
-    );
-    for (kind, status, n) in requests() {
-        let _ = writeln!(
-            out,
-            "asterisk_phoneprov_requests_total{{kind=\"{kind}\",status=\"{status}\"}} {n}"
-        );
+impl Metrics {
+    /// Offers the metrics to res_prometheus if they are not offered yet: at load, at reload, and
+    /// (at most every 10 s) on requests. res_prometheus may load after this module (it sorts
+    /// later when Asterisk autoloads) or be loaded by hand; it is not declared as a dependency,
+    /// because a dependency that fails to open (it is bound to res_pjsip) would stop the loading
+    /// of others with it. A failed attempt costs a symbol lookup.
+    pub fn offer(&self) {
+        if self.offered.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if now < self.next_offer.load(Ordering::Relaxed) || !fully_booted() {
+            return;
+        }
+        self.next_offer.store(now + 10, Ordering::Relaxed);
+        self.offer_now();
     }
-    let (seconds, renders) = render_time();
-    family(
-        &mut out,
-        "render_seconds",
-        "summary",
-        "Time spent rendering dynamic files.",
-    );
-    let _ = writeln!(out, "asterisk_phoneprov_render_seconds_sum {seconds:.6}");
-    let _ = writeln!(out, "asterisk_phoneprov_render_seconds_count {renders}");
-    family(&mut out, "reloads_total", "counter", "Module reloads.");
-    let _ = writeln!(out, "asterisk_phoneprov_reloads_total {}", reloads.count);
-    family(
-        &mut out,
-        "reload_failures_total",
-        "counter",
-        "Reloads refused (the previous configuration kept serving).",
-    );
-    let _ = writeln!(
-        out,
-        "asterisk_phoneprov_reload_failures_total {}",
-        reloads.failed
-    );
-    if let Some((total, api)) = reloads.last {
+
+    /// [`Metrics::offer`] at once (a reload: the administrator may just have loaded res_prometheus).
+    pub fn offer_now(&self) {
+        if prometheus_register() {
+            self.offered.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn count(&self, kind: Kind, status: u16) {
+        let k = KINDS.iter().position(|(x, _)| *x == kind).unwrap_or(0);
+        let s = STATUSES
+            .iter()
+            .position(|&x| x == status)
+            .unwrap_or(STATUSES.len() - 1);
+        self.requests[k][s].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One dynamic file rendered in `nanos`.
+    pub fn rendered(&self, nanos: u64) {
+        self.render_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.renders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every request counter that is not zero: (kind, status, count).
+    fn requests(&self) -> Vec<(&'static str, String, u64)> {
+        let mut out = Vec::new();
+        for ((_, kind), counts) in KINDS.iter().zip(&self.requests) {
+            for (s, count) in counts.iter().enumerate() {
+                let n = count.load(Ordering::Relaxed);
+                if n > 0 {
+                    out.push((*kind, status_label(s), n));
+                }
+            }
+        }
+        out
+    }
+
+    /// Render time so far: (seconds, count).
+    fn render_time(&self) -> (f64, u64) {
+        (
+            self.render_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            self.renders.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The metrics in Prometheus' text exposition format.
+    pub fn prometheus(&self, snap: Option<&Snapshot>, reloads: &Reloads) -> String {
+        let mut out = String::new();
         family(
             &mut out,
-            "reload_last_seconds",
-            "gauge",
-            "Duration of the last reload, and the part spent in Asterisk's config API.",
+            "requests_total",
+            "counter",
+            "Requests answered under /phoneprov/, by kind of route and status.",
         );
-        let _ = writeln!(
-            out,
-            "asterisk_phoneprov_reload_last_seconds{{part=\"total\"}} {total:.6}"
-        );
-        let _ = writeln!(
-            out,
-            "asterisk_phoneprov_reload_last_seconds{{part=\"config_api\"}} {api:.6}"
-        );
-    }
-    if let Some(snap) = snap {
-        family(&mut out, "phones", "gauge", "Phones served, by provider.");
-        for (provider, n) in phones_by_provider(snap) {
+        for (kind, status, n) in self.requests() {
             let _ = writeln!(
                 out,
-                "asterisk_phoneprov_phones{{provider=\"{}\"}} {n}",
-                label(&provider)
+                "asterisk_phoneprov_requests_total{{kind=\"{kind}\",status=\"{status}\"}} {n}"
             );
         }
-        let statics = static_routes(snap);
-        family(&mut out, "routes", "gauge", "Routes served, by kind.");
-        let _ = writeln!(
-            out,
-            "asterisk_phoneprov_routes{{kind=\"static\"}} {statics}"
+        let (seconds, renders) = self.render_time();
+        family(
+            &mut out,
+            "render_seconds",
+            "summary",
+            "Time spent rendering dynamic files.",
+        );
+        let _ = writeln!(out, "asterisk_phoneprov_render_seconds_sum {seconds:.6}");
+        let _ = writeln!(out, "asterisk_phoneprov_render_seconds_count {renders}");
+        family(&mut out, "reloads_total", "counter", "Module reloads.");
+        let _ = writeln!(out, "asterisk_phoneprov_reloads_total {}", reloads.count);
+        family(
+            &mut out,
+            "reload_failures_total",
+            "counter",
+            "Reloads refused (the previous configuration kept serving).",
         );
         let _ = writeln!(
             out,
-            "asterisk_phoneprov_routes{{kind=\"dynamic\"}} {}",
-            snap.routes().len() - statics
+            "asterisk_phoneprov_reload_failures_total {}",
+            reloads.failed
         );
-    }
-    out
-}
-
-/// The request and render lines of `phoneprov show status`.
-pub fn status_lines(snap: &Snapshot) -> String {
-    let mut out = String::new();
-    let providers: Vec<String> = phones_by_provider(snap)
-        .iter()
-        .map(|(p, n)| format!("{} {n}", lossy(p.as_bytes())))
-        .collect();
-    if !providers.is_empty() {
-        let _ = writeln!(out, "Phones by provider: {}", providers.join(", "));
-    }
-    let requests = requests();
-    if requests.is_empty() {
-        out.push_str("Requests: none yet\n");
-    } else {
-        out.push_str("Requests:\n");
-        for (kind, status, n) in requests {
-            let _ = writeln!(out, "  {kind:<8} {status:<6} {n}");
+        if let Some((total, api)) = reloads.last {
+            family(
+                &mut out,
+                "reload_last_seconds",
+                "gauge",
+                "Duration of the last reload, and the part spent in Asterisk's config API.",
+            );
+            let _ = writeln!(
+                out,
+                "asterisk_phoneprov_reload_last_seconds{{part=\"total\"}} {total:.6}"
+            );
+            let _ = writeln!(
+                out,
+                "asterisk_phoneprov_reload_last_seconds{{part=\"config_api\"}} {api:.6}"
+            );
         }
+        if let Some(snap) = snap {
+            family(&mut out, "phones", "gauge", "Phones served, by provider.");
+            for (provider, n) in phones_by_provider(snap) {
+                let _ = writeln!(
+                    out,
+                    "asterisk_phoneprov_phones{{provider=\"{}\"}} {n}",
+                    label(&provider)
+                );
+            }
+            let statics = static_routes(snap);
+            family(&mut out, "routes", "gauge", "Routes served, by kind.");
+            let _ = writeln!(
+                out,
+                "asterisk_phoneprov_routes{{kind=\"static\"}} {statics}"
+            );
+            let _ = writeln!(
+                out,
+                "asterisk_phoneprov_routes{{kind=\"dynamic\"}} {}",
+                snap.routes().len() - statics
+            );
+        }
+        out
     }
-    let (seconds, renders) = render_time();
-    if renders > 0 {
-        let _ = writeln!(
-            out,
-            "Rendering: {renders} dynamic files, {:.3} ms each on average",
-            seconds * 1000.0 / renders as f64
-        );
+
+    /// The request and render lines of `phoneprov show status`.
+    pub fn status_lines(&self, snap: &Snapshot) -> String {
+        let mut out = String::new();
+        let providers: Vec<String> = phones_by_provider(snap)
+            .iter()
+            .map(|(p, n)| format!("{} {n}", lossy(p.as_bytes())))
+            .collect();
+        if !providers.is_empty() {
+            let _ = writeln!(out, "Phones by provider: {}", providers.join(", "));
+        }
+        let requests = self.requests();
+        if requests.is_empty() {
+            out.push_str("Requests: none yet\n");
+        } else {
+            out.push_str("Requests:\n");
+            for (kind, status, n) in requests {
+                let _ = writeln!(out, "  {kind:<8} {status:<6} {n}");
+            }
+        }
+        let (seconds, renders) = self.render_time();
+        if renders > 0 {
+            let _ = writeln!(
+                out,
+                "Rendering: {renders} dynamic files, {:.3} ms each on average",
+                seconds * 1000.0 / renders as f64
+            );
+        }
+        out
     }
-    out
 }
