@@ -1,6 +1,8 @@
 //! Small helpers every other folder uses: configuration bytes as text, Asterisk's argument
-//! conventions, a fast hasher for maps keyed by configuration data.
+//! conventions, a fast hasher for maps keyed by configuration data, and the records an
+//! inotify read returns.
 
 pub mod args;
 pub mod bytes;
 pub mod fxhash;
+pub mod inotify;
