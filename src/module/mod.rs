@@ -47,6 +47,8 @@ pub fn load() -> bool {
         Arc::new(Config::default())
     });
     access::configure(&config);
+    // Before the HTTP handler is registered: its first request looks the sockets up.
+    backlog::start();
     registry::start(config);
     if registry::provider_register(
         sipusers::PROVIDER_NAME,
@@ -59,6 +61,7 @@ pub fn load() -> bool {
         unregister_all();
         registry::stop();
         config::settle();
+        backlog::clear();
         return false;
     }
     true
@@ -96,7 +99,7 @@ pub fn unload() -> bool {
     templates::clear();
     statics::clear();
     watch::clear();
-    backlog::forget();
+    backlog::clear();
     crate::ffi::http::release_stand_ins();
     funcs::clear();
     audit::clear();

@@ -21,7 +21,7 @@ const LOST: u32 = IN_IGNORED | IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF;
 /// `struct inotify_event` without its name: `int wd; uint32_t mask, cookie, len;`.
 pub const HEADER: usize = 16;
 
-/// The longest name a record carries (`NAME_MAX`, its NUL and padding included).
+/// The longest file name (`NAME_MAX`): a record's name holds one, its NUL, and padding.
 pub const NAME_MAX: usize = 255;
 
 /// What a read returned.

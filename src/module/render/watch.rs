@@ -9,22 +9,25 @@
 //! above the watched ones replaced while Asterisk runs is not seen until a reload.
 
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::ffi::watch::{self, Events};
 
 /// The inotify instance and the directories it watches.
 struct Watcher {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     dirs: Vec<PathBuf>,
 }
 
 static WATCHER: Mutex<Option<Watcher>> = Mutex::new(None);
-/// The instance's descriptor for requests (-1: none), so they need no lock.
-static FD: AtomicI32 = AtomicI32::new(-1);
+/// The instance for requests, which share it without taking [`WATCHER`]'s lock. A request
+/// holds it (the read guard, or a clone) while it uses the descriptor: once [`clear`] lets
+/// go of it, the descriptor is closed only after the last of them, so its number can never
+/// be reused by another file while a request reads it as inotify's.
+static FD: RwLock<Option<Arc<OwnedFd>>> = RwLock::new(None);
 /// Bumped after each read of events: a file checked at one count is unchanged while the
 /// count is the same and no event waits.
 static CHANGES: AtomicU64 = AtomicU64::new(0);
@@ -43,8 +46,8 @@ pub fn watch(path: &Path) -> Option<u64> {
     let dir = path.parent()?;
     let mut guard = lock();
     if guard.is_none() {
-        let fd = watch::open()?;
-        FD.store(fd.as_raw_fd(), SeqCst);
+        let fd = Arc::new(watch::open()?);
+        *FD.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fd));
         *guard = Some(Watcher {
             fd,
             dirs: Vec::new(),
@@ -72,22 +75,30 @@ pub fn watch(path: &Path) -> Option<u64> {
 
 /// Whether nothing in the watched directories changed since `count` (from [`watch`]).
 pub fn unchanged(count: u64) -> bool {
-    let fd = FD.load(SeqCst);
-    if fd < 0 || READING.load(SeqCst) > 0 {
+    if READING.load(SeqCst) > 0 {
         return false;
     }
-    if watch::pending(fd) {
-        read_events(fd);
+    // Asked under the read guard alone; a clone only to read events, which takes
+    // WATCHER's lock, never under this one.
+    let pending = {
+        let fd = FD.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(fd) = fd.as_ref() else {
+            return false;
+        };
+        watch::pending(fd.as_fd()).then(|| Arc::clone(fd))
+    };
+    if let Some(fd) = pending {
+        read_events(&fd);
         return false;
     }
     READING.load(SeqCst) == 0 && CHANGES.load(SeqCst) == count
 }
 
 /// Takes the queued events off, bumping [`CHANGES`] after each read.
-fn read_events(fd: i32) {
+fn read_events(fd: &OwnedFd) {
     READING.fetch_add(1, SeqCst);
     loop {
-        let events = watch::read(fd);
+        let events = watch::read(fd.as_fd());
         if events != Events::None {
             CHANGES.fetch_add(1, SeqCst);
         }
@@ -117,7 +128,7 @@ pub fn forget() {
 
 /// Stops watching (on unload, once no request runs).
 pub fn clear() {
-    FD.store(-1, SeqCst);
+    let fd = FD.write().unwrap_or_else(PoisonError::into_inner).take();
     let old = lock().take();
-    drop(old);
+    drop((fd, old));
 }
