@@ -138,11 +138,10 @@ pub(super) unsafe fn send(
     headers: &CStr,
     body: Option<&[u8]>,
 ) {
+    // The session is reached through `ser` alone, never a reference: ast_http_send
+    // changes its stream while it runs.
     // SAFETY: per this function's contract, ser is NULL or a live session of this thread.
-    let Some(session) = (unsafe { ser.as_mut() }) else {
-        return;
-    };
-    if session.stream.is_null() {
+    if ser.is_null() || unsafe { (*ser).stream }.is_null() {
         return;
     }
     // SAFETY: ser is live. From the real connection: ast_http_send would otherwise read it
@@ -191,8 +190,11 @@ pub(super) unsafe fn send(
         stream,
         read: read_end,
     } = capture;
-    let conn = session.stream;
-    session.stream = stream.0.as_ptr();
+    // SAFETY: ser is live, and used by this thread only.
+    let conn = unsafe { (*ser).stream };
+    // SAFETY: as above; the stand-in's stream is open (ast_http_send may close it, which
+    // the check after it sees).
+    unsafe { (*ser).stream = stream.0.as_ptr() };
     // SAFETY: ser is live and its stream is now the stand-in's; ast_http_send takes and
     // frees hdrs, and writes the head without a body (NULL body; descriptor 0 is none to
     // it, as it tests the descriptor for non-zero).
@@ -208,8 +210,10 @@ pub(super) unsafe fn send(
             1,
         )
     };
-    let mut closing = session.stream.is_null();
-    session.stream = conn;
+    // SAFETY: ser is live; the real connection goes back before anything else runs.
+    let mut closing = unsafe { (*ser).stream }.is_null();
+    // SAFETY: as above.
+    unsafe { (*ser).stream = conn };
     let stream = if closing {
         // ast_http_send closed the stand-in's write end (and freed its stream).
         std::mem::forget(stream);
