@@ -79,7 +79,7 @@ soak: build
 # cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 # New inputs go to fuzz/target/corpus (ignored); fuzz/corpus holds the committed seeds.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config setvar args uri etag httpdate authorization upload
+FUZZ_TARGETS := config setvar args uri etag httpdate authorization upload head inotify
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	@for t in $(FUZZ_TARGETS); do \

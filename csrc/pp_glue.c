@@ -274,11 +274,6 @@ void pp_http_unlink(void)
 	ast_http_uri_unlink(&phoneprov_uri);
 }
 
-int pp_session_fd(struct ast_tcptls_session_instance *ser)
-{
-	return ser && ser->stream ? ast_iostream_get_fd(ser->stream) : -1;
-}
-
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
 	int *port)
 {

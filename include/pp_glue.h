@@ -3,8 +3,9 @@
  *
  * The glue exists for what bindgen cannot reach: macros (AST_MODULE_INFO, ast_log,
  * ast_var_assign, ast_cli_register_multiple, ast_custom_function_register), static
- * registration structures, and a few small adapters that keep Rust away from raw socket
- * and ast_str layouts. Everything here is a thin, logic-free bridge.
+ * registration structures, varargs, and small adapters over Asterisk's inline functions
+ * (ast_str_create and the other ast_str calls). Everything here is a thin, logic-free
+ * bridge; what bindgen reaches (functions, struct fields, system calls) is called from Rust.
  *
  * Licensed under the GNU General Public License version 2 only.
  */
@@ -96,7 +97,8 @@ struct ast_str *pp_global_var(const char *name);
 const char *pp_str_buffer(const struct ast_str *s);
 size_t pp_str_length(const struct ast_str *s);
 void pp_str_free(struct ast_str *s);
-/* A new ast_str holding len bytes of data (NULL for NULL data or out of memory). */
+/* A new ast_str holding len bytes of data (NULL for NULL data or out of memory): here
+ * because ast_str_create is an inline function, which bindgen cannot call. */
 struct ast_str *pp_str_from(const char *data, size_t len);
 
 /* A thread of the module's own (listed by `core show threads`) running pp_rs_run_task(task);
@@ -125,8 +127,6 @@ int pp_http_link(void);
 void pp_http_unlink(void);
 /* How many requests are inside the HTTP callback right now. */
 int pp_http_in_flight(void);
-/* The socket of the session's connection, or -1. */
-int pp_session_fd(struct ast_tcptls_session_instance *ser);
 /* The local address of the connection, family 4 (4 bytes) or 6 (16 bytes), and port. */
 int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
 	int *port);
@@ -173,14 +173,6 @@ int pp_function_exists(const char *name);
 void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,
 	int static_content);
-/* Sends an answer as ast_http_send would, rendered by it into a stand-in (csrc/pp_capture.c)
- * and copied to the connection in one write: with body NULL (a 304) without any
- * Content-Length; else with the body's length and the body, which may hold NUL bytes. */
-void pp_http_send_captured(struct ast_tcptls_session_instance *ser, int method, int status,
-	const char *title, const char *headers, const char *body, size_t body_len);
-/* Closes the stand-ins kept for pp_http_send_captured (on unload, once no answer is being
- * written). */
-void pp_http_captures_clear(void);
 void pp_http_error(struct ast_tcptls_session_instance *ser, int status, const char *title,
 	const char *text);
 
@@ -200,20 +192,6 @@ void pp_http_body_status(struct ast_tcptls_session_instance *ser, int ok);
 int pp_http_continue(struct ast_tcptls_session_instance *ser);
 /* The connection closes after the answer (an unread body is then never read). */
 void pp_http_close_on_completion(struct ast_tcptls_session_instance *ser);
-/* The listening socket the connection `conn_fd` came in on (csrc/pp_backlog.c): its
- * backlog raised to `backlog` if lower (1), left as it is (0), or not found (-1); `before`
- * gets its backlog as found. */
-int pp_raise_backlog(int conn_fd, int backlog, int *before);
-/* inotify (csrc/pp_watch.c). A new non-blocking instance, or -1. */
-int pp_watch_open(void);
-/* Watches a directory for changes to its entries and itself: 1 when watched, 0 when it
- * cannot be (an error, or a filesystem other machines may change, such as NFS). */
-int pp_watch_dir(int fd, const char *dir);
-/* Whether events are queued (1 also when that cannot be told). */
-int pp_watch_pending(int fd);
-/* Reads queued events: 0 none, 1 some, 2 some of which say a watch is gone or events were
- * lost, -1 an error. */
-int pp_watch_read(int fd);
 
 /* The AMI event PhoneprovUpload (class security); values as for pp_event_fetch. */
 void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,

@@ -1,5 +1,6 @@
 /*
- * What bindgen reads: the Asterisk API this module calls directly, and the glue.
+ * What bindgen reads: the Asterisk API this module calls directly, the system calls it makes
+ * itself, and the glue.
  * Licensed under the GNU General Public License version 2 only.
  */
 #define AST_MODULE "res_phoneprov"
@@ -14,5 +15,19 @@
 #include "asterisk/astdb.h"
 #include "asterisk/utils.h"
 #include "asterisk/acl.h"
+#include "asterisk/iostream.h"
+#include "asterisk/tcptls.h"
+
+/* Pipes for the stand-ins (src/ffi/capture.rs), inotify (src/ffi/watch.rs), the scan for
+ * listening sockets (src/ffi/http.rs). */
+#include <fcntl.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/vfs.h>
 
 #include "pp_glue.h"

@@ -3,10 +3,10 @@
 use std::cell::Cell;
 use std::ffi::{c_int, CStr};
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
-use super::{cstring, cstring_joined, owned, sys};
+use super::{capture, cstring, cstring_joined, owned, sys};
 use phoneprov_core::http::body::BodySource;
 use phoneprov_core::http::useragent::{self, UserAgent};
 use phoneprov_core::model::server::dotted;
@@ -235,19 +235,9 @@ impl<'a> Request<'a> {
         endpoint(res, family, buf, port).map(|(ip, port)| (ip.to_canonical(), port))
     }
 
-    /// Raises the backlog of the listening socket this request's connection came in on to
-    /// `backlog`, unless it is that already: the backlog it had, and whether it was raised.
-    /// None when the socket cannot be found (a systemd-activated one may be another
-    /// process's).
-    pub fn raise_listen_backlog(&self, backlog: u32) -> Option<(u32, bool)> {
-        // SAFETY: ser is the live session.
-        let fd = unsafe { sys::pp_session_fd(self.ser) };
-        let mut before: c_int = 0;
-        let wanted = c_int::try_from(backlog).unwrap_or(c_int::MAX);
-        // SAFETY: fd is the session's socket (or -1, which the glue refuses); before is an
-        // out-pointer.
-        let res = unsafe { sys::pp_raise_backlog(fd, wanted, &mut before) };
-        (res >= 0).then(|| (u32::try_from(before).unwrap_or(0), res == 1))
+    /// The local address and port of the connection this request came in on.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local().map(SocketAddr::from)
     }
 
     /// The local port of the connection (0 when unknown).
@@ -275,21 +265,10 @@ impl<'a> Request<'a> {
     /// (Asterisk's own string path would cut the body at its first NUL).
     pub fn send_binary(&self, headers: &[&[u8]], body: &[u8]) {
         self.before_answer();
-        let (t, h) = (cstring("OK"), cstring_joined(headers));
+        let h = cstring_joined(headers);
         self.status.set(200);
-        // SAFETY: ser is live; the strings and the body are valid for the call (the glue
-        // copies them before it returns).
-        unsafe {
-            sys::pp_http_send_captured(
-                self.ser,
-                self.raw_method,
-                200,
-                t.as_ptr(),
-                h.as_ptr(),
-                body.as_ptr().cast(),
-                body.len(),
-            )
-        };
+        // SAFETY: ser is the live session of this request, on this thread.
+        unsafe { capture::send(self.ser, self.raw_method, 200, c"OK", &h, Some(body)) };
     }
 
     /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
@@ -317,19 +296,9 @@ impl<'a> Request<'a> {
         let (t, h) = (cstring(title), cstring_joined(headers));
         self.status.set(status);
         if status == 304 {
-            // SAFETY: ser is live; t and h are valid for the call (the glue copies them); a
-            // null body asks for no Content-Length.
-            unsafe {
-                sys::pp_http_send_captured(
-                    self.ser,
-                    self.raw_method,
-                    304,
-                    t.as_ptr(),
-                    h.as_ptr(),
-                    std::ptr::null(),
-                    0,
-                )
-            };
+            // SAFETY: ser is the live session of this request, on this thread; no body
+            // asks for no Content-Length.
+            unsafe { capture::send(self.ser, self.raw_method, 304, &t, &h, None) };
             return;
         }
         let body_ptr = if body.is_empty() {
@@ -367,8 +336,7 @@ impl<'a> Request<'a> {
 /// Closes the pipes kept to render answers through Asterisk (see `send_binary`). Called once
 /// no request is in the handler: a pipe in use is never taken from under its answer.
 pub fn release_stand_ins() {
-    // SAFETY: the glue locks its pool; nothing is borrowed.
-    unsafe { sys::pp_http_captures_clear() }
+    capture::clear();
 }
 
 /// A request's body as the core's body reader reads it: straight from the connection,
@@ -393,5 +361,136 @@ impl BodySource for BodyReader<'_> {
         let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
         buf.truncate(n.min(max));
         Ok(buf)
+    }
+}
+
+/// A listening TCP socket of this process (Asterisk's HTTP server's among them), as
+/// [`listening_sockets`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    fd: c_int,
+}
+
+/// Listening sockets are made while Asterisk starts: low descriptors. Looked for by number
+/// rather than in /proc/self/fd, which a chroot may not have.
+const MAX_FD_LOOKED_AT: c_int = 65536;
+
+/// A socket address as `getsockname` writes it.
+#[repr(C)]
+union SockAddr {
+    any: sys::sockaddr_storage,
+    v4: sys::sockaddr_in,
+    v6: sys::sockaddr_in6,
+}
+
+/// The local address of socket `fd`, when it is an IPv4 or IPv6 one.
+fn socket_addr(fd: c_int) -> Option<SocketAddr> {
+    // SAFETY: every field is plain integers, for which all zeroes is a value.
+    let mut sa: SockAddr = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<SockAddr>() as sys::socklen_t;
+    // SAFETY: sa is writable for len bytes; a descriptor that is not a socket (or not
+    // open) only makes the call fail.
+    if unsafe { sys::getsockname(fd, std::ptr::addr_of_mut!(sa).cast(), &mut len) } != 0 {
+        return None;
+    }
+    // SAFETY: the family is common to every variant, and written by the call.
+    let family = c_int::from(unsafe { sa.any.ss_family });
+    if family == sys::AF_INET as c_int {
+        // SAFETY: the family says the call wrote a sockaddr_in.
+        let v4 = unsafe { sa.v4 };
+        let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+        Some(SocketAddr::from((ip, u16::from_be(v4.sin_port))))
+    } else if family == sys::AF_INET6 as c_int {
+        // SAFETY: the family says the call wrote a sockaddr_in6.
+        let v6 = unsafe { sa.v6 };
+        // SAFETY: every variant of in6_addr is the same 16 bytes.
+        let ip = Ipv6Addr::from(unsafe { v6.sin6_addr.__in6_u.__u6_addr8 });
+        Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+            ip,
+            u16::from_be(v6.sin6_port),
+            v6.sin6_flowinfo,
+            v6.sin6_scope_id,
+        )))
+    } else {
+        None
+    }
+}
+
+/// Whether `fd` is a listening socket, and its address if so.
+fn listening_at(fd: c_int) -> Option<SocketAddr> {
+    let mut listening: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as sys::socklen_t;
+    // SAFETY: listening is writable for len bytes; any descriptor number may be asked (a
+    // closed one, or one that is no socket, fails).
+    let res = unsafe {
+        sys::getsockopt(
+            fd,
+            sys::SOL_SOCKET as c_int,
+            sys::SO_ACCEPTCONN as c_int,
+            std::ptr::addr_of_mut!(listening).cast(),
+            &mut len,
+        )
+    };
+    (res == 0 && listening != 0).then(|| socket_addr(fd))?
+}
+
+/// The accept backlog of the listening TCP socket `fd` (None for one that is not TCP).
+fn backlog_of(fd: c_int) -> Option<u32> {
+    // SAFETY: plain integers, for which all zeroes is a value.
+    let mut info: sys::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<sys::tcp_info>() as sys::socklen_t;
+    // SAFETY: info is writable for len bytes; the kernel writes at most that.
+    let res = unsafe {
+        sys::getsockopt(
+            fd,
+            sys::IPPROTO_TCP as c_int,
+            sys::TCP_INFO as c_int,
+            std::ptr::addr_of_mut!(info).cast(),
+            &mut len,
+        )
+    };
+    // A listening socket's tcp_info gives its backlog in tcpi_sacked.
+    (res == 0).then_some(info.tcpi_sacked)
+}
+
+/// Every listening TCP socket of the process, in descriptor order. Up to 65,536 system
+/// calls: for load and reload, never a request's thread.
+pub fn listening_sockets() -> Vec<Listener> {
+    // SAFETY: plain integers, for which all zeroes is a value.
+    let mut lim: sys::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: lim is writable; the call fills it.
+    let res = unsafe { sys::getrlimit(sys::__rlimit_resource::RLIMIT_NOFILE, &mut lim) };
+    let limit = match res {
+        0 => c_int::try_from(lim.rlim_cur).map_or(MAX_FD_LOOKED_AT, |l| l.min(MAX_FD_LOOKED_AT)),
+        _ => MAX_FD_LOOKED_AT,
+    };
+    (0..limit)
+        .filter_map(|fd| {
+            let addr = listening_at(fd)?;
+            backlog_of(fd)?;
+            Some(Listener { addr, fd })
+        })
+        .collect()
+}
+
+impl Listener {
+    /// Raises this socket's accept backlog to `backlog`, unless it is that already: the
+    /// backlog it had, and whether it was raised. None when it is no longer a socket
+    /// listening on that address (its descriptor closed since the scan, and the number
+    /// perhaps taken by another socket, which must not be made to listen), or on an error.
+    pub fn raise_backlog(&self, backlog: u32) -> Option<(u32, bool)> {
+        if listening_at(self.fd)? != self.addr {
+            return None;
+        }
+        let before = backlog_of(self.fd)?;
+        if before >= backlog {
+            return Some((before, false));
+        }
+        let wanted = c_int::try_from(backlog).unwrap_or(c_int::MAX);
+        // SAFETY: fd is, as just checked, a socket listening on that address: listen on
+        // it only changes its backlog.
+        let res = unsafe { sys::listen(self.fd, wanted) };
+        (res == 0).then_some((before, true))
     }
 }

@@ -70,7 +70,7 @@ impl Module {
             access,
             realtime: Lookups::default(),
             tokens: Claims::default(),
-            backlog: Backlog::default(),
+            backlog: Backlog::new(),
             uploads: Uploads::default(),
             audit: Audit::default(),
             metrics: Metrics::default(),
@@ -101,8 +101,9 @@ impl Module {
 /// ours, so they find the module here. Read once per call, then used without the lock.
 /// Besides it, only call context is kept outside [`Module`]: thread-locals that tell a
 /// callback on the same thread what it runs inside (a snapshot build, a response being
-/// rendered, the nesting of PP_EACH_*), and in `ffi` the process's facts (directories) and
-/// the config API's own bookkeeping.
+/// rendered, the nesting of PP_EACH_*), and in `ffi` the process's facts (directories), the
+/// config API's own bookkeeping and the pool of pipes answers are framed through (emptied
+/// at unload by `release_stand_ins`).
 static MODULE: RwLock<Option<Arc<Module>>> = RwLock::new(None);
 
 /// The loaded module, for a callback from Asterisk; None while it is not loaded.

@@ -1,8 +1,9 @@
 //! Small helpers every other folder uses: configuration bytes as text, Asterisk's argument
-//! conventions, a fast hasher for maps keyed by configuration data, the poisoning policy
-//! of every lock.
+//! conventions, a fast hasher for maps keyed by configuration data, the records an inotify
+//! read returns, and the poisoning policy of every lock.
 
 pub mod args;
 pub mod bytes;
 pub mod fxhash;
+pub mod inotify;
 pub mod lock;

@@ -9,7 +9,7 @@
 //! above the watched ones replaced while Asterisk runs is not seen until a reload.
 
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, OnceLock};
@@ -76,7 +76,7 @@ impl Watch {
         if self.reading.load(SeqCst) > 0 {
             return false;
         }
-        if watch::pending(fd.as_raw_fd()) {
+        if watch::pending(fd.as_fd()) {
             self.read_events(fd);
             return false;
         }
@@ -87,7 +87,7 @@ impl Watch {
     fn read_events(&self, fd: &OwnedFd) {
         self.reading.fetch_add(1, SeqCst);
         loop {
-            let events = watch::read(fd.as_raw_fd());
+            let events = watch::read(fd.as_fd());
             if events != Events::None {
                 self.changes.fetch_add(1, SeqCst);
             }

@@ -17,7 +17,7 @@ use phoneprov_core::http::httpdate;
 const SMALL: u64 = 64 * 1024;
 
 /// A small file's contents, whether it holds a NUL byte (Asterisk writes string bodies with
-/// "%s", so those are framed by the glue instead: see `Request::send_binary`), and its
+/// "%s", so those are framed apart: see `Request::send_binary`), and its
 /// validators, written once rather than for each of the fleet's fetches.
 struct Small {
     body: Arc<[u8]>,
