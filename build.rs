@@ -196,6 +196,8 @@ fn main() {
         .blocklist_type("__SOCKADDR_ARG")
         .raw_line("pub type __SOCKADDR_ARG = *mut sockaddr;")
         .allowlist_type("sockaddr")
+        // Asterisk's configuration directory, to tell which users files exist.
+        .allowlist_var("ast_config_AST_CONFIG_DIR")
         .allowlist_type("ast_variable")
         .allowlist_type("ast_http_method")
         .allowlist_type("ast_phoneprov_std_variables")
