@@ -12,9 +12,11 @@
 # chroot, a staging directory); the diversion is then made in that root's dpkg database, or
 # not at all when it has none.
 #
-# `make uninstall` (--uninstall): removes our module (only if the file there is ours) and
-# the samples, puts the diverted stock module back, and keeps the configuration and
-# templates (they are the administrator's); each step is printed.
+# `make uninstall` (--uninstall): first prints what the stock module will do differently
+# with this configuration (scripts/rollback-report.sh) and asks to go on, unless FORCE=1;
+# then removes our module (only if the file there is ours) and the samples, puts the
+# diverted stock module back, and keeps the configuration and templates (they are the
+# administrator's); each step is printed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=install
@@ -49,6 +51,27 @@ dpkg_root=()
 has_dpkg() { [ -f "$root/var/lib/dpkg/status" ] && command -v dpkg-divert >/dev/null; }
 
 if [ "$mode" = uninstall ]; then
+    # What going back changes, said before anything is done; a yes from the administrator
+    # (or FORCE=1) to go on.
+    stock=$root$target.stock
+    has_dpkg || stock=
+    report=$(sh "$here/scripts/rollback-report.sh" "$root$etc" "$stock" "$root$datadir/phoneprov")
+    if [ -n "$report" ]; then
+        echo "$report"
+        if [ "${FORCE:-0}" != 1 ]; then
+            if [ -t 0 ]; then
+                printf 'uninstall: go back to the stock module all the same? [y/N] '
+                read -r answer
+            else
+                answer=
+                echo "uninstall: not confirmed (no terminal to ask on): run again with FORCE=1" >&2
+            fi
+            case $answer in
+                y|Y|yes|YES) ;;
+                *) echo "uninstall: nothing was changed" >&2; exit 1 ;;
+            esac
+        fi
+    fi
     if [ -f "$root$target" ] && grep -q 'HTTP Phone Provisioning (Rust' "$root$target"; then
         rm -f "$root$target"
         echo "uninstall: removed $root$target"

@@ -70,9 +70,19 @@ fn install(root: &Path) -> String {
 
 /// scripts/install.sh with `args`, below `root`; what it printed (it must succeed).
 fn run(root: &Path, args: &[&str]) -> String {
+    let (ok, text) = try_run(root, args, false);
+    assert!(ok, "{text}");
+    text
+}
+
+/// scripts/install.sh with `args`, below `root`, with no terminal (and FORCE=1 when
+/// `force`): whether it succeeded, and what it printed.
+fn try_run(root: &Path, args: &[&str], force: bool) -> (bool, String) {
     let out = Command::new(env!("CARGO_MANIFEST_DIR").to_owned() + "/scripts/install.sh")
         .args(args)
         .env("DESTDIR", root)
+        .env("FORCE", if force { "1" } else { "" })
+        .stdin(std::process::Stdio::null())
         .env_remove("ASTMODDIR")
         .env_remove("ASTDATADIR")
         .env_remove("ASTETCDIR")
@@ -80,8 +90,7 @@ fn run(root: &Path, args: &[&str]) -> String {
         .expect("run install.sh");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    text
+    (out.status.success(), text)
 }
 
 fn read(root: &Path, name: &str) -> String {
@@ -245,4 +254,64 @@ fn both_users_files_say_which_one_is_read() {
     );
     assert_eq!(ast.get("/phoneprov/0004f2000099.cfg").status, 200);
     assert_eq!(ast.get("/phoneprov/0004f2000001.cfg").status, 404);
+}
+
+#[test]
+fn uninstall_says_what_the_stock_module_will_do_and_asks_first() {
+    let root = fake_root("rollback", true);
+    let r = &root.0;
+    install(r);
+    let etc = r.join("etc/asterisk");
+    fs::write(
+        etc.join("phoneprov.conf"),
+        "[general]\ndefault_profile = p\nmiss_limit = 10\n\n[p]\nauth = digest\n\
+         permit = 10.0.0.0/8\nuploads = ${MAC}-phone.cfg\nenroll_file = ${MAC}.cfg\n\
+         ${MAC}.cfg => t.cfg\n",
+    )
+    .expect("phoneprov.conf");
+    fs::write(
+        etc.join("phoneprov_users.conf"),
+        "[a]\nautoprov = yes\nmacaddress = 0004f2000001\n\n\
+         [b]\nautoprov = yes\nmacaddress = 0004f2000002\n",
+    )
+    .expect("users");
+
+    // No terminal to ask on and no FORCE: the report, and nothing changed.
+    let (ok, said) = try_run(r, &["--uninstall"], false);
+    assert!(!ok, "{said}");
+    for expected in [
+        "serve the files of [p] to anyone: authentication (auth) is ignored",
+        "ignore the access lists (permit) of [p]",
+        "answer 404 to every enrollment token URL",
+        "refuse every upload (PUT) of [p]",
+        "not rate-limit failed requests",
+        "read this module's profile options",
+        "serve none of the 2 phones of phoneprov_users.conf",
+        "run again with FORCE=1",
+        "nothing was changed",
+    ] {
+        assert!(said.contains(expected), "missing '{expected}' in:\n{said}");
+    }
+    assert_eq!(read(r, "res_phoneprov.so"), OURS);
+
+    // FORCE=1: the same report, then the stock module comes back.
+    let (ok, said) = try_run(r, &["--uninstall"], true);
+    assert!(ok, "{said}");
+    assert!(said.contains("authentication (auth) is ignored"), "{said}");
+    assert!(said.contains("the stock module is back"), "{said}");
+    assert_eq!(read(r, "res_phoneprov.so"), "stock");
+    assert!(etc.join("phoneprov_users.conf").is_file());
+}
+
+#[test]
+fn a_configuration_the_stock_module_serves_alike_goes_back_without_asking() {
+    let root = fake_root("plain", true);
+    let r = &root.0;
+    install(r);
+    fs::write(r.join("etc/asterisk/phoneprov.conf"), PHONEPROV).expect("conf");
+    fs::write(r.join("etc/asterisk/users.conf"), office_users()).expect("users");
+    let (ok, said) = try_run(r, &["--uninstall"], false);
+    assert!(ok, "{said}");
+    assert!(!said.contains("rollback:"), "{said}");
+    assert_eq!(read(r, "res_phoneprov.so"), "stock");
 }
