@@ -338,7 +338,7 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
         Ok(path) => path,
         Err(why) => return format!("{why}\n").into_bytes(),
     };
-    let Some(base) = tokens::base_url(&m.registry, mac) else {
+    let Some((base, tls)) = tokens::base_url(&m.registry, mac) else {
         let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
         if qr {
             out += "No QR code: this phone's server address is only known per request (set \
@@ -355,6 +355,11 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
             Ok(code) => code.lines().for_each(|l| out += &format!(" {l}\n")),
             Err(e) => out += &format!("No QR code: {e}\n"),
         }
+    }
+    if !tls {
+        out += "Warning: Asterisk's HTTP server has no TLS (http.conf tlsenable), so this URL and \
+                the phone's file it serves, SIP password included, travel in clear; see \
+                docs/security.md for an http.conf TLS example.\n";
     }
     out.into_bytes()
 }
