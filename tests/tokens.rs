@@ -27,7 +27,12 @@ fn token(ast: &Asterisk, args: &str) -> String {
     let at = out
         .find("/phoneprov/enroll/")
         .unwrap_or_else(|| panic!("{out}"));
-    out[at..].trim().to_owned()
+    out[at..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 #[test]
