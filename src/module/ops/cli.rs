@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::ffi::host::{cli_print, data_file, function_exists};
 use crate::module::ops::resync::{self, Selection};
-use crate::module::ops::status;
+use crate::module::ops::{rollout, status};
 use crate::module::render::substitute::{render_dynamic, Failure, Serving};
 use crate::module::serve::{tokens, uploads};
 use crate::module::telemetry::audit;
@@ -170,6 +170,38 @@ fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
         }
     }
     let _ = writeln!(out, "{} phones", snap.phones.len());
+    for profile in &snap.config.profiles {
+        let Some(since) = rollout::since(&profile.name) else {
+            continue;
+        };
+        let waiting: Vec<&[u8]> = snap
+            .phones
+            .iter()
+            .filter(|p| p.profile.name == profile.name)
+            .filter(|p| !m.audit.last(p.mac()).is_some_and(|f| f.at >= since))
+            .map(|p| p.mac())
+            .collect();
+        out.extend_from_slice(b"Profile [");
+        out.extend_from_slice(&profile.name);
+        let _ = write!(out, "]: auth_rollout since {}: ", httpdate::format(since));
+        if waiting.is_empty() {
+            let _ = writeln!(
+                out,
+                "every phone has fetched since; auth_rollout can be switched off"
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} phones have not fetched since (keep auth_rollout until they have):",
+            waiting.len()
+        );
+        for mac in waiting {
+            out.extend_from_slice(b"  ");
+            out.extend_from_slice(mac);
+            out.push(b'\n');
+        }
+    }
     out
 }
 
