@@ -317,3 +317,52 @@ fn two_nodes_serve_the_same_database() {
     assert!(answered >= 2, "no request ran during the reloads");
     assert_eq!(three.get("/phoneprov/0004f2000002.xml").status, 200);
 }
+
+/// An empty answer is "no such phone" only when a check made after the query finds the
+/// database answering: just after the database stops, uncached phones get 503 on every
+/// node (at 0 ms, 100 ms and 1 s), never a 404 that would be remembered; once the database
+/// is back, the same phones are served.
+#[test]
+fn no_404_that_the_database_did_not_say() {
+    let mut pg = database();
+    let macs: Vec<String> = (1..=6).map(|i| format!("0004f20000{i:02}")).collect();
+    for (i, mac) in macs.iter().enumerate() {
+        insert_line(&pg, &format!("60{i:02}"), mac, "snom", 1, "Outage");
+    }
+    let one = start(&pg);
+    let two = start(&pg);
+    // A check that found the database answering, a moment before it stops.
+    for node in [&one, &two] {
+        assert_eq!(node.get("/phoneprov/0004f2ffff01.xml").status, 404);
+    }
+    let port = pg.port;
+    pg.stop();
+    let stopped = Instant::now();
+    let mut next = macs.iter();
+    for after in [0, 100, 1000] {
+        let at = stopped + Duration::from_millis(after);
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        for node in [&one, &two] {
+            let mac = next.next().expect("a phone per request");
+            let r = node.get(&format!("/phoneprov/{mac}.xml"));
+            assert_eq!(
+                r.status,
+                503,
+                "{mac} {after} ms after the stop: {}",
+                r.text()
+            );
+        }
+    }
+    pg.start_again();
+    for node in [&one, &two] {
+        common::realtime::same_port_or_reconfigure(node, &pg, port);
+    }
+    for (n, mac) in macs.iter().enumerate() {
+        let node = if n % 2 == 0 { &one } else { &two };
+        let path = format!("/phoneprov/{mac}.xml");
+        assert_eq!(
+            status_within(node, &path, 200, Duration::from_secs(15)),
+            200
+        );
+    }
+}

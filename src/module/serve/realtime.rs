@@ -6,15 +6,19 @@
 //! their own, so guessing costs the database one lookup per MAC and TTL.
 //!
 //! The realtime API answers "nothing" both for no rows and for a failed query; after an
-//! empty answer a probe (see `pp_realtime_probe`) tells the two apart. While the database
-//! does not answer, cached phones are served even past their TTL, other phones get 503, and
-//! at most one request per second tries the database again.
+//! empty answer a check of the database (see `config::realtime_probe`) tells the two apart.
+//! Only a check that started after the query ended is trusted: one made a moment before
+//! could have seen the database up just before it went down, and "no such phone" would then
+//! be answered (and remembered) for a phone the database never got to say anything about. One
+//! check runs at a time, shared by every request waiting for one. While the database does
+//! not answer, cached phones are served even past their TTL, other phones get 503 (never
+//! remembered), and at most one request per second tries the database again.
 //!
 //! Requests change the cache (as they add to the audit), never the snapshot; the cache's
 //! lock is never held while calling into Asterisk (lookups and rendering happen outside it).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::ffi::config;
@@ -31,7 +35,7 @@ use phoneprov_core::realtime::options::{
     rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
 };
 use phoneprov_core::util::bytes::lossy;
-use phoneprov_core::util::lock::lock;
+use phoneprov_core::util::lock::{lock, wait};
 
 /// The provider name realtime phones carry (messages, the audit).
 pub const PROVIDER: &str = "realtime";
@@ -118,14 +122,44 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Checks of whether the database answers, by when each started.
+#[derive(Default)]
+struct Checks {
+    running: Option<Instant>,
+    last: Option<(Instant, bool)>,
+}
+
+/// Marks the running check as ended, even when it panics, so waiters are not left waiting.
+struct Running<'a> {
+    lookups: &'a Lookups,
+    started: Instant,
+    answer: Option<bool>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut checks = lock(&self.lookups.checks);
+        checks.running = None;
+        if let Some(ok) = self.answer {
+            if !checks.last.is_some_and(|(at, _)| at >= self.started) {
+                checks.last = Some((self.started, ok));
+            }
+        }
+        drop(checks);
+        self.lookups.checked.notify_all();
+    }
+}
+
 /// Dynamic lookup mode's state for one load of the module.
 pub struct Lookups {
     cache: Mutex<Option<Cache>>,
     down: AtomicBool,
     /// [`Lookups::millis`] of the last try while down.
     last_try: AtomicU64,
-    /// [`Lookups::millis`] of the last probe that found the database answering; 0: none.
-    last_probe_ok: AtomicU64,
+    /// Checks of the database: the one running, the last one's answer.
+    checks: Mutex<Checks>,
+    /// Told when a check ends.
+    checked: Condvar,
     pub counters: Counters,
     epoch: Instant,
 }
@@ -136,7 +170,8 @@ impl Default for Lookups {
             cache: Mutex::new(None),
             down: AtomicBool::new(false),
             last_try: AtomicU64::new(0),
-            last_probe_ok: AtomicU64::new(0),
+            checks: Mutex::new(Checks::default()),
+            checked: Condvar::new(),
             counters: Counters::default(),
             epoch: Instant::now(),
         }
@@ -300,14 +335,14 @@ impl Lookups {
         if self.down.load(Ordering::Acquire) {
             let last = self.last_try.load(Ordering::Relaxed);
             let now = self.now_millis();
-            // One request per RETRY_MS tries again, with the probe alone; the others answer from
-            // what is known.
+            // One request per RETRY_MS tries again, with a check alone; the others answer
+            // from what is known.
             if now.saturating_sub(last) < RETRY_MS
                 || self
                     .last_try
                     .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
                     .is_err()
-                || !self.probe(&opts.family)
+                || !self.answering_since(&opts.family, Instant::now())
             {
                 return Err(());
             }
@@ -319,29 +354,46 @@ impl Lookups {
                 return Ok(build(users, config, rows));
             }
         }
-        if self.probe(&opts.family) {
+        // Nothing: no such phone only if the database answers now, after the query.
+        if self.answering_since(&opts.family, Instant::now()) {
             Ok(None)
         } else {
             Err(())
         }
     }
 
-    /// Whether the database answers: a probe, or the answer of one less than RETRY_MS ago (a
-    /// scan of unknown MACs must not cost the database a schema query each).
-    fn probe(&self, family: &[u8]) -> bool {
-        let last_ok = self.last_probe_ok.load(Ordering::Relaxed);
-        if last_ok != 0 && self.now_millis().saturating_sub(last_ok) < RETRY_MS {
-            return true;
-        }
-        if config::realtime_probe(family) {
-            self.last_probe_ok
-                .store(self.now_millis().max(1), Ordering::Relaxed);
-            self.up();
-            true
-        } else {
-            self.last_probe_ok.store(0, Ordering::Relaxed);
-            self.down(family);
-            false
+    /// Whether the database answers, by a check that started at `after` or later: the one
+    /// running if it did, else a new one once the running one is done.
+    fn answering_since(&self, family: &[u8], after: Instant) -> bool {
+        let mut checks = lock(&self.checks);
+        loop {
+            if let Some((at, ok)) = checks.last {
+                if at >= after {
+                    return ok;
+                }
+            }
+            if checks.running.is_some() {
+                checks = wait(&self.checked, checks);
+                continue;
+            }
+            let started = Instant::now();
+            checks.running = Some(started);
+            drop(checks);
+            let mut running = Running {
+                lookups: self,
+                started,
+                answer: None,
+            };
+            // A call into Asterisk (and the database): no lock held.
+            let ok = config::realtime_probe(family);
+            running.answer = Some(ok);
+            drop(running);
+            if ok {
+                self.up();
+            } else {
+                self.down(family);
+            }
+            return ok;
         }
     }
 
