@@ -195,6 +195,12 @@ fn main() {
         // A transparent union (with _GNU_SOURCE) is passed as its first member: a pointer.
         .blocklist_type("__SOCKADDR_ARG")
         .raw_line("pub type __SOCKADDR_ARG = *mut sockaddr;")
+        // Manager actions (src/ffi/manager.rs): their headers and answers.
+        .allowlist_function("astman_get_header")
+        .allowlist_function("astman_send_ack")
+        .allowlist_function("astman_send_error")
+        .opaque_type("mansession")
+        .opaque_type("message")
         .allowlist_type("sockaddr")
         .allowlist_type("ast_variable")
         .allowlist_type("ast_http_method")

@@ -21,6 +21,10 @@ struct ast_config;
 struct varshead;
 struct ast_var_t;
 struct ast_str;
+struct mansession;
+struct message;
+
+#include "pp_table.h"
 
 /* Log levels as ast_log knows them (LOG_DEBUG .. LOG_ERROR). */
 enum pp_log_level {
@@ -31,43 +35,23 @@ enum pp_log_level {
 	PP_LOG_VERBOSE = 5,
 };
 
-/* Entry points the glue calls in Rust. Each one catches panics on the Rust side. */
+/* Entry points the glue calls in Rust (src/exports/entry.rs). Each one catches panics on the
+ * Rust side. Commands, functions and actions are numbered as in pp_table.h. */
 int pp_rs_load(void);
 int pp_rs_unload(void);
 int pp_rs_reload(void);
 /* Returns 1 when the request was answered, 0 when the glue must still answer it. */
 int pp_rs_http(struct ast_tcptls_session_instance *ser, const char *uri, int method,
 	struct ast_variable *headers);
+/* argv: the words after the command's own; pos counts from the first of them. */
 void pp_rs_cli(int command, int fd, int argc, const char *const *argv);
 char *pp_rs_cli_complete(int command, const char *line, const char *word, int pos, int state);
 char *pp_rs_function(int function, const char *data);
-/* AMI PhoneprovToken: the URL path (*ok = 1) or why not (*ok = 0); free with
- * pp_rs_free_string. */
-char *pp_rs_token(const char *mac, const char *ttl, int *ok);
+/* Answers the action (0), or does not (-1: Asterisk then closes the manager session). */
+int pp_rs_manager(int action, struct mansession *s, const struct message *m);
 void pp_rs_free_string(char *s);
 /* Runs, on a thread the glue made, the task pp_thread_spawn was given. */
 void pp_rs_run_task(void *task);
-
-/* CLI commands the glue registers. */
-enum pp_cli_command {
-	PP_CLI_SHOW_ROUTES = 0,
-	PP_CLI_SHOW_PHONE = 1,
-	PP_CLI_RENDER = 2,
-	PP_CLI_CHECK = 3,
-	PP_CLI_SHOW_PHONES = 4,
-	PP_CLI_TOKEN = 5,
-	PP_CLI_SHOW_TOKENS = 6,
-	PP_CLI_SHOW_STATUS = 7,
-	PP_CLI_RESYNC = 8,
-};
-
-/* Dialplan functions the glue registers. */
-enum pp_function {
-	PP_FUNC_EACH_USER = 0,
-	PP_FUNC_EACH_EXTENSION = 1,
-	PP_FUNC_XML = 2,
-	PP_FUNC_QRCODE = 3,
-};
 
 /* Logging: the message is always passed as a "%s" argument, never as a format. */
 void pp_log(int level, const char *file, int line, const char *function, const char *message);
@@ -200,9 +184,6 @@ void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes c
 /* Runs a manager action inside Asterisk (ast_hook_send_action) and returns what it answered
  * (an ast_str to free with pp_str_free), NULL on failure. msg: "Key: value\r\n" lines. */
 struct ast_str *pp_manager_action(const char *msg);
-/* Implemented in Rust: the AMI action PhoneprovResync; the report (free with
- * pp_rs_free_string), *ok set to 1 when the selection named phones. */
-char *pp_rs_resync(const char *mac, const char *profile, const char *all, int *ok);
 
 /* The metrics callback of res_prometheus, when that module is loaded: 0 when registered
  * (now or before). Unregistering what was never registered does nothing. */
@@ -211,7 +192,7 @@ void pp_prometheus_unregister(void);
 /* Implemented in Rust: the metrics text (free with pp_rs_free_string), NULL on failure. */
 char *pp_rs_metrics(void);
 
-/* CLI and dialplan functions. */
+/* The CLI commands, dialplan functions and manager actions of pp_table.h. */
 int pp_cli_register(void);
 void pp_cli_unregister(void);
 int pp_manager_register(void);

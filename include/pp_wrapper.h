@@ -17,6 +17,7 @@
 #include "asterisk/acl.h"
 #include "asterisk/iostream.h"
 #include "asterisk/tcptls.h"
+#include "asterisk/manager.h"
 
 /* Pipes for the stand-ins (src/ffi/capture.rs), inotify (src/ffi/watch.rs), the scan for
  * listening sockets (src/ffi/http.rs). */

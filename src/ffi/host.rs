@@ -1,7 +1,7 @@
 //! The Asterisk side of the core's [`Host`] trait, and small host facts (data directory,
 //! interface addresses, CLI output).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{c_int, OsStr, OsString};
 use std::net::Ipv4Addr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -139,6 +139,97 @@ pub fn cli_print(fd: i32, text: &[u8]) {
     let t = cstring(text);
     // SAFETY: t is a valid C string; the glue prints it with "%s".
     unsafe { sys::pp_cli_print(fd, t.as_ptr()) }
+}
+
+/// A Rust enum over one of the C enums of `include/pp_table.h`, which bindgen hands over.
+/// The build fails when the two disagree: each variant's value is the C constant it names
+/// (a name C does not have does not compile, two variants with one value neither), the
+/// variants are as many as the C list's entries, and the n-th variant has the value n, so
+/// that none is missing or out of order.
+macro_rules! table_ids {
+    (
+        $(#[$meta:meta])*
+        $name:ident = $c_enum:ident ($count:ident) {
+            $($(#[$vmeta:meta])* $variant:ident = $id:ident,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = sys::$c_enum::$id as isize,)+
+        }
+
+        impl $name {
+            /// Every variant, in the order of the C list.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name of the C constant: for a dialplan function, its name in the
+            /// dialplan.
+            // Generated for each table; Rust names only the dialplan functions.
+            #[allow(dead_code)]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($id),)+
+                }
+            }
+
+            /// The variant of an id the glue passed.
+            pub fn from_id(id: c_int) -> Option<$name> {
+                usize::try_from(id).ok().and_then(|i| Self::ALL.get(i)).copied()
+            }
+        }
+
+        const _: () = {
+            let all = $name::ALL;
+            assert!(
+                all.len() == sys::$c_enum::$count as usize,
+                concat!("include/pp_table.h and ", stringify!($name), " count different ids")
+            );
+            let mut i = 0;
+            while i < all.len() {
+                assert!(
+                    all[i] as usize == i,
+                    concat!(stringify!($name), " lists its variants out of the C order")
+                );
+                i += 1;
+            }
+        };
+    };
+}
+
+table_ids! {
+    /// The CLI commands the glue registers.
+    Command = pp_cli_command (PP_CLI_COUNT) {
+        ShowRoutes = PP_CLI_SHOW_ROUTES,
+        ShowPhone = PP_CLI_SHOW_PHONE,
+        Render = PP_CLI_RENDER,
+        Check = PP_CLI_CHECK,
+        ShowPhones = PP_CLI_SHOW_PHONES,
+        Token = PP_CLI_TOKEN,
+        ShowTokens = PP_CLI_SHOW_TOKENS,
+        ShowStatus = PP_CLI_SHOW_STATUS,
+        Resync = PP_CLI_RESYNC,
+    }
+}
+
+table_ids! {
+    /// The dialplan functions the glue registers: a function's name is its C constant's.
+    Function = pp_function (PP_FUNCTION_COUNT) {
+        EachUser = PP_EACH_USER,
+        EachExtension = PP_EACH_EXTENSION,
+        Xml = PP_XML,
+        Qrcode = PP_QRCODE,
+    }
+}
+
+table_ids! {
+    /// The manager actions the glue registers.
+    Action = pp_manager_action (PP_MANAGER_ACTION_COUNT) {
+        /// PhoneprovToken.
+        Token = PP_AMI_TOKEN,
+        /// PhoneprovResync.
+        Resync = PP_AMI_RESYNC,
+    }
 }
 
 /// Links the HTTP handler and registers the CLI commands and dialplan functions.

@@ -33,7 +33,7 @@ pub mod thread;
 pub mod vars;
 pub mod watch;
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 
 /// A C string for Asterisk, bytes as they are; interior NUL bytes (which C cannot carry)
 /// become spaces.
@@ -73,6 +73,17 @@ pub(crate) unsafe fn owned_bytes(p: *const c_char) -> Vec<u8> {
     }
     // SAFETY: per this function's contract, p is a live NUL-terminated string.
     unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()
+}
+
+/// Copies the `argc` C strings of `argv` (a CLI command line's words).
+///
+/// # Safety
+/// `argv` must hold `argc` C strings alive and unchanged during the call.
+pub(crate) unsafe fn owned_words(argc: c_int, argv: *const *const c_char) -> Vec<Vec<u8>> {
+    (0..usize::try_from(argc).unwrap_or(0))
+        // SAFETY: per this function's contract, argv[i] is a live C string for i < argc.
+        .map(|i| unsafe { owned_bytes(*argv.add(i)) })
+        .collect()
 }
 
 /// [`owned_bytes`] as text, for names that are only ever shown (provider names, CLI
