@@ -11,32 +11,25 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <net/if.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <time.h>
 
 #include "asterisk/module.h"
 #include "asterisk/logger.h"
 #include "asterisk/options.h"
-#include "asterisk/paths.h"
 #include "asterisk/chanvars.h"
 #include "asterisk/pbx.h"
 #include "asterisk/strings.h"
 #include "asterisk/config.h"
-#include "asterisk/localtime.h"
 #include "asterisk/http.h"
 #include "asterisk/tcptls.h"
 #include "asterisk/iostream.h"
 #include "asterisk/cli.h"
 #include "asterisk/utils.h"
 #include "asterisk/manager.h"
-#include "asterisk/acl.h"
 #include "asterisk/netsock2.h"
-#include "asterisk/security_events.h"
 #include "asterisk/res_prometheus.h"
 
 #include "pp_glue.h"
@@ -51,39 +44,14 @@ int pp_debug_enabled(void)
 	return DEBUG_ATLEAST(1);
 }
 
-char *pp_strdup(const char *s)
-{
-	return ast_strdup(s);
-}
-
 int pp_fully_booted(void)
 {
 	return ast_fully_booted ? 1 : 0;
 }
 
-const char *pp_data_dir(void)
-{
-	return ast_config_AST_DATA_DIR;
-}
-
-const char *pp_spool_dir(void)
-{
-	return ast_config_AST_SPOOL_DIR;
-}
-
-struct varshead *pp_vars_new(void)
-{
-	return ast_var_list_create();
-}
-
 void pp_vars_push(struct varshead *head, const char *name, const char *value)
 {
 	AST_VAR_LIST_INSERT_TAIL(head, ast_var_assign(name, value));
-}
-
-void pp_vars_free(struct varshead *head)
-{
-	ast_var_list_destroy(head);
 }
 
 const struct ast_var_t *pp_vars_first(const struct varshead *head)
@@ -123,31 +91,9 @@ const char *pp_str_buffer(const struct ast_str *s)
 	return ast_str_buffer(s);
 }
 
-size_t pp_str_length(const struct ast_str *s)
-{
-	return ast_str_strlen(s);
-}
-
 void pp_str_free(struct ast_str *s)
 {
 	ast_free(s);
-}
-
-struct ast_config *pp_config_load(const char *filename, int *status)
-{
-	struct ast_flags flags = { 0 };
-	struct ast_config *cfg = ast_config_load2(filename, AST_MODULE, flags);
-
-	if (!cfg) {
-		*status = 1;
-		return NULL;
-	}
-	if (cfg == CONFIG_STATUS_FILEINVALID) {
-		*status = 2;
-		return NULL;
-	}
-	*status = 0;
-	return cfg;
 }
 
 static void *task_thread(void *task)
@@ -159,11 +105,6 @@ static void *task_thread(void *task)
 int pp_thread_spawn(void *task, pthread_t *thread)
 {
 	return ast_pthread_create(thread, NULL, task_thread, task);
-}
-
-void pp_thread_join(pthread_t thread)
-{
-	pthread_join(thread, NULL);
 }
 
 struct ast_config *pp_realtime_multi(const char *family, const char *field, const char *value)
@@ -180,56 +121,6 @@ int pp_realtime_probe(const char *family)
 	 * cache first makes it ask the database (res_config_pgsql, _odbc and _sqlite3 do). */
 	ast_unload_realtime(family);
 	return ast_realtime_require_field(family, SENTINEL) ? -1 : 0;
-}
-
-int pp_iface_ipv4(const char *iface, unsigned char out[4])
-{
-	struct ifreq ifr;
-	int sock;
-	int res;
-
-	memset(&ifr, 0, sizeof(ifr));
-	ast_copy_string(ifr.ifr_name, iface, sizeof(ifr.ifr_name));
-	sock = socket(PF_INET, SOCK_DGRAM, IPPROTO_IP);
-	if (sock < 0) {
-		return -1;
-	}
-	res = ioctl(sock, SIOCGIFADDR, &ifr);
-	close(sock);
-	if (res < 0) {
-		return -1;
-	}
-	memcpy(out, &((struct sockaddr_in *) &ifr.ifr_addr)->sin_addr, 4);
-	return 0;
-}
-
-void pp_tz_info(const char *zone, int out[8])
-{
-	time_t now = time(NULL);
-	int dst_enabled = 0;
-	time_t start = 0;
-	time_t end = 0;
-	int offset = 0;
-	struct ast_tm tm;
-	struct timeval when = { 0, 0 };
-
-	memset(out, 0, 8 * sizeof(int));
-	ast_get_dst_info(&now, &dst_enabled, &start, &end, &offset, zone);
-	out[0] = offset;
-	out[1] = dst_enabled;
-	if (!dst_enabled) {
-		return;
-	}
-	when.tv_sec = start;
-	ast_localtime(&when, &tm, zone);
-	out[2] = tm.tm_mon + 1;
-	out[3] = tm.tm_mday;
-	out[4] = tm.tm_hour;
-	when.tv_sec = end;
-	ast_localtime(&when, &tm, zone);
-	out[5] = tm.tm_mon + 1;
-	out[6] = tm.tm_mday;
-	out[7] = tm.tm_hour;
 }
 
 /* Requests inside http_callback. Asterisk calls a URI handler after releasing its URI list
@@ -321,133 +212,6 @@ int pp_remote_address(struct ast_tcptls_session_instance *ser, unsigned char out
 	return -1;
 }
 
-int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int family)
-{
-	struct ast_sockaddr sa;
-
-	memset(&sa, 0, sizeof(sa));
-	if (family == 4) {
-		struct sockaddr_in *sin = (struct sockaddr_in *) &sa.ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, addr, 4);
-		sa.len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa.ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, addr, 16);
-		sa.len = sizeof(*sin6);
-	}
-	return ast_apply_acl_nolog(acl, &sa) == AST_SENSE_ALLOW ? 1 : 0;
-}
-
-static void sockaddr_set(struct ast_sockaddr *sa, const unsigned char *bytes, int family, int port)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (family == 4) {
-		struct sockaddr_in *sin = (struct sockaddr_in *) &sa->ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, bytes, 4);
-		sin->sin_port = htons(port);
-		sa->len = sizeof(*sin);
-	} else if (family == 6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa->ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, bytes, 16);
-		sin6->sin6_port = htons(port);
-		sa->len = sizeof(*sin6);
-	}
-}
-
-void pp_security_event(int event, const char *account, const char *session, const char *detail,
-	const unsigned char *local, int local_family, int local_port,
-	const unsigned char *remote, int remote_family, int remote_port, int tls)
-{
-	struct ast_sockaddr local_sa;
-	struct ast_sockaddr remote_sa;
-	struct timeval now = ast_tvnow();
-	enum ast_transport transport = tls ? AST_TRANSPORT_TLS : AST_TRANSPORT_TCP;
-	struct ast_security_event_common common = {
-		.service = "phoneprov",
-		.module = AST_MODULE,
-		.account_id = account,
-		.session_id = session,
-		.session_tv = &now,
-		.local_addr = { .addr = &local_sa, .transport = transport },
-		.remote_addr = { .addr = &remote_sa, .transport = transport },
-	};
-
-	sockaddr_set(&local_sa, local, local_family, local_port);
-	sockaddr_set(&remote_sa, remote, remote_family, remote_port);
-	switch (event) {
-	case PP_SEC_FAILED_ACL: {
-		struct ast_security_event_failed_acl e = { .common = common, .acl_name = detail };
-
-		e.common.event_type = AST_SECURITY_EVENT_FAILED_ACL;
-		e.common.version = AST_SECURITY_EVENT_FAILED_ACL_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_INVAL_ACCT_ID: {
-		struct ast_security_event_inval_acct_id e = { .common = common };
-
-		e.common.event_type = AST_SECURITY_EVENT_INVAL_ACCT_ID;
-		e.common.version = AST_SECURITY_EVENT_INVAL_ACCT_ID_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_CHAL_RESP_FAILED: {
-		struct ast_security_event_chal_resp_failed e = {
-			.common = common, .challenge = detail, .response = "", .expected_response = "",
-		};
-
-		e.common.event_type = AST_SECURITY_EVENT_CHAL_RESP_FAILED;
-		e.common.version = AST_SECURITY_EVENT_CHAL_RESP_FAILED_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_INVAL_PASSWORD: {
-		struct ast_security_event_inval_password e = {
-			.common = common, .challenge = detail, .received_challenge = "", .received_hash = "",
-		};
-
-		e.common.event_type = AST_SECURITY_EVENT_INVAL_PASSWORD;
-		e.common.version = AST_SECURITY_EVENT_INVAL_PASSWORD_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_SUCCESSFUL_AUTH: {
-		struct ast_security_event_successful_auth e = { .common = common, .using_password = 1 };
-
-		e.common.event_type = AST_SECURITY_EVENT_SUCCESSFUL_AUTH;
-		e.common.version = AST_SECURITY_EVENT_SUCCESSFUL_AUTH_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_CHAL_SENT: {
-		struct ast_security_event_chal_sent e = { .common = common, .challenge = detail };
-
-		e.common.event_type = AST_SECURITY_EVENT_CHAL_SENT;
-		e.common.version = AST_SECURITY_EVENT_CHAL_SENT_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_REQ_NOT_ALLOWED: {
-		struct ast_security_event_req_not_allowed e = {
-			.common = common, .request_type = detail, .request_params = "",
-		};
-
-		e.common.event_type = AST_SECURITY_EVENT_REQ_NOT_ALLOWED;
-		e.common.version = AST_SECURITY_EVENT_REQ_NOT_ALLOWED_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	}
-}
-
 int pp_is_tls(struct ast_tcptls_session_instance *ser)
 {
 	return ser && ser->stream && ast_iostream_get_ssl(ser->stream) ? 1 : 0;
@@ -472,16 +236,6 @@ void pp_event_fetch(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes cl
 		mac.len, mac.data, uri.len, uri.data, client.len, client.data,
 		user_agent.len, user_agent.data, model.len, model.data, firmware.len, firmware.data,
 		tls ? "yes" : "no", status);
-}
-
-void pp_http_prefix(char *buf, int len)
-{
-	ast_http_prefix(buf, len);
-}
-
-int pp_function_exists(const char *name)
-{
-	return ast_custom_function_find(name) ? 1 : 0;
 }
 
 struct ast_str *pp_str_from(const char *data, size_t len)

@@ -58,8 +58,16 @@ pub(crate) fn cstring_joined(parts: &[&[u8]]) -> CString {
 /// the allocation fails.
 pub(crate) fn asterisk_strdup(s: &[u8]) -> *mut c_char {
     let c = cstring(s);
-    // SAFETY: c is a valid C string for the call; ast_strdup copies it.
-    unsafe { sys::pp_strdup(c.as_ptr()) }
+    // SAFETY: c is a valid C string for the call, which __ast_strdup (what the ast_strdup
+    // macro calls) copies; the other arguments name the caller for MALLOC_DEBUG builds.
+    unsafe {
+        sys::__ast_strdup(
+            c.as_ptr(),
+            c"res_phoneprov".as_ptr(),
+            0,
+            c"asterisk_strdup".as_ptr(),
+        )
+    }
 }
 
 /// Copies the bytes of a C string that Asterisk handed us; NULL is empty.

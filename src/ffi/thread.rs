@@ -32,8 +32,9 @@ pub fn spawn(task: impl FnOnce() + Send + 'static) -> Option<Thread> {
 impl Thread {
     /// Waits until the thread has ended.
     pub fn join(self) {
-        // SAFETY: the id of a thread the glue made, joined exactly once (self is consumed).
-        unsafe { sys::pp_thread_join(self.0) }
+        // SAFETY: the id of a thread the glue made, joined exactly once (self is consumed);
+        // its result is not asked for.
+        unsafe { sys::pthread_join(self.0, std::ptr::null_mut()) };
     }
 }
 
