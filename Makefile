@@ -12,7 +12,7 @@ help:
 	@echo "make run        build, create the sandbox if needed, run Asterisk with asterisk-conf/"
 	@echo "make test       everything: sandbox, build, lint, unit and integration tests"
 	@echo "make install    install into the Asterisk of this system (ASTMODDIR=... to choose)"
-	@echo "make uninstall  remove it again (the stock module comes back; configuration is kept)"
+	@echo "make uninstall  remove it again (says what changes and asks; FORCE=1 to not ask)"
 	@echo "make deb        target/asterisk-res-phoneprov-rs_<version>_amd64.deb for the sandbox's Asterisk"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
@@ -94,8 +94,9 @@ run: build
 install:
 	@scripts/install.sh $(MODULE)
 
+# Prints what the stock module will do differently and asks first; FORCE=1 does not ask.
 uninstall:
-	@scripts/install.sh --uninstall
+	@FORCE=$(FORCE) scripts/install.sh --uninstall
 
 deb: build
 	@scripts/deb.sh $(MODULE)

@@ -163,8 +163,9 @@ fn main() {
         .allowlist_function("ast_security_event_report")
         .allowlist_type("ast_security_event_.*")
         .allowlist_var("AST_SECURITY_EVENT_.*_VERSION")
-        // Host facts: directories, the HTTP prefix, functions, time zones, interfaces.
-        .allowlist_var("ast_config_AST_(DATA|SPOOL)_DIR")
+        // Host facts: directories (the configuration's, to tell which users files exist),
+        // the HTTP prefix, functions, time zones, interfaces.
+        .allowlist_var("ast_config_AST_(CONFIG|DATA|SPOOL)_DIR")
         .allowlist_function("ast_http_prefix")
         .allowlist_function("ast_custom_function_find")
         .opaque_type("ast_custom_function")

@@ -6,7 +6,9 @@
 #   - diverts the stock res_phoneprov.so (of asterisk-modules) to res_phoneprov.so.stock on
 #     install, so that Asterisk loads ours and upgrades of asterisk-modules write theirs
 #     beside it, and puts the stock module back when it is removed;
-#   - installs README, docs/ and the sample configuration as documentation (examples/).
+#   - installs README, docs/ and the sample configuration as documentation (examples/);
+#   - before its removal, prints what the stock module will do differently with the
+#     configuration in /etc/asterisk (scripts/rollback-report.sh).
 #
 #   scripts/deb.sh [MODULE]    MODULE: the built module (default target/release/...)
 set -euo pipefail
@@ -42,6 +44,9 @@ in /usr/share/common-licenses/GPL-2.
 EOF
 chmod -R u+rwX,go+rX,go-w "$doc"
 
+share=/usr/share/$pkg
+install -D -m 0755 "$here/scripts/rollback-report.sh" "$stage$share/rollback-report.sh"
+
 install -d "$stage/DEBIAN"
 cat > "$stage/DEBIAN/control" <<EOF
 Package: $pkg
@@ -73,7 +78,14 @@ if [ "\$1" = remove ] || [ "\$1" = purge ] || [ "\$1" = abort-install ] || [ "\$
     echo "$pkg: the stock $moddir/res_phoneprov.so is back"
 fi
 EOF
-chmod 0755 "$stage/DEBIAN/preinst" "$stage/DEBIAN/postrm"
+cat > "$stage/DEBIAN/prerm" <<EOF
+#!/bin/sh
+set -e
+if [ "\$1" = remove ]; then
+    sh $share/rollback-report.sh /etc/asterisk $moddir/res_phoneprov.so.stock /usr/share/asterisk/phoneprov || true
+fi
+EOF
+chmod 0755 "$stage/DEBIAN/preinst" "$stage/DEBIAN/prerm" "$stage/DEBIAN/postrm"
 
 out=$here/target/${pkg}_${version}_amd64.deb
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null

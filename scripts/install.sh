@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make install`: copies the module as res_phoneprov.so into the module directory of the
-# Asterisk on this system (or ASTMODDIR), the sample configuration into /etc/asterisk and
-# the sample templates into AST_DATA_DIR/phoneprov (or ASTDATADIR/phoneprov), never
-# overwriting a file that is already there.
+# Asterisk on this system (or ASTMODDIR). It never changes what is served: the sample
+# configuration and templates go to the documentation directory (DOCDIR, default
+# /usr/share/doc/asterisk-res-phoneprov-rs, where the package puts them too), never into
+# /etc/asterisk or AST_DATA_DIR/phoneprov. A sample phoneprov_users.conf in /etc/asterisk
+# would replace the phones of users.conf, which the module reads only when it is absent.
 #
 # When a Debian package owns res_phoneprov.so (the stock module), the stock file is first
 # diverted to res_phoneprov.so.stock with dpkg-divert, so that the package's next upgrade
@@ -10,9 +12,11 @@
 # chroot, a staging directory); the diversion is then made in that root's dpkg database, or
 # not at all when it has none.
 #
-# `make uninstall` (--uninstall): removes our module (only if the file there is ours), puts
-# the diverted stock module back, and keeps the configuration and templates (they are the
-# administrator's now); each step is printed.
+# `make uninstall` (--uninstall): first prints what the stock module will do differently
+# with this configuration (scripts/rollback-report.sh) and asks to go on, unless FORCE=1;
+# then removes our module (only if the file there is ours) and the samples, puts the
+# diverted stock module back, and keeps the configuration and templates (they are the
+# administrator's); each step is printed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=install
@@ -24,6 +28,7 @@ module=${1:-$here/target/release/libres_phoneprov.so}
 root=${DESTDIR:-}
 root=${root%/}
 etc=${ASTETCDIR:-/etc/asterisk}
+doc=${DOCDIR:-/usr/share/doc/asterisk-res-phoneprov-rs}
 
 [ "$mode" = uninstall ] || [ -f "$module" ] ||
     { echo "install: $module is missing: run make first" >&2; exit 1; }
@@ -46,6 +51,27 @@ dpkg_root=()
 has_dpkg() { [ -f "$root/var/lib/dpkg/status" ] && command -v dpkg-divert >/dev/null; }
 
 if [ "$mode" = uninstall ]; then
+    # What going back changes, said before anything is done; a yes from the administrator
+    # (or FORCE=1) to go on.
+    stock=$root$target.stock
+    has_dpkg || stock=
+    report=$(sh "$here/scripts/rollback-report.sh" "$root$etc" "$stock" "$root$datadir/phoneprov")
+    if [ -n "$report" ]; then
+        echo "$report"
+        if [ "${FORCE:-0}" != 1 ]; then
+            if [ -t 0 ]; then
+                printf 'uninstall: go back to the stock module all the same? [y/N] '
+                read -r answer
+            else
+                answer=
+                echo "uninstall: not confirmed (no terminal to ask on): run again with FORCE=1" >&2
+            fi
+            case $answer in
+                y|Y|yes|YES) ;;
+                *) echo "uninstall: nothing was changed" >&2; exit 1 ;;
+            esac
+        fi
+    fi
     if [ -f "$root$target" ] && grep -q 'HTTP Phone Provisioning (Rust' "$root$target"; then
         rm -f "$root$target"
         echo "uninstall: removed $root$target"
@@ -57,8 +83,13 @@ if [ "$mode" = uninstall ]; then
         dpkg-divert "${dpkg_root[@]}" --local --rename --remove "$target" >/dev/null
         echo "uninstall: the stock module is back at $root$target"
     fi
-    echo "uninstall: kept $root$etc/phoneprov.conf, $root$etc/phoneprov_users.conf and" \
-        "$root$datadir/phoneprov/ (your configuration and templates)"
+    if [ -d "$root$doc/examples" ]; then
+        rm -rf "$root$doc/examples"
+        rmdir "$root$doc" 2>/dev/null || true
+        echo "uninstall: removed the samples in $root$doc/examples"
+    fi
+    echo "uninstall: kept $root$etc and $root$datadir/phoneprov/ (your configuration and" \
+        "templates)"
     exit 0
 fi
 
@@ -78,18 +109,10 @@ fi
 install -D -m 0755 "$module" "$root$target"
 echo "install: $root$target"
 
-copy_absent() { # SRC DEST
-    if [ -e "$2" ]; then
-        echo "install: kept existing $2"
-    else
-        install -D -m 0644 "$1" "$2"
-        echo "install: $2"
-    fi
-}
-for f in phoneprov.conf phoneprov_users.conf; do
-    copy_absent "$here/asterisk-conf/$f" "$root$etc/$f"
-done
-(cd "$here/asterisk-conf/phoneprov" && find . -type f) | while read -r f; do
-    copy_absent "$here/asterisk-conf/phoneprov/$f" "$root$datadir/phoneprov/${f#./}"
-done
+# The samples, as documentation: what is served stays as it was.
+install -d "$root$doc/examples"
+cp -r "$here/asterisk-conf/." "$root$doc/examples/"
+chmod -R u+rwX,go+rX,go-w "$root$doc"
+echo "install: samples (configuration and templates) in $root$doc/examples;" \
+    "nothing in $root$etc or $root$datadir/phoneprov was changed"
 echo "install: done; load it with: asterisk -rx 'module load res_phoneprov.so'"

@@ -193,3 +193,53 @@ fn reporting_readers_do_not_get_fetch_events() {
         .event("PhoneprovFetch", Duration::from_secs(2), |_| true)
         .is_none());
 }
+
+/// `phoneprov show phones` names the phones of a profile in `auth_rollout` that have not
+/// fetched since the rollout began: those that may not hold their credentials yet.
+#[test]
+fn show_phones_lists_phones_that_have_not_fetched_since_the_rollout_began() {
+    let phoneprov = "[general]\ndefault_profile = pol\n\n[pol]\nauth = digest\n\
+                     auth_rollout = yes\n${MAC}.cfg => t.cfg\n";
+    let users = "[6001]\nautoprov = yes\nmacaddress = 0004f2000001\nsecret = s1\n\n\
+                 [6002]\nautoprov = yes\nmacaddress = 0004f2000002\nsecret = s2\n";
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", phoneprov)
+        .conf("users.conf", users)
+        .file("t.cfg", "${USERNAME}")
+        .start();
+    assert_eq!(ast.get("/phoneprov/0004f2000001.cfg").status, 200);
+    let phones = ast.cli("phoneprov show phones");
+    let (_, rollout) = phones
+        .split_once("Profile [pol]: auth_rollout since ")
+        .unwrap_or_else(|| panic!("{phones}"));
+    assert!(
+        rollout.contains("1 phones have not fetched since"),
+        "{phones}"
+    );
+    assert!(rollout.contains("  0004f2000002\n"), "{phones}");
+    assert!(!rollout.contains("0004f2000001"), "{phones}");
+
+    // The start survives a reload; once every phone fetched, the rollout can end.
+    ast.cli("module reload res_phoneprov.so");
+    assert_eq!(ast.get("/phoneprov/0004f2000002.cfg").status, 200);
+    let phones = ast.cli("phoneprov show phones");
+    assert!(
+        phones.contains("every phone has fetched since; auth_rollout can be switched off"),
+        "{phones}"
+    );
+
+    // Switched off: no rollout to speak of, and a later one starts afresh.
+    ast.write_conf(
+        "phoneprov.conf",
+        phoneprov.replace("auth_rollout = yes\n", ""),
+    );
+    ast.cli("module reload res_phoneprov.so");
+    assert!(!ast.cli("phoneprov show phones").contains("auth_rollout"));
+    assert_eq!(
+        ast.cli("database show phoneprov/rollout")
+            .trim_end()
+            .lines()
+            .last(),
+        Some("0 results found.")
+    );
+}

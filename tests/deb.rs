@@ -112,9 +112,22 @@ fn the_package_replaces_the_stock_module_and_gives_it_back() {
         .join("usr/share/doc/asterisk-res-phoneprov-rs/examples");
     assert!(docs.join("phoneprov.conf").exists());
 
+    // Before it goes, the package says what the stock module will do with this
+    // configuration.
+    let etc = overlay.root().join("etc/asterisk");
+    fs::create_dir_all(&etc).expect("etc");
+    fs::write(
+        etc.join("phoneprov.conf"),
+        "[general]\ndefault_profile = p\n\n[p]\nauth = digest\n${MAC}.cfg => t.cfg\n",
+    )
+    .expect("phoneprov.conf");
     let removed = overlay.chroot(&["apt-get", "remove", "-y", "asterisk-res-phoneprov-rs"]);
     let said = text(&removed);
     assert!(removed.status.success(), "{said}");
+    assert!(
+        said.contains("serve the files of [p] to anyone: authentication (auth) is ignored"),
+        "{said}"
+    );
     assert!(said.contains("res_phoneprov.so is back"), "{said}");
     let shown = description(&overlay.root());
     assert!(shown.contains("res_phoneprov.so"), "{shown}");

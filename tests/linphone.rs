@@ -144,6 +144,9 @@ fn linphone_provisions_from_our_module_and_registers() {
     let enroll = out[out
         .find("/phoneprov/enroll/")
         .unwrap_or_else(|| panic!("{out}"))..]
+        .lines()
+        .next()
+        .unwrap_or_default()
         .trim()
         .to_owned();
 

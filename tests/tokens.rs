@@ -27,7 +27,12 @@ fn token(ast: &Asterisk, args: &str) -> String {
     let at = out
         .find("/phoneprov/enroll/")
         .unwrap_or_else(|| panic!("{out}"));
-    out[at..].trim().to_owned()
+    out[at..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 #[test]
@@ -163,4 +168,40 @@ fn a_token_as_a_qr_code_in_the_terminal() {
     let path = &url[base.len()..];
     assert_eq!(ast.get(path).status, 200);
     assert_eq!(ast.get(path).status, 410);
+}
+
+/// Enrollment URLs go out as https on the TLS port whenever Asterisk's HTTP server has TLS;
+/// over plain HTTP the CLI says the URL travels in clear.
+#[test]
+fn enrollment_urls_are_https_when_tls_is_on() {
+    let phoneprov = PHONEPROV.replace("[general]\n", "[general]\nserveraddr = 127.0.0.1\n");
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", phoneprov)
+        .conf("users.conf", USERS)
+        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
+        .start();
+    let plain = ast.cli("phoneprov token abc123");
+    assert!(plain.contains(&format!("http://127.0.0.1:{}/phoneprov/enroll/", ast.port)));
+    assert!(
+        plain.contains("Warning: Asterisk's HTTP server has no TLS"),
+        "{plain}"
+    );
+
+    let tls_port = common::tls::enable(&ast);
+    let out = ast.cli("phoneprov token abc123 600 qr");
+    assert!(!out.contains("Warning"), "{out}");
+    let url = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Enrollment URL (single use): "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let base = format!("https://127.0.0.1:{tls_port}/phoneprov/enroll/");
+    assert!(url.starts_with(&base), "{url}");
+    let fetched = std::process::Command::new("curl")
+        .args(["-sk", url])
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&fetched.stdout),
+        "<x>6001:TopSecret1</x>"
+    );
 }

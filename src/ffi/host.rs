@@ -74,6 +74,18 @@ pub fn phoneprov_dir() -> &'static PathBuf {
     })
 }
 
+/// Whether the configuration directory (`AST_CONFIG_DIR`) holds a file named `name`.
+pub fn config_file_exists(name: &str) -> bool {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        // SAFETY: Asterisk's global configuration directory, a C string set before modules
+        // load and never changed; read, not written.
+        let etc = unsafe { owned_bytes(sys::ast_config_AST_CONFIG_DIR) };
+        PathBuf::from(OsStr::from_bytes(&etc))
+    });
+    dir.join(name).is_file()
+}
+
 /// `AST_SPOOL_DIR/phoneprov/uploads`, where files phones upload are kept.
 pub fn uploads_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();

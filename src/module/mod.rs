@@ -144,6 +144,7 @@ pub fn load() -> bool {
         log::error!("{why}; serving no routes until a reload succeeds.");
         Arc::new(Config::default())
     });
+    ops::rollout::note(&config);
     let module = Arc::new(Module::new(config));
     // Published before the providers load: another module's load_users calls back here.
     *write(&MODULE) = Some(module.clone());
@@ -232,6 +233,7 @@ pub fn reload() -> bool {
     m.metrics.offer_now();
     m.status.reload(|| match read_config() {
         Ok(config) => {
+            ops::rollout::note(&config);
             m.access.configure(&config);
             m.registry.reload(config);
             // Phones are looked up again with the new profiles.

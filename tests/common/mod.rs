@@ -12,6 +12,7 @@ pub mod load;
 pub mod postgres;
 pub mod realtime;
 pub mod samples;
+pub mod tls;
 pub mod xml;
 
 use std::collections::BTreeMap;

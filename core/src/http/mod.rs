@@ -2,6 +2,7 @@
 //! uploaded bodies and the names uploads may take; and what answering needs: the head of
 //! an answer framed for its body, the listening socket a connection came in on.
 
+pub mod advertised;
 pub mod body;
 pub mod head;
 pub mod httpdate;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::ffi::host::{cli_print, data_file, function_exists, Command};
 use crate::module::ops::resync::{self, Selection};
-use crate::module::ops::status;
+use crate::module::ops::{rollout, status};
 use crate::module::render::substitute::{render_dynamic, Failure, Serving};
 use crate::module::serve::{tokens, uploads};
 use crate::module::telemetry::audit;
@@ -160,6 +160,38 @@ fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
         }
     }
     let _ = writeln!(out, "{} phones", snap.phones.len());
+    for profile in &snap.config.profiles {
+        let Some(since) = rollout::since(&profile.name) else {
+            continue;
+        };
+        let waiting: Vec<&[u8]> = snap
+            .phones
+            .iter()
+            .filter(|p| p.profile.name == profile.name)
+            .filter(|p| !m.audit.last(p.mac()).is_some_and(|f| f.at >= since))
+            .map(|p| p.mac())
+            .collect();
+        out.extend_from_slice(b"Profile [");
+        out.extend_from_slice(&profile.name);
+        let _ = write!(out, "]: auth_rollout since {}: ", httpdate::format(since));
+        if waiting.is_empty() {
+            let _ = writeln!(
+                out,
+                "every phone has fetched since; auth_rollout can be switched off"
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} phones have not fetched since (keep auth_rollout until they have):",
+            waiting.len()
+        );
+        for mac in waiting {
+            out.extend_from_slice(b"  ");
+            out.extend_from_slice(mac);
+            out.push(b'\n');
+        }
+    }
     out
 }
 
@@ -328,7 +360,7 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
         Ok(path) => path,
         Err(why) => return format!("{why}\n").into_bytes(),
     };
-    let Some(base) = tokens::base_url(&m.registry, mac) else {
+    let Some((base, tls)) = tokens::base_url(&m.registry, mac) else {
         let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
         if qr {
             out += "No QR code: this phone's server address is only known per request (set \
@@ -345,6 +377,11 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
             Ok(code) => code.lines().for_each(|l| out += &format!(" {l}\n")),
             Err(e) => out += &format!("No QR code: {e}\n"),
         }
+    }
+    if !tls {
+        out += "Warning: Asterisk's HTTP server has no TLS (http.conf tlsenable), so this URL and \
+                the phone's file it serves, SIP password included, travel in clear; see \
+                docs/security.md for an http.conf TLS example.\n";
     }
     out.into_bytes()
 }

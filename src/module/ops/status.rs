@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::ffi::config;
 use crate::module::serve::realtime::Lookups;
+use crate::module::state::sipusers::Source;
 use crate::module::telemetry::metrics::{self, Reloads};
 use crate::module::Module;
 use phoneprov_core::model::snapshot::Snapshot;
@@ -79,6 +80,20 @@ pub fn show(m: &Module, snap: &Snapshot) -> String {
     let statics = metrics::static_routes(snap);
     let mut out = String::new();
     let _ = writeln!(out, "Phones:  {}", snap.phones.len());
+    let _ = match m.users.source() {
+        Some(Source {
+            read,
+            ignored: Some(other),
+        }) => writeln!(out, "Users:   {read} ({other} exists too and is not read)"),
+        Some(Source {
+            read,
+            ignored: None,
+        }) => writeln!(out, "Users:   {read}"),
+        None => writeln!(
+            out,
+            "Users:   neither phoneprov_users.conf nor users.conf exists"
+        ),
+    };
     let _ = writeln!(
         out,
         "Routes:  {} ({statics} static, {} dynamic)",

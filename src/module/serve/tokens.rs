@@ -20,8 +20,8 @@ use crate::module::serve::dynamic::{self, Who};
 use crate::module::state::registry::Registry;
 use crate::module::Module;
 use phoneprov_core::config::vars;
+use phoneprov_core::http::advertised;
 use phoneprov_core::http::httpdate;
-use phoneprov_core::model::server::uri_host;
 use phoneprov_core::model::snapshot::Snapshot;
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::lock::lock;
@@ -133,20 +133,15 @@ pub fn create(registry: &Registry, mac: &[u8], ttl: Option<&[u8]>) -> Result<Str
     Ok(format!("{}/phoneprov/enroll/{token}", http_prefix()))
 }
 
-/// `http://host:port` of this server as the phone knows it, for URLs printed by the CLI
+/// `scheme://host:port` of this server as the phone knows it, for URLs printed by the CLI
 /// (which has no request to take a Host header from): the phone's SERVER (`serveraddr` or
-/// `serveriface`) and http.conf's `bindport`. None when the phone's SERVER is per request.
-pub fn base_url(registry: &Registry, mac: &[u8]) -> Option<String> {
+/// `serveriface`) and http.conf's TLS port when TLS is on (true), else its `bindport`.
+/// None when the phone's SERVER is per request.
+pub fn base_url(registry: &Registry, mac: &[u8]) -> Option<(String, bool)> {
     let snap = registry.current()?;
     let server = snap.phone(mac)?.vars().find(vars::SERVER)?.to_vec();
     let http = config::load("http.conf").ok();
-    let port = http
-        .as_ref()
-        .and_then(|f| f.get("general", "bindport"))
-        .map(|p| lossy(p).trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "8088".to_owned());
-    Some(format!("http://{}:{port}", uri_host(&lossy(&server))))
+    Some(advertised::base(http.as_ref(), &server))
 }
 
 /// `phoneprov show tokens`: MAC, expiry and state of each token (never the token).

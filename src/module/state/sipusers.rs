@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::iface_ipv4;
+use crate::ffi::host::{config_file_exists, iface_ipv4};
 use crate::ffi::log;
 use crate::module::state::registry::{LoadUsers, Registry};
 use phoneprov_core::config::profile::{Config, Settings};
@@ -18,7 +18,10 @@ pub use phoneprov_core::config::users::PROVIDER_NAME;
 
 const FILES: [&str; 2] = ["phoneprov_users.conf", "users.conf"];
 
-/// The users of the first users file that exists, read in place (see
+/// A users file read: its name, the defaults it gives, its users.
+type Read = (&'static str, Vars, Vec<Vars>);
+
+/// The users of the first users file that exists (with its name), read in place (see
 /// [`config::with_config`]); None when neither exists, Err(()) when one cannot be parsed or
 /// is mapped to realtime and could not be loaded (the phones it had are then kept: a
 /// database outage during a reload must not empty the phone list).
@@ -26,7 +29,7 @@ fn read_users(
     settings: &Settings,
     server: Option<&[u8]>,
     diags: &mut Vec<Diag>,
-) -> Result<Option<(Vars, Vec<Vars>)>, ()> {
+) -> Result<Option<Read>, ()> {
     for name in FILES {
         let read = config::with_config(name, |cfg| {
             let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
@@ -40,7 +43,7 @@ fn read_users(
         match read {
             Ok((defaults, packed)) => {
                 let users = UserReader::new(name, &defaults).unpack(packed);
-                return Ok(Some((defaults, users)));
+                return Ok(Some((name, defaults, users)));
             }
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
@@ -65,6 +68,16 @@ fn read_users(
 #[derive(Default)]
 pub struct Users {
     defaults: Mutex<Option<(Arc<Config>, Arc<Vars>)>>,
+    /// The users file the last load read, for `phoneprov show status`.
+    source: Mutex<Option<Source>>,
+}
+
+/// Which users file a load read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub read: &'static str,
+    /// The other file exists too, and is not read.
+    pub ignored: Option<&'static str>,
 }
 
 impl Users {
@@ -101,6 +114,11 @@ impl Users {
         })
     }
 
+    /// The users file the last load read; None when neither exists.
+    pub fn source(&self) -> Option<Source> {
+        *lock(&self.source)
+    }
+
     fn load(&self, registry: &Registry) -> i32 {
         let config = registry.config_for(PROVIDER_NAME);
         let server = configured_server(&config.settings);
@@ -108,14 +126,28 @@ impl Users {
         let found = read_users(&config.settings, server.as_deref(), &mut diags);
         log::diagnostics!(diags);
         let found = match found {
-            Ok(Some((defaults, found))) => {
+            Ok(Some((name, defaults, found))) => {
                 *lock(&self.defaults) = Some((config.clone(), Arc::new(defaults)));
+                let ignored = FILES
+                    .into_iter()
+                    .find(|&other| other != name && config_file_exists(other));
+                if let Some(other) = ignored {
+                    log::notice!(
+                        "Phones are read from {name}; {other} exists too and is not read \
+                         (remove {name} to serve the phones of {other})."
+                    );
+                }
+                *lock(&self.source) = Some(Source {
+                    read: name,
+                    ignored,
+                });
                 found
             }
             Ok(None) => {
                 log::notice!(
                     "Neither phoneprov_users.conf nor users.conf exists: no users from them."
                 );
+                *lock(&self.source) = None;
                 return 0;
             }
             Err(()) => return -1,
