@@ -158,6 +158,29 @@ fn main() {
         .allowlist_type("ast_db_entry")
         .allowlist_function("ast_append_acl")
         .allowlist_function("ast_free_acl_list")
+        .allowlist_function("ast_apply_acl_nolog")
+        .allowlist_type("ast_sockaddr")
+        .allowlist_function("ast_security_event_report")
+        .allowlist_type("ast_security_event_.*")
+        .allowlist_var("AST_SECURITY_EVENT_.*_VERSION")
+        // Host facts: directories (the configuration's, to tell which users files exist),
+        // the HTTP prefix, functions, time zones, interfaces.
+        .allowlist_var("ast_config_AST_(CONFIG|DATA|SPOOL)_DIR")
+        .allowlist_function("ast_http_prefix")
+        .allowlist_function("ast_custom_function_find")
+        .opaque_type("ast_custom_function")
+        .allowlist_function("ast_get_dst_info")
+        .allowlist_function("ast_localtime")
+        .allowlist_function("socket")
+        .allowlist_type("__socket_type")
+        .allowlist_type("ifreq")
+        .allowlist_var("SIOCGIFADDR|IFNAMSIZ")
+        // Memory, variable lists, configuration files and threads.
+        .allowlist_function("__ast_strdup")
+        .allowlist_function("ast_var_list_create")
+        .allowlist_function("ast_var_list_destroy")
+        .allowlist_function("ast_config_load2")
+        .allowlist_function("pthread_join")
         // The capture of answers (src/ffi/capture.rs): the session's stream is swapped for
         // a stand-in around ast_http_send.
         .allowlist_type("ast_tcptls_session_instance")
@@ -195,9 +218,13 @@ fn main() {
         // A transparent union (with _GNU_SOURCE) is passed as its first member: a pointer.
         .blocklist_type("__SOCKADDR_ARG")
         .raw_line("pub type __SOCKADDR_ARG = *mut sockaddr;")
+        // Manager actions (src/ffi/manager.rs): their headers and answers.
+        .allowlist_function("astman_get_header")
+        .allowlist_function("astman_send_ack")
+        .allowlist_function("astman_send_error")
+        .opaque_type("mansession")
+        .opaque_type("message")
         .allowlist_type("sockaddr")
-        // Asterisk's configuration directory, to tell which users files exist.
-        .allowlist_var("ast_config_AST_CONFIG_DIR")
         .allowlist_type("ast_variable")
         .allowlist_type("ast_http_method")
         .allowlist_type("ast_phoneprov_std_variables")
@@ -214,7 +241,13 @@ fn main() {
         .constified_enum_module("__rlimit_resource")
         .constified_enum_module("ast_http_method")
         .constified_enum_module("ast_module_load_result")
+        .constified_enum_module("ast_acl_sense")
+        .constified_enum_module("ast_security_event_type")
+        .constified_enum_module("ast_transport")
+        .constified_enum_module("__socket_type")
         .constified_enum_module("pp_.*")
+        // Zeroed C structures (addresses, times, requests) to fill in from Rust.
+        .derive_default(true)
         .layout_tests(false)
         .generate_comments(false)
         .generate()

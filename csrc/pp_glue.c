@@ -11,32 +11,25 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <net/if.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <time.h>
 
 #include "asterisk/module.h"
 #include "asterisk/logger.h"
 #include "asterisk/options.h"
-#include "asterisk/paths.h"
 #include "asterisk/chanvars.h"
 #include "asterisk/pbx.h"
 #include "asterisk/strings.h"
 #include "asterisk/config.h"
-#include "asterisk/localtime.h"
 #include "asterisk/http.h"
 #include "asterisk/tcptls.h"
 #include "asterisk/iostream.h"
 #include "asterisk/cli.h"
 #include "asterisk/utils.h"
 #include "asterisk/manager.h"
-#include "asterisk/acl.h"
 #include "asterisk/netsock2.h"
-#include "asterisk/security_events.h"
 #include "asterisk/res_prometheus.h"
 
 #include "pp_glue.h"
@@ -51,39 +44,14 @@ int pp_debug_enabled(void)
 	return DEBUG_ATLEAST(1);
 }
 
-char *pp_strdup(const char *s)
-{
-	return ast_strdup(s);
-}
-
 int pp_fully_booted(void)
 {
 	return ast_fully_booted ? 1 : 0;
 }
 
-const char *pp_data_dir(void)
-{
-	return ast_config_AST_DATA_DIR;
-}
-
-const char *pp_spool_dir(void)
-{
-	return ast_config_AST_SPOOL_DIR;
-}
-
-struct varshead *pp_vars_new(void)
-{
-	return ast_var_list_create();
-}
-
 void pp_vars_push(struct varshead *head, const char *name, const char *value)
 {
 	AST_VAR_LIST_INSERT_TAIL(head, ast_var_assign(name, value));
-}
-
-void pp_vars_free(struct varshead *head)
-{
-	ast_var_list_destroy(head);
 }
 
 const struct ast_var_t *pp_vars_first(const struct varshead *head)
@@ -123,31 +91,9 @@ const char *pp_str_buffer(const struct ast_str *s)
 	return ast_str_buffer(s);
 }
 
-size_t pp_str_length(const struct ast_str *s)
-{
-	return ast_str_strlen(s);
-}
-
 void pp_str_free(struct ast_str *s)
 {
 	ast_free(s);
-}
-
-struct ast_config *pp_config_load(const char *filename, int *status)
-{
-	struct ast_flags flags = { 0 };
-	struct ast_config *cfg = ast_config_load2(filename, AST_MODULE, flags);
-
-	if (!cfg) {
-		*status = 1;
-		return NULL;
-	}
-	if (cfg == CONFIG_STATUS_FILEINVALID) {
-		*status = 2;
-		return NULL;
-	}
-	*status = 0;
-	return cfg;
 }
 
 static void *task_thread(void *task)
@@ -159,11 +105,6 @@ static void *task_thread(void *task)
 int pp_thread_spawn(void *task, pthread_t *thread)
 {
 	return ast_pthread_create(thread, NULL, task_thread, task);
-}
-
-void pp_thread_join(pthread_t thread)
-{
-	pthread_join(thread, NULL);
 }
 
 struct ast_config *pp_realtime_multi(const char *family, const char *field, const char *value)
@@ -180,56 +121,6 @@ int pp_realtime_probe(const char *family)
 	 * cache first makes it ask the database (res_config_pgsql, _odbc and _sqlite3 do). */
 	ast_unload_realtime(family);
 	return ast_realtime_require_field(family, SENTINEL) ? -1 : 0;
-}
-
-int pp_iface_ipv4(const char *iface, unsigned char out[4])
-{
-	struct ifreq ifr;
-	int sock;
-	int res;
-
-	memset(&ifr, 0, sizeof(ifr));
-	ast_copy_string(ifr.ifr_name, iface, sizeof(ifr.ifr_name));
-	sock = socket(PF_INET, SOCK_DGRAM, IPPROTO_IP);
-	if (sock < 0) {
-		return -1;
-	}
-	res = ioctl(sock, SIOCGIFADDR, &ifr);
-	close(sock);
-	if (res < 0) {
-		return -1;
-	}
-	memcpy(out, &((struct sockaddr_in *) &ifr.ifr_addr)->sin_addr, 4);
-	return 0;
-}
-
-void pp_tz_info(const char *zone, int out[8])
-{
-	time_t now = time(NULL);
-	int dst_enabled = 0;
-	time_t start = 0;
-	time_t end = 0;
-	int offset = 0;
-	struct ast_tm tm;
-	struct timeval when = { 0, 0 };
-
-	memset(out, 0, 8 * sizeof(int));
-	ast_get_dst_info(&now, &dst_enabled, &start, &end, &offset, zone);
-	out[0] = offset;
-	out[1] = dst_enabled;
-	if (!dst_enabled) {
-		return;
-	}
-	when.tv_sec = start;
-	ast_localtime(&when, &tm, zone);
-	out[2] = tm.tm_mon + 1;
-	out[3] = tm.tm_mday;
-	out[4] = tm.tm_hour;
-	when.tv_sec = end;
-	ast_localtime(&when, &tm, zone);
-	out[5] = tm.tm_mon + 1;
-	out[6] = tm.tm_mday;
-	out[7] = tm.tm_hour;
 }
 
 /* Requests inside http_callback. Asterisk calls a URI handler after releasing its URI list
@@ -321,133 +212,6 @@ int pp_remote_address(struct ast_tcptls_session_instance *ser, unsigned char out
 	return -1;
 }
 
-int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int family)
-{
-	struct ast_sockaddr sa;
-
-	memset(&sa, 0, sizeof(sa));
-	if (family == 4) {
-		struct sockaddr_in *sin = (struct sockaddr_in *) &sa.ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, addr, 4);
-		sa.len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa.ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, addr, 16);
-		sa.len = sizeof(*sin6);
-	}
-	return ast_apply_acl_nolog(acl, &sa) == AST_SENSE_ALLOW ? 1 : 0;
-}
-
-static void sockaddr_set(struct ast_sockaddr *sa, const unsigned char *bytes, int family, int port)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (family == 4) {
-		struct sockaddr_in *sin = (struct sockaddr_in *) &sa->ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, bytes, 4);
-		sin->sin_port = htons(port);
-		sa->len = sizeof(*sin);
-	} else if (family == 6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sa->ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, bytes, 16);
-		sin6->sin6_port = htons(port);
-		sa->len = sizeof(*sin6);
-	}
-}
-
-void pp_security_event(int event, const char *account, const char *session, const char *detail,
-	const unsigned char *local, int local_family, int local_port,
-	const unsigned char *remote, int remote_family, int remote_port, int tls)
-{
-	struct ast_sockaddr local_sa;
-	struct ast_sockaddr remote_sa;
-	struct timeval now = ast_tvnow();
-	enum ast_transport transport = tls ? AST_TRANSPORT_TLS : AST_TRANSPORT_TCP;
-	struct ast_security_event_common common = {
-		.service = "phoneprov",
-		.module = AST_MODULE,
-		.account_id = account,
-		.session_id = session,
-		.session_tv = &now,
-		.local_addr = { .addr = &local_sa, .transport = transport },
-		.remote_addr = { .addr = &remote_sa, .transport = transport },
-	};
-
-	sockaddr_set(&local_sa, local, local_family, local_port);
-	sockaddr_set(&remote_sa, remote, remote_family, remote_port);
-	switch (event) {
-	case PP_SEC_FAILED_ACL: {
-		struct ast_security_event_failed_acl e = { .common = common, .acl_name = detail };
-
-		e.common.event_type = AST_SECURITY_EVENT_FAILED_ACL;
-		e.common.version = AST_SECURITY_EVENT_FAILED_ACL_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_INVAL_ACCT_ID: {
-		struct ast_security_event_inval_acct_id e = { .common = common };
-
-		e.common.event_type = AST_SECURITY_EVENT_INVAL_ACCT_ID;
-		e.common.version = AST_SECURITY_EVENT_INVAL_ACCT_ID_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_CHAL_RESP_FAILED: {
-		struct ast_security_event_chal_resp_failed e = {
-			.common = common, .challenge = detail, .response = "", .expected_response = "",
-		};
-
-		e.common.event_type = AST_SECURITY_EVENT_CHAL_RESP_FAILED;
-		e.common.version = AST_SECURITY_EVENT_CHAL_RESP_FAILED_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_INVAL_PASSWORD: {
-		struct ast_security_event_inval_password e = {
-			.common = common, .challenge = detail, .received_challenge = "", .received_hash = "",
-		};
-
-		e.common.event_type = AST_SECURITY_EVENT_INVAL_PASSWORD;
-		e.common.version = AST_SECURITY_EVENT_INVAL_PASSWORD_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_SUCCESSFUL_AUTH: {
-		struct ast_security_event_successful_auth e = { .common = common, .using_password = 1 };
-
-		e.common.event_type = AST_SECURITY_EVENT_SUCCESSFUL_AUTH;
-		e.common.version = AST_SECURITY_EVENT_SUCCESSFUL_AUTH_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_CHAL_SENT: {
-		struct ast_security_event_chal_sent e = { .common = common, .challenge = detail };
-
-		e.common.event_type = AST_SECURITY_EVENT_CHAL_SENT;
-		e.common.version = AST_SECURITY_EVENT_CHAL_SENT_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	case PP_SEC_REQ_NOT_ALLOWED: {
-		struct ast_security_event_req_not_allowed e = {
-			.common = common, .request_type = detail, .request_params = "",
-		};
-
-		e.common.event_type = AST_SECURITY_EVENT_REQ_NOT_ALLOWED;
-		e.common.version = AST_SECURITY_EVENT_REQ_NOT_ALLOWED_VERSION;
-		ast_security_event_report(AST_SEC_EVT(&e));
-		break;
-	}
-	}
-}
-
 int pp_is_tls(struct ast_tcptls_session_instance *ser)
 {
 	return ser && ser->stream && ast_iostream_get_ssl(ser->stream) ? 1 : 0;
@@ -472,16 +236,6 @@ void pp_event_fetch(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes cl
 		mac.len, mac.data, uri.len, uri.data, client.len, client.data,
 		user_agent.len, user_agent.data, model.len, model.data, firmware.len, firmware.data,
 		tls ? "yes" : "no", status);
-}
-
-void pp_http_prefix(char *buf, int len)
-{
-	ast_http_prefix(buf, len);
-}
-
-int pp_function_exists(const char *name)
-{
-	return ast_custom_function_find(name) ? 1 : 0;
 }
 
 struct ast_str *pp_str_from(const char *data, size_t len)
@@ -570,10 +324,9 @@ void pp_cli_print(int fd, const char *text)
 	ast_cli(fd, "%s", text);
 }
 
-/* The CLI commands: one handler for all, which finds its command by the entry it is called
- * for (the entries and this table are in the same order). */
+/* The CLI commands of the table (include/pp_table.h): one handler for all, which knows its
+ * command by the entry it is called for (an entry's index is its id). */
 struct cli_command {
-	int command;
 	const char *name;
 	const char *usage;
 	/* The extra words the command takes, at least and at most. */
@@ -581,76 +334,20 @@ struct cli_command {
 	int max_extra;
 };
 
-static const struct cli_command cli_commands[] = {
-	{ PP_CLI_SHOW_ROUTES, "phoneprov show routes",
-		"Usage: phoneprov show routes\n"
-		"       Lists all registered phoneprov http routes.\n",
-		0, 0 },
-	{ PP_CLI_SHOW_PHONE, "phoneprov show phone",
-		"Usage: phoneprov show phone <mac>\n"
-		"       Shows a phone's lines, their variables (secrets masked), its last 10\n"
-		"       fetches and its routes.\n",
-		1, 1 },
-	{ PP_CLI_SHOW_PHONES, "phoneprov show phones",
-		"Usage: phoneprov show phones\n"
-		"       Lists every phone: MAC, profile, lines and its last fetch.\n",
-		0, 0 },
-	{ PP_CLI_TOKEN, "phoneprov token",
-		"Usage: phoneprov token <mac> [ttl] [qr]\n"
-		"       Makes a single-use enrollment URL for the phone, valid ttl seconds\n"
-		"       (default 86400), serving its profile's enroll_file. With qr, also\n"
-		"       prints it as a QR code to scan (needs serveraddr or serveriface).\n",
-		1, 3 },
-	{ PP_CLI_SHOW_TOKENS, "phoneprov show tokens",
-		"Usage: phoneprov show tokens\n"
-		"       Lists enrollment tokens: MAC, expiry, used or not (never the token).\n",
-		0, 0 },
-	{ PP_CLI_SHOW_STATUS, "phoneprov show status",
-		"Usage: phoneprov show status\n"
-		"       Phones, routes, and the last load or reload: how long it took, and how\n"
-		"       much of it was Asterisk's config API (loading and walking the files).\n",
-		0, 0 },
-	{ PP_CLI_RESYNC, "phoneprov resync",
-		"Usage: phoneprov resync <mac>|profile <name>|all\n"
-		"       Sends a SIP NOTIFY (through res_pjsip_notify) to the registered contacts of\n"
-		"       the phones' PJSIP endpoints (their first line's USERNAME), with their\n"
-		"       profile's resync_event (default check-sync), so they fetch their files\n"
-		"       again. Phones without an endpoint or a registered contact are listed.\n",
-		1, 2 },
-	{ PP_CLI_RENDER, "phoneprov render",
-		"Usage: phoneprov render <uri> [secrets]\n"
-		"       Prints what /phoneprov/<uri> serves (SERVER: serveraddr, else 127.0.0.1).\n"
-		"       Values of variables named *SECRET* or *PASS* are masked, unless 'secrets'.\n",
-		1, 2 },
-	{ PP_CLI_CHECK, "phoneprov check",
-		"Usage: phoneprov check [mac]\n"
-		"       Renders every dynamic route (or those of one phone) and reports missing\n"
-		"       templates, substitution errors and, for XML content types, where a body\n"
-		"       is not well-formed.\n",
-		0, 1 },
-};
+#define PP_CLI_ROW(id, words, summary, usage_text, min, max) [id] = { words, usage_text, min, max },
+static const struct cli_command cli_commands[] = { PP_CLI_COMMANDS(PP_CLI_ROW) };
 
 static char *cli_handler(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a);
 
-static struct ast_cli_entry pp_cli_entries[] = {
-	AST_CLI_DEFINE(cli_handler, "Show registered phoneprov http routes"),
-	AST_CLI_DEFINE(cli_handler, "Show a provisioned phone"),
-	AST_CLI_DEFINE(cli_handler, "List provisioned phones and their last fetch"),
-	AST_CLI_DEFINE(cli_handler, "Make a single-use enrollment URL for a phone"),
-	AST_CLI_DEFINE(cli_handler, "List enrollment tokens"),
-	AST_CLI_DEFINE(cli_handler, "Show phoneprov figures and the last reload's timing"),
-	AST_CLI_DEFINE(cli_handler, "Tell phones to fetch their phoneprov files again"),
-	AST_CLI_DEFINE(cli_handler, "Print what a phoneprov URI serves"),
-	AST_CLI_DEFINE(cli_handler, "Check every phoneprov route renders cleanly"),
-};
+#define PP_CLI_ENTRY(id, words, summary, ...) [id] = AST_CLI_DEFINE(cli_handler, summary),
+static struct ast_cli_entry pp_cli_entries[] = { PP_CLI_COMMANDS(PP_CLI_ENTRY) };
 
-_Static_assert(ARRAY_LEN(pp_cli_entries) == ARRAY_LEN(cli_commands),
-	"one CLI entry per command");
-
-/* Runs the entry's command in Rust when the argument count is within its bounds. */
+/* Runs the entry's command in Rust when the number of extra words is within its bounds.
+ * Rust sees only the words after the command's own, and positions counted from them. */
 static char *cli_handler(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	const struct cli_command *c = &cli_commands[e - pp_cli_entries];
+	const int id = e - pp_cli_entries;
+	const struct cli_command *c = &cli_commands[id];
 
 	switch (cmd) {
 	case CLI_INIT:
@@ -658,12 +355,12 @@ static char *cli_handler(struct ast_cli_entry *e, int cmd, struct ast_cli_args *
 		e->usage = c->usage;
 		return NULL;
 	case CLI_GENERATE:
-		return pp_rs_cli_complete(c->command, a->line, a->word, a->pos, a->n);
+		return pp_rs_cli_complete(id, a->line, a->word, a->pos - e->args, a->n);
 	}
 	if (a->argc < e->args + c->min_extra || a->argc > e->args + c->max_extra) {
 		return CLI_SHOWUSAGE;
 	}
-	pp_rs_cli(c->command, a->fd, a->argc, a->argv);
+	pp_rs_cli(id, a->fd, a->argc - e->args, a->argv + e->args);
 	return CLI_SUCCESS;
 }
 
@@ -708,55 +405,44 @@ struct ast_str *pp_manager_action(const char *msg)
 	return out;
 }
 
-/* Answers an action with what Rust said (text, freed here): Success with it as the
- * message when ok, else Error. */
-static int manager_answer(struct mansession *s, const struct message *m, char *text, int ok)
-{
-	if (!text) {
-		astman_send_error(s, m, "Internal error");
-		return 0;
+/* The manager actions of the table: a callback each (Asterisk tells a callback nothing of
+ * the action it runs for), which Rust answers. */
+#define PP_MANAGER_CALLBACK(id, ...) \
+	static int id##_action(struct mansession *s, const struct message *m) \
+	{ \
+		return pp_rs_manager(id, s, m); \
 	}
-	if (ok) {
-		astman_send_ack(s, m, text);
-	} else {
-		astman_send_error(s, m, text);
-	}
-	pp_rs_free_string(text);
-	return 0;
-}
+PP_MANAGER_ACTIONS(PP_MANAGER_CALLBACK)
 
-static int manager_resync(struct mansession *s, const struct message *m)
-{
-	int ok = 0;
-	char *text = pp_rs_resync(astman_get_header(m, "MAC"), astman_get_header(m, "Profile"),
-		astman_get_header(m, "All"), &ok);
-
-	return manager_answer(s, m, text, ok);
-}
-
-static int manager_token(struct mansession *s, const struct message *m)
-{
-	int ok = 0;
-	/* The URL's path is the ack's Message. */
-	char *text = pp_rs_token(astman_get_header(m, "MAC"), astman_get_header(m, "TTL"), &ok);
-
-	return manager_answer(s, m, text, ok);
-}
+static const struct {
+	const char *name;
+	int authority;
+	int (*callback)(struct mansession *s, const struct message *m);
+	const char *synopsis;
+} manager_actions[] = {
+#define PP_MANAGER_ROW(id, name, authority, synopsis) [id] = { name, authority, id##_action, synopsis },
+	PP_MANAGER_ACTIONS(PP_MANAGER_ROW)
+};
 
 int pp_manager_register(void)
 {
-	/* Making a URL that serves a phone's secrets needs the config write permission;
-	 * telling phones to fetch (and maybe reboot) the system one, as PJSIPNotify does. */
-	return ast_manager_register2("PhoneprovToken", EVENT_FLAG_CONFIG, manager_token,
-		AST_MODULE_SELF, "Make a single-use phoneprov enrollment URL", NULL)
-		| ast_manager_register2("PhoneprovResync", EVENT_FLAG_SYSTEM, manager_resync,
-		AST_MODULE_SELF, "Tell phones to fetch their phoneprov files again (SIP NOTIFY)", NULL);
+	int res = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(manager_actions); i++) {
+		res |= ast_manager_register2(manager_actions[i].name, manager_actions[i].authority,
+			manager_actions[i].callback, AST_MODULE_SELF, manager_actions[i].synopsis, NULL);
+	}
+	return res;
 }
 
 void pp_manager_unregister(void)
 {
-	ast_manager_unregister("PhoneprovToken");
-	ast_manager_unregister("PhoneprovResync");
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(manager_actions); i++) {
+		ast_manager_unregister(manager_actions[i].name);
+	}
 }
 
 static int function_read(int function, char *data, char *buf, size_t len)
@@ -783,26 +469,34 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 	return 0;
 }
 
+/* The dialplan functions of the table: a read and a read2 callback each (Asterisk tells
+ * them the name they were called by, not which structure they belong to). */
+#define PP_FUNCTION_CALLBACKS(id, ...) \
+	static int id##_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, \
+		size_t len) \
+	{ \
+		return function_read(id, data, buf, len); \
+	} \
+	static int id##_read2(struct ast_channel *chan, const char *cmd, char *data, \
+		struct ast_str **buf, ssize_t len) \
+	{ \
+		return function_read2(id, data, buf, len); \
+	}
+PP_FUNCTIONS(PP_FUNCTION_CALLBACKS)
+
+#define PP_OURS "res_phoneprov (Rust) " PP_VERSION
+
 /*
- * One read and one read2 callback and the registration structure per function.
- *
  * The documentation is given as static strings: with a synopsis or description already set,
  * Asterisk's registration neither looks the function up in its XML documentation (which
  * knows only the stock module's functions, and warns for the others) nor allocates the
  * string fields, and unregistration frees nothing that is not its own. Nothing to free here
  * either: the strings live in this object file.
  */
-#define PP_FUNCTION(var, fname, id, since_text, synopsis_text, syntax_text, arguments_text, desc_text, seealso_text) \
-	static int var##_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len) \
-	{ \
-		return function_read(id, data, buf, len); \
-	} \
-	static int var##_read2(struct ast_channel *chan, const char *cmd, char *data, struct ast_str **buf, ssize_t len) \
-	{ \
-		return function_read2(id, data, buf, len); \
-	} \
-	static struct ast_custom_function var##_function = { \
-		.name = fname, \
+#define PP_FUNCTION_ENTRY(id, since_text, synopsis_text, syntax_text, arguments_text, desc_text, \
+	seealso_text) \
+	[id] = { \
+		.name = #id, \
 		.synopsis = synopsis_text, \
 		.syntax = syntax_text, \
 		.arguments = arguments_text, \
@@ -810,78 +504,29 @@ static int function_read2(int function, char *data, struct ast_str **buf, ssize_
 		.seealso = seealso_text, \
 		.since = since_text, \
 		.provided_by = AST_MODULE, \
-		.read = var##_read, \
-		.read2 = var##_read2, \
-	};
-
-#define PP_OURS "res_phoneprov (Rust) " PP_VERSION
-
-PP_FUNCTION(each_user, "PP_EACH_USER", PP_FUNC_EACH_USER, "1.6.0",
-	"Renders a template once for every provisioned phone.",
-	"PP_EACH_USER(template[,exclude_mac])",
-	"    template:    the text rendered for each phone; write %{NAME} where a variable of\n"
-	"                 the phone (MAC, USERNAME, DISPLAY_NAME, SECRET, PP_PHONE_INDEX, ...)\n"
-	"                 belongs: ${NAME} would be replaced once, before the function runs.\n"
-	"    exclude_mac: a MAC address (any case) whose phone is left out, usually ${MAC}.",
-	"Renders the template for every phone phoneprov knows, with the variables of the\n"
-	"phone's first line, and returns the results one after another, in the order of the\n"
-	"configuration. PP_PHONE_INDEX is the phone's position in that order, from 1.\n"
-	"Meant for directory and busy-lamp templates of phoneprov profiles, for example\n"
-	"${PP_EACH_USER(<entry><name>%{PP_XML(%{DISPLAY_NAME})}</name></entry>,${MAC})}.\n"
-	"The template is an argument of a dialplan function: Asterisk removes its double\n"
-	"quotes, so use single-quoted attributes, and a comma ends it unless escaped.",
-	"PP_EACH_EXTENSION, PP_XML")
-
-PP_FUNCTION(each_extension, "PP_EACH_EXTENSION", PP_FUNC_EACH_EXTENSION, "1.6.0",
-	"Renders a template file once for every line of a phone.",
-	"PP_EACH_EXTENSION(mac,template_file)",
-	"    mac:           the MAC address of a provisioned phone (any case), usually ${MAC}.\n"
-	"    template_file: a file below AST_DATA_DIR/phoneprov/.",
-	"Reads the template file and renders it once for each line (extension) of the phone\n"
-	"with that MAC, with the variables of that line, and returns the results one after\n"
-	"another. Returns nothing, and logs a warning, when the phone or the file is missing.\n"
-	"Meant for phoneprov templates whose phones carry several lines, for example\n"
-	"${PP_EACH_EXTENSION(${MAC},polycom-line.cfg)}.",
-	"PP_EACH_USER")
-
-PP_FUNCTION(xml, "PP_XML", PP_FUNC_XML, PP_OURS,
-	"Escapes text for XML.",
-	"PP_XML(text)",
-	"    text: any text; commas are part of it.",
-	"Returns the text with & < > \" and ' replaced by XML entities, and the control\n"
-	"characters XML 1.0 cannot carry removed, so that the result can go into XML text\n"
-	"and into single- or double-quoted attribute values. phoneprov inserts values into\n"
-	"templates as they are; wrap every value that goes into an XML file, for example\n"
-	"<name>${PP_XML(${DISPLAY_NAME})}</name>, or %{PP_XML(%{DISPLAY_NAME})} inside a\n"
-	"PP_EACH_USER template.",
-	"PP_EACH_USER, PP_QRCODE")
-
-PP_FUNCTION(qrcode, "PP_QRCODE", PP_FUNC_QRCODE, PP_OURS,
-	"Draws text as a QR code in SVG.",
-	"PP_QRCODE(text)",
-	"    text: the text to encode (commas are part of it), usually a provisioning URL.",
-	"Returns an SVG image of a QR code (error correction level M) that encodes the text,\n"
-	"for softphones that scan their provisioning URL, for example\n"
-	"${PP_QRCODE(${PP_BASE_URL}linphone/${MAC}.xml)}. Returns nothing, and logs a warning,\n"
-	"when the text is too long for a QR code.",
-	"PP_XML")
+		.read = id##_read, \
+		.read2 = id##_read2, \
+	},
+static struct ast_custom_function functions[] = { PP_FUNCTIONS(PP_FUNCTION_ENTRY) };
 
 int pp_functions_register(void)
 {
-	int res = ast_custom_function_register(&each_user_function);
+	int res = 0;
+	size_t i;
 
-	res |= ast_custom_function_register(&each_extension_function);
-	res |= ast_custom_function_register(&xml_function);
-	res |= ast_custom_function_register(&qrcode_function);
+	for (i = 0; i < ARRAY_LEN(functions); i++) {
+		res |= ast_custom_function_register(&functions[i]);
+	}
 	return res;
 }
 
 void pp_functions_unregister(void)
 {
-	ast_custom_function_unregister(&each_user_function);
-	ast_custom_function_unregister(&each_extension_function);
-	ast_custom_function_unregister(&xml_function);
-	ast_custom_function_unregister(&qrcode_function);
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(functions); i++) {
+		ast_custom_function_unregister(&functions[i]);
+	}
 }
 
 static void prometheus_scrape(struct ast_str **output)

@@ -21,6 +21,10 @@ struct ast_config;
 struct varshead;
 struct ast_var_t;
 struct ast_str;
+struct mansession;
+struct message;
+
+#include "pp_table.h"
 
 /* Log levels as ast_log knows them (LOG_DEBUG .. LOG_ERROR). */
 enum pp_log_level {
@@ -31,43 +35,23 @@ enum pp_log_level {
 	PP_LOG_VERBOSE = 5,
 };
 
-/* Entry points the glue calls in Rust. Each one catches panics on the Rust side. */
+/* Entry points the glue calls in Rust (src/exports/entry.rs). Each one catches panics on the
+ * Rust side. Commands, functions and actions are numbered as in pp_table.h. */
 int pp_rs_load(void);
 int pp_rs_unload(void);
 int pp_rs_reload(void);
 /* Returns 1 when the request was answered, 0 when the glue must still answer it. */
 int pp_rs_http(struct ast_tcptls_session_instance *ser, const char *uri, int method,
 	struct ast_variable *headers);
+/* argv: the words after the command's own; pos counts from the first of them. */
 void pp_rs_cli(int command, int fd, int argc, const char *const *argv);
 char *pp_rs_cli_complete(int command, const char *line, const char *word, int pos, int state);
 char *pp_rs_function(int function, const char *data);
-/* AMI PhoneprovToken: the URL path (*ok = 1) or why not (*ok = 0); free with
- * pp_rs_free_string. */
-char *pp_rs_token(const char *mac, const char *ttl, int *ok);
+/* Answers the action (0), or does not (-1: Asterisk then closes the manager session). */
+int pp_rs_manager(int action, struct mansession *s, const struct message *m);
 void pp_rs_free_string(char *s);
 /* Runs, on a thread the glue made, the task pp_thread_spawn was given. */
 void pp_rs_run_task(void *task);
-
-/* CLI commands the glue registers. */
-enum pp_cli_command {
-	PP_CLI_SHOW_ROUTES = 0,
-	PP_CLI_SHOW_PHONE = 1,
-	PP_CLI_RENDER = 2,
-	PP_CLI_CHECK = 3,
-	PP_CLI_SHOW_PHONES = 4,
-	PP_CLI_TOKEN = 5,
-	PP_CLI_SHOW_TOKENS = 6,
-	PP_CLI_SHOW_STATUS = 7,
-	PP_CLI_RESYNC = 8,
-};
-
-/* Dialplan functions the glue registers. */
-enum pp_function {
-	PP_FUNC_EACH_USER = 0,
-	PP_FUNC_EACH_EXTENSION = 1,
-	PP_FUNC_XML = 2,
-	PP_FUNC_QRCODE = 3,
-};
 
 /* Logging: the message is always passed as a "%s" argument, never as a format. */
 void pp_log(int level, const char *file, int line, const char *function, const char *message);
@@ -76,17 +60,8 @@ int pp_debug_enabled(void);
 /* Whether Asterisk has finished loading every module. */
 int pp_fully_booted(void);
 
-/* A copy in Asterisk's heap (for strings Asterisk frees, such as CLI completions). */
-char *pp_strdup(const char *s);
-
-/* Paths. */
-const char *pp_data_dir(void);
-const char *pp_spool_dir(void);
-
 /* Variable lists (struct varshead). */
-struct varshead *pp_vars_new(void);
 void pp_vars_push(struct varshead *head, const char *name, const char *value);
-void pp_vars_free(struct varshead *head);
 const struct ast_var_t *pp_vars_first(const struct varshead *head);
 const struct ast_var_t *pp_vars_next(const struct ast_var_t *var);
 
@@ -95,32 +70,20 @@ struct ast_str *pp_substitute(const struct varshead *head, const char *template_
 /* A global variable's value (a new ast_str), or NULL when there is none. */
 struct ast_str *pp_global_var(const char *name);
 const char *pp_str_buffer(const struct ast_str *s);
-size_t pp_str_length(const struct ast_str *s);
 void pp_str_free(struct ast_str *s);
 /* A new ast_str holding len bytes of data (NULL for NULL data or out of memory): here
  * because ast_str_create is an inline function, which bindgen cannot call. */
 struct ast_str *pp_str_from(const char *data, size_t len);
 
 /* A thread of the module's own (listed by `core show threads`) running pp_rs_run_task(task);
- * 0 on success. pp_thread_join waits for it to end. */
+ * 0 on success. */
 int pp_thread_spawn(void *task, pthread_t *thread);
-void pp_thread_join(pthread_t thread);
 
-/* Configuration: status 0 loaded, 1 missing, 2 invalid. */
-struct ast_config *pp_config_load(const char *filename, int *status);
 /* The rows of realtime `family` whose `field` equals `value`; NULL when there are none or the
  * lookup failed (the realtime API does not tell which). */
 struct ast_config *pp_realtime_multi(const char *family, const char *field, const char *value);
 /* 0 when `family` is mapped and its storage answers now; -1 otherwise. */
 int pp_realtime_probe(const char *family);
-
-/* The IPv4 address of a network interface (serveriface); 0 on success. */
-int pp_iface_ipv4(const char *iface, unsigned char out[4]);
-
-/* Time zone facts for one zone (NULL: the system zone), computed for "now":
- * out[0] gmt offset, out[1] dst enabled, out[2..4] start month/mday/hour,
- * out[5..7] end month/mday/hour. */
-void pp_tz_info(const char *zone, int out[8]);
 
 /* HTTP. */
 int pp_http_link(void);
@@ -133,24 +96,6 @@ int pp_local_address(struct ast_tcptls_session_instance *ser, unsigned char out[
 /* The client's address and port: family 4 (4 bytes) or 6 (16 bytes). */
 int pp_remote_address(struct ast_tcptls_session_instance *ser, unsigned char out[16], int *family,
 	int *port);
-/* Whether an ACL list allows an address (family 4: 4 bytes, 6: 16 bytes): 1 yes, 0 no. */
-struct ast_acl_list;
-int pp_acl_allows(struct ast_acl_list *acl, const unsigned char *addr, int family);
-
-/* Security events (service "phoneprov"), built from plain values. Addresses: family 4 or 6
- * with 4 or 16 bytes. detail: the challenge, ACL name or request type, as the event has. */
-enum pp_security_event {
-	PP_SEC_FAILED_ACL = 0,
-	PP_SEC_INVAL_ACCT_ID = 1,
-	PP_SEC_CHAL_RESP_FAILED = 2,
-	PP_SEC_INVAL_PASSWORD = 3,
-	PP_SEC_SUCCESSFUL_AUTH = 4,
-	PP_SEC_CHAL_SENT = 5,
-	PP_SEC_REQ_NOT_ALLOWED = 6,
-};
-void pp_security_event(int event, const char *account, const char *session, const char *detail,
-	const unsigned char *local, int local_family, int local_port,
-	const unsigned char *remote, int remote_family, int remote_port, int tls);
 /* Whether the connection is TLS (1) or plain (0). */
 int pp_is_tls(struct ast_tcptls_session_instance *ser);
 /* The client's address (no port) as text; 0 on success. */
@@ -165,10 +110,6 @@ struct pp_bytes {
 void pp_event_fetch(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes client,
 	struct pp_bytes user_agent, struct pp_bytes model, struct pp_bytes firmware, int tls,
 	int status);
-/* The HTTP server's URI prefix (http.conf prefix=), e.g. "" or "/asterisk". */
-void pp_http_prefix(char *buf, int len);
-/* Whether a dialplan function of that name is registered. */
-int pp_function_exists(const char *name);
 /* Sends a complete answer. headers: extra header lines, each ending in \r\n. */
 void pp_http_send(struct ast_tcptls_session_instance *ser, int method, int status,
 	const char *title, const char *headers, const char *body, size_t body_len, int fd,
@@ -200,9 +141,6 @@ void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes c
 /* Runs a manager action inside Asterisk (ast_hook_send_action) and returns what it answered
  * (an ast_str to free with pp_str_free), NULL on failure. msg: "Key: value\r\n" lines. */
 struct ast_str *pp_manager_action(const char *msg);
-/* Implemented in Rust: the AMI action PhoneprovResync; the report (free with
- * pp_rs_free_string), *ok set to 1 when the selection named phones. */
-char *pp_rs_resync(const char *mac, const char *profile, const char *all, int *ok);
 
 /* The metrics callback of res_prometheus, when that module is loaded: 0 when registered
  * (now or before). Unregistering what was never registered does nothing. */
@@ -211,7 +149,7 @@ void pp_prometheus_unregister(void);
 /* Implemented in Rust: the metrics text (free with pp_rs_free_string), NULL on failure. */
 char *pp_rs_metrics(void);
 
-/* CLI and dialplan functions. */
+/* The CLI commands, dialplan functions and manager actions of pp_table.h. */
 int pp_cli_register(void);
 void pp_cli_unregister(void);
 int pp_manager_register(void);

@@ -17,14 +17,22 @@
 #include "asterisk/acl.h"
 #include "asterisk/iostream.h"
 #include "asterisk/tcptls.h"
+#include "asterisk/manager.h"
 #include "asterisk/paths.h"
+#include "asterisk/pbx.h"
+#include "asterisk/localtime.h"
+#include "asterisk/netsock2.h"
+#include "asterisk/security_events.h"
 
 /* Pipes for the stand-ins (src/ffi/capture.rs), inotify (src/ffi/watch.rs), the scan for
- * listening sockets (src/ffi/http.rs). */
+ * listening sockets (src/ffi/http.rs), an interface's address and threads (src/ffi/host.rs,
+ * thread.rs). */
 #include <fcntl.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <net/if.h>
+#include <pthread.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>

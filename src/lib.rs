@@ -7,6 +7,11 @@
 //! - `exports`: every `extern "C"` function Asterisk or another module calls, each turning
 //!   raw arguments into owned values and running the module's code inside a panic guard.
 
+// Inside an `unsafe fn`, each unsafe operation still needs its own block and `// SAFETY:`
+// line: the function's contract says what callers promise, not why each use holds.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod exports;
 mod ffi;
 mod module;

@@ -382,3 +382,34 @@ fn functions_that_take_raw_pointers_are_unsafe() {
         }
     }
 }
+
+/// Every function Asterisk calls is made by `entry!` (src/exports/mod.rs), which runs its body
+/// inside the panic guard: the exports deny `unsafe_code` (which `#[no_mangle]` is), and no
+/// other file names a C symbol, lifts that denial or defines an `extern "C"` function.
+#[test]
+fn entry_points_are_made_by_the_guarding_macro() {
+    let g = graph();
+    let (root, _) = &g["exports"];
+    let text = fs::read_to_string(root).expect("exports root");
+    assert!(
+        text.contains("#![deny(unsafe_code)]"),
+        "{} must deny unsafe code",
+        root.display()
+    );
+    for (file, _) in g.values() {
+        if file == root {
+            continue;
+        }
+        let text = fs::read_to_string(file).expect("source");
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for word in ["no_mangle", "export_name", "allow(unsafe_code)"] {
+                assert!(!line.contains(word), "{}: {word}", file.display());
+            }
+            // A definition names the function; a function pointer type does not.
+            let defines = line.match_indices("extern \"C\" fn ").any(|(i, m)| {
+                line[i + m.len()..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            });
+            assert!(!defines, "{}: extern \"C\" fn: {line}", file.display());
+        }
+    }
+}

@@ -58,17 +58,44 @@ impl Acl {
         if self.list.is_null() {
             return true;
         }
-        let (bytes, family) = match addr {
-            IpAddr::V4(a) => {
-                let mut b = [0u8; 16];
-                b[..4].copy_from_slice(&a.octets());
-                (b, 4)
-            }
-            IpAddr::V6(a) => (a.octets(), 6),
-        };
-        // SAFETY: list is a live list made by build; bytes holds 16 bytes (4 read for IPv4).
-        unsafe { sys::pp_acl_allows(self.list, bytes.as_ptr(), family) != 0 }
+        let sa = ast_sockaddr(addr, 0);
+        // SAFETY: list is a live list made by build; sa is a local address.
+        let sense = unsafe { sys::ast_apply_acl_nolog(self.list, &sa) };
+        sense == sys::ast_acl_sense::AST_SENSE_ALLOW
     }
+}
+
+/// An address and port as Asterisk's `struct ast_sockaddr` holds them.
+pub(super) fn ast_sockaddr(ip: IpAddr, port: u16) -> sys::ast_sockaddr {
+    let mut sa = sys::ast_sockaddr::default();
+    let at = ptr::addr_of_mut!(sa.ss);
+    match ip {
+        IpAddr::V4(a) => {
+            let sin = sys::sockaddr_in {
+                sin_family: sys::AF_INET as sys::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: sys::in_addr {
+                    s_addr: u32::from_ne_bytes(a.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: a sockaddr_storage is large and aligned enough for any socket address.
+            unsafe { at.cast::<sys::sockaddr_in>().write(sin) };
+            sa.len = size_of::<sys::sockaddr_in>() as sys::socklen_t;
+        }
+        IpAddr::V6(a) => {
+            let mut sin6 = sys::sockaddr_in6 {
+                sin6_family: sys::AF_INET6 as sys::sa_family_t,
+                sin6_port: port.to_be(),
+                ..Default::default()
+            };
+            sin6.sin6_addr.__in6_u.__u6_addr8 = a.octets();
+            // SAFETY: as for IPv4.
+            unsafe { at.cast::<sys::sockaddr_in6>().write(sin6) };
+            sa.len = size_of::<sys::sockaddr_in6>() as sys::socklen_t;
+        }
+    }
+    sa
 }
 
 impl Drop for Acl {

@@ -241,14 +241,18 @@ pub fn is_realtime_mapped(name: &str) -> bool {
 
 fn open(filename: &str) -> Result<AstConfig, LoadError> {
     let name = cstring(filename);
-    let mut status = 0;
-    // SAFETY: name is a valid C string and status a valid out-pointer for the call.
-    let raw = unsafe { sys::pp_config_load(name.as_ptr(), &mut status) };
-    match status {
-        0 if !raw.is_null() => Ok(AstConfig(raw)),
-        2 => Err(LoadError::Invalid),
-        _ if is_realtime_mapped(filename) => Err(LoadError::Realtime),
-        _ => Err(LoadError::Missing),
+    let flags = sys::ast_flags { flags: 0 };
+    // SAFETY: name and the module's name are valid C strings for the call.
+    let raw = unsafe { sys::ast_config_load2(name.as_ptr(), c"res_phoneprov".as_ptr(), flags) };
+    // CONFIG_STATUS_FILEINVALID, a pointer cast bindgen cannot read: (void *)-2.
+    if raw as usize == usize::MAX - 1 {
+        Err(LoadError::Invalid)
+    } else if !raw.is_null() {
+        Ok(AstConfig(raw))
+    } else if is_realtime_mapped(filename) {
+        Err(LoadError::Realtime)
+    } else {
+        Err(LoadError::Missing)
     }
 }
 

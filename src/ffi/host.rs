@@ -1,11 +1,13 @@
 //! The Asterisk side of the core's [`Host`] trait, and small host facts (data directory,
 //! interface addresses, CLI output).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{c_int, OsStr, OsString};
 use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::vars::{substitute, VarList};
 use super::{cstring, log, owned_bytes, sys};
@@ -22,17 +24,28 @@ impl Host for AstHost {
 
     fn tz(&self, zone: Option<&[u8]>) -> TzInfo {
         let zone = zone.map(cstring);
-        let mut out = [0i32; 8];
-        // SAFETY: zone is NULL or a valid C string; out has the 8 ints the glue writes.
-        unsafe {
-            sys::pp_tz_info(
-                zone.as_ref().map_or(std::ptr::null(), |z| z.as_ptr()),
-                out.as_mut_ptr(),
-            )
+        let zone = zone.as_ref().map_or(std::ptr::null(), |z| z.as_ptr());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+            sys::time_t::try_from(d.as_secs()).unwrap_or(sys::time_t::MAX)
+        });
+        let (mut dst, mut start, mut end, mut offset) = (0, 0, 0, 0);
+        // SAFETY: zone is NULL (the system's zone) or a C string alive for the call; the
+        // others point to locals.
+        unsafe { sys::ast_get_dst_info(&now, &mut dst, &mut start, &mut end, &mut offset, zone) };
+        // Month (from 1), day and hour of a moment in that zone.
+        let local = |at: sys::time_t| {
+            let when = sys::timeval {
+                tv_sec: at,
+                tv_usec: 0,
+            };
+            let mut tm = sys::ast_tm::default();
+            // SAFETY: when and tm are locals; zone as above.
+            unsafe { sys::ast_localtime(&when, &mut tm, zone) };
+            [tm.tm_mon + 1, tm.tm_mday, tm.tm_hour]
         };
         TzInfo {
-            offset: out[0],
-            dst: (out[1] != 0).then(|| ([out[2], out[3], out[4]], [out[5], out[6], out[7]])),
+            offset,
+            dst: (dst != 0).then(|| (local(start), local(end))),
         }
     }
 
@@ -56,7 +69,7 @@ pub fn phoneprov_dir() -> &'static PathBuf {
     DIR.get_or_init(|| {
         // SAFETY: Asterisk's global data directory, a C string set before modules load and
         // never changed.
-        let data = unsafe { owned_bytes(sys::pp_data_dir()) };
+        let data = unsafe { owned_bytes(sys::ast_config_AST_DATA_DIR) };
         PathBuf::from(OsStr::from_bytes(&data)).join("phoneprov")
     })
 }
@@ -79,7 +92,7 @@ pub fn uploads_dir() -> &'static PathBuf {
     DIR.get_or_init(|| {
         // SAFETY: Asterisk's global spool directory, a C string set before modules load and
         // never changed.
-        let spool = unsafe { owned_bytes(sys::pp_spool_dir()) };
+        let spool = unsafe { owned_bytes(sys::ast_config_AST_SPOOL_DIR) };
         PathBuf::from(OsStr::from_bytes(&spool)).join("phoneprov/uploads")
     })
 }
@@ -87,8 +100,8 @@ pub fn uploads_dir() -> &'static PathBuf {
 /// The HTTP server's URI prefix (http.conf `prefix`), "" or "/name".
 pub fn http_prefix() -> String {
     let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length; the glue writes a NUL-terminated string.
-    unsafe { sys::pp_http_prefix(buf.as_mut_ptr().cast(), buf.len() as i32) };
+    // SAFETY: buf is writable for its length; Asterisk writes a NUL-terminated string.
+    unsafe { sys::ast_http_prefix(buf.as_mut_ptr().cast(), buf.len() as i32) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
@@ -96,8 +109,8 @@ pub fn http_prefix() -> String {
 /// Whether a dialplan function of that name is registered.
 pub fn function_exists(name: &str) -> bool {
     let n = cstring(name);
-    // SAFETY: n is a valid C string for the call.
-    unsafe { sys::pp_function_exists(n.as_ptr()) != 0 }
+    // SAFETY: n is a valid C string for the call; the function found is not used.
+    unsafe { !sys::ast_custom_function_find(n.as_ptr()).is_null() }
 }
 
 /// Gives the C library's free memory back to the system. glibc returns on its own only
@@ -139,11 +152,35 @@ pub fn data_file(name: &[u8]) -> PathBuf {
 
 /// The IPv4 address of a network interface.
 pub fn iface_ipv4(iface: &[u8]) -> Option<Ipv4Addr> {
-    let name = cstring(iface);
-    let mut out = [0u8; 4];
-    // SAFETY: name is a valid C string and out has the 4 bytes the glue writes.
-    let res = unsafe { sys::pp_iface_ipv4(name.as_ptr(), out.as_mut_ptr()) };
-    (res == 0).then(|| Ipv4Addr::from(out))
+    let mut req = sys::ifreq::default();
+    let mut name = [0; sys::IFNAMSIZ as usize];
+    // Cut to fit with its NUL, as the C module's ast_copy_string does.
+    for (to, &from) in name.iter_mut().zip(iface).take(sys::IFNAMSIZ as usize - 1) {
+        *to = from as std::ffi::c_char;
+    }
+    req.ifr_ifrn.ifrn_name = name;
+    // SAFETY: plain system calls; the descriptor is owned (closed) from here on.
+    let sock = unsafe {
+        let fd = sys::socket(
+            sys::AF_INET as c_int,
+            sys::__socket_type::SOCK_DGRAM as c_int,
+            0,
+        );
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))?
+    };
+    // SAFETY: req is the struct ifreq SIOCGIFADDR reads the name from and writes into.
+    if unsafe { sys::ioctl(sock.as_raw_fd(), sys::SIOCGIFADDR as _, &mut req) } < 0 {
+        return None;
+    }
+    // SAFETY: SIOCGIFADDR succeeded, so the address member holds an AF_INET address:
+    // the port's 2 bytes, then the address's 4.
+    let data = unsafe { req.ifr_ifru.ifru_addr }.sa_data;
+    Some(Ipv4Addr::new(
+        data[2] as u8,
+        data[3] as u8,
+        data[4] as u8,
+        data[5] as u8,
+    ))
 }
 
 /// Writes text to a CLI session, bytes as they are.
@@ -151,6 +188,97 @@ pub fn cli_print(fd: i32, text: &[u8]) {
     let t = cstring(text);
     // SAFETY: t is a valid C string; the glue prints it with "%s".
     unsafe { sys::pp_cli_print(fd, t.as_ptr()) }
+}
+
+/// A Rust enum over one of the C enums of `include/pp_table.h`, which bindgen hands over.
+/// The build fails when the two disagree: each variant's value is the C constant it names
+/// (a name C does not have does not compile, two variants with one value neither), the
+/// variants are as many as the C list's entries, and the n-th variant has the value n, so
+/// that none is missing or out of order.
+macro_rules! table_ids {
+    (
+        $(#[$meta:meta])*
+        $name:ident = $c_enum:ident ($count:ident) {
+            $($(#[$vmeta:meta])* $variant:ident = $id:ident,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = sys::$c_enum::$id as isize,)+
+        }
+
+        impl $name {
+            /// Every variant, in the order of the C list.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name of the C constant: for a dialplan function, its name in the
+            /// dialplan.
+            // Generated for each table; Rust names only the dialplan functions.
+            #[allow(dead_code)]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($id),)+
+                }
+            }
+
+            /// The variant of an id the glue passed.
+            pub fn from_id(id: c_int) -> Option<$name> {
+                usize::try_from(id).ok().and_then(|i| Self::ALL.get(i)).copied()
+            }
+        }
+
+        const _: () = {
+            let all = $name::ALL;
+            assert!(
+                all.len() == sys::$c_enum::$count as usize,
+                concat!("include/pp_table.h and ", stringify!($name), " count different ids")
+            );
+            let mut i = 0;
+            while i < all.len() {
+                assert!(
+                    all[i] as usize == i,
+                    concat!(stringify!($name), " lists its variants out of the C order")
+                );
+                i += 1;
+            }
+        };
+    };
+}
+
+table_ids! {
+    /// The CLI commands the glue registers.
+    Command = pp_cli_command (PP_CLI_COUNT) {
+        ShowRoutes = PP_CLI_SHOW_ROUTES,
+        ShowPhone = PP_CLI_SHOW_PHONE,
+        Render = PP_CLI_RENDER,
+        Check = PP_CLI_CHECK,
+        ShowPhones = PP_CLI_SHOW_PHONES,
+        Token = PP_CLI_TOKEN,
+        ShowTokens = PP_CLI_SHOW_TOKENS,
+        ShowStatus = PP_CLI_SHOW_STATUS,
+        Resync = PP_CLI_RESYNC,
+    }
+}
+
+table_ids! {
+    /// The dialplan functions the glue registers: a function's name is its C constant's.
+    Function = pp_function (PP_FUNCTION_COUNT) {
+        EachUser = PP_EACH_USER,
+        EachExtension = PP_EACH_EXTENSION,
+        Xml = PP_XML,
+        Qrcode = PP_QRCODE,
+    }
+}
+
+table_ids! {
+    /// The manager actions the glue registers.
+    Action = pp_manager_action (PP_MANAGER_ACTION_COUNT) {
+        /// PhoneprovToken.
+        Token = PP_AMI_TOKEN,
+        /// PhoneprovResync.
+        Resync = PP_AMI_RESYNC,
+    }
 }
 
 /// Links the HTTP handler and registers the CLI commands and dialplan functions.

@@ -1,9 +1,47 @@
-//! Asterisk Manager Interface (AMI) events this module raises.
+//! Asterisk Manager Interface (AMI): the events this module raises, the actions it answers
+//! and the actions it runs.
 
 use std::borrow::Cow;
-use std::ffi::c_int;
+use std::ffi::{c_int, CStr};
 
-use super::{cstring, sys};
+use super::{cstring, owned_bytes, sys};
+
+/// A manager action being run: its message's headers, and the session its answer goes to.
+pub struct Session {
+    s: *mut sys::mansession,
+    m: *const sys::message,
+}
+
+impl Session {
+    /// # Safety
+    /// `s` and `m` must be the session and message Asterisk handed an action's callback,
+    /// used only until the callback returns.
+    pub unsafe fn new(s: *mut sys::mansession, m: *const sys::message) -> Session {
+        Session { s, m }
+    }
+
+    /// A header's value; empty when the message has none.
+    pub fn header(&self, name: &CStr) -> Vec<u8> {
+        // SAFETY: m is the live message (see `new`); Asterisk only reads the name (its
+        // parameter lacks a const) and returns a string of the message, or "".
+        unsafe { owned_bytes(sys::astman_get_header(self.m, name.as_ptr().cast_mut())) }
+    }
+
+    /// Answers `Response: Success` with `text` as the message.
+    pub fn ack(&self, text: &str) {
+        let t = cstring(text);
+        // SAFETY: s and m are live (see `new`); Asterisk prints the text with "%s" and does
+        // not change it (its parameter lacks a const).
+        unsafe { sys::astman_send_ack(self.s, self.m, t.as_ptr().cast_mut()) }
+    }
+
+    /// Answers `Response: Error` with `text` as the message.
+    pub fn error(&self, text: &str) {
+        let t = cstring(text);
+        // SAFETY: as in `ack`.
+        unsafe { sys::astman_send_error(self.s, self.m, t.as_ptr().cast_mut()) }
+    }
+}
 
 /// A value for one `Key: value` line of an event: control characters (a decoded `%0d%0a`
 /// in a URI, say) would end the line and forge other keys, so each becomes `?`. Copied only

@@ -8,7 +8,7 @@ use std::ffi::c_void;
 use super::sys;
 
 /// What a thread runs.
-type Task = Box<dyn FnOnce() + Send>;
+pub type Task = Box<dyn FnOnce() + Send>;
 
 /// A running thread; join it before the module can be unloaded.
 pub struct Thread(sys::pthread_t);
@@ -20,7 +20,7 @@ pub fn spawn(task: impl FnOnce() + Send + 'static) -> Option<Thread> {
     let raw = Box::into_raw(boxed).cast::<c_void>();
     let mut id: sys::pthread_t = 0;
     // SAFETY: raw is a live Box<Task> whose ownership passes to the new thread (see
-    // `run_task`); id is a valid out-pointer.
+    // `take_task`); id is a valid out-pointer.
     if unsafe { sys::pp_thread_spawn(raw, &mut id) } == 0 {
         return Some(Thread(id));
     }
@@ -32,17 +32,17 @@ pub fn spawn(task: impl FnOnce() + Send + 'static) -> Option<Thread> {
 impl Thread {
     /// Waits until the thread has ended.
     pub fn join(self) {
-        // SAFETY: the id of a thread the glue made, joined exactly once (self is consumed).
-        unsafe { sys::pp_thread_join(self.0) }
+        // SAFETY: the id of a thread the glue made, joined exactly once (self is consumed);
+        // its result is not asked for.
+        unsafe { sys::pthread_join(self.0, std::ptr::null_mut()) };
     }
 }
 
-/// Runs the task [`spawn`] handed to a new thread.
+/// The task [`spawn`] handed to a new thread, for that thread to run.
 ///
 /// # Safety
 /// `raw` must be the pointer `spawn` gave `pp_thread_spawn`, used exactly once.
-pub unsafe fn run_task(raw: *mut c_void) {
+pub unsafe fn take_task(raw: *mut c_void) -> Task {
     // SAFETY: per this function's contract, raw is a Box<Task> nobody else owns.
-    let task = unsafe { Box::from_raw(raw.cast::<Task>()) };
-    task();
+    *unsafe { Box::from_raw(raw.cast::<Task>()) }
 }

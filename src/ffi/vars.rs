@@ -12,7 +12,7 @@ impl VarList {
     /// A list holding `extra` first, then `vars` (the first of a name wins in Asterisk).
     pub fn new(vars: &Vars, extra: &[(&[u8], &[u8])]) -> Option<VarList> {
         // SAFETY: allocation only; NULL is handled below.
-        let head = unsafe { sys::pp_vars_new() };
+        let head = unsafe { sys::ast_var_list_create() };
         if head.is_null() {
             return None;
         }
@@ -33,7 +33,7 @@ impl VarList {
 impl Drop for VarList {
     fn drop(&mut self) {
         // SAFETY: we own the list and free it once.
-        unsafe { sys::pp_vars_free(self.0) }
+        unsafe { sys::ast_var_list_destroy(self.0) }
     }
 }
 

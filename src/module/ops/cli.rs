@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use crate::ffi::host::{cli_print, data_file, function_exists};
+use crate::ffi::host::{cli_print, data_file, function_exists, Command};
 use crate::module::ops::resync::{self, Selection};
 use crate::module::ops::{rollout, status};
 use crate::module::render::substitute::{render_dynamic, Failure, Serving};
@@ -22,16 +22,6 @@ use phoneprov_core::ops::mask::{is_secret, Secrets, MASK};
 use phoneprov_core::render::template::problems;
 use phoneprov_core::render::{qr, xmlcheck};
 use phoneprov_core::util::bytes::{lossy, utf8_or_latin1};
-
-const SHOW_ROUTES: i32 = 0;
-const SHOW_PHONE: i32 = 1;
-const RENDER: i32 = 2;
-const CHECK: i32 = 3;
-const SHOW_PHONES: i32 = 4;
-const TOKEN: i32 = 5;
-const SHOW_TOKENS: i32 = 6;
-const SHOW_STATUS: i32 = 7;
-const RESYNC: i32 = 8;
 
 /// The word after `phoneprov render URI` that prints secrets as they are.
 const SECRETS: &[u8] = b"secrets";
@@ -360,8 +350,8 @@ fn check(m: &Module, snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
 
 /// `phoneprov token <mac> [ttl] [qr]`.
 fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
-    let mac = args.get(2).map(Vec::as_slice).unwrap_or_default();
-    let mut rest: Vec<&[u8]> = args.iter().skip(3).map(Vec::as_slice).collect();
+    let mac = args.first().map(Vec::as_slice).unwrap_or_default();
+    let mut rest: Vec<&[u8]> = args.iter().skip(1).map(Vec::as_slice).collect();
     let qr = rest.last() == Some(&&b"qr"[..]);
     if qr {
         rest.pop();
@@ -396,19 +386,21 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
     out.into_bytes()
 }
 
-pub fn run(m: &Module, command: i32, fd: i32, args: &[Vec<u8>]) {
+/// Runs `command` on `args`, the words after the command's own (as many as the glue's table
+/// allows it), and prints its output on the CLI session `fd`.
+pub fn run(m: &Module, command: Command, fd: i32, args: &[Vec<u8>]) {
     let Some(snap) = m.registry.current() else {
         return;
     };
     let arg = |i: usize| args.get(i).map(Vec::as_slice);
     let text = match command {
-        SHOW_ROUTES => cli::show_routes(&snap),
-        SHOW_PHONE => show_phone(m, &snap, arg(3).unwrap_or_default()),
-        SHOW_PHONES => show_phones(m, &snap),
-        SHOW_TOKENS => tokens::list(),
-        SHOW_STATUS => status::show(m, &snap).into_bytes(),
-        RESYNC => {
-            let selection = match (arg(2).unwrap_or_default(), arg(3)) {
+        Command::ShowRoutes => cli::show_routes(&snap),
+        Command::ShowPhone => show_phone(m, &snap, arg(0).unwrap_or_default()),
+        Command::ShowPhones => show_phones(m, &snap),
+        Command::ShowTokens => tokens::list(),
+        Command::ShowStatus => status::show(m, &snap).into_bytes(),
+        Command::Resync => {
+            let selection = match (arg(0).unwrap_or_default(), arg(1)) {
                 (b"all", None) => Some(Selection::All),
                 (b"profile", Some(name)) => Some(Selection::Profile(name)),
                 (mac, None) if mac != b"profile" => Some(Selection::Mac(mac)),
@@ -419,31 +411,37 @@ pub fn run(m: &Module, command: i32, fd: i32, args: &[Vec<u8>]) {
                 None => b"Usage: phoneprov resync <mac>|profile <name>|all\n".to_vec(),
             }
         }
-        TOKEN => token(m, args),
-        RENDER => match arg(3) {
-            None => render_masked(m, &snap, arg(2).unwrap_or_default(), false),
-            Some(SECRETS) => render_masked(m, &snap, arg(2).unwrap_or_default(), true),
+        Command::Token => token(m, args),
+        Command::Render => match arg(1) {
+            None => render_masked(m, &snap, arg(0).unwrap_or_default(), false),
+            Some(SECRETS) => render_masked(m, &snap, arg(0).unwrap_or_default(), true),
             Some(_) => b"Usage: phoneprov render <uri> [secrets]\n".to_vec(),
         },
-        CHECK => check(m, &snap, arg(2)).into_bytes(),
-        _ => return,
+        Command::Check => check(m, &snap, arg(0)).into_bytes(),
     };
     cli_print(fd, &text);
 }
 
 /// Tab completion: the `state`-th MAC or URI starting with `word` at the position that
-/// takes one.
-pub fn complete(m: &Module, command: i32, word: &[u8], pos: i32, state: i32) -> Option<Vec<u8>> {
+/// takes one (`pos` counts the words after the command's own, from 0).
+pub fn complete(
+    m: &Module,
+    command: Command,
+    word: &[u8],
+    pos: i32,
+    state: i32,
+) -> Option<Vec<u8>> {
+    use Command::*;
     let snap = m.registry.current()?;
     let candidates: Vec<&[u8]> = match (command, pos) {
-        (SHOW_PHONE, 3) | (CHECK, 2) | (TOKEN, 2) => snap.phones.iter().map(|p| p.mac()).collect(),
-        (RENDER, 2) => snap.routes().map(|r| r.uri).collect(),
-        (RENDER, 3) => vec![SECRETS],
-        (RESYNC, 2) => [&b"all"[..], b"profile"]
+        (ShowPhone | Check | Token, 0) => snap.phones.iter().map(|p| p.mac()).collect(),
+        (Render, 0) => snap.routes().map(|r| r.uri).collect(),
+        (Render, 1) => vec![SECRETS],
+        (Resync, 0) => [&b"all"[..], b"profile"]
             .into_iter()
             .chain(snap.phones.iter().map(|p| p.mac()))
             .collect(),
-        (RESYNC, 3) => snap.config.profiles.iter().map(|p| &p.name[..]).collect(),
+        (Resync, 1) => snap.config.profiles.iter().map(|p| &p.name[..]).collect(),
         _ => return None,
     };
     candidates

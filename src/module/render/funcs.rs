@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-use crate::ffi::host::{self, data_file, AstHost};
+use crate::ffi::host::{self, data_file, AstHost, Function};
 use crate::ffi::log;
 use crate::ffi::vars::global;
 use crate::module::render::substitute::{
@@ -25,7 +25,7 @@ use phoneprov_core::config::vars::Vars;
 use phoneprov_core::http::uri::is_contained;
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
 use phoneprov_core::render::funcs::{self, EachUser};
-use phoneprov_core::render::template::Template;
+use phoneprov_core::render::template::{self, Template};
 use phoneprov_core::render::{qr, xml};
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::lock::lock;
@@ -222,33 +222,70 @@ fn refuse(name: &str) {
     );
 }
 
-/// The function numbers of the glue (enum pp_function).
-const NAMES: [&str; 4] = ["PP_EACH_USER", "PP_EACH_EXTENSION", "PP_XML", "PP_QRCODE"];
+/// Whether two names are the same, at compile time.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+// The template parser's fast path runs the functions the glue registers, by the same names.
+const _: () = {
+    let (ours, parsed) = (Function::ALL, template::FUNCTIONS);
+    assert!(ours.len() == parsed.len());
+    let mut i = 0;
+    while i < ours.len() {
+        assert!(
+            same(ours[i].name(), parsed[i]),
+            "template::FUNCTIONS differs from the glue's"
+        );
+        i += 1;
+    }
+};
 
 impl Functions<'_> {
     /// Runs one of the module's functions by name, appending its result; false for a name
     /// that is not one of them.
     pub fn call_into(&self, name: &str, data: &[u8], out: &mut Vec<u8>) -> bool {
-        match name {
-            "PP_XML" => xml::escape_into(out, data),
-            "PP_QRCODE" => match qr::svg(data) {
+        let Some(&function) = Function::ALL.iter().find(|f| f.name() == name) else {
+            return false;
+        };
+        self.call(function, data, out);
+        true
+    }
+
+    /// Runs `function` on `data`, appending its result.
+    pub fn call(&self, function: Function, data: &[u8], out: &mut Vec<u8>) {
+        let name = function.name();
+        match function {
+            Function::Xml => xml::escape_into(out, data),
+            Function::Qrcode => match qr::svg(data) {
                 Ok(svg) => out.extend_from_slice(svg.as_bytes()),
                 Err(e) => log::warning!("PP_QRCODE: {e}"),
             },
-            "PP_EACH_USER" | "PP_EACH_EXTENSION" => {
+            Function::EachUser | Function::EachExtension => {
                 if !is_rendering() && !in_build() {
                     refuse(name);
-                    return true;
+                    return;
                 }
                 // The snapshot the response started with, so that a reload in between cannot
                 // mix two configurations in one file.
                 let Some(snap) = serving_snapshot().or_else(|| self.registry.current()) else {
-                    return true;
+                    return;
                 };
                 let Some(_nested) = Nested::enter(name) else {
-                    return true;
+                    return;
                 };
-                if name == "PP_EACH_USER" {
+                if function == Function::EachUser {
                     self.each_user(&snap, data, out);
                 } else {
                     let me = |name: &str, data: &[u8], out: &mut Vec<u8>| {
@@ -274,17 +311,6 @@ impl Functions<'_> {
                     ));
                 }
             }
-            _ => return false,
         }
-        true
-    }
-
-    /// Called by Asterisk, through the glue, with a function's number.
-    pub fn call(&self, function: i32, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        if let Some(name) = usize::try_from(function).ok().and_then(|i| NAMES.get(i)) {
-            self.call_into(name, data, &mut out);
-        }
-        out
     }
 }
