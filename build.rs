@@ -96,6 +96,43 @@ fn build_id(manifest: &Path) -> String {
     format!("{:08x}", h.finish() as u32)
 }
 
+/// The version of the Asterisk whose headers are in `include`, from the dpkg database of
+/// the root they belong to (asterisk-dev's version, epoch left out); `ASTERISK_VERSION`
+/// names it for headers from elsewhere (a source tree). Empty when unknown.
+fn headers_version(include: &Path) -> String {
+    println!("cargo:rerun-if-env-changed=ASTERISK_VERSION");
+    if let Ok(v) = env::var("ASTERISK_VERSION") {
+        return v;
+    }
+    // .../ROOT/usr/include, or the sandbox's .sandbox/include beside .sandbox/root.
+    let roots = [include.join("../.."), include.join("../root")];
+    for root in roots {
+        let status = root.join("var/lib/dpkg/status");
+        let Ok(text) = fs::read_to_string(&status) else {
+            continue;
+        };
+        println!("cargo:rerun-if-changed={}", status.display());
+        for stanza in text.split("\n\n") {
+            if !stanza.lines().any(|l| l == "Package: asterisk-dev") {
+                continue;
+            }
+            if let Some(v) = stanza.lines().find_map(|l| l.strip_prefix("Version: ")) {
+                return v.split_once(':').map_or(v, |(_, rest)| rest).to_owned();
+            }
+        }
+    }
+    String::new()
+}
+
+/// `AST_BUILDOPTS_ALL` of the headers: the build options the module is compiled for.
+fn headers_build_options(include: &Path) -> String {
+    let text = fs::read_to_string(include.join("asterisk/buildopts.h")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("#define AST_BUILDOPTS_ALL "))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets this"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets this"));
@@ -112,6 +149,15 @@ fn main() {
     );
 
     let id = build_id(&manifest);
+    // What load compares with the running Asterisk (src/module/mod.rs).
+    println!(
+        "cargo:rustc-env=PP_HEADERS_VERSION={}",
+        headers_version(&include)
+    );
+    println!(
+        "cargo:rustc-env=PP_HEADERS_BUILD_OPTIONS={}",
+        headers_build_options(&include)
+    );
 
     cc::Build::new()
         .file("csrc/pp_glue.c")
@@ -166,6 +212,9 @@ fn main() {
         // Host facts: directories (the configuration's, to tell which users files exist),
         // the HTTP prefix, functions, time zones, interfaces.
         .allowlist_var("ast_config_AST_(CONFIG|DATA|SPOOL)_DIR")
+        // The running Asterisk, compared at load with the headers the module was built with.
+        .allowlist_function("ast_get_version")
+        .allowlist_function("ast_get_build_opts_all")
         .allowlist_function("ast_http_prefix")
         .allowlist_function("ast_custom_function_find")
         .opaque_type("ast_custom_function")

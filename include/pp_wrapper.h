@@ -19,6 +19,7 @@
 #include "asterisk/tcptls.h"
 #include "asterisk/manager.h"
 #include "asterisk/paths.h"
+#include "asterisk/ast_version.h"
 #include "asterisk/pbx.h"
 #include "asterisk/localtime.h"
 #include "asterisk/netsock2.h"

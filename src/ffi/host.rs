@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::vars::{substitute, VarList};
-use super::{cstring, log, owned_bytes, sys};
+use super::{cstring, log, owned, owned_bytes, sys};
 use phoneprov_core::config::vars::Vars;
 use phoneprov_core::host::{Host, Level, TzInfo};
 
@@ -72,6 +72,17 @@ pub fn phoneprov_dir() -> &'static PathBuf {
         let data = unsafe { owned_bytes(sys::ast_config_AST_DATA_DIR) };
         PathBuf::from(OsStr::from_bytes(&data)).join("phoneprov")
     })
+}
+
+/// The running Asterisk's version and build options (`AST_BUILDOPTS_ALL`).
+pub fn running_asterisk() -> (String, String) {
+    // SAFETY: both return static strings of Asterisk's, never NULL, never changed.
+    unsafe {
+        (
+            owned(sys::ast_get_version()),
+            owned(sys::ast_get_build_opts_all()),
+        )
+    }
 }
 
 /// Whether the configuration directory (`AST_CONFIG_DIR`) holds a file named `name`.

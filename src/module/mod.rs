@@ -13,11 +13,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::ffi::config::{self, LoadError};
-use crate::ffi::host::{data_file, http_requests_in_flight, register_all, unregister_all};
+use crate::ffi::host::{
+    data_file, http_requests_in_flight, register_all, running_asterisk, unregister_all,
+};
 use crate::ffi::http::{release_stand_ins, Request};
 use crate::ffi::log;
 use ops::status::Status;
 use phoneprov_core::config::profile::Config;
+use phoneprov_core::util::compat;
 use phoneprov_core::util::lock::{read, write};
 use render::funcs::{Directories, Functions};
 use render::templates::Templates;
@@ -139,7 +142,37 @@ fn read_config() -> Result<Arc<Config>, String> {
     }
 }
 
+/// The Asterisk the module was built against (build.rs reads it from the headers).
+pub const BUILT_FOR: compat::Asterisk = compat::Asterisk {
+    version: env!("PP_HEADERS_VERSION"),
+    build_options: env!("PP_HEADERS_BUILD_OPTIONS"),
+};
+
+/// False, with an ERROR saying why and what to do, in an Asterisk the module was not built
+/// for.
+fn built_for_this_asterisk() -> bool {
+    let (version, build_options) = running_asterisk();
+    let running = compat::Asterisk {
+        version: &version,
+        build_options: &build_options,
+    };
+    match compat::check(BUILT_FOR, running) {
+        Ok(None) => true,
+        Ok(Some(warning)) => {
+            log::warning!("{warning}");
+            true
+        }
+        Err(why) => {
+            log::error!("{why}");
+            false
+        }
+    }
+}
+
 pub fn load() -> bool {
+    if !built_for_this_asterisk() {
+        return false;
+    }
     let config = read_config().unwrap_or_else(|why| {
         log::error!("{why}; serving no routes until a reload succeeds.");
         Arc::new(Config::default())

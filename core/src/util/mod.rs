@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bytes;
+pub mod compat;
 pub mod fxhash;
 pub mod inotify;
 pub mod lock;

@@ -79,6 +79,17 @@ pub fn prometheus(m: &Module) -> String {
 pub fn show(m: &Module, snap: &Snapshot) -> String {
     let statics = metrics::static_routes(snap);
     let mut out = String::new();
+    let built = crate::module::BUILT_FOR;
+    let _ = writeln!(
+        out,
+        "Built:   for Asterisk {} ({})",
+        if built.version.is_empty() {
+            "of unknown version"
+        } else {
+            built.version
+        },
+        built.build_options
+    );
     let _ = writeln!(out, "Phones:  {}", snap.phones.len());
     let _ = match m.users.source() {
         Some(Source {
