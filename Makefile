@@ -3,17 +3,17 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox linphone-root linphone-root-for-tests postgres test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
+.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
 
 all: build
 
 help:
-	@echo "make            build $(MODULE)"
+	@echo "make            build $(MODULE) (with asterisk-dev's headers when installed; SANDBOX=1: the sandbox's)"
 	@echo "make run        build, create the sandbox if needed, run Asterisk with asterisk-conf/"
 	@echo "make test       everything: sandbox, build, lint, unit and integration tests"
 	@echo "make install    install into the Asterisk of this system (ASTMODDIR=... to choose)"
 	@echo "make uninstall  remove it again (says what changes and asks; FORCE=1 to not ask)"
-	@echo "make deb        target/asterisk-res-phoneprov-rs_<version>_amd64.deb for the sandbox's Asterisk"
+	@echo "make deb        target/asterisk-res-phoneprov-rs_<version>_amd64.deb for the Asterisk built against"
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
 	@echo "make postgres   install the PostgreSQL server the realtime tests start (apt, if missing)"
@@ -40,40 +40,60 @@ linphone-root-for-tests:
 postgres:
 	@scripts/postgres.sh
 
-build: sandbox
-	$(CARGO) build --release
+SANDBOX_DIR := $(if $(PHONEPROV_SANDBOX),$(PHONEPROV_SANDBOX),$(CURDIR)/.sandbox)
+INSTALLED_HEADERS := $(wildcard /usr/include/asterisk.h)
+# Which Asterisk headers `make`, `make install` and `make deb` build with: ASTERISK_INCLUDE_DIR
+# when set; else the installed ones (asterisk-dev), so that the module matches the Asterisk it
+# will run in; else the sandbox's, made when missing. SANDBOX=1 picks the sandbox.
+ifneq ($(ASTERISK_INCLUDE_DIR),)
+HEADERS := $(ASTERISK_INCLUDE_DIR)
+else ifneq ($(and $(INSTALLED_HEADERS),$(filter-out 1,$(SANDBOX))),)
+HEADERS := /usr/include
+else
+HEADERS := $(SANDBOX_DIR)/include
+NEEDS_SANDBOX := sandbox
+endif
+
+build: $(NEEDS_SANDBOX)
+	@echo "build: Asterisk headers from $(HEADERS)"
+	ASTERISK_INCLUDE_DIR=$(HEADERS) $(CARGO) build --release
+
+# The tests, benchmarks and `make run` start the sandbox's Asterisk: the module they load is
+# built with its headers, whatever else is installed.
+sandbox-build: sandbox
+	ASTERISK_INCLUDE_DIR=$(SANDBOX_DIR)/include $(CARGO) build --release
 
 lint: sandbox
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
+	ASTERISK_INCLUDE_DIR=$(SANDBOX_DIR)/include $(CARGO) clippy --workspace --release --all-targets -- -D warnings
 
 UNIT_TESTS := $(CARGO) test --no-fail-fast -p phoneprov-core
-INTEGRATION_TESTS := $(CARGO) test --release --no-fail-fast --test '*' -- --test-threads=2
+INTEGRATION_TESTS := ASTERISK_INCLUDE_DIR=$(SANDBOX_DIR)/include $(CARGO) test --release --no-fail-fast --test '*' -- --test-threads=2
 
 # scripts/test-summary.sh ends the output with one line summing every test binary's result;
 # --no-fail-fast, or cargo stops at the first failing binary and the sum covers part of the run.
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
-integration: build linphone-root-for-tests postgres
+integration: sandbox-build linphone-root-for-tests postgres
 	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: build lint linphone-root-for-tests postgres
+test: sandbox-build lint linphone-root-for-tests postgres
 	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.
-bench: build
+bench: sandbox-build
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench --bench compare
 
 # Dynamic lookup mode with 1,000,000 phones in PostgreSQL against 100,000 in memory; writes
 # its section of BENCHMARKS.md.
-bench-scale: build postgres
+bench-scale: sandbox-build postgres
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench --bench scale
 
 # Minutes-long stress (SOAK_SECONDS, default 300), then the stock module's failures.
-soak: build
+soak: sandbox-build
 	$(CARGO) test --release --test soak --test reliability -- --ignored --nocapture --test-threads=1
 
 # cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
@@ -88,7 +108,7 @@ fuzz:
 			-max_total_time=$(FUZZ_SECONDS)) || exit 1; \
 	done
 
-run: build
+run: sandbox-build
 	@scripts/run.sh
 
 install:
@@ -99,7 +119,7 @@ uninstall:
 	@FORCE=$(FORCE) scripts/install.sh --uninstall
 
 deb: build
-	@scripts/deb.sh $(MODULE)
+	@ASTERISK_INCLUDE_DIR=$(HEADERS) scripts/deb.sh $(MODULE)
 
 clean:
 	$(CARGO) clean

@@ -124,11 +124,13 @@ fn headers_version(include: &Path) -> String {
     String::new()
 }
 
-/// `AST_BUILDOPTS_ALL` of the headers: the build options the module is compiled for.
-fn headers_build_options(include: &Path) -> String {
+/// A string macro of the headers' buildopts.h: `AST_BUILDOPTS_ALL` (the build options the
+/// module is compiled for), `AST_BUILDOPT_SUM` (their checksum, Debian's ABI name).
+fn buildopts_macro(include: &Path, name: &str) -> String {
     let text = fs::read_to_string(include.join("asterisk/buildopts.h")).unwrap_or_default();
+    let prefix = format!("#define {name} ");
     text.lines()
-        .find_map(|l| l.strip_prefix("#define AST_BUILDOPTS_ALL "))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .map(|v| v.trim().trim_matches('"').to_owned())
         .unwrap_or_default()
 }
@@ -156,7 +158,11 @@ fn main() {
     );
     println!(
         "cargo:rustc-env=PP_HEADERS_BUILD_OPTIONS={}",
-        headers_build_options(&include)
+        buildopts_macro(&include, "AST_BUILDOPTS_ALL")
+    );
+    println!(
+        "cargo:rustc-env=PP_HEADERS_SUM={}",
+        buildopts_macro(&include, "AST_BUILDOPT_SUM")
     );
 
     cc::Build::new()

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # `make deb`: builds target/asterisk-res-phoneprov-rs_<version>_amd64.deb from the release
-# module. The package
-#   - depends on the exact asterisk-abi-<sum> that the sandbox's Asterisk (whose headers the
-#     module was built with) provides, so apt refuses it for another Asterisk build;
+# module (`make` builds it against the installed Asterisk's headers when asterisk-dev is
+# there, else the sandbox's). The package
+#   - depends on the exact asterisk-abi-<sum> of the headers the module was built with (read
+#     from the built file), so apt refuses it for another Asterisk build;
+#   - is versioned <project version>+<commits>+ast<Asterisk version>: the project version of
+#     the last git tag (v1.2.3), else Cargo.toml's; the commits since that tag (or in all),
+#     so that each new build is a newer package; PKG_VERSION overrides it all;
+#   - ships a Debian changelog of the commits the version counts (the last 30);
 #   - diverts the stock res_phoneprov.so (of asterisk-modules) to res_phoneprov.so.stock on
 #     install, so that Asterisk loads ours and upgrades of asterisk-modules write theirs
 #     beside it, and puts the stock module back when it is removed;
@@ -14,7 +19,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 module=${1:-$here/target/release/libres_phoneprov.so}
-root=${PHONEPROV_SANDBOX:-$here/.sandbox}/root
 pkg=asterisk-res-phoneprov-rs
 moddir=/usr/lib/x86_64-linux-gnu/asterisk/modules
 
@@ -22,11 +26,28 @@ die() { echo "deb: $*" >&2; exit 1; }
 [ -f "$module" ] || die "$module is missing: run make first"
 command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt install dpkg)"
 
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/Cargo.toml" | head -n1)
-[ -n "$version" ] || die "no version in Cargo.toml"
-abi=$(chroot "$root" dpkg-query -W -f='${Provides}' asterisk 2>/dev/null |
-    tr ',' '\n' | sed -n 's/^[[:space:]]*\(asterisk-abi-[0-9a-f]*\).*/\1/p' | head -n1)
-[ -n "$abi" ] || die "the sandbox's asterisk package provides no asterisk-abi-*: run make sandbox"
+# What the module was built for: its Asterisk's version and ABI checksum.
+built=$(grep -a -o 'res_phoneprov built for: asterisk [^ ]* abi [0-9a-f]*' "$module" | head -n1)
+ast_version=$(echo "$built" | sed -n 's/^res_phoneprov built for: asterisk \([^ ]*\) abi .*/\1/p')
+sum=$(echo "$built" | sed -n 's/.* abi \([0-9a-f]*\)$/\1/p')
+[ -n "$sum" ] || die "$module does not say which Asterisk it was built for: rebuild it (make)"
+abi=asterisk-abi-$sum
+# The upstream part of Asterisk's version (22.10.1 of 22.10.1+dfsg+~cs6-1).
+ast_upstream=$(echo "$ast_version" | sed 's/[+~-].*//')
+[ -n "$ast_upstream" ] || ast_upstream=unknown
+
+tag=$(git -C "$here" describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null || true)
+if [ -n "$tag" ]; then
+    base=${tag#v}
+    count=$(git -C "$here" rev-list --count "$tag..HEAD" 2>/dev/null || echo 0)
+    range=$tag..HEAD
+else
+    base=$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/Cargo.toml" | head -n1)
+    count=$(git -C "$here" rev-list --count HEAD 2>/dev/null || echo 0)
+    range=HEAD
+fi
+[ -n "$base" ] || die "no version in Cargo.toml"
+version=${PKG_VERSION:-$base+$count+ast$ast_upstream}
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -42,6 +63,14 @@ res_phoneprov in Rust: a drop-in replacement for Asterisk's res_phoneprov.
 License: GPL-2.0 (it registers with Asterisk's GPL key). On Debian systems the license is
 in /usr/share/common-licenses/GPL-2.
 EOF
+{
+    echo "$pkg ($version) unstable; urgency=medium"
+    echo
+    echo "  * Built for Asterisk $ast_version ($abi)."
+    git -C "$here" log --no-merges -n 30 --format='  * %s' $range 2>/dev/null || true
+    echo
+    echo " -- res_phoneprov in Rust maintainers <root@localhost>  $(date -R)"
+} | gzip -9n > "$doc/changelog.Debian.gz"
 chmod -R u+rwX,go+rX,go-w "$doc"
 
 share=/usr/share/$pkg

@@ -17,7 +17,9 @@ struct Overlay {
 
 impl Overlay {
     fn new() -> Option<Overlay> {
-        let dir = std::env::temp_dir().join(format!("pp-deb-{}", std::process::id()));
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("pp-deb-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         for d in ["upper", "work", "merged"] {
             fs::create_dir_all(dir.join(d)).expect("overlay dir");
@@ -66,9 +68,16 @@ fn text(o: &Output) -> String {
 }
 
 fn build_deb() -> PathBuf {
-    let out = Command::new(common::project_dir().join("scripts/deb.sh"))
-        .output()
-        .expect("scripts/deb.sh");
+    build_deb_version(None)
+}
+
+/// `make deb`'s package, versioned `version` when given.
+fn build_deb_version(version: Option<&str>) -> PathBuf {
+    let mut deb = Command::new(common::project_dir().join("scripts/deb.sh"));
+    if let Some(v) = version {
+        deb.env("PKG_VERSION", v);
+    }
+    let out = deb.output().expect("scripts/deb.sh");
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     let path = said
@@ -136,4 +145,64 @@ fn the_package_replaces_the_stock_module_and_gives_it_back() {
     assert!(!common::sandbox_root()
         .join("usr/share/doc/asterisk-res-phoneprov-rs")
         .exists());
+}
+
+/// An upgrade from one package version to the next keeps the diversion (the stock module
+/// stays aside, ours in place) and the administrator's configuration; the package carries
+/// its version, the Asterisk it was built for and a changelog.
+#[test]
+fn an_upgrade_keeps_the_diversion_and_the_configuration() {
+    let first = build_deb_version(Some("0.1.0+1+ast22.10.1"));
+    let fs_name = |p: &Path| p.file_name().expect("name").to_owned();
+    let first_copy = std::env::temp_dir().join(format!("pp-first-{}.deb", std::process::id()));
+    fs::copy(&first, &first_copy).expect("keep the first package");
+    let second = build_deb_version(Some("0.1.0+2+ast22.10.1"));
+    assert_ne!(fs_name(&first), fs_name(&second));
+    let Some(overlay) = Overlay::new() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("overlay mounts are needed for the package test");
+        }
+        eprintln!("skipped: this machine cannot mount an overlay");
+        return;
+    };
+    fs::copy(&first_copy, overlay.root().join("tmp/first.deb")).expect("copy");
+    fs::copy(&second, overlay.root().join("tmp/second.deb")).expect("copy");
+    let _ = fs::remove_file(&first_copy);
+
+    let installed = overlay.chroot(&["apt-get", "install", "-y", "/tmp/first.deb"]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let etc = overlay.root().join("etc/asterisk");
+    fs::create_dir_all(&etc).expect("etc");
+    let conf = "[general]\ndefault_profile = p\n\n[p]\nstatic_file => s.txt ; mine\n";
+    fs::write(etc.join("phoneprov.conf"), conf).expect("phoneprov.conf");
+
+    let upgraded = overlay.chroot(&["apt-get", "install", "-y", "/tmp/second.deb"]);
+    let said = text(&upgraded);
+    assert!(upgraded.status.success(), "{said}");
+    let version = overlay.chroot(&[
+        "dpkg-query",
+        "-W",
+        "-f=${Version} ${Depends}",
+        "asterisk-res-phoneprov-rs",
+    ]);
+    let version = text(&version);
+    assert!(
+        version.starts_with("0.1.0+2+ast22.10.1 asterisk-abi-"),
+        "{version}"
+    );
+    let diverted = text(&overlay.chroot(&["dpkg-divert", "--list", "*res_phoneprov*"]));
+    assert!(
+        diverted.contains("res_phoneprov.so.stock by asterisk-res-phoneprov-rs"),
+        "{diverted}"
+    );
+    assert_eq!(
+        fs::read_to_string(etc.join("phoneprov.conf")).expect("conf"),
+        conf
+    );
+    let shown = description(&overlay.root());
+    assert!(shown.contains("(Rust, "), "{shown}");
+    assert!(overlay
+        .root()
+        .join("usr/share/doc/asterisk-res-phoneprov-rs/changelog.Debian.gz")
+        .is_file());
 }

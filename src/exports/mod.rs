@@ -74,3 +74,15 @@ macro_rules! entry {
 
 mod api;
 mod entry;
+
+/// What the built file says of the Asterisk it was built for, read by `make deb`
+/// (scripts/deb.sh): the package depends on exactly that Asterisk's ABI and names its
+/// version.
+#[used]
+static BUILT_FOR: &str = concat!(
+    "res_phoneprov built for: asterisk ",
+    env!("PP_HEADERS_VERSION"),
+    " abi ",
+    env!("PP_HEADERS_SUM"),
+    "\n"
+);
