@@ -18,8 +18,9 @@
 #include "asterisk/iostream.h"
 #include "asterisk/tcptls.h"
 
-/* Pipes for the stand-ins (src/ffi/capture.rs), inotify (src/ffi/watch.rs), the scan for
- * listening sockets (src/ffi/http.rs). */
+/* Pipes for the stand-ins (src/ffi/http/capture.rs), files sent on connections
+ * (src/ffi/http/stream.rs), inotify (src/ffi/watch.rs), the scan for listening sockets
+ * (src/ffi/http/mod.rs). */
 #include <fcntl.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
 

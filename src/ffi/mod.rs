@@ -16,7 +16,6 @@ pub(crate) mod sys {
 
 pub mod acl;
 pub mod astdb;
-mod capture;
 pub mod config;
 pub mod guard;
 pub mod host;
