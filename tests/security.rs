@@ -433,40 +433,7 @@ fn misses_lead_to_429_then_recovery() {
 #[test]
 fn require_tls_serves_over_asterisks_https() {
     let ast = start_auth("");
-    let cert = ast.dir.join("etc/pp.pem");
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-        ])
-        .arg("/CN=127.0.0.1")
-        .arg("-keyout")
-        .arg(&cert)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let inner = format!(
-        "/tmp/{}/etc/pp.pem",
-        ast.dir.file_name().expect("name").to_string_lossy()
-    );
-    ast.write_conf(
-        "http.conf",
-        format!(
-            "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {}\ntlsenable = yes\n\
-             tlsbindaddr = 127.0.0.1:{tls_port}\ntlscertfile = {inner}\ntlsprivatekey = {inner}\n",
-            ast.port
-        ),
-    );
-    ast.cli("module reload http");
+    let tls_port = ast.reconfigure_http("", true).expect("a TLS port");
     let url = format!("https://127.0.0.1:{tls_port}/phoneprov/000000000006.cfg");
     let mut got = (String::new(), String::new());
     for _ in 0..50 {
