@@ -761,6 +761,13 @@ fn wrk_rows(figures: &[Figure]) -> (Vec<Row>, [u64; 2]) {
                     let key = (round, c, which, fig.path, storm);
                     if let std::collections::hash_map::Entry::Vacant(e) = runs.entry(key) {
                         let run = wrk(&instances[which].1, fig.path, c, fig.expect_2xx, storm);
+                        println!(
+                            "  {}, {c:>2} conns, {}: {:.2} {}",
+                            fig.name,
+                            if which == 0 { "C   " } else { "ours" },
+                            (fig.pick)(&run),
+                            fig.unit
+                        );
                         failed[which] += run.failed;
                         e.insert(run);
                     }
