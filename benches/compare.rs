@@ -677,7 +677,7 @@ fn figures() -> Vec<Figure> {
             pick: |r| r.mb_per_s,
             unit: "MB/s",
             higher_better: true,
-            goal: None,
+            goal: Some(1.0),
         },
         Figure {
             name: "404",
