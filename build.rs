@@ -236,7 +236,7 @@ fn main() {
         .allowlist_function("ast_var_list_destroy")
         .allowlist_function("ast_config_load2")
         .allowlist_function("pthread_join")
-        // The capture of answers (src/ffi/capture.rs): the session's stream is swapped for
+        // The capture of answers (src/ffi/http/capture.rs): the session's stream is swapped for
         // a stand-in around ast_http_send.
         .allowlist_type("ast_tcptls_session_instance")
         .allowlist_function("ast_http_send")
@@ -248,9 +248,17 @@ fn main() {
         .allowlist_function("ast_iostream_set_timeout_inactivity")
         .allowlist_function("ast_iostream_write")
         .allowlist_function("ast_iostream_close")
-        // System calls: pipes, inotify, and the scan for listening sockets.
+        // A file's bytes sent on the connection itself (src/ffi/http/stream.rs).
+        .allowlist_function("ast_iostream_get_fd")
+        .allowlist_function("ast_iostream_get_ssl")
+        // System calls: pipes, files sent on connections, inotify, and the scan for
+        // listening sockets.
         .allowlist_function("pipe2")
         .allowlist_function("read")
+        .allowlist_function("sendfile")
+        .allowlist_function("poll")
+        .allowlist_type("pollfd")
+        .allowlist_var("POLLOUT")
         .allowlist_var("O_CLOEXEC|O_NONBLOCK")
         .allowlist_function("inotify_init1")
         .allowlist_function("inotify_add_watch")

@@ -11,6 +11,9 @@
 //! module can do per request), and ours against the stock module on Asterisk's own sample
 //! template snom-mac.xml. `cargo bench --bench compare -- ceiling` runs only those and
 //! updates their rows in place.
+//!
+//! `cargo bench --bench compare -- static` runs only the static files' rows (4 KB, 4 KB
+//! binary, 50 MB) and updates them in place.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -278,20 +281,22 @@ fn digest_rows() -> (Vec<Row>, u64) {
 /// everything else. The rows replaced are the table's lines that start with one of
 /// `names`; the note replaced is the paragraph that starts like `note` up to the end of its
 /// first quoted name (`Rows "NAME"`). Both keep their place; new ones go where a full run
-/// puts them: rows before the failed requests, the note after the table.
-fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
+/// puts them: rows before the failed requests, the note after the table. Rows without a
+/// note of their own (None) leave every note as it is.
+fn update_in_place(rows: &[Row], names: &[&str], note: Option<&str>) {
     let out = common::project_dir().join("BENCHMARKS.md");
     let old = std::fs::read_to_string(&out).unwrap_or_default();
-    let key = note
-        .char_indices()
-        .filter(|&(_, c)| c == '"')
-        .nth(1)
-        .map_or(note, |(i, _)| &note[..=i]);
+    let key = note.map(|note| {
+        note.char_indices()
+            .filter(|&(_, c)| c == '"')
+            .nth(1)
+            .map_or(note, |(i, _)| &note[..=i])
+    });
     let mut lines: Vec<String> = Vec::new();
     let (mut rows_at, mut note_at) = (None, None);
     let mut it = old.lines().peekable();
     while let Some(l) = it.next() {
-        if l.starts_with(key) {
+        if key.is_some_and(|key| l.starts_with(key)) {
             note_at.get_or_insert(lines.len());
             // The note and the blank line that separates it from what follows.
             it.next_if(|l| l.is_empty());
@@ -314,7 +319,9 @@ fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
     let note_at = note_at
         .or_else(|| find(&|l| l.starts_with("Total time")))
         .unwrap_or(lines.len());
-    let note = [note.trim_end().to_owned(), String::new()];
+    let note: Vec<String> = note
+        .map(|note| vec![note.trim_end().to_owned(), String::new()])
+        .unwrap_or_default();
     // The later place first, so that the other's index still holds.
     if note_at >= rows_at {
         lines.splice(note_at..note_at, note);
@@ -335,7 +342,7 @@ fn update_in_place(rows: &[Row], names: &[&str], note: &str) {
 /// `-- digest`: only the Digest rows.
 fn digest_only() {
     let (rows, failed) = digest_rows();
-    update_in_place(&rows, &[DIGEST_ROW], &digest_note(&today(), failed));
+    update_in_place(&rows, &[DIGEST_ROW], Some(&digest_note(&today(), failed)));
 }
 
 const MINIMAL_ROW: &str = "dynamic route / minimal C module";
@@ -531,7 +538,7 @@ fn ceiling_only() {
     update_in_place(
         &rows,
         &[MINIMAL_ROW, SAMPLE_ROW],
-        &ceiling_note(&today(), failed.iter().sum()),
+        Some(&ceiling_note(&today(), failed.iter().sum())),
     );
 }
 
@@ -611,31 +618,16 @@ fn reload_rows() -> Vec<Row> {
     rows
 }
 
-fn main() {
-    // cargo passes `--bench` to a bench without the default harness; look past it.
-    if std::env::args().skip(1).any(|a| a == "digest") {
-        digest_only();
-        return;
-    }
-    if std::env::args().skip(1).any(|a| a == "ceiling") {
-        ceiling_only();
-        return;
-    }
-    // `-- reload`: only the reload and memory rows, printed (BENCHMARKS.md untouched).
-    if std::env::args().skip(1).any(|a| a == "reload") {
-        for r in reload_rows() {
-            println!("{}", r.line());
-        }
-        return;
-    }
-    let mac = "0004f2000001";
-    let dynamic = Box::leak(format!("/phoneprov/{mac}.xml").into_boxed_str());
-    let dir = Box::leak(format!("/phoneprov/{mac}-dir.xml").into_boxed_str());
+const DYNAMIC: &str = "/phoneprov/0004f2000001.xml";
+const DIRECTORY_PATH: &str = "/phoneprov/0004f2000001-dir.xml";
+
+/// The wrk figures, measured on both modules.
+fn figures() -> Vec<Figure> {
     let rps: fn(&Run) -> f64 = |r| r.rps;
-    let figures = [
+    vec![
         Figure {
             name: "dynamic route",
-            path: dynamic,
+            path: DYNAMIC,
             expect_2xx: true,
             pick: rps,
             unit: "req/s",
@@ -644,7 +636,7 @@ fn main() {
         },
         Figure {
             name: "dynamic route p99 latency",
-            path: dynamic,
+            path: DYNAMIC,
             expect_2xx: true,
             pick: |r| r.p99_ms,
             unit: "ms",
@@ -653,7 +645,7 @@ fn main() {
         },
         Figure {
             name: STORM,
-            path: dynamic,
+            path: DYNAMIC,
             expect_2xx: true,
             pick: |r| r.p99_ms,
             unit: "ms",
@@ -685,7 +677,7 @@ fn main() {
             pick: |r| r.mb_per_s,
             unit: "MB/s",
             higher_better: true,
-            goal: None,
+            goal: Some(1.0),
         },
         Figure {
             name: "404",
@@ -698,7 +690,7 @@ fn main() {
         },
         Figure {
             name: "directory, 10,000 phones",
-            path: dir,
+            path: DIRECTORY_PATH,
             expect_2xx: true,
             pick: rps,
             unit: "req/s",
@@ -707,7 +699,7 @@ fn main() {
         },
         Figure {
             name: "directory p99 latency",
-            path: dir,
+            path: DIRECTORY_PATH,
             expect_2xx: true,
             pick: |r| r.p99_ms,
             unit: "ms",
@@ -723,21 +715,12 @@ fn main() {
             higher_better: true,
             goal: None,
         },
-    ];
-    // `-- only TEXT`: the wrk figures whose names hold TEXT, printed, BENCHMARKS.md untouched
-    // (to try one change quickly).
-    let args: Vec<String> = std::env::args().collect();
-    let only = args
-        .iter()
-        .position(|a| a == "only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let figures: Vec<Figure> = figures
-        .into_iter()
-        .filter(|f| only.as_ref().map_or(true, |o| f.name.contains(o.as_str())))
-        .collect();
+    ]
+}
 
-    let started = Instant::now();
+/// `figures` measured on the stock module and ours, in turns: their rows and the failed
+/// requests of each.
+fn wrk_rows(figures: &[Figure]) -> (Vec<Row>, [u64; 2]) {
     println!("starting the stock module and ours with {PHONES} phones");
     let instances = [
         (Impl::Stock, start(Impl::Stock, PHONES)),
@@ -746,13 +729,13 @@ fn main() {
     for (_, ast) in &instances {
         let f = std::fs::File::create(common::data_path(ast, "big.bin")).expect("big file");
         f.set_len(50 << 20).expect("50 MB");
-        assert_eq!(ast.get(dynamic).status, 200);
-        assert_eq!(ast.get(dir).status, 200);
+        assert_eq!(ast.get(DYNAMIC).status, 200);
+        assert_eq!(ast.get(DIRECTORY_PATH).status, 200);
     }
     // Same bytes from both, or the comparison means nothing.
     assert_eq!(
-        instances[0].1.get(dynamic).body,
-        instances[1].1.get(dynamic).body
+        instances[0].1.get(DYNAMIC).body,
+        instances[1].1.get(DYNAMIC).body
     );
 
     let mut rows: Vec<Row> = Vec::new();
@@ -762,7 +745,7 @@ fn main() {
         Default::default();
     for round in 0..ROUNDS {
         println!("round {} of {ROUNDS}", round + 1);
-        for fig in &figures {
+        for fig in figures {
             let storm = fig.name == STORM;
             let conns: &[u32] = if fig.name.starts_with("HTTP server") {
                 &[8]
@@ -778,6 +761,13 @@ fn main() {
                     let key = (round, c, which, fig.path, storm);
                     if let std::collections::hash_map::Entry::Vacant(e) = runs.entry(key) {
                         let run = wrk(&instances[which].1, fig.path, c, fig.expect_2xx, storm);
+                        println!(
+                            "  {}, {c:>2} conns, {}: {:.2} {}",
+                            fig.name,
+                            if which == 0 { "C   " } else { "ours" },
+                            (fig.pick)(&run),
+                            fig.unit
+                        );
                         failed[which] += run.failed;
                         e.insert(run);
                     }
@@ -812,6 +802,58 @@ fn main() {
         }
     }
     drop(instances);
+    (rows, failed)
+}
+
+const STATIC_ROW: &str = "static ";
+
+/// `-- static`: only the static files' rows.
+fn static_only() {
+    let figures: Vec<Figure> = figures()
+        .into_iter()
+        .filter(|f| f.name.starts_with(STATIC_ROW))
+        .collect();
+    let (rows, failed) = wrk_rows(&figures);
+    println!("failed requests: C {}, ours {}", failed[0], failed[1]);
+    update_in_place(&rows, &[STATIC_ROW], None);
+}
+
+fn main() {
+    // cargo passes `--bench` to a bench without the default harness; look past it.
+    if std::env::args().skip(1).any(|a| a == "digest") {
+        digest_only();
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "ceiling") {
+        ceiling_only();
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "static") {
+        static_only();
+        return;
+    }
+    // `-- reload`: only the reload and memory rows, printed (BENCHMARKS.md untouched).
+    if std::env::args().skip(1).any(|a| a == "reload") {
+        for r in reload_rows() {
+            println!("{}", r.line());
+        }
+        return;
+    }
+    // `-- only TEXT`: the wrk figures whose names hold TEXT, printed, BENCHMARKS.md untouched
+    // (to try one change quickly).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let figures: Vec<Figure> = figures()
+        .into_iter()
+        .filter(|f| only.as_ref().map_or(true, |o| f.name.contains(o.as_str())))
+        .collect();
+
+    let started = Instant::now();
+    let (mut rows, mut failed) = wrk_rows(&figures);
     if only.is_some() {
         for r in &rows {
             println!("{}", r.line());

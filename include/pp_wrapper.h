@@ -25,18 +25,20 @@
 #include "asterisk/netsock2.h"
 #include "asterisk/security_events.h"
 
-/* Pipes for the stand-ins (src/ffi/capture.rs), inotify (src/ffi/watch.rs), the scan for
- * listening sockets (src/ffi/http.rs), an interface's address and threads (src/ffi/host.rs,
- * thread.rs). */
+/* Pipes for the stand-ins (src/ffi/http/capture.rs), files sent on connections
+ * (src/ffi/http/stream.rs), inotify (src/ffi/watch.rs), the scan for listening sockets
+ * (src/ffi/http/mod.rs), an interface's address and threads (src/ffi/host.rs, thread.rs). */
 #include <fcntl.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
 

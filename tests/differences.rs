@@ -158,3 +158,79 @@ fn a_mac_two_providers_claim_stays_with_the_first_across_reloads() {
     assert_eq!(ours.get("/phoneprov/000000000001.cfg").text(), "users");
     assert_eq!(stock.get("/phoneprov/000000000001.cfg").text(), "pj");
 }
+
+/// What a module does with a large static file that changes size while it is sent: whether
+/// the answer after a grown file's starts clean, whether the connection closes (within 5 s,
+/// well before the keep-alive timeout) after a shrunk file's last bytes, and the status and
+/// length a 3 GiB file is answered with.
+fn large_file_changing_size(ast: &Asterisk) -> (bool, bool, u16, String) {
+    use std::io::{Read, Write};
+    let size: u64 = 64 << 20;
+    let path = common::data_path(ast, "big.bin");
+    let set_len = |len: u64| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(len))
+            .expect("big.bin");
+    };
+    let ask = |s: &mut std::net::TcpStream, name: &str| {
+        write!(s, "GET /phoneprov/{name} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        common::read_head(s)
+    };
+    set_len(size);
+    let mut s = ast.connect();
+    let head = ask(&mut s, "big.bin");
+    assert_eq!(head.header("Content-Length"), Some("67108864"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    set_len(size + (1 << 20));
+    let mut body = Vec::new();
+    (&mut s).take(size).read_to_end(&mut body).expect("body");
+    let clean = ask(&mut s, "small.txt")
+        .head
+        .starts_with(b"HTTP/1.1 200 OK\r\n");
+
+    let mut s = ast.connect();
+    ask(&mut s, "big.bin");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    set_len(48 << 20);
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0;
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got += n,
+            Err(_) => break false,
+        }
+    };
+    assert_eq!(got, 48 << 20);
+
+    set_len(3 << 30);
+    let huge = ast.request("HEAD", "/phoneprov/big.bin", "");
+    let length = huge.header("Content-Length").unwrap_or("").to_owned();
+    (clean, closed, huge.status, length)
+}
+
+#[test]
+fn a_large_file_changing_size_while_sent_keeps_to_its_length() {
+    let (ours, stock) = both(|b| {
+        b.conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = pol\n\n[pol]\n\
+             static_file => big.bin,application/octet-stream\nstatic_file => small.txt\n",
+        )
+        .file("small.txt", "small\n")
+    });
+    assert_eq!(
+        large_file_changing_size(&ours),
+        (true, true, 200, "3221225472".to_owned())
+    );
+    // The grown file's extra bytes run into the next answer, the connection stays open
+    // after the shrunk one's, and a length past 2 GiB wraps its int negative: 500.
+    let (clean, closed, status, _) = large_file_changing_size(&stock);
+    assert_eq!((clean, closed, status), (false, false, 500));
+}

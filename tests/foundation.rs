@@ -428,3 +428,72 @@ fn show_status_counts_phones_and_splits_the_last_reload() {
     assert!(failed.contains("Reloads: 2 (1 failed)"), "{failed}");
     assert!(failed.contains("Phones:  2000"), "{failed}");
 }
+
+/// The header names of an answer, in order.
+fn header_names(r: &common::Response) -> Vec<String> {
+    r.headers.iter().map(|(k, _)| k.clone()).collect()
+}
+
+/// A file too large to keep in memory is streamed after a head laid out like a small file's
+/// (the same lines in the same order, its own length), on a connection that stays usable;
+/// HEAD gets the length alone, and a request asking to close gets the whole body, then the
+/// close.
+#[test]
+fn large_files_are_framed_like_small_ones_and_keep_the_connection() {
+    use std::io::Write;
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => big.bin,application/x-firmware\n\
+             static_file => small.txt,application/x-firmware\n",
+        )
+        .file("big.bin", big.clone())
+        .file("small.txt", "small\n")
+        .start();
+    let big_len = big.len().to_string();
+    let mut s = ast.connect();
+    let mut heads = Vec::new();
+    for (method, path) in [
+        ("GET", "big.bin"),
+        ("GET", "small.txt"),
+        ("HEAD", "big.bin"),
+        ("GET", "big.bin"),
+    ] {
+        write!(s, "{method} /phoneprov/{path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        let r = if method == "HEAD" {
+            common::read_head(&mut s)
+        } else {
+            read_framed(&mut s)
+        };
+        assert_eq!(r.status, 200, "{method} {path}");
+        match (method, path) {
+            ("GET", "big.bin") => assert!(r.body == big, "{method} {path}: body differs"),
+            ("GET", _) => assert_eq!(r.body, b"small\n"),
+            _ => assert_eq!(r.header("Content-Length"), Some(big_len.as_str())),
+        }
+        assert_eq!(
+            r.header("Connection"),
+            None,
+            "{method} {path}: closed after it"
+        );
+        heads.push(r);
+    }
+    let small = header_names(&heads[1]);
+    for r in [&heads[0], &heads[2], &heads[3]] {
+        assert_eq!(header_names(r), small, "{}", r.head.escape_ascii());
+    }
+    // Nothing follows the HEAD answer but the next one: the connection is still in step.
+    write!(s, "GET /phoneprov/small.txt HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    assert_eq!(read_framed(&mut s).body, b"small\n");
+
+    let closing = ast.get("/phoneprov/big.bin");
+    assert_eq!(closing.status, 200);
+    assert!(closing.body == big, "the body differs");
+    assert_eq!(closing.header("Connection"), Some("close"));
+    assert_eq!(closing.header("Content-Length"), Some(big_len.as_str()));
+    let small_closing = ast.get("/phoneprov/small.txt");
+    assert_eq!(header_names(&closing), header_names(&small_closing));
+}

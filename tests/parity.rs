@@ -48,6 +48,20 @@ default_profile = pol
 ${MAC}.cfg => all.cfg
 ";
 
+/// A firmware image too large to keep in memory (streamed from the file), every byte value
+/// in it.
+static FIRMWARE: [u8; 300_000] = {
+    let mut a = [0u8; 300_000];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = (i * 7 % 251) as u8;
+        i += 1;
+    }
+    a
+};
+
+static FIRMWARE_FILES: [(&str, &[u8]); 2] = [("fw/image.bin", &FIRMWARE), ("small.cfg", b"s")];
+
 fn run(case: Case) {
     let n = compare(&case);
     assert!(n >= 2, "only {n} URIs compared");
@@ -89,6 +103,13 @@ parity! {
             ("all.cfg", ALL_VARS)],
         must_serve: &[b"firmware/vendor-model-revision-0123456789/bootrom.ld",
             b"provisioning/0004f2000001/configuration-for-6001.cfg"],
+        ..Case::default()
+    };
+    large_static_file => Case {
+        phoneprov: b"[general]\ndefault_profile = pol\n\n[pol]\n\
+            static_file => fw/image.bin,application/octet-stream\nstatic_file => small.cfg\n",
+        files: &FIRMWARE_FILES,
+        must_serve: &[b"fw/image.bin", b"small.cfg"],
         ..Case::default()
     };
     missing_static_file => Case {

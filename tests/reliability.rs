@@ -7,6 +7,9 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::load::{rss_kib, Load, Target};
@@ -306,6 +309,164 @@ fn a_100_mb_static_file_is_streamed_not_loaded() {
         after < before + 20 * 1024,
         "RSS grew from {before} to {after} KiB"
     );
+}
+
+/// An instance serving `big.bin` (`size` bytes of zeros, made sparse) and `small.txt`.
+fn big_file_instance(size: u64) -> Asterisk {
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => big.bin,application/octet-stream\n\
+             static_file => small.txt\n",
+        )
+        .file("small.txt", "small\n")
+        .start();
+    let f = std::fs::File::create(common::data_path(&ast, "big.bin")).expect("big file");
+    f.set_len(size).expect("size");
+    ast
+}
+
+/// Asks for `path` on a connection kept open and reads the answer's head.
+fn ask(s: &mut TcpStream, path: &str) -> common::Response {
+    write!(s, "GET /phoneprov/{path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    common::read_head(s)
+}
+
+/// Reads what the connection still carries until the server closes it: the byte count.
+/// The close must come well before Asterisk's keep-alive timeout (15 s) would close an idle
+/// connection.
+fn drain(s: &mut TcpStream) -> u64 {
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    std::io::copy(s, &mut std::io::sink()).expect("the server closes the connection")
+}
+
+/// A client that stops reading a large file is given up on after http.conf's
+/// `session_inactivity`, as Asterisk gives up on any client: the request leaves the module
+/// (unload succeeds) and the connection closes short of the length announced.
+#[test]
+fn a_client_that_stops_reading_a_large_file_is_dropped_after_the_session_timeout() {
+    let size = 64 << 20;
+    let ast = big_file_instance(size);
+    ast.reconfigure_http("session_inactivity = 1000\n", false);
+    let mut s = ast.connect();
+    let head = ask(&mut s, "big.bin");
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(size.to_string().as_str())
+    );
+    // Nothing read: the module waits for room on the connection, then gives up.
+    std::thread::sleep(Duration::from_secs(3));
+    let out = ast.cli("module unload res_phoneprov.so");
+    assert!(out.contains("Unloaded"), "{out}");
+    let got = drain(&mut s);
+    assert!(got < size, "all {got} bytes came");
+}
+
+/// The bytes that go out are the length the head announced, whatever becomes of the file
+/// meanwhile: a file that grows sends no more (the next answer on the connection comes
+/// clean), one that shrinks closes the connection after the bytes it still has.
+#[test]
+fn a_large_file_is_sent_to_its_announced_length_or_the_connection_closes() {
+    let size: u64 = 64 << 20;
+    let ast = big_file_instance(size);
+    let path = common::data_path(&ast, "big.bin");
+
+    let mut s = ast.connect();
+    let head = ask(&mut s, "big.bin");
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(size.to_string().as_str())
+    );
+    // While the module waits for the client, the file grows.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&[b'x'; 1 << 20]))
+        .expect("append");
+    let mut body = Vec::new();
+    (&mut s)
+        .take(size)
+        .read_to_end(&mut body)
+        .expect("the body");
+    assert_eq!(body.len() as u64, size);
+    assert!(body.iter().all(|&b| b == 0), "bytes past the length came");
+    let next = ask(&mut s, "small.txt");
+    assert!(
+        next.head.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&next.head[..next.head.len().min(200)])
+    );
+    assert_eq!(next.header("Content-Length"), Some("6"));
+
+    let grown = size + (1 << 20);
+    let mut s = ast.connect();
+    let head = ask(&mut s, "big.bin");
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(grown.to_string().as_str())
+    );
+    // Far more than the connection holds is still to be sent when the file shrinks.
+    std::thread::sleep(Duration::from_millis(300));
+    let short: u64 = 48 << 20;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(short))
+        .expect("truncate");
+    assert_eq!(drain(&mut s), short);
+}
+
+/// Over TLS the file goes through Asterisk's stream in pieces: whole, and twice on one
+/// connection.
+#[test]
+fn a_large_file_over_tls_comes_whole_on_a_kept_connection() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let data: Vec<u8> = (0..(8 << 20))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let ast = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => big.bin,application/octet-stream\n",
+        )
+        .file("big.bin", &data)
+        .start();
+    let port = ast.reconfigure_http("", true).expect("a TLS port");
+    let url = format!("https://127.0.0.1:{port}/phoneprov/big.bin");
+    let (a, b) = (ast.dir.join("a.bin"), ast.dir.join("b.bin"));
+    let mut written = String::new();
+    for _ in 0..50 {
+        let out = Command::new("curl")
+            .args(["-k", "-s", "-w", "%{http_code} %{num_connects}\n", "-o"])
+            .arg(&a)
+            .arg(&url)
+            .arg("-o")
+            .arg(&b)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        written = String::from_utf8_lossy(&out.stdout).into_owned();
+        if written.starts_with("200") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The second transfer made no connection of its own.
+    assert_eq!(written, "200 1\n200 0\n");
+    for file in [&a, &b] {
+        assert!(
+            std::fs::read(file).expect("download") == data,
+            "{file:?} differs"
+        );
+    }
 }
 
 /// The C module with `serveraddr` unset writes SERVER into shared lists during requests:

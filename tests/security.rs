@@ -433,7 +433,7 @@ fn misses_lead_to_429_then_recovery() {
 #[test]
 fn require_tls_serves_over_asterisks_https() {
     let ast = start_auth("");
-    let tls_port = common::tls::enable(&ast);
+    let tls_port = ast.reconfigure_http("", true).expect("a TLS port");
     let url = format!("https://127.0.0.1:{tls_port}/phoneprov/000000000006.cfg");
     let mut got = (String::new(), String::new());
     for _ in 0..50 {

@@ -187,7 +187,15 @@ fn enrollment_urls_are_https_when_tls_is_on() {
         "{plain}"
     );
 
-    let tls_port = common::tls::enable(&ast);
+    let tls_port = ast.reconfigure_http("", true).expect("a TLS port");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no HTTPS on {tls_port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = ast.cli("phoneprov token abc123 600 qr");
     assert!(!out.contains("Warning"), "{out}");
     let url = out

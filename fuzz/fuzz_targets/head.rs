@@ -7,7 +7,7 @@ use phoneprov_core::http::head::{complete, frame, Body, MAX_HEAD};
 fuzz_target!(|data: (&[u8], &[u8], Vec<&[u8]>, u8)| {
     let (raw, body, lines, at) = data;
     // Any bytes: no panic, and a head is taken exactly when it is whole and not too long.
-    for b in [Body::None, Body::Length(body.len()), Body::Bytes(body)] {
+    for b in [Body::None, Body::Length(body.len() as u64), Body::Bytes(body)] {
         let out = frame(raw, b);
         assert_eq!(out.is_some(), raw.len() < MAX_HEAD && complete(raw));
         if let Some(out) = out {
@@ -21,7 +21,7 @@ fuzz_target!(|data: (&[u8], &[u8], Vec<&[u8]>, u8)| {
         }
     }
     if let (Some(length), Some(bytes)) = (
-        frame(raw, Body::Length(body.len())),
+        frame(raw, Body::Length(body.len() as u64)),
         frame(raw, Body::Bytes(body)),
     ) {
         assert_eq!([&length[..], body].concat(), bytes);

@@ -20,7 +20,6 @@ pub(crate) mod sys {
 
 pub mod acl;
 pub mod astdb;
-mod capture;
 pub mod config;
 pub mod guard;
 pub mod host;

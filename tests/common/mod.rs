@@ -12,7 +12,6 @@ pub mod load;
 pub mod postgres;
 pub mod realtime;
 pub mod samples;
-pub mod tls;
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -486,6 +485,48 @@ impl Asterisk {
 
     pub fn remove_conf(&self, name: &str) {
         let _ = fs::remove_file(self.dir.join("etc").join(name));
+    }
+
+    /// Rewrites http.conf with `extra` lines in [general] and reloads Asterisk's HTTP
+    /// server; with `tls`, also an HTTPS listener (a self-signed certificate made for it)
+    /// on a port of its own, which is returned.
+    pub fn reconfigure_http(&self, extra: &str, tls: bool) -> Option<u16> {
+        let mut conf = format!(
+            "[general]\nenabled = yes\nbindaddr = {}\nbindport = {}\nsessionlimit = 1000\n{extra}",
+            self.bindaddr, self.port
+        );
+        let tls_port = tls.then(|| {
+            let cert = self.dir.join("etc/pp.pem");
+            let made = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+                .arg(&cert)
+                .arg("-out")
+                .arg(&cert)
+                .output()
+                .expect("openssl");
+            assert!(
+                made.status.success(),
+                "{}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            let port = free_port();
+            // The path as Asterisk sees it, inside the sandbox's root.
+            let inner = format!(
+                "/tmp/{}/etc/pp.pem",
+                self.dir.file_name().expect("name").to_string_lossy()
+            );
+            conf += &format!(
+                "tlsenable = yes\ntlsbindaddr = 127.0.0.1:{port}\ntlscertfile = {inner}\n\
+                 tlsprivatekey = {inner}\n"
+            );
+            port
+        });
+        self.write_conf("http.conf", conf);
+        self.cli("module reload http");
+        tls_port
     }
 
     /// Writes a file below `AST_DATA_DIR/phoneprov/`.

@@ -5,7 +5,8 @@
 //! 304 must carry either no length or the one a 200 would have had (RFC 9110, 8.6), so it
 //! goes without; a body with NUL bytes (which Asterisk's string path would cut) gets its own
 //! length, just before the blank line that ends the head, and follows it in the same
-//! buffer, so that head and body leave in one write.
+//! buffer, so that head and body leave in one write; a file gets its length, and its bytes
+//! are sent after the head.
 
 use std::io::Write;
 use std::ops::Range;
@@ -22,8 +23,9 @@ const LENGTH: &[u8] = b"Content-Length:";
 pub enum Body<'a> {
     /// Nothing, and no length either (a 304).
     None,
-    /// The length of a body that is not sent (an answer to HEAD).
-    Length(usize),
+    /// The length of a body that does not follow in the same buffer: an answer to HEAD, or
+    /// a file sent after the head.
+    Length(u64),
     /// The length, then the body.
     Bytes(&'a [u8]),
 }
@@ -83,7 +85,7 @@ pub fn frame(head: &[u8], body: Body<'_>) -> Option<Vec<u8>> {
     let len = match body {
         Body::None => return Some(out),
         Body::Length(len) => len,
-        Body::Bytes(b) => b.len(),
+        Body::Bytes(b) => b.len() as u64,
     };
     if out.ends_with(b"\r\n") {
         // The head ends with its blank line: the length goes just before it.
@@ -127,6 +129,9 @@ mod tests {
         let out = frame(HEAD, Body::Length(4096)).unwrap();
         assert!(out.ends_with(b"no-cache\r\nContent-Length: 4096\r\n\r\n"));
         assert_eq!(frame(HEAD, Body::Bytes(b"")), frame(HEAD, Body::Length(0)));
+        // A file past 4 GiB: its whole length.
+        let out = frame(HEAD, Body::Length(5 << 30)).unwrap();
+        assert!(out.ends_with(b"Content-Length: 5368709120\r\n\r\n"));
     }
 
     #[test]

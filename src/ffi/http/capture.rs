@@ -3,25 +3,29 @@
 //!   or the length a 200 would have had (RFC 9110, 8.6);
 //! - a body with NUL bytes kept in memory: it writes string bodies with `%s` (cut at the
 //!   first NUL), and its descriptor path writes the head and the body separately, 256 bytes
-//!   at a time.
+//!   at a time;
+//! - a file: its descriptor path reads and writes 256 bytes at a time, and sends the file
+//!   to its end whatever length the head announced. The module sends the file's bytes
+//!   itself after the head (`stream`).
 //!
 //! The rest of what it writes depends on http.c's private settings (servername,
 //! session_keep_alive) and on the request's private body and close flags, none of which a
 //! module can read. So the answer is rendered by `ast_http_send` itself, without a body,
 //! into a pipe standing in for the connection, and copied to the connection without its
 //! Content-Length line (`phoneprov_core::http::head`): for a body, with the body's length
-//! and the body, in one write. Whether `ast_http_send` closed the stand-in tells whether the
-//! connection must close.
+//! and the body, in one write; for a file, with the file's length, its bytes following.
+//! Whether `ast_http_send` closed the stand-in tells whether the connection must close.
 //!
 //! Stand-ins are kept in a small pool: making a pipe and closing both its ends cost more
 //! system calls than the answer itself (8 per answer; 3 with a pooled stand-in).
 
 use std::ffi::{c_int, CStr};
+use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard};
 
-use super::sys;
+use crate::ffi::sys;
 use phoneprov_core::http::head::{self, Body};
 use phoneprov_core::util::lock::lock;
 
@@ -124,9 +128,22 @@ fn read(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
     usize::try_from(n).ok()
 }
 
+/// What follows the head of an answer.
+#[derive(Clone, Copy)]
+pub(super) enum Content<'a> {
+    /// Nothing, and no Content-Length either (a 304).
+    None,
+    /// A body from memory, which may hold NUL bytes.
+    Bytes(&'a [u8]),
+    /// The first `len` bytes of an open regular file (its length as the answer starts).
+    File(&'a File, u64),
+}
+
 /// Sends an answer as `ast_http_send` would, rendered by it into a stand-in and copied to
-/// the connection in one write: with `body` None (a 304) without any Content-Length; else
-/// with the body's length and the body (left out for HEAD), which may hold NUL bytes.
+/// the connection: with [`Content::None`] without any Content-Length; with bytes, their
+/// length and the bytes, in one write; with a file, its length, then its bytes sent by
+/// `stream`. The body is left out as `ast_http_send` leaves it out (HEAD, below 400).
+/// `cacheable` leaves out Asterisk's no-cache header lines.
 ///
 /// # Safety
 /// `ser` must be NULL or the live session of the request being answered, used by no other
@@ -137,7 +154,8 @@ pub(super) unsafe fn send(
     status: c_int,
     title: &CStr,
     headers: &CStr,
-    body: Option<&[u8]>,
+    content: Content<'_>,
+    cacheable: bool,
 ) {
     // The session is reached through `ser` alone, never a reference: ast_http_send
     // changes its stream while it runs.
@@ -160,11 +178,19 @@ pub(super) unsafe fn send(
         return;
     }
     let method_type = method as sys::ast_http_method::Type;
+    let static_content = u32::from(cacheable);
     let Some(capture) = take() else {
-        // Degraded: a 304 with its Content-Length: 0 is still valid framing; a body that
-        // cannot be framed is refused rather than cut.
-        if status == 304 {
-            // SAFETY: ser is live; ast_http_send takes and frees hdrs.
+        // Degraded: a 304 with its Content-Length: 0 is still valid framing, and so is a
+        // file streamed by Asterisk itself; a body that cannot be framed is refused rather
+        // than cut.
+        let fd = match content {
+            Content::None => Some(0),
+            Content::File(file, _) => Some(file.as_raw_fd()),
+            Content::Bytes(_) => None,
+        };
+        if let Some(fd) = fd {
+            // SAFETY: ser is live; ast_http_send takes and frees hdrs; fd, when not 0 (none
+            // to it), is the borrowed file's, open during the call.
             unsafe {
                 sys::ast_http_send(
                     ser,
@@ -173,8 +199,8 @@ pub(super) unsafe fn send(
                     title.as_ptr(),
                     hdrs,
                     std::ptr::null_mut(),
-                    0,
-                    1,
+                    fd,
+                    static_content,
                 )
             };
         } else {
@@ -208,7 +234,7 @@ pub(super) unsafe fn send(
             hdrs,
             std::ptr::null_mut(),
             0,
-            1,
+            static_content,
         )
     };
     // SAFETY: ser is live; the real connection goes back before anything else runs.
@@ -233,13 +259,15 @@ pub(super) unsafe fn send(
             _ => break,
         }
     }
-    let is_head = method == sys::ast_http_method::AST_HTTP_HEAD as c_int;
+    // As ast_http_send decides whether a body follows its head.
+    let send_content = method != sys::ast_http_method::AST_HTTP_HEAD as c_int || status >= 400;
     let framed = head::frame(
         &buf[..size],
-        match body {
-            None => Body::None,
-            Some(b) if is_head => Body::Length(b.len()),
-            Some(b) => Body::Bytes(b),
+        match content {
+            Content::None => Body::None,
+            Content::Bytes(b) if send_content => Body::Bytes(b),
+            Content::Bytes(b) => Body::Length(b.len() as u64),
+            Content::File(_, len) => Body::Length(len),
         },
     );
     match stream {
@@ -266,6 +294,13 @@ pub(super) unsafe fn send(
     let wrote = unsafe { sys::ast_iostream_write(conn, text.as_ptr().cast(), text.len()) };
     if usize::try_from(wrote).ok() != Some(text.len()) {
         closing = true;
+    } else if let Content::File(file, len) = content {
+        // SAFETY: conn is the session's live stream, used by this thread only.
+        if send_content && !unsafe { super::stream::send(conn, file, len) } {
+            // Fewer bytes than the head announced: the client must not wait for the rest
+            // or read the next answer as part of this one.
+            closing = true;
+        }
     }
     if closing {
         // SAFETY: ser is live; closing its stream also sets it to NULL, which Asterisk's

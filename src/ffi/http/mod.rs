@@ -6,7 +6,11 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
-use super::{capture, cstring, cstring_joined, owned, sys};
+mod capture;
+mod stream;
+
+use super::{cstring, cstring_joined, owned, sys};
+use capture::Content;
 use phoneprov_core::http::body::BodySource;
 use phoneprov_core::http::useragent::{self, UserAgent};
 use phoneprov_core::model::server::dotted;
@@ -267,11 +271,14 @@ impl<'a> Request<'a> {
         self.before_answer();
         let h = cstring_joined(headers);
         self.status.set(200);
+        let body = Content::Bytes(body);
         // SAFETY: ser is the live session of this request, on this thread.
-        unsafe { capture::send(self.ser, self.raw_method, 200, c"OK", &h, Some(body)) };
+        unsafe { capture::send(self.ser, self.raw_method, 200, c"OK", &h, body, true) };
     }
 
-    /// Answers with the contents of an open file, streamed by Asterisk from its descriptor.
+    /// Answers with the contents of an open file: the head as Asterisk renders it with the
+    /// file's length, then the file's bytes in large pieces (see `capture`). A file that is
+    /// not a regular one (no length to announce) is streamed by Asterisk to its end.
     pub fn send_file(
         &self,
         status: u16,
@@ -280,7 +287,17 @@ impl<'a> Request<'a> {
         file: &File,
         cacheable: bool,
     ) {
-        self.send_raw(status, title, headers, &[], file.as_raw_fd(), cacheable);
+        let len = match file.metadata() {
+            Ok(meta) if meta.is_file() => meta.len(),
+            _ => return self.send_raw(status, title, headers, &[], file.as_raw_fd(), cacheable),
+        };
+        self.before_answer();
+        let (t, h) = (cstring(title), cstring_joined(headers));
+        self.status.set(status);
+        let (status, body) = (c_int::from(status), Content::File(file, len));
+        // SAFETY: ser is the live session of this request, on this thread; the file stays
+        // open (borrowed) until the call returns.
+        unsafe { capture::send(self.ser, self.raw_method, status, &t, &h, body, cacheable) };
     }
 
     fn send_raw(
@@ -296,9 +313,10 @@ impl<'a> Request<'a> {
         let (t, h) = (cstring(title), cstring_joined(headers));
         self.status.set(status);
         if status == 304 {
+            let none = Content::None;
             // SAFETY: ser is the live session of this request, on this thread; no body
             // asks for no Content-Length.
-            unsafe { capture::send(self.ser, self.raw_method, 304, &t, &h, None) };
+            unsafe { capture::send(self.ser, self.raw_method, 304, &t, &h, none, true) };
             return;
         }
         let body_ptr = if body.is_empty() {
