@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use crate::access::auth::Ha1;
+use crate::access::options::AuthScheme;
 use crate::config::profile::{Config, FileEntry, Profile};
 use crate::config::vars::{self, Interner, Pair, SharedParts, Text, Vars};
 use crate::host::{Host, Level, TzInfo};
@@ -31,6 +33,17 @@ pub struct Phone {
     lines: Lines,
     /// The profile's `uploads` patterns rendered for this phone (the usable ones).
     pub uploads: Vec<Text>,
+    /// Only for a phone of a profile with `auth = digest` that has a secret: a pointer in
+    /// every other phone, the key itself only where Digest applies.
+    digest: Option<Box<DigestKey>>,
+}
+
+/// What a Digest check needs of a phone's credentials: its HA1 and the realm it was made
+/// with (a request whose rules name another realm, during a reload, computes its own).
+#[derive(Clone, Debug)]
+pub struct DigestKey {
+    pub realm: Arc<[u8]>,
+    pub ha1: Ha1,
 }
 
 /// A phone's lines: one in nearly every fleet, kept inline so that a build allocates
@@ -74,6 +87,23 @@ impl Phone {
     /// Its MAC, as its lines give it (a phone is made of lines that have one).
     pub fn mac(&self) -> &[u8] {
         self.vars().find(vars::MAC).unwrap_or_default()
+    }
+
+    /// The user name and secret that open its files: HTTP_USERNAME and HTTP_SECRET, else
+    /// its first line's USERNAME and SECRET.
+    pub fn http_credentials(&self) -> (&[u8], Option<&[u8]>) {
+        let v = self.vars();
+        let user = v
+            .find(vars::HTTP_USERNAME)
+            .or_else(|| v.find(vars::USERNAME))
+            .unwrap_or(b"");
+        let secret = v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET));
+        (user, secret)
+    }
+
+    /// Its Digest key, when its profile asks for Digest and it has a secret.
+    pub fn digest(&self) -> Option<&DigestKey> {
+        self.digest.as_deref()
     }
 }
 
@@ -400,6 +430,7 @@ impl<'h> Builder<'h> {
                 profile: profile.clone(),
                 lines: Lines::One(line),
                 uploads,
+                digest: None,
             },
         );
         for (file, uri) in uris.iter().enumerate() {
@@ -440,7 +471,41 @@ impl Rendered {
     }
 }
 
+/// The realm of each profile with `auth = digest`, by name (None for the others): the
+/// profile's access options over `[general]`'s, as the access rules resolve them.
+fn digest_realms(config: &Config) -> FxHashMap<&[u8], Option<Arc<[u8]>>> {
+    config
+        .profiles
+        .iter()
+        .map(|p| {
+            let rules = p.access.resolve(&config.settings.access);
+            let realm = (rules.auth == AuthScheme::Digest).then(|| Arc::from(rules.auth_realm));
+            (&p.name[..], realm)
+        })
+        .collect()
+}
+
 impl Builder<'_> {
+    /// Gives each phone of a Digest profile its key, once all its lines are known (a line
+    /// added later may come first and bring other credentials).
+    fn digest_keys(&mut self) {
+        let config = self.snap.config.clone();
+        let realms = digest_realms(&config);
+        for phone in &mut self.snap.phones {
+            let Some(Some(realm)) = realms.get(&phone.profile.name[..]) else {
+                continue;
+            };
+            let (user, secret) = phone.http_credentials();
+            if let Some(secret) = secret {
+                let ha1 = Ha1::new(user, realm, secret);
+                phone.digest = Some(Box::new(DigestKey {
+                    realm: realm.clone(),
+                    ha1,
+                }));
+            }
+        }
+    }
+
     /// Whether the warning `kind` about the profile's upload pattern `i` is still to be
     /// given (it is then counted as given).
     fn first_warning(&mut self, kind: UploadWarning, profile: &Profile, i: usize) -> bool {
@@ -598,6 +663,7 @@ impl Snapshot {
             b.add_extension(ext);
         }
         b.index_routes();
+        b.digest_keys();
         // Built once, then only read: no room for growth.
         let snap = &mut b.snap;
         snap.phones.shrink_to_fit();
@@ -620,6 +686,7 @@ impl Snapshot {
             b.add_extension(ext);
         }
         b.index_routes();
+        b.digest_keys();
         let phone = b.snap.phones.drain(..).next()?;
         let uris = b
             .snap
@@ -963,6 +1030,97 @@ pub(crate) mod tests {
                 && warned[1].contains("'${MAC}-phone.cfg'"),
             "{warned:?}"
         );
+    }
+
+    /// Phones of a profile with `auth = digest` get the HA1 of their credentials and the
+    /// realm the rules resolve to, made once all their lines are known; other phones none.
+    #[test]
+    fn digest_keys_only_where_digest_applies() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new(
+                    "general",
+                    &[("default_profile", "open"), ("auth_realm", "pbx")],
+                ),
+                Category::new("open", &[("${MAC}.cfg", "phone.cfg")]),
+                Category::new("locked", &[("${MAC}.xml", "phone.cfg"), ("auth", "digest")]),
+                Category::new(
+                    "own",
+                    &[
+                        ("${MAC}.txt", "phone.cfg"),
+                        ("auth", "digest"),
+                        ("auth_realm", "office"),
+                    ],
+                ),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "a"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "open"),
+                    ("SECRET", "s1"),
+                ],
+            ),
+            // Line 2 comes first; line 1, added after it, gives the credentials.
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "b2"),
+                    ("MAC", "m2"),
+                    ("PROFILE", "locked"),
+                    ("SECRET", "s22"),
+                    ("LINE", "2"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "b"),
+                    ("MAC", "m2"),
+                    ("PROFILE", "locked"),
+                    ("SECRET", "s2"),
+                    ("LINE", "1"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "c"),
+                    ("MAC", "m3"),
+                    ("PROFILE", "own"),
+                    ("SECRET", "s3"),
+                    ("HTTP_USERNAME", "hc"),
+                    ("HTTP_SECRET", "hs3"),
+                ],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "d"), ("MAC", "m4"), ("PROFILE", "locked")],
+            ),
+        ];
+        let snap = Snapshot::build(config.clone(), &exts, &host);
+        let phone = |mac: &[u8]| snap.phone(mac).unwrap();
+        assert!(phone(b"m1").digest().is_none());
+        assert!(phone(b"m4").digest().is_none(), "no secret, no key");
+        let key = phone(b"m2").digest().unwrap();
+        assert_eq!(&*key.realm, b"pbx");
+        assert_eq!(key.ha1, Ha1::new(b"b", b"pbx", b"s2"));
+        assert_eq!(
+            phone(b"m2").http_credentials(),
+            (&b"b"[..], Some(&b"s2"[..]))
+        );
+        let key = phone(b"m3").digest().unwrap();
+        assert_eq!(&*key.realm, b"office");
+        assert_eq!(key.ha1, Ha1::new(b"hc", b"office", b"hs3"));
+        // A phone built alone gets its key as in a snapshot.
+        let (alone, _) = Snapshot::build_phone(config, &exts[1..3], &host).unwrap();
+        assert_eq!(alone.digest().unwrap().ha1, Ha1::new(b"b", b"pbx", b"s2"));
     }
 
     #[test]
