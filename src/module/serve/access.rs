@@ -19,13 +19,12 @@ use crate::ffi::log;
 use crate::ffi::security::{Endpoint, Event};
 use crate::module::serve::answer::{self, endpoints, Answer, Reply, Report};
 use phoneprov_core::access::auth::{
-    basic_challenge, digest_challenge, digest_matches, parse_authorization, same, Algorithm,
-    Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
+    basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
+    same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
 };
 use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
 use phoneprov_core::access::ratelimit::MissTable;
 use phoneprov_core::config::profile::Config;
-use phoneprov_core::config::vars;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
 use phoneprov_core::util::bytes::lossy;
@@ -211,17 +210,6 @@ enum Verdict {
     Fail(Event, Vec<u8>, &'static str),
 }
 
-/// A phone's credentials: HTTP_USERNAME/HTTP_SECRET, else its first line's USERNAME/SECRET.
-fn credentials(phone: &Phone) -> (&[u8], Option<&[u8]>) {
-    let v = phone.vars();
-    let user = v
-        .find(vars::HTTP_USERNAME)
-        .or_else(|| v.find(vars::USERNAME))
-        .unwrap_or(b"");
-    let secret = v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET));
-    (user, secret)
-}
-
 impl Access {
     /// Before anything else: a banned client address gets 429.
     pub fn refused_early(&self, req: &Request) -> Option<Reply<'static>> {
@@ -401,21 +389,21 @@ impl Access {
             return fail(Event::ChalRespFailed, "wrong authentication scheme");
         }
         // The phone whose credentials open this file: the phone itself, or for a static
-        // file any phone of the profile.
-        let secret = match phone {
+        // file the first phone of the profile with that user name.
+        let owner = match phone {
             Some(phone) => {
-                let (u, s) = credentials(phone);
-                (u == user).then_some(s).flatten()
+                let (u, s) = phone.http_credentials();
+                (u == user).then_some(s).flatten().map(|s| (phone, s))
             }
             None => snap
                 .phones
                 .iter()
                 .filter(|p| p.profile.name == profile)
-                .map(credentials)
-                .find(|(u, _)| *u == user)
-                .and_then(|(_, s)| s),
+                .map(|p| (p, p.http_credentials()))
+                .find(|(_, (u, _))| *u == user)
+                .and_then(|(p, (_, s))| s.map(|s| (p, s))),
         };
-        let Some(secret) = secret else {
+        let Some((owner, secret)) = owner else {
             return fail(Event::InvalAcctId, "unknown user for this file");
         };
         match creds {
@@ -443,7 +431,15 @@ impl Access {
                 };
                 // The three digests run outside the lock: under it, every authenticated
                 // request of every connection would queue behind the others'.
-                if !digest_matches(d, secret, req.method_name()) {
+                // The phone's HA1 was made of this user name and, unless the rules changed
+                // since its snapshot was built, of this realm.
+                let matches = match owner.digest() {
+                    Some(key) if *key.realm == *d.realm => {
+                        digest_matches_ha1(d, &key.ha1, req.method_name())
+                    }
+                    _ => digest_matches(d, secret, req.method_name()),
+                };
+                if !matches {
                     return fail(Event::ChalRespFailed, "wrong digest response");
                 }
                 let counted = lock(&self.runtime).nonces.use_count(serial, d.nc);
