@@ -89,16 +89,18 @@ impl Phone {
         self.vars().find(vars::MAC).unwrap_or_default()
     }
 
-    /// The user name and secret that open its files: HTTP_USERNAME and HTTP_SECRET, else
-    /// its first line's USERNAME and SECRET.
-    pub fn http_credentials(&self) -> (&[u8], Option<&[u8]>) {
+    /// The user name that opens its files: HTTP_USERNAME, else its first line's USERNAME.
+    pub fn http_user(&self) -> &[u8] {
         let v = self.vars();
-        let user = v
-            .find(vars::HTTP_USERNAME)
+        v.find(vars::HTTP_USERNAME)
             .or_else(|| v.find(vars::USERNAME))
-            .unwrap_or(b"");
-        let secret = v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET));
-        (user, secret)
+            .unwrap_or(b"")
+    }
+
+    /// The secret that goes with [`Phone::http_user`]: HTTP_SECRET, else SECRET.
+    pub fn http_secret(&self) -> Option<&[u8]> {
+        let v = self.vars();
+        v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET))
     }
 
     /// Its Digest key, when its profile asks for Digest and it has a secret.
@@ -495,9 +497,8 @@ impl Builder<'_> {
             let Some(Some(realm)) = realms.get(&phone.profile.name[..]) else {
                 continue;
             };
-            let (user, secret) = phone.http_credentials();
-            if let Some(secret) = secret {
-                let ha1 = Ha1::new(user, realm, secret);
+            if let Some(secret) = phone.http_secret() {
+                let ha1 = Ha1::new(phone.http_user(), realm, secret);
                 phone.digest = Some(Box::new(DigestKey {
                     realm: realm.clone(),
                     ha1,
@@ -1112,7 +1113,7 @@ pub(crate) mod tests {
         assert_eq!(&*key.realm, b"pbx");
         assert_eq!(key.ha1, Ha1::new(b"b", b"pbx", b"s2"));
         assert_eq!(
-            phone(b"m2").http_credentials(),
+            (phone(b"m2").http_user(), phone(b"m2").http_secret()),
             (&b"b"[..], Some(&b"s2"[..]))
         );
         let key = phone(b"m3").digest().unwrap();
