@@ -31,8 +31,9 @@ pub struct Phone {
     pub provider: Arc<str>,
     pub profile: Arc<Profile>,
     lines: Lines,
-    /// The profile's `uploads` patterns rendered for this phone (the usable ones).
-    pub uploads: Vec<Text>,
+    /// The profile's `uploads` patterns rendered for this phone (the usable ones). A boxed
+    /// slice, not a Vec: its 8 bytes less pay for `digest` in every phone.
+    pub uploads: Box<[Text]>,
     /// Only for a phone of a profile with `auth = digest` that has a secret: a pointer in
     /// every other phone, the key itself only where Digest applies.
     digest: Option<Box<DigestKey>>,
@@ -526,8 +527,9 @@ impl Builder<'_> {
         mac: &[u8],
         phone: usize,
         uris: &Rendered,
-    ) -> Vec<Text> {
-        let mut out: Vec<Text> = Vec::new();
+    ) -> Box<[Text]> {
+        // Sized for every pattern, the usual case, so that boxing it does not copy it.
+        let mut out: Vec<Text> = Vec::with_capacity(profile.uploads.len());
         // The profile's index of each pattern in `out`.
         let mut kept = Vec::new();
         for (i, pattern) in profile.uploads.iter().enumerate() {
@@ -595,7 +597,7 @@ impl Builder<'_> {
             out.push(Text::from(rendered));
             kept.push(i);
         }
-        out
+        out.into_boxed_slice()
     }
 }
 
