@@ -41,9 +41,11 @@ pub struct Phone {
 
 /// What a Digest check needs of a phone's credentials: its HA1 and the realm it was made
 /// with (a request whose rules name another realm, during a reload, computes its own).
+/// The realm is shared by the profile's phones, behind a thin pointer: 56 bytes in all, one
+/// malloc chunk of 64.
 #[derive(Clone, Debug)]
 pub struct DigestKey {
-    pub realm: Arc<[u8]>,
+    pub realm: Arc<Vec<u8>>,
     pub ha1: Ha1,
 }
 
@@ -476,13 +478,13 @@ impl Rendered {
 
 /// The realm of each profile with `auth = digest`, by name (None for the others): the
 /// profile's access options over `[general]`'s, as the access rules resolve them.
-fn digest_realms(config: &Config) -> FxHashMap<&[u8], Option<Arc<[u8]>>> {
+fn digest_realms(config: &Config) -> FxHashMap<&[u8], Option<Arc<Vec<u8>>>> {
     config
         .profiles
         .iter()
         .map(|p| {
             let rules = p.access.resolve(&config.settings.access);
-            let realm = (rules.auth == AuthScheme::Digest).then(|| Arc::from(rules.auth_realm));
+            let realm = (rules.auth == AuthScheme::Digest).then(|| Arc::new(rules.auth_realm));
             (&p.name[..], realm)
         })
         .collect()
@@ -1112,18 +1114,23 @@ pub(crate) mod tests {
         assert!(phone(b"m1").digest().is_none());
         assert!(phone(b"m4").digest().is_none(), "no secret, no key");
         let key = phone(b"m2").digest().unwrap();
-        assert_eq!(&*key.realm, b"pbx");
+        assert_eq!(*key.realm, b"pbx");
         assert_eq!(key.ha1, Ha1::new(b"b", b"pbx", b"s2"));
         assert_eq!(
             (phone(b"m2").http_user(), phone(b"m2").http_secret()),
             (&b"b"[..], Some(&b"s2"[..]))
         );
         let key = phone(b"m3").digest().unwrap();
-        assert_eq!(&*key.realm, b"office");
+        assert_eq!(*key.realm, b"office");
         assert_eq!(key.ha1, Ha1::new(b"hc", b"office", b"hs3"));
         // A phone built alone gets its key as in a snapshot.
         let (alone, _) = Snapshot::build_phone(config, &exts[1..3], &host).unwrap();
         assert_eq!(alone.digest().unwrap().ha1, Ha1::new(b"b", b"pbx", b"s2"));
+    }
+
+    #[test]
+    fn digest_key_is_one_small_chunk() {
+        assert_eq!(std::mem::size_of::<DigestKey>(), 56);
     }
 
     #[test]
