@@ -110,11 +110,17 @@ pub fn uploads_dir() -> &'static PathBuf {
 
 /// The HTTP server's URI prefix (http.conf `prefix`), "" or "/name".
 pub fn http_prefix() -> String {
+    with_http_prefix(str::to_owned)
+}
+
+/// [`http_prefix`] lent to `f`, copied only if it is not UTF-8: every Digest request
+/// compares its `uri` with it.
+pub fn with_http_prefix<R>(f: impl FnOnce(&str) -> R) -> R {
     let mut buf = [0u8; 256];
     // SAFETY: buf is writable for its length; Asterisk writes a NUL-terminated string.
     unsafe { sys::ast_http_prefix(buf.as_mut_ptr().cast(), buf.len() as i32) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    f(&String::from_utf8_lossy(&buf[..end]))
 }
 
 /// Whether a dialplan function of that name is registered.

@@ -346,19 +346,86 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A user's HA1 (RFC 7616 section 3.4.2: the hash of `user:realm:secret`) for both
+/// algorithms offered, raw: what a Digest check needs of the secret, computed once per
+/// phone when the snapshot is built rather than once per request.
+/// Compared only in tests: a check compares what it makes of it in constant time.
+#[derive(Clone)]
+#[cfg_attr(test, derive(PartialEq, Eq))]
+pub struct Ha1 {
+    md5: [u8; 16],
+    sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for Ha1 {
+    // Derived from the secret: not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ha1(..)")
+    }
+}
+
+impl Ha1 {
+    pub fn new(user: &[u8], realm: &[u8], secret: &[u8]) -> Ha1 {
+        fn hash<D: sha2::Digest>(parts: [&[u8]; 3]) -> sha2::digest::Output<D> {
+            let mut h = D::new();
+            h.update(parts[0]);
+            h.update(b":");
+            h.update(parts[1]);
+            h.update(b":");
+            h.update(parts[2]);
+            h.finalize()
+        }
+        let parts = [user, realm, secret];
+        Ha1 {
+            md5: hash::<Md5>(parts).into(),
+            sha256: hash::<Sha256>(parts).into(),
+        }
+    }
+
+    /// In lower-case hex into `out`, as the response hash takes it; the number of digits.
+    fn hex_into(&self, alg: Algorithm, out: &mut [u8; 64]) -> usize {
+        let raw: &[u8] = match alg {
+            Algorithm::Md5 => &self.md5,
+            Algorithm::Sha256 => &self.sha256,
+        };
+        for (i, b) in raw.iter().enumerate() {
+            out[2 * i] = HEX_DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = HEX_DIGITS[usize::from(b & 15)];
+        }
+        raw.len() * 2
+    }
+}
+
 /// Whether a Digest answer proves knowledge of `password` for `method` (qop=auth only).
 pub fn digest_matches(d: &DigestResponse<'_>, password: &[u8], method: &[u8]) -> bool {
     let Some(alg) = d.algorithm else {
         return false;
     };
+    let mut ha1 = [0u8; 64];
+    let n = alg.hex_into(&[&d.username, &d.realm, password], &mut ha1);
+    response_matches(d, alg, &ha1[..n], method)
+}
+
+/// [`digest_matches`] with the user's HA1 computed beforehand: the caller vouches that it
+/// was made of the answer's user name and realm.
+pub fn digest_matches_ha1(d: &DigestResponse<'_>, ha1: &Ha1, method: &[u8]) -> bool {
+    let Some(alg) = d.algorithm else {
+        return false;
+    };
+    let mut hex = [0u8; 64];
+    let n = ha1.hex_into(alg, &mut hex);
+    response_matches(d, alg, &hex[..n], method)
+}
+
+/// Whether the answer's response is the one `ha1` (in hex) gives for `method`.
+fn response_matches(d: &DigestResponse<'_>, alg: Algorithm, ha1: &[u8], method: &[u8]) -> bool {
     if *d.qop != *b"auth" || d.cnonce.is_empty() || d.nc_raw.is_empty() {
         return false;
     }
-    let (mut ha1, mut ha2, mut expected) = ([0u8; 64], [0u8; 64], [0u8; 64]);
-    let n = alg.hex_into(&[&d.username, &d.realm, password], &mut ha1);
-    alg.hex_into(&[method, &d.uri], &mut ha2);
+    let (mut ha2, mut expected) = ([0u8; 64], [0u8; 64]);
+    let n = alg.hex_into(&[method, &d.uri], &mut ha2);
     alg.hex_into(
-        &[&ha1[..n], &d.nonce, &d.nc_raw, &d.cnonce, &d.qop, &ha2[..n]],
+        &[ha1, &d.nonce, &d.nc_raw, &d.cnonce, &d.qop, &ha2[..n]],
         &mut expected,
     );
     // Clients may send the response in upper case; compared without copying it.
@@ -574,6 +641,50 @@ mod tests {
     }
 
     #[test]
+    fn ha1_computed_beforehand_checks_as_the_secret_does() {
+        // The same RFC 7616 examples, from an HA1 made once of user, realm and secret.
+        let ha1 = Ha1::new(b"Mufasa", b"http-auth@example.org", b"Circle of Life");
+        let mut d = DigestResponse {
+            username: Cow::Borrowed(&b"Mufasa"[..]),
+            realm: Cow::Borrowed(&b"http-auth@example.org"[..]),
+            nonce: Cow::Borrowed(&b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"[..]),
+            uri: Cow::Borrowed(&b"/dir/index.html"[..]),
+            algorithm: Some(Algorithm::Md5),
+            cnonce: Cow::Borrowed(&b"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"[..]),
+            nc_raw: Cow::Borrowed(&b"00000001"[..]),
+            nc: 1,
+            qop: Cow::Borrowed(&b"auth"[..]),
+            response: Cow::Borrowed(&b"8ca523f5e9506fed4657c9700eebdbec"[..]),
+        };
+        assert!(digest_matches_ha1(&d, &ha1, b"GET"));
+        assert!(!digest_matches_ha1(&d, &ha1, b"HEAD"));
+        // Upper-case hex from the client is accepted, as with the secret.
+        d.response = Cow::Owned(d.response.to_ascii_uppercase());
+        assert!(digest_matches_ha1(&d, &ha1, b"GET"));
+        let wrong = Ha1::new(b"Mufasa", b"http-auth@example.org", b"Circle of life");
+        assert!(!digest_matches_ha1(&d, &wrong, b"GET"));
+        d.algorithm = Some(Algorithm::Sha256);
+        d.response =
+            Cow::Borrowed(b"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+        assert!(digest_matches_ha1(&d, &ha1, b"GET"));
+        assert!(!digest_matches_ha1(&d, &wrong, b"GET"));
+        // Its hex is the hash of user:realm:secret, for each algorithm.
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            let mut out = [0u8; 64];
+            let n = ha1.hex_into(alg, &mut out);
+            let parts: [&[u8]; 3] = [b"Mufasa", b"http-auth@example.org", b"Circle of Life"];
+            assert_eq!(&out[..n], alg.hex(&parts).as_bytes());
+        }
+        // An algorithm not offered, or a qop other than auth, never matches.
+        d.algorithm = None;
+        assert!(!digest_matches_ha1(&d, &ha1, b"GET"));
+        d.algorithm = Some(Algorithm::Sha256);
+        d.qop = Cow::Borrowed(&b"auth-int"[..]);
+        assert!(!digest_matches_ha1(&d, &ha1, b"GET"));
+        assert_eq!(format!("{ha1:?}"), "Ha1(..)");
+    }
+
+    #[test]
     fn parses_digest_and_basic() {
         let h = br#"Digest username="Mufasa", realm="r\"x", nonce="abc",
             uri="/dir/index.html", algorithm=SHA-256, nc=0000000a, cnonce="c", qop=auth,
@@ -693,6 +804,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn parameter_names_in_any_case() {
+        let h = b"Digest USERNAME=\"u\", Realm=r, NONCE=n, Uri=\"/x\", RESPONSE=ab, CNonce=c, \
+                  QOP=auth, NC=0000000F, Algorithm=sha-256, usernamex=y, opaque=o";
+        let Some(Credentials::Digest(d)) = parse_authorization(h) else {
+            panic!("not parsed");
+        };
+        let got = [
+            &d.username,
+            &d.realm,
+            &d.nonce,
+            &d.uri,
+            &d.response,
+            &d.cnonce,
+            &d.qop,
+        ];
+        let got: Vec<&[u8]> = got.iter().map(|c| &***c).collect();
+        assert_eq!(got, [&b"u"[..], b"r", b"n", b"/x", b"ab", b"c", b"auth"]);
+        assert_eq!((d.nc, &*d.nc_raw), (15, &b"0000000F"[..]));
+        assert_eq!(d.algorithm, Some(Algorithm::Sha256));
+        assert_eq!(
+            parse_authorization(b"Digest username=a, nonce=b, response=c, UserHash=true"),
+            None
+        );
+        assert_eq!(
+            parse_authorization(b"Digest username=a, nonce=b, response=c, nc=+"),
+            None
+        );
     }
 
     #[test]

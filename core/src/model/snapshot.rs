@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use crate::access::auth::Ha1;
+use crate::access::options::AuthScheme;
 use crate::config::profile::{Config, FileEntry, Profile};
 use crate::config::vars::{self, Interner, Pair, SharedParts, Text, Vars};
 use crate::host::{Host, Level, TzInfo};
@@ -29,8 +31,22 @@ pub struct Phone {
     pub provider: Arc<str>,
     pub profile: Arc<Profile>,
     lines: Lines,
-    /// The profile's `uploads` patterns rendered for this phone (the usable ones).
-    pub uploads: Vec<Text>,
+    /// The profile's `uploads` patterns rendered for this phone (the usable ones). A boxed
+    /// slice, not a Vec: its 8 bytes less pay for `digest` in every phone.
+    pub uploads: Box<[Text]>,
+    /// Only for a phone of a profile with `auth = digest` that has a secret: a pointer in
+    /// every other phone, the key itself only where Digest applies.
+    digest: Option<Box<DigestKey>>,
+}
+
+/// What a Digest check needs of a phone's credentials: its HA1 and the realm it was made
+/// with (a request whose rules name another realm, during a reload, computes its own).
+/// The realm is shared by the profile's phones, behind a thin pointer: 56 bytes in all, one
+/// malloc chunk of 64.
+#[derive(Clone, Debug)]
+pub struct DigestKey {
+    pub realm: Arc<Vec<u8>>,
+    pub ha1: Ha1,
 }
 
 /// A phone's lines: one in nearly every fleet, kept inline so that a build allocates
@@ -74,6 +90,25 @@ impl Phone {
     /// Its MAC, as its lines give it (a phone is made of lines that have one).
     pub fn mac(&self) -> &[u8] {
         self.vars().find(vars::MAC).unwrap_or_default()
+    }
+
+    /// The user name that opens its files: HTTP_USERNAME, else its first line's USERNAME.
+    pub fn http_user(&self) -> &[u8] {
+        let v = self.vars();
+        v.find(vars::HTTP_USERNAME)
+            .or_else(|| v.find(vars::USERNAME))
+            .unwrap_or(b"")
+    }
+
+    /// The secret that goes with [`Phone::http_user`]: HTTP_SECRET, else SECRET.
+    pub fn http_secret(&self) -> Option<&[u8]> {
+        let v = self.vars();
+        v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET))
+    }
+
+    /// Its Digest key, when its profile asks for Digest and it has a secret.
+    pub fn digest(&self) -> Option<&DigestKey> {
+        self.digest.as_deref()
     }
 }
 
@@ -400,6 +435,7 @@ impl<'h> Builder<'h> {
                 profile: profile.clone(),
                 lines: Lines::One(line),
                 uploads,
+                digest: None,
             },
         );
         for (file, uri) in uris.iter().enumerate() {
@@ -440,7 +476,40 @@ impl Rendered {
     }
 }
 
+/// The realm of each profile with `auth = digest`, by name (None for the others): the
+/// profile's access options over `[general]`'s, as the access rules resolve them.
+fn digest_realms(config: &Config) -> FxHashMap<&[u8], Option<Arc<Vec<u8>>>> {
+    config
+        .profiles
+        .iter()
+        .map(|p| {
+            let rules = p.access.resolve(&config.settings.access);
+            let realm = (rules.auth == AuthScheme::Digest).then(|| Arc::new(rules.auth_realm));
+            (&p.name[..], realm)
+        })
+        .collect()
+}
+
 impl Builder<'_> {
+    /// Gives each phone of a Digest profile its key, once all its lines are known (a line
+    /// added later may come first and bring other credentials).
+    fn digest_keys(&mut self) {
+        let config = self.snap.config.clone();
+        let realms = digest_realms(&config);
+        for phone in &mut self.snap.phones {
+            let Some(Some(realm)) = realms.get(&phone.profile.name[..]) else {
+                continue;
+            };
+            if let Some(secret) = phone.http_secret() {
+                let ha1 = Ha1::new(phone.http_user(), realm, secret);
+                phone.digest = Some(Box::new(DigestKey {
+                    realm: realm.clone(),
+                    ha1,
+                }));
+            }
+        }
+    }
+
     /// Whether the warning `kind` about the profile's upload pattern `i` is still to be
     /// given (it is then counted as given).
     fn first_warning(&mut self, kind: UploadWarning, profile: &Profile, i: usize) -> bool {
@@ -460,8 +529,9 @@ impl Builder<'_> {
         mac: &[u8],
         phone: usize,
         uris: &Rendered,
-    ) -> Vec<Text> {
-        let mut out: Vec<Text> = Vec::new();
+    ) -> Box<[Text]> {
+        // Sized for every pattern, the usual case, so that boxing it does not copy it.
+        let mut out: Vec<Text> = Vec::with_capacity(profile.uploads.len());
         // The profile's index of each pattern in `out`.
         let mut kept = Vec::new();
         for (i, pattern) in profile.uploads.iter().enumerate() {
@@ -529,7 +599,7 @@ impl Builder<'_> {
             out.push(Text::from(rendered));
             kept.push(i);
         }
-        out
+        out.into_boxed_slice()
     }
 }
 
@@ -598,6 +668,7 @@ impl Snapshot {
             b.add_extension(ext);
         }
         b.index_routes();
+        b.digest_keys();
         // Built once, then only read: no room for growth.
         let snap = &mut b.snap;
         snap.phones.shrink_to_fit();
@@ -620,6 +691,7 @@ impl Snapshot {
             b.add_extension(ext);
         }
         b.index_routes();
+        b.digest_keys();
         let phone = b.snap.phones.drain(..).next()?;
         let uris = b
             .snap
@@ -963,6 +1035,102 @@ pub(crate) mod tests {
                 && warned[1].contains("'${MAC}-phone.cfg'"),
             "{warned:?}"
         );
+    }
+
+    /// Phones of a profile with `auth = digest` get the HA1 of their credentials and the
+    /// realm the rules resolve to, made once all their lines are known; other phones none.
+    #[test]
+    fn digest_keys_only_where_digest_applies() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new(
+                    "general",
+                    &[("default_profile", "open"), ("auth_realm", "pbx")],
+                ),
+                Category::new("open", &[("${MAC}.cfg", "phone.cfg")]),
+                Category::new("locked", &[("${MAC}.xml", "phone.cfg"), ("auth", "digest")]),
+                Category::new(
+                    "own",
+                    &[
+                        ("${MAC}.txt", "phone.cfg"),
+                        ("auth", "digest"),
+                        ("auth_realm", "office"),
+                    ],
+                ),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        let exts = [
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "a"),
+                    ("MAC", "m1"),
+                    ("PROFILE", "open"),
+                    ("SECRET", "s1"),
+                ],
+            ),
+            // Line 2 comes first; line 1, added after it, gives the credentials.
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "b2"),
+                    ("MAC", "m2"),
+                    ("PROFILE", "locked"),
+                    ("SECRET", "s22"),
+                    ("LINE", "2"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "b"),
+                    ("MAC", "m2"),
+                    ("PROFILE", "locked"),
+                    ("SECRET", "s2"),
+                    ("LINE", "1"),
+                ],
+            ),
+            ext(
+                "p",
+                &[
+                    ("USERNAME", "c"),
+                    ("MAC", "m3"),
+                    ("PROFILE", "own"),
+                    ("SECRET", "s3"),
+                    ("HTTP_USERNAME", "hc"),
+                    ("HTTP_SECRET", "hs3"),
+                ],
+            ),
+            ext(
+                "p",
+                &[("USERNAME", "d"), ("MAC", "m4"), ("PROFILE", "locked")],
+            ),
+        ];
+        let snap = Snapshot::build(config.clone(), &exts, &host);
+        let phone = |mac: &[u8]| snap.phone(mac).unwrap();
+        assert!(phone(b"m1").digest().is_none());
+        assert!(phone(b"m4").digest().is_none(), "no secret, no key");
+        let key = phone(b"m2").digest().unwrap();
+        assert_eq!(*key.realm, b"pbx");
+        assert_eq!(key.ha1, Ha1::new(b"b", b"pbx", b"s2"));
+        assert_eq!(
+            (phone(b"m2").http_user(), phone(b"m2").http_secret()),
+            (&b"b"[..], Some(&b"s2"[..]))
+        );
+        let key = phone(b"m3").digest().unwrap();
+        assert_eq!(*key.realm, b"office");
+        assert_eq!(key.ha1, Ha1::new(b"hc", b"office", b"hs3"));
+        // A phone built alone gets its key as in a snapshot.
+        let (alone, _) = Snapshot::build_phone(config, &exts[1..3], &host).unwrap();
+        assert_eq!(alone.digest().unwrap().ha1, Ha1::new(b"b", b"pbx", b"s2"));
+    }
+
+    #[test]
+    fn digest_key_is_one_small_chunk() {
+        assert_eq!(std::mem::size_of::<DigestKey>(), 56);
     }
 
     #[test]

@@ -13,19 +13,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::acl::Acl;
-use crate::ffi::host::http_prefix;
+use crate::ffi::host::with_http_prefix;
 use crate::ffi::http::Request;
 use crate::ffi::log;
 use crate::ffi::security::{Endpoint, Event};
 use crate::module::serve::answer::{self, endpoints, Answer, Reply, Report};
 use phoneprov_core::access::auth::{
-    basic_challenge, digest_challenge, digest_matches, parse_authorization, same, Algorithm,
-    Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
+    basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
+    same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
 };
 use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
 use phoneprov_core::access::ratelimit::MissTable;
 use phoneprov_core::config::profile::Config;
-use phoneprov_core::config::vars;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
 use phoneprov_core::util::bytes::lossy;
@@ -211,17 +210,6 @@ enum Verdict {
     Fail(Event, Vec<u8>, &'static str),
 }
 
-/// A phone's credentials: HTTP_USERNAME/HTTP_SECRET, else its first line's USERNAME/SECRET.
-fn credentials(phone: &Phone) -> (&[u8], Option<&[u8]>) {
-    let v = phone.vars();
-    let user = v
-        .find(vars::HTTP_USERNAME)
-        .or_else(|| v.find(vars::USERNAME))
-        .unwrap_or(b"");
-    let secret = v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET));
-    (user, secret)
-}
-
 impl Access {
     /// Before anything else: a banned client address gets 429.
     pub fn refused_early(&self, req: &Request) -> Option<Reply<'static>> {
@@ -401,25 +389,26 @@ impl Access {
             return fail(Event::ChalRespFailed, "wrong authentication scheme");
         }
         // The phone whose credentials open this file: the phone itself, or for a static
-        // file any phone of the profile.
-        let secret = match phone {
-            Some(phone) => {
-                let (u, s) = credentials(phone);
-                (u == user).then_some(s).flatten()
-            }
+        // file the first phone of the profile with that user name. It must have a secret,
+        // which a phone with a Digest key has (its secret is then looked up only if needed).
+        let owner = match phone {
+            Some(phone) => (phone.http_user() == user).then_some(phone),
             None => snap
                 .phones
                 .iter()
                 .filter(|p| p.profile.name == profile)
-                .map(credentials)
-                .find(|(u, _)| *u == user)
-                .and_then(|(_, s)| s),
+                .find(|p| p.http_user() == user),
         };
-        let Some(secret) = secret else {
-            return fail(Event::InvalAcctId, "unknown user for this file");
+        let unknown = || fail(Event::InvalAcctId, "unknown user for this file");
+        let Some(owner) = owner.filter(|p| p.digest().is_some() || p.http_secret().is_some())
+        else {
+            return unknown();
         };
         match creds {
             Credentials::Basic { ref password, .. } => {
+                let Some(secret) = owner.http_secret() else {
+                    return unknown();
+                };
                 if same(password, secret) {
                     Verdict::Ok(Some(user.to_vec()))
                 } else {
@@ -428,30 +417,46 @@ impl Access {
             }
             Credentials::Digest(ref d) => {
                 let path = d.uri.split(|&b| b == b'?').next().unwrap_or(b"");
-                let uri_ok = path
-                    .strip_prefix(http_prefix().as_bytes())
-                    .and_then(|p| p.strip_prefix(b"/phoneprov/"))
-                    .is_some_and(|p| p == req.raw_uri);
+                let uri_ok = with_http_prefix(|prefix| {
+                    path.strip_prefix(prefix.as_bytes())
+                        .and_then(|p| p.strip_prefix(b"/phoneprov/"))
+                        .is_some_and(|p| p == req.raw_uri)
+                });
                 if d.realm != a.auth_realm || !uri_ok {
                     return fail(Event::ChalRespFailed, "realm or uri mismatch");
                 }
-                let checked = lock(&self.runtime)
-                    .nonces
-                    .check(&d.nonce, now(), a.auth_nonce_ttl);
-                let NonceCheck::Valid { serial } = checked else {
-                    return Verdict::Challenge { stale: true };
+                // The digests run before the nonce is looked at, outside the lock: under it,
+                // every authenticated request of every connection would queue behind the
+                // others'. The phone's HA1 was made of this user name and, unless the rules
+                // changed since its snapshot was built, of this realm.
+                let matches = match owner.digest() {
+                    Some(key) if *key.realm == *d.realm => {
+                        digest_matches_ha1(d, &key.ha1, req.method_name())
+                    }
+                    _ => match owner.http_secret() {
+                        Some(secret) => digest_matches(d, secret, req.method_name()),
+                        None => return unknown(),
+                    },
                 };
-                // The three digests run outside the lock: under it, every authenticated
-                // request of every connection would queue behind the others'.
-                if !digest_matches(d, secret, req.method_name()) {
-                    return fail(Event::ChalRespFailed, "wrong digest response");
-                }
-                let counted = lock(&self.runtime).nonces.use_count(serial, d.nc);
+                // The nonce is checked, then its count used, under one lock; a nonce not
+                // valid is answered with a fresh challenge whatever the response.
+                let now = now();
+                let counted = {
+                    let mut rt = lock(&self.runtime);
+                    match rt.nonces.check(&d.nonce, now, a.auth_nonce_ttl) {
+                        NonceCheck::Valid { serial } if matches => {
+                            Some(rt.nonces.use_count(serial, d.nc))
+                        }
+                        NonceCheck::Valid { .. } => None,
+                        _ => return Verdict::Challenge { stale: true },
+                    }
+                };
                 match counted {
-                    NcCheck::Accepted { first } => Verdict::Ok(first.then(|| user.to_vec())),
+                    None => fail(Event::ChalRespFailed, "wrong digest response"),
+                    Some(NcCheck::Accepted { first }) => Verdict::Ok(first.then(|| user.to_vec())),
                     // A nonce forgotten meanwhile: a fresh one.
-                    NcCheck::Unknown => Verdict::Challenge { stale: true },
-                    NcCheck::Replayed => fail(Event::ChalRespFailed, "replayed nonce count"),
+                    Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
+                    Some(NcCheck::Replayed) => fail(Event::ChalRespFailed, "replayed nonce count"),
                 }
             }
         }
