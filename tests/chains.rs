@@ -152,6 +152,36 @@ fn element(body: &str, element: &str) -> String {
     text.replace("&amp;", "&")
 }
 
+/// XML text with the entities the samples write resolved.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The provisioning credentials the phone `phone` of `profile` is challenged for: its first
+/// line's user name and secret (the sample users set no http_username / http_secret).
+fn http_credentials(profile: &str, phone: usize) -> (String, String) {
+    let i = user(profile_index(profile), phone, 1);
+    (format!("u{i}"), secret(i))
+}
+
+/// A Yealink file that makes the phone keep this server and its provisioning credentials.
+fn assert_keeps_credentials(body: &str, (user, pass): (String, String)) {
+    let value = |key: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("static.auto_provision.server.{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} line\n{body}"))
+            .to_owned()
+    };
+    assert_eq!(below_phoneprov(&value("url")), "", "{body}");
+    assert_eq!(value("username"), user, "{body}");
+    assert_eq!(value("password"), pass, "{body}");
+}
+
 /// What a URL the phone is told names below `/phoneprov/`.
 fn below_phoneprov(url: &str) -> &str {
     &url[url.find("/phoneprov/").expect("a /phoneprov/ URL") + "/phoneprov/".len()..]
@@ -190,7 +220,23 @@ fn every_family_boots_through_its_documented_requests() {
         (overrides[1].as_str(), Missing),
         (directory.as_str(), Served(Xml)),
     ]);
-    replay(&ast, "polycom", 0, &boot(b.agent.clone(), &then));
+    let served = replay(&ast, "polycom", 0, &boot(b.agent.clone(), &then));
+    // Its own settings make it keep this server and its provisioning credentials.
+    let reg = body_of(&served, &format!("{pm}-reg.cfg"));
+    let (user, pass) = http_credentials("polycom", 0);
+    assert_eq!(attribute(reg, "device.set"), "1");
+    for (name, want) in [
+        ("device.prov.user", user.as_str()),
+        ("device.prov.password", pass.as_str()),
+    ] {
+        assert_eq!(attribute(reg, &format!("{name}.set")), "1", "{reg}");
+        assert_eq!(unescape(attribute(reg, name)), want, "{reg}");
+    }
+    assert_eq!(attribute(reg, "device.prov.serverName.set"), "1");
+    assert_eq!(
+        below_phoneprov(&unescape(attribute(reg, "device.prov.serverName"))),
+        ""
+    );
 
     // A Polycom phone nobody configured: 000000000000.cfg instead, and what it names.
     let unknown = "0004f2ffffff";
@@ -252,6 +298,7 @@ fn every_family_boots_through_its_documented_requests() {
         &yealink("T46S", "66.86.0.15", "y000000000066.cfg"),
     );
     let own = body_of(&served, &format!("{ym}.cfg"));
+    assert_keeps_credentials(own, http_credentials("yealink", 0));
     let phonebook = own
         .lines()
         .find_map(|l| l.strip_prefix("remote_phonebook.data.1.url = "))
@@ -282,7 +329,7 @@ fn every_family_boots_through_its_documented_requests() {
     // Yealink DECT: the W60B as the desk phones; the W52P's firmware asks for its common
     // file and its own file only.
     let wm = m("yealink-dect", 0);
-    replay(
+    let served = replay(
         &ast,
         "yealink-dect",
         0,
@@ -295,6 +342,10 @@ fn every_family_boots_through_its_documented_requests() {
                 (&format!("{wm}.cfg"), Account(Yealink)),
             ],
         ),
+    );
+    assert_keeps_credentials(
+        body_of(&served, &format!("{wm}.cfg")),
+        http_credentials("yealink-dect", 0),
     );
     replay(
         &ast,
@@ -429,6 +480,15 @@ fn every_family_boots_through_its_documented_requests() {
     );
     let rule = element(body_of(&served, &mpp_uri), "Profile_Rule").replace("$MA", &mm);
     assert_eq!(below_phoneprov(&rule), mpp_uri);
+    // The rule carries the phone's provisioning credentials, as its uid and pwd options.
+    let body = body_of(&served, &mpp_uri);
+    let start = body.find("<Profile_Rule").expect("Profile_Rule");
+    let text = &body[start + body[start..].find('>').expect(">") + 1..];
+    let text = unescape(&text[..text.find('<').expect("end tag")]);
+    let (user, pass) = http_credentials("cisco-mpp", 0);
+    let options = format!("[--uid \"{user}\" --pwd \"{pass}\"] ");
+    assert!(text.starts_with(&options), "{text}");
+    assert_eq!(below_phoneprov(&text[options.len()..]), "cisco/$MA.xml");
 
     // Snom M700: setting_server .../snom-dect/{mac}.xml, set again by the file.
     let dm = m("snom-dect", 0).to_uppercase();
