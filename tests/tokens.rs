@@ -114,16 +114,22 @@ fn a_token_raced_by_many_clients_serves_once() {
     }
 }
 
+/// An instance whose phones have a fixed SERVER (serveraddr), so that the CLI prints whole
+/// enrollment URLs.
+fn start_with_serveraddr() -> Asterisk {
+    let phoneprov = PHONEPROV.replace("[general]\n", "[general]\nserveraddr = 127.0.0.1\n");
+    Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", phoneprov)
+        .conf("users.conf", USERS)
+        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
+        .start()
+}
+
 /// With serveraddr set, `phoneprov token MAC TTL qr` prints the whole URL and a QR code of
 /// it for a terminal: decoded again, the code is the URL, and the URL serves the phone once.
 #[test]
 fn a_token_as_a_qr_code_in_the_terminal() {
-    let phoneprov = PHONEPROV.replace("[general]\n", "[general]\nserveraddr = 127.0.0.1\n");
-    let ast = Builder::new(Impl::Rust)
-        .conf("phoneprov.conf", phoneprov)
-        .conf("users.conf", USERS)
-        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
-        .start();
+    let ast = start_with_serveraddr();
     // The harness's http.conf binds its own port: the URL must carry it.
     let base = format!("http://127.0.0.1:{}", ast.port);
     let out = ast.cli("phoneprov token abc123 600 qr");
@@ -174,12 +180,7 @@ fn a_token_as_a_qr_code_in_the_terminal() {
 /// over plain HTTP the CLI says the URL travels in clear.
 #[test]
 fn enrollment_urls_are_https_when_tls_is_on() {
-    let phoneprov = PHONEPROV.replace("[general]\n", "[general]\nserveraddr = 127.0.0.1\n");
-    let ast = Builder::new(Impl::Rust)
-        .conf("phoneprov.conf", phoneprov)
-        .conf("users.conf", USERS)
-        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
-        .start();
+    let ast = start_with_serveraddr();
     let plain = ast.cli("phoneprov token abc123");
     assert!(plain.contains(&format!("http://127.0.0.1:{}/phoneprov/enroll/", ast.port)));
     assert!(
