@@ -101,7 +101,8 @@ impl Module {
 
 /// The loaded module. The one static the module's state needs: Asterisk's callbacks (HTTP,
 /// CLI, dialplan functions, AMI, the provider API of other modules) carry no pointer of
-/// ours, so they find the module here. Read once per call, then used without the lock.
+/// ours, so they find the module here: an HTTP request holds it for reading while it is
+/// answered (see [`http`]); other callbacks take a clone and use it without the lock.
 /// Besides it, only call context is kept outside [`Module`]: thread-locals that tell a
 /// callback on the same thread what it runs inside (a snapshot build, a response being
 /// rendered, the nesting of PP_EACH_*), and in `ffi` the process's facts (directories), the
