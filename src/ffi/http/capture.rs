@@ -139,6 +139,16 @@ pub(super) enum Content<'a> {
     File(&'a File, u64),
 }
 
+/// Asterisk's 500 page for an answer that could not be made.
+///
+/// # Safety
+/// `ser` must be a live session, used by this thread only during the call.
+unsafe fn out_of_memory(ser: *mut sys::ast_tcptls_session_instance) {
+    let (t, x) = (c"Server Error", c"Out of memory");
+    // SAFETY: per this function's contract ser is live; the strings are valid for the call.
+    unsafe { sys::ast_http_error(ser, 500, t.as_ptr(), x.as_ptr()) };
+}
+
 /// Sends an answer as `ast_http_send` would, rendered by it into a stand-in and copied to
 /// the connection: with [`Content::None`] without any Content-Length; with bytes, their
 /// length and the bytes, in one write; with a file, its length, then its bytes sent by
@@ -172,13 +182,27 @@ pub(super) unsafe fn send(
     let hdrs = unsafe { sys::pp_str_from(bytes.as_ptr().cast(), bytes.len()) };
     if hdrs.is_null() {
         // Without its headers (type, validators) the answer would mislead a cache.
-        let (t, x) = (c"Server Error", c"Out of memory");
-        // SAFETY: ser is live; the strings are valid for the call.
-        unsafe { sys::ast_http_error(ser, 500, t.as_ptr(), x.as_ptr()) };
+        // SAFETY: ser is live.
+        unsafe { out_of_memory(ser) };
         return;
     }
-    let method_type = method as sys::ast_http_method::Type;
-    let static_content = u32::from(cacheable);
+    // Called once, on one of the two paths below.
+    let http_send = move |fd: c_int| {
+        // SAFETY: ser is live; ast_http_send takes and frees hdrs, and reads fd (0 is none
+        // to it, as it tests the descriptor for non-zero) during the call only.
+        unsafe {
+            sys::ast_http_send(
+                ser,
+                method as sys::ast_http_method::Type,
+                status,
+                title.as_ptr(),
+                hdrs,
+                std::ptr::null_mut(),
+                fd,
+                u32::from(cacheable),
+            )
+        }
+    };
     let Some(capture) = take() else {
         // Degraded: a 304 with its Content-Length: 0 is still valid framing, and so is a
         // file streamed by Asterisk itself; a body that cannot be framed is refused rather
@@ -188,27 +212,15 @@ pub(super) unsafe fn send(
             Content::File(file, _) => Some(file.as_raw_fd()),
             Content::Bytes(_) => None,
         };
-        if let Some(fd) = fd {
-            // SAFETY: ser is live; ast_http_send takes and frees hdrs; fd, when not 0 (none
-            // to it), is the borrowed file's, open during the call.
-            unsafe {
-                sys::ast_http_send(
-                    ser,
-                    method_type,
-                    status,
-                    title.as_ptr(),
-                    hdrs,
-                    std::ptr::null_mut(),
-                    fd,
-                    static_content,
-                )
-            };
-        } else {
-            // SAFETY: hdrs was made above and is not used again.
-            unsafe { sys::pp_str_free(hdrs) };
-            let (t, x) = (c"Server Error", c"Out of memory");
-            // SAFETY: ser is live; the strings are valid for the call.
-            unsafe { sys::ast_http_error(ser, 500, t.as_ptr(), x.as_ptr()) };
+        match fd {
+            // The borrowed file's descriptor is open during the call.
+            Some(fd) => http_send(fd),
+            None => {
+                // SAFETY: hdrs was made above and is not used again.
+                unsafe { sys::pp_str_free(hdrs) };
+                // SAFETY: ser is live.
+                unsafe { out_of_memory(ser) };
+            }
         }
         return;
     };
@@ -222,21 +234,8 @@ pub(super) unsafe fn send(
     // SAFETY: as above; the stand-in's stream is open (ast_http_send may close it, which
     // the check after it sees).
     unsafe { (*ser).stream = stream.0.as_ptr() };
-    // SAFETY: ser is live and its stream is now the stand-in's; ast_http_send takes and
-    // frees hdrs, and writes the head without a body (NULL body; descriptor 0 is none to
-    // it, as it tests the descriptor for non-zero).
-    unsafe {
-        sys::ast_http_send(
-            ser,
-            method_type,
-            status,
-            title.as_ptr(),
-            hdrs,
-            std::ptr::null_mut(),
-            0,
-            static_content,
-        )
-    };
+    // Its stream now the stand-in's: the head without a body.
+    http_send(0);
     // SAFETY: ser is live; the real connection goes back before anything else runs.
     let mut closing = unsafe { (*ser).stream }.is_null();
     // SAFETY: as above.
