@@ -304,7 +304,7 @@ impl Access {
         if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
             let why = &b"Basic auth over plain HTTP"[..];
             if a.auth_rollout {
-                answer::report(req, &report(Event::ReqNotAllowed, account, why));
+                answer::report(req, &Report::new(Event::ReqNotAllowed, account, why));
                 log::notice!(
                     "phoneprov rollout: would refuse {} (Basic authentication needs HTTPS)",
                     peer.who()
@@ -324,7 +324,7 @@ impl Access {
                 // connection), for every Basic request: building the event costs Asterisk
                 // more than checking the answer.
                 if let Some(user) = session {
-                    answer::report(req, &report(Event::SuccessfulAuth, &user, b""));
+                    answer::report(req, &Report::new(Event::SuccessfulAuth, &user, b""));
                 }
                 Ok(Admission::Authenticated)
             }
@@ -348,13 +348,13 @@ impl Access {
                     lossy(&user)
                 );
                 if a.auth_rollout {
-                    answer::report(req, &report(event, &user, why.as_bytes()));
+                    answer::report(req, &Report::new(event, &user, why.as_bytes()));
                     log::notice!("phoneprov rollout: would refuse: {message}");
                     return Ok(Admission::Open);
                 }
                 log::notice!("{}", message);
                 // The failure's event, then the new challenge's (the challenge is the answer).
-                answer::report(req, &report(event, &user, why.as_bytes()));
+                answer::report(req, &Report::new(event, &user, why.as_bytes()));
                 Err(Box::new(self.challenge(a, false, account).miss()))
             }
         }
@@ -494,14 +494,6 @@ impl Access {
             account,
             detail,
         )
-    }
-}
-
-fn report(event: Event, account: &[u8], detail: &[u8]) -> Report {
-    Report {
-        event,
-        account: account.to_vec(),
-        detail: detail.to_vec(),
     }
 }
 

@@ -181,11 +181,7 @@ impl<'a> Reply<'a> {
     }
 
     pub fn report(mut self, event: Event, account: &[u8], detail: impl Into<Vec<u8>>) -> Self {
-        self.report = Some(Report {
-            event,
-            account: account.to_vec(),
-            detail: detail.into(),
-        });
+        self.report = Some(Report::new(event, account, detail));
         self
     }
 
@@ -237,6 +233,16 @@ pub fn endpoints(req: &Request) -> (Option<Endpoint>, Option<Endpoint>) {
         port: req.local_port(),
     });
     (remote, local)
+}
+
+impl Report {
+    pub fn new(event: Event, account: &[u8], detail: impl Into<Vec<u8>>) -> Report {
+        Report {
+            event,
+            account: account.to_vec(),
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Reports `event` for the connection of `req`.
