@@ -2,7 +2,8 @@
 //! with a single-use token URL (`[misc] config-uri`, no credentials), applies the account our
 //! module serves (which names its steady URL as the next `config-uri`), and registers to the
 //! same Asterisk's PJSIP with the served credentials; restarted after the password changed, it
-//! fetches its steady URL and registers with the new password.
+//! fetches its steady URL with the old credentials (their grace: `auth_grace`) and registers
+//! with the new password.
 //!
 //! Skipped, saying why, only when the trixie root cannot be made (scripts/linphone-root.sh).
 
@@ -235,12 +236,11 @@ fn linphone_provisions_from_our_module_and_registers() {
     eprintln!("registered: {}", contact(&ast).unwrap_or_default());
 
     // The password changes on the server side. Restarted, the client fetches its steady URL
-    // (under digest auth: answering with the credentials it was served), applies the new
-    // password and registers with it: the old one would be refused.
-    // Under digest auth the file's credentials are also the HTTP ones: the client answers the
-    // challenge with what it was served, so the password stays (a change would need separate
-    // HTTP credentials, http_username/http_secret, served in an auth section of their own).
-    let new_secret = if digest() { secret.clone() } else { token() };
+    // (under digest auth: answering with the credentials it was served, the old ones, which
+    // its grace still accepts: auth_grace), applies the new password and registers with it:
+    // the old one would be refused.
+    let new_secret = token();
+    assert_ne!(new_secret, secret);
     ast.write_conf("phoneprov_users.conf", users(&mac, &new_secret));
     ast.write_conf(
         "pjsip.conf",

@@ -60,11 +60,12 @@ pub struct Module {
 
 impl Module {
     fn new(config: Arc<Config>) -> Module {
-        let access = Access::new();
+        let registry = Registry::new(config.clone());
+        let access = Access::new(registry.grace.clone());
         access.configure(&config);
         let watch = Arc::new(Watch::default());
         Module {
-            registry: Registry::new(config),
+            registry,
             users: Arc::default(),
             templates: Templates::new(watch.clone()),
             statics: Statics::new(watch.clone()),

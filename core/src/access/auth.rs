@@ -64,6 +64,21 @@ impl Algorithm {
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// The bytes of lower-case or upper-case hex digits; None if `text` is anything else.
+pub fn unhex(text: &[u8]) -> Option<Vec<u8>> {
+    fn digit(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    text.chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
@@ -380,6 +395,26 @@ impl Ha1 {
             md5: hash::<Md5>(parts).into(),
             sha256: hash::<Sha256>(parts).into(),
         }
+    }
+
+    /// Both hashes in hex (MD5's, then SHA-256's): how it is kept in astdb.
+    pub fn to_hex(&self) -> String {
+        hex(&[&self.md5[..], &self.sha256[..]].concat())
+    }
+
+    /// What [`Ha1::to_hex`] wrote; None for anything else.
+    pub fn from_hex(text: &[u8]) -> Option<Ha1> {
+        let bytes = unhex(text)?;
+        let (md5, sha256) = (bytes.get(..16)?, bytes.get(16..)?);
+        Some(Ha1 {
+            md5: md5.try_into().ok()?,
+            sha256: sha256.try_into().ok()?,
+        })
+    }
+
+    /// Whether both are of the same user, realm and secret (in constant time).
+    pub fn same_as(&self, other: &Ha1) -> bool {
+        same(&self.sha256, &other.sha256) && same(&self.md5, &other.md5)
     }
 
     /// In lower-case hex into `out`, as the response hash takes it; the number of digits.

@@ -2,6 +2,7 @@
 //! HTTP authentication, TLS, rate limits), as written in `[general]` and in each profile.
 //! Every option is off unless set, so a configuration without them serves as the C module does.
 
+use crate::access::grace::parse_duration;
 use crate::host::Diag;
 use crate::host::Level;
 use crate::util::args::is_true;
@@ -45,6 +46,7 @@ pub struct AccessOptions {
     pub auth_nonce_ttl: Option<u64>,
     pub auth_basic_plain: Option<bool>,
     pub auth_rollout: Option<bool>,
+    pub auth_grace: Option<u64>,
     pub require_tls: Option<bool>,
     pub ua_mac_check: Option<bool>,
 }
@@ -60,6 +62,9 @@ pub struct Access {
     pub auth_nonce_ttl: u64,
     pub auth_basic_plain: bool,
     pub auth_rollout: bool,
+    /// Seconds a phone's previous credentials keep opening its files after they changed
+    /// (or until it fetched with the new ones); 0: not at all.
+    pub auth_grace: u64,
     pub require_tls: bool,
     /// 403 for a dynamic file when the User-Agent names another phone's MAC.
     pub ua_mac_check: bool,
@@ -88,6 +93,7 @@ impl Default for Limits {
 
 pub const DEFAULT_REALM: &[u8] = b"phoneprov";
 pub const DEFAULT_NONCE_TTL: u64 = 300;
+pub const DEFAULT_AUTH_GRACE: u64 = 7 * 86_400;
 pub const DEFAULT_MISS_LIMIT: u32 = 20;
 
 fn number(value: &[u8]) -> Option<u64> {
@@ -140,6 +146,10 @@ impl AccessOptions {
                 Some(n) if n > 0 => self.auth_nonce_ttl = Some(n),
                 _ => bad(),
             },
+            b"auth_grace" => match parse_duration(trimmed) {
+                Some(n) => self.auth_grace = Some(n),
+                None => bad(),
+            },
             b"auth_realm" => bad(),
             _ => return false,
         }
@@ -171,6 +181,10 @@ impl AccessOptions {
                 .or(general.auth_basic_plain)
                 .unwrap_or(false),
             auth_rollout: self.auth_rollout.or(general.auth_rollout).unwrap_or(false),
+            auth_grace: self
+                .auth_grace
+                .or(general.auth_grace)
+                .unwrap_or(DEFAULT_AUTH_GRACE),
             require_tls: self.require_tls.or(general.require_tls).unwrap_or(false),
             ua_mac_check: self.ua_mac_check.or(general.ua_mac_check).unwrap_or(false),
         }

@@ -12,6 +12,7 @@ use crate::module::serve::realtime::Lookups;
 use crate::module::state::sipusers::Source;
 use crate::module::telemetry::metrics::{self, Reloads};
 use crate::module::Module;
+use phoneprov_core::http::httpdate;
 use phoneprov_core::model::snapshot::Snapshot;
 use phoneprov_core::realtime::options::RealtimeOptions;
 use phoneprov_core::util::bytes::lossy;
@@ -76,6 +77,34 @@ pub fn prometheus(m: &Module) -> String {
     m.metrics.prometheus(snap.as_deref(), &m.status.reloads())
 }
 
+/// The phones whose previous credentials still open their files (auth_grace): the ones
+/// that have not fetched since their credentials changed. Empty when there are none.
+fn grace_line(m: &Module) -> String {
+    const SHOWN: usize = 8;
+    let pending = m.registry.grace.pending();
+    if pending.is_empty() {
+        return String::new();
+    }
+    let mut line = format!(
+        "Grace:   {} phone(s) have not fetched since their credentials changed; their \
+         previous ones open their files until:",
+        pending.len()
+    );
+    for (mac, until) in pending.iter().take(SHOWN) {
+        let _ = write!(
+            line,
+            " {} ({})",
+            lossy(mac),
+            httpdate::format(i64::try_from(*until).unwrap_or(i64::MAX))
+        );
+    }
+    if pending.len() > SHOWN {
+        let _ = write!(line, " and {} more", pending.len() - SHOWN);
+    }
+    line.push('\n');
+    line
+}
+
 pub fn show(m: &Module, snap: &Snapshot) -> String {
     let statics = metrics::static_routes(snap);
     let mut out = String::new();
@@ -105,6 +134,7 @@ pub fn show(m: &Module, snap: &Snapshot) -> String {
             "Users:   neither phoneprov_users.conf nor users.conf exists"
         ),
     };
+    out.push_str(&grace_line(m));
     let _ = writeln!(
         out,
         "Routes:  {} ({statics} static, {} dynamic)",

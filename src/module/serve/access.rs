@@ -18,6 +18,7 @@ use crate::ffi::http::Request;
 use crate::ffi::log;
 use crate::ffi::security::{Endpoint, Event};
 use crate::module::serve::answer::{self, endpoints, Answer, Reply, Report};
+use crate::module::state::grace::Grace;
 use phoneprov_core::access::auth::{
     basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
     same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
@@ -65,6 +66,8 @@ struct Runtime {
 pub struct Access {
     policy: RwLock<Arc<Policy>>,
     runtime: Mutex<Runtime>,
+    /// Phones' previous credentials, while they still open their files.
+    grace: Arc<Grace>,
 }
 
 fn now() -> u64 {
@@ -93,8 +96,9 @@ fn random_key() -> [u8; 32] {
 
 impl Access {
     /// No rules yet (see [`Access::configure`]); a fresh key for this load's nonces.
-    pub fn new() -> Access {
+    pub fn new(grace: Arc<Grace>) -> Access {
         Access {
+            grace,
             policy: RwLock::new(Arc::new(Policy::default())),
             runtime: Mutex::new(Runtime {
                 key: NonceKey::new(random_key()),
@@ -392,7 +396,10 @@ impl Access {
         // file the first phone of the profile with that user name. It must have a secret,
         // which a phone with a Digest key has (its secret is then looked up only if needed).
         let owner = match phone {
-            Some(phone) => (phone.http_user() == user).then_some(phone),
+            // Or by the user name of its previous credentials, while they open its files.
+            Some(phone) => (phone.http_user() == user
+                || self.grace.opens(phone.mac(), |old| old.user == user))
+            .then_some(phone),
             None => snap
                 .phones
                 .iter()
@@ -410,6 +417,12 @@ impl Access {
                     return unknown();
                 };
                 if same(password, secret) {
+                    self.grace.ended(owner.mac());
+                    Verdict::Ok(Some(user.to_vec()))
+                } else if self
+                    .grace
+                    .opens(owner.mac(), |old| old.opens_basic(user, password))
+                {
                     Verdict::Ok(Some(user.to_vec()))
                 } else {
                     fail(Event::InvalPassword, "wrong password")
@@ -429,14 +442,22 @@ impl Access {
                 // every authenticated request of every connection would queue behind the
                 // others'. The phone's HA1 was made of this user name and, unless the rules
                 // changed since its snapshot was built, of this realm.
-                let matches = match owner.digest() {
-                    Some(key) if *key.realm == *d.realm => {
-                        digest_matches_ha1(d, &key.ha1, req.method_name())
-                    }
+                let method = req.method_name();
+                let current = match owner.digest() {
+                    Some(key) if *key.realm == *d.realm => digest_matches_ha1(d, &key.ha1, method),
                     _ => match owner.http_secret() {
-                        Some(secret) => digest_matches(d, secret, req.method_name()),
+                        Some(secret) => digest_matches(d, secret, method),
                         None => return unknown(),
                     },
+                };
+                // A phone that still holds its previous credentials (auth_grace); one that
+                // answers with its current ones holds those, its grace ends.
+                let matches = if current {
+                    self.grace.ended(owner.mac());
+                    true
+                } else {
+                    self.grace
+                        .opens(owner.mac(), |old| old.opens_digest(d, method))
                 };
                 // The nonce is checked, then its count used, under one lock; a nonce not
                 // valid is answered with a fresh challenge whatever the response.

@@ -21,6 +21,7 @@ use crate::ffi::host::{fully_booted, release_free_memory, AstHost};
 use crate::ffi::log;
 use crate::ffi::provider::ExternalLoadUsers;
 use crate::ffi::thread::{self, Thread};
+use crate::module::state::grace::Grace;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::config::vars::{self, Interner, Vars};
 use phoneprov_core::model::snapshot::{Extension, Snapshot};
@@ -123,6 +124,8 @@ pub struct Registry {
     /// The thread freeing the previous snapshot, if one was started.
     retiring: Mutex<Option<Thread>>,
     epoch: Instant,
+    /// Phones' previous credentials, compared at each publication.
+    pub grace: Arc<Grace>,
 }
 
 thread_local! {
@@ -186,6 +189,7 @@ impl Registry {
             published_booted: AtomicBool::new(false),
             retiring: Mutex::new(None),
             epoch: Instant::now(),
+            grace: Arc::new(Grace::load()),
         };
         reg.rebuild_and_wait();
         reg
@@ -212,20 +216,31 @@ impl Registry {
     /// Lets go of the snapshot just replaced on a thread of its own, then gives the memory
     /// freed back to the system (see [`release_free_memory`]): freeing 100,000 phones takes
     /// time that the reload (or the request that happened to build) would otherwise wait
-    /// for. One such thread at a time; dropping the registry waits for it.
-    fn retire(&self, old: Option<Arc<Snapshot>>) {
-        let Some(old) = old else {
-            return;
-        };
+    /// for. The same thread compares the phones' credentials with those they had (see
+    /// [`Grace::note`]: astdb is written there, not on the reload's path). One such thread
+    /// at a time, so the comparisons follow the publications; dropping the registry waits.
+    fn retire(&self, old: Option<Arc<Snapshot>>, new: Option<Arc<Snapshot>>, version: u64) {
         let mut slot = lock(&self.retiring);
         if let Some(previous) = slot.take() {
             previous.join();
         }
+        let grace = self.grace.clone();
         // If no thread can be made, the closure (and `old` with it) is dropped right here.
         *slot = thread::spawn(move || {
-            drop(old);
-            release_free_memory();
+            if let Some(new) = &new {
+                grace.note(old.as_deref(), new);
+            }
+            grace.noted(version);
+            drop(new);
+            if old.is_some() {
+                drop(old);
+                release_free_memory();
+            }
         });
+        if slot.is_none() {
+            // No thread, no comparison: nobody must wait for it.
+            self.grace.noted(version);
+        }
     }
 
     /// Waits for the thread freeing a snapshot, if one runs.
@@ -298,7 +313,7 @@ impl Registry {
                     self.published_version.store(version, Ordering::Release);
                     self.published_booted.store(booted, Ordering::Release);
                     drop(inputs);
-                    self.retire(old);
+                    self.retire(old, read(&self.snapshot).clone(), version);
                 } else {
                     self.dirty.store(true, Ordering::Release);
                 }
@@ -326,7 +341,12 @@ impl Registry {
     fn rebuild_and_wait(&self) {
         let wanted = lock(&self.inputs).version;
         self.rebuild();
-        self.wait_for(|| self.published_version.load(Ordering::Acquire) >= wanted);
+        // Compared too: a phone that asks right after a reload changed its credentials
+        // finds its previous ones in grace.
+        self.wait_for(|| {
+            self.published_version.load(Ordering::Acquire) >= wanted
+                && self.grace.noted_version() >= wanted
+        });
     }
 
     /// The snapshot published last, as it is (no build started or waited for): for figures.
