@@ -8,60 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::overlay::Overlay;
 use common::{Builder, Impl};
-
-/// The sandbox seen through an overlay: writes go to a directory of the test's own.
-struct Overlay {
-    dir: PathBuf,
-}
-
-impl Overlay {
-    fn new() -> Option<Overlay> {
-        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("pp-deb-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        for d in ["upper", "work", "merged"] {
-            fs::create_dir_all(dir.join(d)).expect("overlay dir");
-        }
-        let options = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            common::sandbox_root().display(),
-            dir.join("upper").display(),
-            dir.join("work").display()
-        );
-        let mounted = Command::new("mount")
-            .args(["-t", "overlay", "overlay", "-o", &options])
-            .arg(dir.join("merged"))
-            .status()
-            .is_ok_and(|s| s.success());
-        if !mounted {
-            let _ = fs::remove_dir_all(&dir);
-            return None;
-        }
-        Some(Overlay { dir })
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.join("merged")
-    }
-
-    fn chroot(&self, args: &[&str]) -> Output {
-        Command::new("chroot")
-            .arg(self.root())
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .expect("chroot")
-    }
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.join("merged")).status();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)

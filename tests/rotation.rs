@@ -53,18 +53,36 @@ fn rotate(ast: &Asterisk, secret_a: &str) {
 fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one() {
     let mut ast = start("auth = digest\n", "old-a");
     // Known before the change: its credentials are remembered from the first snapshot.
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0, 200);
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
+        200
+    );
 
     rotate(&ast, "new-a");
     let (status, body) = fetch(&ast, "--digest", "0000000000a1", "100", "old-a");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, "user=100 secret=new-a\n", "the file that carries the new one");
+    assert_eq!(
+        body, "user=100 secret=new-a\n",
+        "the file that carries the new one"
+    );
     // Its own files only: the old secret with another phone's user, or another phone's
     // credentials, open nothing of this phone's.
-    assert_eq!(fetch(&ast, "--digest", "0000000000b1", "100", "old-a").0, 401);
-    assert_eq!(fetch(&ast, "--digest", "0000000000b1", "200", "old-a").0, 401);
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "200", "pw-b").0, 401);
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "guess").0, 401);
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000b1", "100", "old-a").0,
+        401
+    );
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000b1", "200", "old-a").0,
+        401
+    );
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "200", "pw-b").0,
+        401
+    );
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "guess").0,
+        401
+    );
     let status = ast.cli("phoneprov show status");
     assert!(
         status.contains("Grace:   1 phone(s)") && status.contains("0000000000a1"),
@@ -73,11 +91,20 @@ fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one()
 
     // Kept across a restart (astdb), not only in memory.
     ast.restart();
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0, 200);
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
+        200
+    );
 
     // The phone fetches with its new secret: it holds it, the old one is done.
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "new-a").0, 200);
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0, 401);
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "new-a").0,
+        200
+    );
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
+        401
+    );
     assert!(!ast.cli("phoneprov show status").contains("Grace:"));
     ast.stop();
 }
@@ -85,7 +112,10 @@ fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one()
 #[test]
 fn a_change_made_while_asterisk_was_stopped_is_seen_and_basic_is_covered_too() {
     let mut ast = start("auth = basic\nauth_basic_plain = yes\n", "old-a");
-    assert_eq!(fetch(&ast, "--basic", "0000000000a1", "100", "old-a").0, 200);
+    assert_eq!(
+        fetch(&ast, "--basic", "0000000000a1", "100", "old-a").0,
+        200
+    );
     ast.stop();
     ast.write_conf("phoneprov_users.conf", users("new-a", "pw-b"));
     ast.restart();
@@ -101,18 +131,36 @@ fn a_change_made_while_asterisk_was_stopped_is_seen_and_basic_is_covered_too() {
         assert!(std::time::Instant::now() < deadline, "{status}: {body}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(fetch(&ast, "--basic", "0000000000b1", "100", "old-a").0, 401);
-    assert_eq!(fetch(&ast, "--basic", "0000000000a1", "100", "new-a").0, 200);
-    assert_eq!(fetch(&ast, "--basic", "0000000000a1", "100", "old-a").0, 401);
+    assert_eq!(
+        fetch(&ast, "--basic", "0000000000b1", "100", "old-a").0,
+        401
+    );
+    assert_eq!(
+        fetch(&ast, "--basic", "0000000000a1", "100", "new-a").0,
+        200
+    );
+    assert_eq!(
+        fetch(&ast, "--basic", "0000000000a1", "100", "old-a").0,
+        401
+    );
     ast.stop();
 }
 
 #[test]
 fn auth_grace_zero_refuses_the_old_secret_at_once() {
     let mut ast = start("auth = digest\nauth_grace = 0\n", "old-a");
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0, 200);
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
+        200
+    );
     rotate(&ast, "new-a");
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0, 401);
-    assert_eq!(fetch(&ast, "--digest", "0000000000a1", "100", "new-a").0, 200);
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
+        401
+    );
+    assert_eq!(
+        fetch(&ast, "--digest", "0000000000a1", "100", "new-a").0,
+        200
+    );
     ast.stop();
 }

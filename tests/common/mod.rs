@@ -9,6 +9,7 @@ pub mod ami;
 pub mod digest;
 pub mod linphone;
 pub mod load;
+pub mod overlay;
 pub mod postgres;
 pub mod realtime;
 pub mod samples;
