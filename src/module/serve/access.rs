@@ -28,6 +28,7 @@ use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::clean::Clean;
 use phoneprov_core::util::lock::{lock, read, write};
 
 /// Nonces remembered (issued and not yet forgotten) and client addresses counted.
@@ -178,13 +179,8 @@ impl<'a> Peer<'a> {
 }
 
 /// A refusal: `answer`, with the security event that says why.
-fn refusal(
-    answer: Answer<'static>,
-    event: Event,
-    account: &[u8],
-    detail: impl Into<Vec<u8>>,
-) -> Reply<'static> {
-    Reply::from(answer).report(event, account, detail)
+fn refusal(answer: Answer<'static>, event: Event, account: &[u8], detail: &[u8]) -> Reply<'static> {
+    Reply::from(answer).report(event, Clean::new(account), Clean::new(detail))
 }
 
 /// A refusal or a challenge, as the `Err` of [`Access::admit_route`]: boxed, since a
@@ -203,11 +199,13 @@ pub enum Admission {
 
 enum Verdict {
     /// Accepted; the user when this starts an authenticated session (see `admit`).
-    Ok(Option<Vec<u8>>),
+    Ok(Option<Clean>),
     Challenge {
         stale: bool,
     },
-    Fail(Event, Vec<u8>, &'static str),
+    /// Refused: the event, the user name the client gave (escaped: it goes into the event
+    /// and the log line) and why.
+    Fail(Event, Clean, &'static str),
 }
 
 impl Access {
@@ -304,7 +302,9 @@ impl Access {
         if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
             let why = &b"Basic auth over plain HTTP"[..];
             if a.auth_rollout {
-                answer::report(req, &Report::new(Event::ReqNotAllowed, account, why));
+                let report =
+                    Report::new(Event::ReqNotAllowed, Clean::new(account), Clean::new(why));
+                answer::report(req, &report);
                 log::notice!(
                     "phoneprov rollout: would refuse {} (Basic authentication needs HTTPS)",
                     peer.who()
@@ -324,7 +324,8 @@ impl Access {
                 // connection), for every Basic request: building the event costs Asterisk
                 // more than checking the answer.
                 if let Some(user) = session {
-                    answer::report(req, &Report::new(Event::SuccessfulAuth, &user, b""));
+                    let report = Report::new(Event::SuccessfulAuth, user, Clean::default());
+                    answer::report(req, &report);
                 }
                 Ok(Admission::Authenticated)
             }
@@ -334,7 +335,7 @@ impl Access {
                         "phoneprov rollout: {} fetched /phoneprov/{} without credentials; it \
                          would have been challenged",
                         peer.who(),
-                        lossy(req.raw_uri)
+                        req.uri_text()
                     );
                     return Ok(Admission::Open);
                 }
@@ -342,19 +343,19 @@ impl Access {
             }
             Verdict::Fail(event, user, why) => {
                 let message = format!(
-                    "phoneprov: {} failed authentication for /phoneprov/{} as '{}': {why}",
+                    "phoneprov: {} failed authentication for /phoneprov/{} as '{user}': {why}",
                     peer.who(),
-                    lossy(req.raw_uri),
-                    lossy(&user)
+                    req.uri_text(),
                 );
+                let report = Report::new(event, user, Clean::new(why.as_bytes()));
                 if a.auth_rollout {
-                    answer::report(req, &Report::new(event, &user, why.as_bytes()));
+                    answer::report(req, &report);
                     log::notice!("phoneprov rollout: would refuse: {message}");
                     return Ok(Admission::Open);
                 }
                 log::notice!("{}", message);
                 // The failure's event, then the new challenge's (the challenge is the answer).
-                answer::report(req, &Report::new(event, &user, why.as_bytes()));
+                answer::report(req, &report);
                 Err(Box::new(self.challenge(a, false, account).miss()))
             }
         }
@@ -374,12 +375,14 @@ impl Access {
         let Some(creds) = parse_authorization(header) else {
             return Verdict::Fail(
                 Event::ChalRespFailed,
-                Vec::new(),
+                Clean::default(),
                 "malformed Authorization header",
             );
         };
         let user = creds.username();
-        let fail = |event: Event, why: &'static str| Verdict::Fail(event, user.to_vec(), why);
+        // The one text of the header that reaches logs and events, escaped as it enters.
+        let user_text = Clean::new(user);
+        let fail = |event: Event, why: &'static str| Verdict::Fail(event, user_text.clone(), why);
         let scheme_ok = matches!(
             (&creds, a.auth),
             (Credentials::Basic { .. }, AuthScheme::Basic)
@@ -410,7 +413,7 @@ impl Access {
                     return unknown();
                 };
                 if same(password, secret) {
-                    Verdict::Ok(Some(user.to_vec()))
+                    Verdict::Ok(Some(user_text.clone()))
                 } else {
                     fail(Event::InvalPassword, "wrong password")
                 }
@@ -453,7 +456,9 @@ impl Access {
                 };
                 match counted {
                     None => fail(Event::ChalRespFailed, "wrong digest response"),
-                    Some(NcCheck::Accepted { first }) => Verdict::Ok(first.then(|| user.to_vec())),
+                    Some(NcCheck::Accepted { first }) => {
+                        Verdict::Ok(first.then(|| user_text.clone()))
+                    }
                     // A nonce forgotten meanwhile: a fresh one.
                     Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
                     Some(NcCheck::Replayed) => fail(Event::ChalRespFailed, "replayed nonce count"),
@@ -492,7 +497,7 @@ impl Access {
             ),
             Event::ChalSent,
             account,
-            detail,
+            &detail,
         )
     }
 }
@@ -520,7 +525,7 @@ fn network_refused(
                 Answer::forbidden("Access denied."),
                 Event::FailedAcl,
                 account,
-                pp.name.clone(),
+                &pp.name,
             ));
         }
     }
@@ -541,14 +546,14 @@ fn network_refused(
             log::notice!(
                 "phoneprov: {} asked for /phoneprov/{} of {}, but its {why}",
                 peer.who(),
-                lossy(req.raw_uri),
+                req.uri_text(),
                 lossy(phone.mac())
             );
             return Some(refusal(
                 Answer::forbidden("This file belongs to another phone."),
                 Event::ReqNotAllowed,
                 account,
-                why,
+                why.as_bytes(),
             ));
         }
     }

@@ -12,6 +12,7 @@ use crate::ffi::security::{self, Endpoint, Event};
 use crate::module::telemetry::audit::{Audit, Client};
 use crate::module::telemetry::metrics::{self, Kind, Metrics};
 use phoneprov_core::http::useragent::UserAgent;
+use phoneprov_core::util::clean::Clean;
 
 /// Bytes an answer carries: borrowed from the snapshot, shared with a cache entry, or made
 /// for this answer.
@@ -115,11 +116,12 @@ impl<'a> Answer<'a> {
     }
 }
 
-/// A security event a reply reports: what, for which account, with what detail.
+/// A security event a reply reports: what, for which account, with what detail; both
+/// escaped ([`Clean`]), whoever chose them.
 pub struct Report {
     pub event: Event,
-    pub account: Vec<u8>,
-    pub detail: Vec<u8>,
+    pub account: Clean,
+    pub detail: Clean,
 }
 
 /// What the audit records of a reply: the phone and the URI it asked for.
@@ -180,7 +182,7 @@ impl<'a> Reply<'a> {
         self
     }
 
-    pub fn report(mut self, event: Event, account: &[u8], detail: impl Into<Vec<u8>>) -> Self {
+    pub fn report(mut self, event: Event, account: Clean, detail: Clean) -> Self {
         self.report = Some(Report::new(event, account, detail));
         self
     }
@@ -236,11 +238,11 @@ pub fn endpoints(req: &Request) -> (Option<Endpoint>, Option<Endpoint>) {
 }
 
 impl Report {
-    pub fn new(event: Event, account: &[u8], detail: impl Into<Vec<u8>>) -> Report {
+    pub fn new(event: Event, account: Clean, detail: Clean) -> Report {
         Report {
             event,
-            account: account.to_vec(),
-            detail: detail.into(),
+            account,
+            detail,
         }
     }
 }

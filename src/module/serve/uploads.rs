@@ -31,6 +31,7 @@ use phoneprov_core::http::body::{self, BodyError, Framing};
 use phoneprov_core::http::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::clean::Clean;
 
 /// Files a phone's directory may hold: a pattern with `*` must not let a phone (or whoever
 /// knows its MAC) fill the disk with names. Each upload of a new name counts before it
@@ -76,7 +77,11 @@ fn who(req: &Request) -> String {
 
 /// A refusal of an upload, with the `RequestNotAllowed` event that says why.
 fn not_allowed(answer: Answer<'static>, account: &[u8], why: &str) -> Reply<'static> {
-    Reply::from(answer).report(Event::ReqNotAllowed, account, why.as_bytes())
+    Reply::from(answer).report(
+        Event::ReqNotAllowed,
+        Clean::new(account),
+        Clean::new(why.as_bytes()),
+    )
 }
 
 /// Answers a PUT of `uri` (decoded, below /phoneprov/).
@@ -122,7 +127,7 @@ pub fn put<'a>(
     let refuse = |status: u16, title: &'static str, text: &'static str, why: &str| {
         log::notice!(
             "phoneprov: upload of /phoneprov/{} by {} for {} refused ({status}): {why}",
-            lossy(req.raw_uri),
+            req.uri_text(),
             who(req),
             lossy(phone.mac())
         );
@@ -175,7 +180,7 @@ pub fn put<'a>(
             log::notice!(
                 "phoneprov: {} uploaded /phoneprov/{} for {}: {size} bytes stored in {}",
                 who(req),
-                lossy(req.raw_uri),
+                req.uri_text(),
                 lossy(phone.mac()),
                 final_path.display()
             );
@@ -231,7 +236,7 @@ fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Reply<'
     log::notice!(
         "phoneprov: {} tried to upload /phoneprov/{}, which no phone may upload",
         who(req),
-        lossy(req.raw_uri)
+        req.uri_text()
     );
     let why = "upload of a name no phone may upload";
     if route.is_some() {
