@@ -24,6 +24,7 @@ use phoneprov_core::access::auth::{
 };
 use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
 use phoneprov_core::access::ratelimit::MissTable;
+use phoneprov_core::access::scan::ScanReports;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
@@ -66,6 +67,22 @@ struct Runtime {
 pub struct Access {
     policy: RwLock<Arc<Policy>>,
     runtime: Mutex<Runtime>,
+    /// When each address last had a scan event (see `scan_reported`).
+    scans: Mutex<ScanReports>,
+}
+
+/// How the access lists of all profiles treat a client, known before anything that depends
+/// on the URI (a route, a database query, a PUT's target) is looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// No access list refuses it.
+    Open,
+    /// Some profile's list refuses it, another's admits it: a name nothing serves is
+    /// answered with the same 403 as a file of a profile that refuses it, so that its
+    /// answers tell no MAC (or token) of those profiles from an unknown one.
+    Restricted,
+    /// Every profile's list refuses it: 403 before the URI is looked at.
+    Denied,
 }
 
 fn now() -> u64 {
@@ -103,6 +120,7 @@ impl Access {
                 nonces: NonceTable::new(NONCES),
                 misses: MissTable::new(ADDRESSES),
             }),
+            scans: Mutex::new(ScanReports::default()),
         }
     }
 
@@ -224,6 +242,61 @@ impl Access {
             head.into_bytes(),
             &b"Too many failed requests from this address.\n"[..],
         )))
+    }
+
+    /// What the access lists of all profiles say of this client (see [`Gate`]). Asterisk is
+    /// asked only when some profile has a list.
+    pub fn gate(&self, req: &Request) -> Gate {
+        let policy = self.policy();
+        if policy.profiles.iter().all(|p| p.acl.is_none()) {
+            return Gate::Open;
+        }
+        let ip = Peer::of(req).ip();
+        let (mut admitted, mut refused) = (false, false);
+        for pp in &policy.profiles {
+            let ok = match (&pp.acl, ip) {
+                (None, _) => true,
+                (Some(Ok(acl)), Some(ip)) => acl.allows(ip),
+                _ => false,
+            };
+            admitted |= ok;
+            refused |= !ok;
+        }
+        match (admitted, refused) {
+            (_, false) => Gate::Open,
+            (true, true) => Gate::Restricted,
+            (false, true) => Gate::Denied,
+        }
+    }
+
+    /// The 403 of a client the access lists refuse, given before (or instead of) what the
+    /// URI names: the same answer as a file's own access list gives.
+    pub fn gate_refusal(&self, req: &Request, gate: Gate) -> Reply<'static> {
+        let which = match gate {
+            Gate::Denied => "every profile",
+            _ => "a profile",
+        };
+        log::notice!(
+            "phoneprov: {} denied by the access list of {which} (/phoneprov/{})",
+            Peer::of(req).who(),
+            req.uri_text()
+        );
+        refusal(
+            Answer::forbidden("Access denied."),
+            Event::FailedAcl,
+            b"",
+            which.as_bytes(),
+        )
+    }
+
+    /// Whether a scan event (`InvalidAccountID` for a name shaped like a phone's that no
+    /// phone has) may be reported for this client now: at most one per address per
+    /// `SCAN_INTERVAL` seconds.
+    pub fn scan_reported(&self, req: &Request) -> bool {
+        let Some((ip, _)) = req.remote() else {
+            return false;
+        };
+        lock(&self.scans).allow(ip, now())
     }
 
     /// Counts a miss (404, failed authentication, 410) against the client's address.

@@ -117,7 +117,7 @@ pub fn put<'a>(
         .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
     let Some((snap, target)) = target else {
-        return refuse_unknown(req, snap.map(|s| &**s), uri);
+        return refuse_unknown(m, req, snap.map(|s| &**s), uri);
     };
     let phone = target.phone;
     if let Err(refused) = m.access.admit_phone(req, snap, phone) {
@@ -225,9 +225,22 @@ pub fn put<'a>(
 }
 
 /// A PUT no phone's pattern accepts: 403 when the name is a file served here (it cannot be
-/// overwritten), else 404 (counted as a miss, as for GET).
-fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Reply<'static> {
-    let route = snap.and_then(|s| s.resolve(uri));
+/// overwritten), else 404 (counted as a miss, as for GET). The 403 comes only after the
+/// file's own access lists and authentication, as a GET of it would: before them it told
+/// anyone which names (which MACs) are served.
+fn refuse_unknown(
+    m: &Module,
+    req: &Request,
+    snap: Option<&Snapshot>,
+    uri: &[u8],
+) -> Reply<'static> {
+    let route = snap.and_then(|s| s.resolve(uri).map(|r| (s, r)));
+    if let Some((snap, res)) = &route {
+        if let Err(refused) = m.access.admit_route(req, snap, res) {
+            return refused.kind(Kind::Upload);
+        }
+    }
+    let route = route.map(|(_, r)| r);
     let account = route
         .as_ref()
         .and_then(|r| r.phone)
