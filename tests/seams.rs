@@ -219,3 +219,141 @@ fn a_scan_for_macs_raises_rate_limited_events_the_filter_matches() {
         .unwrap_or_else(|| panic!("no match: {event}"));
     assert_eq!(&caps["host"], "127.0.0.1");
 }
+
+const UPLOAD_CONF: &str = "\
+[general]
+default_profile = open
+
+[open]
+uploads = ${MAC}-phone.cfg
+${MAC}.cfg => phone.cfg
+
+[meant]
+uploads = ${MAC}-phone.cfg, ${MAC}-*.log
+uploads_unauthenticated = yes
+upload_max = 1K
+upload_quota = 2K
+${MAC}.cfg => phone.cfg
+
+[dflt]
+uploads = ${MAC}-*.log
+uploads_unauthenticated = yes
+upload_max = 1K
+${MAC}.cfg => phone.cfg
+";
+
+const UPLOAD_USERS: &str = "\
+[o1]
+autoprov = yes
+macaddress = 0000000000b1
+profile = open
+secret = pw-o1
+
+[m1]
+autoprov = yes
+macaddress = 0000000000b2
+profile = meant
+secret = pw-m1
+
+[d1]
+autoprov = yes
+macaddress = 0000000000b3
+profile = dflt
+secret = pw-d1
+";
+
+#[test]
+fn open_uploads_are_refused_and_quotas_hold() {
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", UPLOAD_CONF)
+        .conf("phoneprov_users.conf", UPLOAD_USERS)
+        .file("phone.cfg", "secret=${SECRET}\n")
+        .start();
+    // auth = none, no access list, no uploads_unauthenticated: not loaded, with an ERROR.
+    assert!(
+        ast.log_has("[open]: uploads not loaded"),
+        "{}",
+        ast.log_tail()
+    );
+    assert!(ast.log().lines().any(|l| l.contains("ERROR")
+        && l.contains("[open]")
+        && l.contains("uploads_unauthenticated = yes")));
+    let r = put_at(
+        &ast,
+        "127.0.0.1",
+        "/phoneprov/0000000000b1-phone.cfg",
+        "evil",
+        "",
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(!ast.log().contains("[meant]: uploads not loaded"));
+
+    // upload_quota = 2K: the replaced file does not count against its own upload.
+    let k = "k".repeat(1000);
+    let put = |path: &str| put_at(&ast, "127.0.0.1", &format!("/phoneprov/{path}"), &k, "").status;
+    assert_eq!(put("0000000000b2-phone.cfg"), 201);
+    assert_eq!(put("0000000000b2-1.log"), 201);
+    assert_eq!(put("0000000000b2-phone.cfg"), 200);
+    // 2,000 bytes stored: 100 more pass the 2,048.
+    let r = put_at(
+        &ast,
+        "127.0.0.1",
+        "/phoneprov/0000000000b2-2.log",
+        &"x".repeat(100),
+        "",
+    );
+    assert_eq!(r.status, 507, "{}", r.text());
+    // Chunked, with no length announced: refused once past the quota, nothing stored.
+    let chunked = format!(
+        "PUT /phoneprov/0000000000b2-3.log HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{k}\r\n0\r\n\r\n",
+        k.len()
+    );
+    let r = http_raw(ast.addr(), chunked.as_bytes()).expect("chunked PUT");
+    assert_eq!(r.status, 507, "{}", r.text());
+
+    // The default quota: 8 uploads of upload_max.
+    for n in 0..8 {
+        assert_eq!(put(&format!("0000000000b3-{n}.log")), 201, "upload {n}");
+    }
+    assert_eq!(put("0000000000b3-8.log"), 507);
+}
+
+#[test]
+fn an_ipv4_only_access_list_on_an_ipv6_listener_warns() {
+    let ast = Builder::new(Impl::Rust)
+        .bindaddr("::")
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = v4\n\n\
+             [v4]\ndeny = 0.0.0.0/0\npermit = 127.0.0.1/32\n${MAC}.cfg => phone.cfg\n\n\
+             [both]\ndeny = 0.0.0.0/0\ndeny = ::/0\npermit = 127.0.0.1/32\n\
+             ${MAC}.cfg => phone.cfg\n",
+        )
+        .conf(
+            "phoneprov_users.conf",
+            "[a]\nautoprov = yes\nmacaddress = 0000000000c1\nprofile = v4\nsecret = s\n\n\
+             [b]\nautoprov = yes\nmacaddress = 0000000000c2\nprofile = both\nsecret = s\n",
+        )
+        .file("phone.cfg", "secret=${SECRET}\n")
+        .start();
+    assert!(
+        ast.log_has("phoneprov.conf [v4]: its access list has IPv4 rules only"),
+        "{}",
+        ast.log_tail()
+    );
+    assert!(ast
+        .log()
+        .lines()
+        .any(|l| l.contains("WARNING") && l.contains("[v4]") && l.contains("bindaddr = ::")));
+    assert!(!ast.log().contains("phoneprov.conf [both]: its access list"));
+    // What the warning is about: native IPv6 clients pass a list of IPv4 rules.
+    assert_eq!(
+        get_at(&ast, "::1", "/phoneprov/0000000000c1.cfg").status,
+        200
+    );
+    assert_eq!(
+        get_at(&ast, "::1", "/phoneprov/0000000000c2.cfg").status,
+        403
+    );
+}

@@ -1,7 +1,9 @@
 //! Who may fetch: the access options of a profile, HTTP authentication (Basic, Digest,
-//! nonces), the rate limit on misses and the rate of scan events.
+//! nonces), the rate limit on misses, the rate of scan events, and the address families an
+//! access list covers.
 
 pub mod auth;
+pub mod families;
 pub mod options;
 pub mod ratelimit;
 pub mod scan;

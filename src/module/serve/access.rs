@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::acl::Acl;
+use crate::ffi::config;
 use crate::ffi::host::with_http_prefix;
 use crate::ffi::http::Request;
 use crate::ffi::log;
@@ -22,12 +23,14 @@ use phoneprov_core::access::auth::{
     basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
     same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
 };
+use phoneprov_core::access::families::{ipv4_only, listens_on_ipv6};
 use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
 use phoneprov_core::access::ratelimit::MissTable;
 use phoneprov_core::access::scan::ScanReports;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
+use phoneprov_core::util::args::is_true;
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::clean::Clean;
 use phoneprov_core::util::lock::{lock, read, write};
@@ -127,7 +130,8 @@ impl Access {
     /// Builds the policy of a configuration (load and reload) and publishes it.
     pub fn configure(&self, config: &Config) {
         let mut problems = Vec::new();
-        let profiles = config
+        let mut warnings = Vec::new();
+        let profiles: Vec<ProfilePolicy> = config
             .profiles
             .iter()
             .map(|p| {
@@ -150,6 +154,21 @@ impl Access {
                 }
             })
             .collect();
+        let ipv6 = http_ipv6_listener();
+        for p in profiles
+            .iter()
+            .filter(|p: &&ProfilePolicy| ipv4_only(&p.access.acl))
+        {
+            if let Some(bind) = &ipv6 {
+                warnings.push(format!(
+                    "phoneprov.conf [{}]: its access list has IPv4 rules only, but Asterisk's \
+                     HTTP server listens on IPv6 ({bind}): Asterisk's rules skip addresses of \
+                     another family and admit by default, so every IPv6 client is let in. Add \
+                     'deny = ::/0' (or IPv6 rules) to the list",
+                    lossy(&p.name)
+                ));
+            }
+        }
         let policy = Policy {
             profiles,
             limits: config.settings.limits,
@@ -160,11 +179,31 @@ impl Access {
         for p in problems {
             log::error!("{}", p);
         }
+        for p in warnings {
+            log::warning!("{}", p);
+        }
     }
 
     fn policy(&self) -> Arc<Policy> {
         read(&self.policy).clone()
     }
+}
+
+/// The IPv6 address Asterisk's HTTP server listens on (`bindaddr`, or `tlsbindaddr` with
+/// `tlsenable`, from http.conf), as written there; None when it listens on IPv4 only.
+fn http_ipv6_listener() -> Option<String> {
+    let http = config::load("http.conf").ok()?;
+    let general = http.category("general")?;
+    let on = |key: &str| general.get(key).is_some_and(|v| is_true(v));
+    let plain = general.get("bindaddr").filter(|_| on("enabled"));
+    let tls = general.get("tlsbindaddr").filter(|_| on("tlsenable"));
+    let found = [("bindaddr", plain), ("tlsbindaddr", tls)]
+        .into_iter()
+        .find_map(|(key, value)| {
+            let value = value.filter(|v| listens_on_ipv6(v))?;
+            Some(format!("{key} = {}", lossy(value)))
+        });
+    found
 }
 
 /// The connection's two ends, for access lists and logs, asked of Asterisk only when one

@@ -144,6 +144,9 @@ pub struct Reply<'a> {
     pub report: Option<Report>,
     /// Counted against the client's address for the rate limit on misses.
     pub miss: bool,
+    /// The answer to a name nothing serves (no route, phone, upload or token): a client
+    /// some access list refuses gets that list's 403 instead (see `serve::http`).
+    pub unknown: bool,
     pub audit: Option<Audited<'a>>,
 }
 
@@ -154,6 +157,7 @@ impl<'a> From<Answer<'a>> for Reply<'a> {
             kind: None,
             report: None,
             miss: false,
+            unknown: false,
             audit: None,
         }
     }
@@ -167,6 +171,7 @@ impl<'a> Reply<'a> {
             kind: None,
             report: None,
             miss: false,
+            unknown: false,
             audit: None,
         }
     }
@@ -179,6 +184,12 @@ impl<'a> Reply<'a> {
     /// Counted as a miss for the rate limit.
     pub fn miss(mut self) -> Self {
         self.miss = true;
+        self
+    }
+
+    /// Answers a name nothing serves (see [`Reply::unknown`]).
+    pub fn unknown(mut self) -> Self {
+        self.unknown = true;
         self
     }
 

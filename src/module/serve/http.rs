@@ -82,7 +82,7 @@ fn not_found(uri: &[u8]) -> Answer<'static> {
 /// phone has is part of a scan for MACs: it raises `InvalidAccountID` (the name as the
 /// account), at most once per address per `SCAN_INTERVAL`, for fail2ban.
 fn miss(m: &Module, req: &Request, uri: &[u8]) -> Reply<'static> {
-    let reply = Reply::from(not_found(uri)).miss();
+    let reply = Reply::from(not_found(uri)).miss().unknown();
     if is_phone_shaped(uri) && m.access.scan_reported(req) {
         let why = &b"no phone has this name"[..];
         return reply.report(Event::InvalAcctId, Clean::new(uri), Clean::new(why));
@@ -138,11 +138,7 @@ fn decide<'a>(
     let reply = route(m, req, uri, snap);
     // A client some profile refuses gets that 403 for names nothing serves (or tokens
     // spent): the same answer as for a MAC of such a profile.
-    let unknown = reply
-        .answer
-        .as_ref()
-        .is_some_and(|a| a.status == 404 || a.status == 410);
-    if gate == Gate::Restricted && unknown {
+    if gate == Gate::Restricted && reply.unknown {
         let refused = m.access.gate_refusal(req, gate);
         return if reply.miss { refused.miss() } else { refused };
     }

@@ -162,15 +162,37 @@ pub fn put<'a>(
         log::warning!("phoneprov: cannot create {}: {e}", dir.display());
         return Reply::from(Answer::internal_error()).kind(Kind::Upload);
     }
-    if !existed && m.uploads.count_files(&dir) >= MAX_FILES {
+    let (files, others) = m.uploads.stored(&dir, &final_path);
+    if !existed && files >= MAX_FILES {
         let why = format!("{} already holds {MAX_FILES} files", dir.display());
         return refuse(507, "Insufficient Storage", "Too many files.", &why);
+    }
+    // The phone's quota counts what it keeps besides the file this upload replaces.
+    let quota = snap.config.upload_quota(Some(&phone.profile));
+    let room = quota.saturating_sub(others);
+    let over_quota = |sent: &str| {
+        let why = format!("{sent}, {others} bytes already stored, upload_quota is {quota}");
+        refuse(
+            507,
+            "Insufficient Storage",
+            "The phone's upload quota is used up.",
+            &why,
+        )
+    };
+    if let Framing::Length(n) = framing {
+        if n > room {
+            req.close_if_body_unread();
+            return over_quota(&format!("{n} bytes announced"));
+        }
     }
     if expect_continue && !req.send_continue() {
         req.body_finished(false);
         return Reply::none();
     }
-    let failure = match m.uploads.store(req, &dir, &final_path, framing, limit) {
+    let failure = match m
+        .uploads
+        .store(req, &dir, &final_path, framing, limit.min(room))
+    {
         Ok(size) => {
             let (status, title) = if existed {
                 (200, "OK")
@@ -197,6 +219,7 @@ pub fn put<'a>(
         Err(e) => e,
     };
     match failure {
+        BodyError::TooLarge if room < limit => over_quota(&format!("more than {room} bytes sent")),
         BodyError::TooLarge => refuse(
             413,
             "Payload Too Large",
@@ -259,7 +282,9 @@ fn refuse_unknown(
             why,
         )
     } else {
-        not_allowed(Answer::not_found(), &account, why).miss()
+        not_allowed(Answer::not_found(), &account, why)
+            .miss()
+            .unknown()
     }
 }
 
@@ -279,18 +304,23 @@ impl Drop for Temp<'_> {
 }
 
 impl Uploads {
-    /// The stored files in `dir`: names an upload may have, not temporary files or whatever
-    /// else an administrator put there. Temporary files of earlier runs are removed.
-    fn count_files(&self, dir: &Path) -> usize {
+    /// The stored files in `dir` (names an upload may have, not temporary files or whatever
+    /// else an administrator put there): how many, and the bytes of those but `replaced`.
+    /// Temporary files of earlier runs are removed.
+    fn stored(&self, dir: &Path, replaced: &Path) -> (usize, u64) {
         let Ok(entries) = fs::read_dir(dir) else {
-            return 0;
+            return (0, 0);
         };
-        let (mut count, mut removed) = (0, 0);
+        let (mut count, mut bytes, mut removed) = (0, 0u64, 0);
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.as_bytes();
             if is_safe_component(name) {
                 count += 1;
+                if entry.path() != replaced {
+                    let size = entry.metadata().map_or(0, |meta| meta.len());
+                    bytes = bytes.saturating_add(size);
+                }
             } else if name.starts_with(TEMP_MARK.as_bytes())
                 && !name.starts_with(self.prefix.as_bytes())
                 && fs::remove_file(entry.path()).is_ok()
@@ -304,7 +334,7 @@ impl Uploads {
                 dir.display()
             );
         }
-        count
+        (count, bytes)
     }
 
     /// Writes the body to a temporary file in `dir`, then renames it to `path`; the bytes
