@@ -36,20 +36,12 @@ fn mac_suffix(word: &[u8]) -> bool {
 
 /// When each address last had a scan event (seconds), keyed with std's random hasher: the
 /// keys are chosen by clients.
+#[derive(Default)]
 pub struct ScanReports {
     last: HashMap<IpAddr, u64>,
     /// When stale entries were last dropped: at most once a second, so a flood of new
     /// addresses into a full table costs one sweep a second, not one per request.
     swept: u64,
-}
-
-impl Default for ScanReports {
-    fn default() -> Self {
-        ScanReports {
-            last: HashMap::new(),
-            swept: 0,
-        }
-    }
 }
 
 impl ScanReports {

@@ -194,7 +194,7 @@ impl Access {
 fn http_ipv6_listener() -> Option<String> {
     let http = config::load("http.conf").ok()?;
     let general = http.category("general")?;
-    let on = |key: &str| general.get(key).is_some_and(|v| is_true(v));
+    let on = |key: &str| general.get(key).is_some_and(is_true);
     let plain = general.get("bindaddr").filter(|_| on("enabled"));
     let tls = general.get("tlsbindaddr").filter(|_| on("tlsenable"));
     let found = [("bindaddr", plain), ("tlsbindaddr", tls)]
