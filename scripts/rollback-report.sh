@@ -61,7 +61,8 @@ if has miss_limit || has miss_window || has miss_ban; then
     say "not rate-limit failed requests (miss_limit, miss_window, miss_ban)"
 fi
 for k in auth auth_static auth_realm auth_rollout auth_nonce_ttl auth_basic_plain require_tls \
-    ua_mac_check permit deny acl family models resync_event enroll_file uploads upload_max; do
+    ua_mac_check permit deny acl family models resync_event enroll_file uploads upload_max \
+    upload_quota uploads_unauthenticated; do
     if keys | awk -F '\t' -v k=$k '$1 != "general" && $2 == k { f = 1 } END { exit !f }'; then
         say "read this module's profile options (auth, acl, family, uploads, ...) as file names: each becomes a route such as /phoneprov/auth"
         break

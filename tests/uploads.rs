@@ -21,7 +21,7 @@ const QUIET: &str = "0004f2000004";
 const BIG: &str = "0004f2000005";
 /// Its pattern also takes its own route `<mac>.cfg`.
 const WIDE: &str = "0004f2000006";
-/// Its profile's access list lets nobody in.
+/// Its profile's access list refuses 127.0.0.1 (the other tests speak from ::1).
 const FENCED: &str = "0004f2000007";
 /// Its patterns would store different names in one file.
 const CLASH: &str = "0004f2000008";
@@ -30,6 +30,7 @@ const LIMIT: usize = 4096;
 const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n\
     [pol]\n\
     uploads = ${MAC}-phone.cfg, logs/${MAC}-*.log\n\
+    uploads_unauthenticated = yes\n\
     upload_max = 4K\n\
     mime_type = text/xml\n\
     ${MAC}.cfg => phone.cfg\n\n\
@@ -40,16 +41,18 @@ const PHONEPROV: &str = "[general]\ndefault_profile = pol\n\n\
     [quiet]\n\
     ${MAC}.cfg => phone.cfg\n\n\
     [big]\n\
-    uploads = ${MAC}-phone.cfg\n\n\
+    uploads = ${MAC}-phone.cfg\n\
+    uploads_unauthenticated = yes\n\n\
     [wide]\n\
     uploads = ${MAC}.c*\n\
+    uploads_unauthenticated = yes\n\
     ${MAC}.cfg => phone.cfg\n\n\
     [fenced]\n\
-    deny = 0.0.0.0/0\n\
-    deny = ::/0\n\
+    deny = 127.0.0.0/8\n\
     uploads = ${MAC}-phone.cfg\n\
     ${MAC}.cfg => phone.cfg\n\n\
     [clash]\n\
+    uploads_unauthenticated = yes\n\
     uploads = logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-*/x.log, ${MAC}-phone.cfg\n";
 
 fn users() -> String {
@@ -80,7 +83,11 @@ fn start() -> Asterisk {
 /// [`start`] with more `[general]` options.
 fn start_with(general: &str) -> Asterisk {
     let conf = PHONEPROV.replacen("[general]\n", &format!("[general]\n{general}"), 1);
+    // The tests speak from ::1; only the fenced profile's test from 127.0.0.1, which that
+    // profile refuses: an address some access list refuses gets 403 for every name nothing
+    // serves (issue 24), which the other tests do not expect.
     Builder::new(Impl::Rust)
+        .bindaddr("::")
         .module("res_security_log")
         .conf("phoneprov.conf", conf)
         .conf("phoneprov_users.conf", users())
@@ -695,7 +702,14 @@ fn a_missing_upload_answers_as_any_unknown_name() {
         assert_eq!(r.status, 404, "{}", r.text());
     }
     // The access list comes first, as for the phone's files.
-    let fenced = ast.get(&format!("/phoneprov/{FENCED}-phone.cfg"));
+    let fenced = common::http_raw(
+        ast.addr_at("127.0.0.1"),
+        format!(
+            "GET /phoneprov/{FENCED}-phone.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("GET from 127.0.0.1");
     assert_eq!(fenced.status, 403, "{}", fenced.text());
     // Known and unknown MAC: the same 404, each a miss.
     let unknown = ast.get("/phoneprov/ffffffffffff-phone.cfg");

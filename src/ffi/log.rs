@@ -33,7 +33,12 @@ pub fn write(level: Level, file: &str, line: u32, function: &str, message: &str)
     if !enabled(level) {
         return;
     }
-    let (file, function, text) = (cstring(file), cstring(function), cstring(message));
+    let message = one_line(message);
+    let (file, function, text) = (
+        cstring(file),
+        cstring(function),
+        cstring(message.as_bytes()),
+    );
     // SAFETY: all pointers are valid NUL-terminated strings for the call; the glue passes
     // the message as a "%s" argument, never as a format.
     unsafe {
@@ -45,6 +50,17 @@ pub fn write(level: Level, file: &str, line: u32, function: &str, message: &str)
             text.as_ptr(),
         )
     };
+}
+
+/// `message` with no line break: a second line would be read by log parsers (fail2ban) as
+/// a line of its own, with a timestamp and origin of the writer's choosing. Request text is
+/// escaped where it enters ([`phoneprov_core::util::clean::Clean`]); this only keeps a
+/// message that forgot to from ever starting a line.
+fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.contains(['\n', '\r']) {
+        return message.into();
+    }
+    message.replace('\n', "\\x0a").replace('\r', "\\x0d").into()
 }
 
 /// The function named by `std::any::type_name` of an item nested in it (what

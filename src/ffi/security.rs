@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::acl::ast_sockaddr;
 use super::{cstring, sys};
+use phoneprov_core::util::clean::Clean;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -27,18 +28,24 @@ pub struct Endpoint {
 }
 
 /// Reports one event. `detail`: the challenge (auth events), the ACL's name (FailedAcl) or
-/// the refused request (ReqNotAllowed).
+/// the refused request (ReqNotAllowed). The account and the detail are [`Clean`]: Asterisk
+/// prints them as given inside `"..."`, so a quote or a line break of a client's would
+/// forge fields or whole lines of security.log.
 pub fn report(
     event: Event,
-    account: &[u8],
+    account: &Clean,
     session: &str,
-    detail: &[u8],
+    detail: &Clean,
     local: Option<Endpoint>,
     remote: Option<Endpoint>,
     tls: bool,
 ) {
     use sys::ast_security_event_type::*;
-    let (account, session, detail) = (cstring(account), cstring(session), cstring(detail));
+    let (account, session, detail) = (
+        cstring(account.as_bytes()),
+        cstring(session),
+        cstring(detail.as_bytes()),
+    );
     // An unknown end is all zeros, family 0.
     let address =
         |e: Option<Endpoint>| e.map_or_else(Default::default, |e| ast_sockaddr(e.ip, e.port));

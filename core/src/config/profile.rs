@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::access::options::{AccessOptions, Limits};
+use crate::access::options::{AccessOptions, AuthScheme, Limits};
 use crate::config::conf::{Category, ConfigFile};
 use crate::config::family::{self, Family};
 use crate::host::{Diag, Level};
@@ -11,6 +11,7 @@ use crate::http::uploads::{parse_patterns, parse_size, DEFAULT_MAX};
 use crate::http::uri::is_contained;
 use crate::realtime::options::{RealtimeOptions, RealtimeParse};
 use crate::render::template::Template;
+use crate::util::args::is_true;
 use crate::util::args::{separate_args, strip};
 use crate::util::bytes::lossy;
 
@@ -60,7 +61,16 @@ pub struct Profile {
     pub uploads: Vec<Template>,
     /// `upload_max`: the largest upload in bytes (None: `[general]`'s, else the default).
     pub upload_max: Option<u64>,
+    /// `upload_quota`: the bytes a phone may keep stored in all (None: `[general]`'s, else
+    /// [`QUOTA_UPLOADS`] times `upload_max`).
+    pub upload_quota: Option<u64>,
+    /// `uploads_unauthenticated = yes`: the operator's word that `uploads` may stay on with
+    /// `auth = none` and no access list (otherwise refused, see [`refuse_open_uploads`]).
+    pub uploads_unauthenticated: bool,
 }
+
+/// The default `upload_quota`, in uploads of `upload_max` bytes.
+pub const QUOTA_UPLOADS: u64 = 8;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
@@ -73,6 +83,8 @@ pub struct Settings {
     pub limits: Limits,
     /// `upload_max` of `[general]`.
     pub upload_max: Option<u64>,
+    /// `upload_quota` of `[general]`.
+    pub upload_quota: Option<u64>,
     /// Dynamic lookup mode, when `users_realtime` is set.
     pub realtime: Option<RealtimeOptions>,
     /// `http_backlog`: the accept backlog the HTTP server's listening socket is raised to
@@ -120,14 +132,38 @@ pub fn parse_setvar(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((name.to_vec(), val.to_vec()))
 }
 
-fn bad_size(where_: &str, value: &[u8]) -> Diag {
+fn bad_size(where_: &str, key: &str, value: &[u8]) -> Diag {
     Diag::new(
         Level::Error,
         format!(
-            "{where_}: upload_max = '{}' is not a size (bytes, or with K or M) - ignored",
+            "{where_}: {key} = '{}' is not a size (bytes, or with K or M) - ignored",
             lossy(value)
         ),
     )
+}
+
+/// `uploads` on a profile anyone may fetch from (`auth = none`, no access list, after
+/// `[general]`'s): whoever knows a MAC could store `<mac>-phone.cfg`, which a Polycom applies
+/// at boot (its SIP server rewritten). Its uploads are not loaded, with an ERROR naming the
+/// option that allows them, unless `uploads_unauthenticated = yes` says it is meant.
+pub fn refuse_open_uploads(file: &str, p: &mut Profile, general: &AccessOptions) -> Option<Diag> {
+    if p.uploads.is_empty() || p.uploads_unauthenticated {
+        return None;
+    }
+    let access = p.access.resolve(general);
+    if access.auth != AuthScheme::None || !access.acl.is_empty() {
+        return None;
+    }
+    p.uploads.clear();
+    Some(Diag::new(
+        Level::Error,
+        format!(
+            "{file} [{}]: uploads not loaded: with auth = none and no acl/permit/deny, anyone \
+             who knows a MAC could store that phone's files. Set auth or an access list, or \
+             uploads_unauthenticated = yes to allow it",
+            lossy(&p.name)
+        ),
+    ))
 }
 
 fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
@@ -174,8 +210,23 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
         } else if key.eq_ignore_ascii_case(b"upload_max") {
             match parse_size(value) {
                 Some(n) => p.upload_max = Some(n),
-                None => diags.push(bad_size(&format!("{file} [{section}]"), value)),
+                None => diags.push(bad_size(
+                    &format!("{file} [{section}]"),
+                    "upload_max",
+                    value,
+                )),
             }
+        } else if key.eq_ignore_ascii_case(b"upload_quota") {
+            match parse_size(value) {
+                Some(n) => p.upload_quota = Some(n),
+                None => diags.push(bad_size(
+                    &format!("{file} [{section}]"),
+                    "upload_quota",
+                    value,
+                )),
+            }
+        } else if key.eq_ignore_ascii_case(b"uploads_unauthenticated") {
+            p.uploads_unauthenticated = is_true(value);
         } else if key.eq_ignore_ascii_case(b"staticdir") {
             p.staticdir = value.to_vec();
         } else if key.eq_ignore_ascii_case(b"family") {
@@ -315,7 +366,12 @@ impl Config {
             if key.eq_ignore_ascii_case(b"upload_max") {
                 match parse_size(value) {
                     Some(n) => settings.upload_max = Some(n),
-                    None => diags.push(bad_size(&where_, value)),
+                    None => diags.push(bad_size(&where_, "upload_max", value)),
+                }
+            } else if key.eq_ignore_ascii_case(b"upload_quota") {
+                match parse_size(value) {
+                    Some(n) => settings.upload_quota = Some(n),
+                    None => diags.push(bad_size(&where_, "upload_quota", value)),
                 }
             } else if key.eq_ignore_ascii_case(b"http_backlog") {
                 match std::str::from_utf8(value)
@@ -345,7 +401,12 @@ impl Config {
             if cat.is("general") {
                 continue;
             }
-            let profile = parse_profile(&file.name, cat, &mut diags);
+            let mut profile = parse_profile(&file.name, cat, &mut diags);
+            diags.extend(refuse_open_uploads(
+                &file.name,
+                &mut profile,
+                &settings.access,
+            ));
             if profiles.iter().any(|p| p.name == profile.name) {
                 diags.push(Diag::new(
                     Level::Warning,
@@ -444,6 +505,15 @@ impl Config {
             .or(self.settings.upload_max)
             .unwrap_or(DEFAULT_MAX)
     }
+
+    /// The bytes a phone of `profile` may keep stored in all: its `upload_quota`, else
+    /// `[general]`'s, else [`QUOTA_UPLOADS`] times its `upload_max`.
+    pub fn upload_quota(&self, profile: Option<&Profile>) -> u64 {
+        profile
+            .and_then(|p| p.upload_quota)
+            .or(self.settings.upload_quota)
+            .unwrap_or_else(|| QUOTA_UPLOADS.saturating_mul(self.upload_max(profile)))
+    }
 }
 
 #[cfg(test)]
@@ -455,6 +525,53 @@ mod tests {
             name: "phoneprov.conf".into(),
             categories: cats,
         }
+    }
+
+    #[test]
+    fn uploads_without_auth_or_acl_are_refused_unless_allowed() {
+        let upload = &[("uploads", "${MAC}-phone.cfg")][..];
+        let (c, diags) = Config::parse(&conf(vec![
+            Category::new("general", &[("default_profile", "open")]),
+            Category::new("open", upload),
+            Category::new("meant", &[upload[0], ("uploads_unauthenticated", "yes")]),
+            Category::new("digest", &[upload[0], ("auth", "digest")]),
+            Category::new("fenced", &[upload[0], ("permit", "10.0.0.0/8")]),
+        ]));
+        let uploads = |name: &str| c.profile(name.as_bytes()).unwrap().uploads.len();
+        assert_eq!(
+            [
+                uploads("open"),
+                uploads("meant"),
+                uploads("digest"),
+                uploads("fenced")
+            ],
+            [0, 1, 1, 1]
+        );
+        let errors: Vec<_> = diags.iter().filter(|d| d.level == Level::Error).collect();
+        assert_eq!(errors.len(), 1, "{diags:?}");
+        assert!(errors[0].message.contains("[open]"));
+        assert!(errors[0].message.contains("uploads_unauthenticated = yes"));
+        // [general]'s access list covers a profile without its own.
+        let (c, diags) = Config::parse(&conf(vec![
+            Category::new(
+                "general",
+                &[("default_profile", "open"), ("deny", "0.0.0.0/0")],
+            ),
+            Category::new("open", upload),
+        ]));
+        assert_eq!(c.profile(b"open").unwrap().uploads.len(), 1, "{diags:?}");
+    }
+
+    #[test]
+    fn upload_quota_defaults_to_eight_uploads() {
+        let (c, _) = Config::parse(&conf(vec![
+            Category::new("general", &[("default_profile", "a"), ("upload_max", "4K")]),
+            Category::new("a", &[]),
+            Category::new("b", &[("upload_max", "1K")]),
+            Category::new("c", &[("upload_quota", "10K")]),
+        ]));
+        let quota = |name: &str| c.upload_quota(c.profile(name.as_bytes()).map(|p| &**p));
+        assert_eq!([quota("a"), quota("b"), quota("c")], [32768, 8192, 10240]);
     }
 
     #[test]

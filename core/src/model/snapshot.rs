@@ -844,6 +844,7 @@ pub(crate) mod tests {
                              ${MAC}.c*",
                         ),
                         ("upload_max", "100"),
+                        ("uploads_unauthenticated", "yes"),
                     ],
                 ),
                 Category::new("quiet", &[("${MAC}.cfg", "phone.cfg")]),
@@ -937,7 +938,11 @@ pub(crate) mod tests {
                 Category::new("general", &[("default_profile", "pol")]),
                 Category::new(
                     "pol",
-                    &[("${MAC}.cfg", "phone.cfg"), ("uploads", "${MAC}.c*")],
+                    &[
+                        ("${MAC}.cfg", "phone.cfg"),
+                        ("uploads", "${MAC}.c*"),
+                        ("uploads_unauthenticated", "yes"),
+                    ],
                 ),
             ],
         };
@@ -989,10 +994,13 @@ pub(crate) mod tests {
                 Category::new("general", &[("default_profile", "pol")]),
                 Category::new(
                     "pol",
-                    &[(
-                        "uploads",
-                        "logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-phone.cfg, old/${MAC}-phone.cfg",
-                    )],
+                    &[
+                        (
+                            "uploads",
+                            "logs/${MAC}-*.log, ${MAC}-*.log, ${MAC}-phone.cfg, old/${MAC}-phone.cfg",
+                        ),
+                        ("uploads_unauthenticated", "yes"),
+                    ],
                 ),
             ],
         };

@@ -14,6 +14,7 @@ use capture::Content;
 use phoneprov_core::http::body::BodySource;
 use phoneprov_core::http::useragent::{self, UserAgent};
 use phoneprov_core::model::server::dotted;
+use phoneprov_core::util::clean::Clean;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -160,6 +161,17 @@ impl<'a> Request<'a> {
             .header("X-Linphone-Provisioning")
             .is_some_and(|v| v.trim_ascii() == b"1");
         useragent::parse(self.header("User-Agent").unwrap_or_default(), linphone)
+    }
+
+    /// The URI (below /phoneprov/, as sent) as text for logs, events and CLI output: the
+    /// one way request text reaches them is through a [`Clean`], escaped where it enters.
+    pub fn uri_text(&self) -> Clean {
+        Clean::new(self.raw_uri)
+    }
+
+    /// A header's value as text for logs, events and CLI output (see [`Request::uri_text`]).
+    pub fn header_text(&self, name: &str) -> Option<Clean> {
+        self.header(name).map(Clean::new)
     }
 
     /// The value of a request header (names compared without regard to case).

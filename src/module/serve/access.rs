@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ffi::acl::Acl;
+use crate::ffi::config;
 use crate::ffi::host::with_http_prefix;
 use crate::ffi::http::Request;
 use crate::ffi::log;
@@ -23,12 +24,16 @@ use phoneprov_core::access::auth::{
     basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
     same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
 };
+use phoneprov_core::access::families::{ipv4_only, listens_on_ipv6};
 use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
 use phoneprov_core::access::ratelimit::MissTable;
+use phoneprov_core::access::scan::ScanReports;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
+use phoneprov_core::util::args::is_true;
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::clean::Clean;
 use phoneprov_core::util::lock::{lock, read, write};
 
 /// Nonces remembered (issued and not yet forgotten) and client addresses counted.
@@ -68,6 +73,22 @@ pub struct Access {
     runtime: Mutex<Runtime>,
     /// Phones' previous credentials, while they still open their files.
     grace: Arc<Grace>,
+    /// When each address last had a scan event (see `scan_reported`).
+    scans: Mutex<ScanReports>,
+}
+
+/// How the access lists of all profiles treat a client, known before anything that depends
+/// on the URI (a route, a database query, a PUT's target) is looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// No access list refuses it.
+    Open,
+    /// Some profile's list refuses it, another's admits it: a name nothing serves is
+    /// answered with the same 403 as a file of a profile that refuses it, so that its
+    /// answers tell no MAC (or token) of those profiles from an unknown one.
+    Restricted,
+    /// Every profile's list refuses it: 403 before the URI is looked at.
+    Denied,
 }
 
 fn now() -> u64 {
@@ -106,13 +127,15 @@ impl Access {
                 nonces: NonceTable::new(NONCES),
                 misses: MissTable::new(ADDRESSES),
             }),
+            scans: Mutex::new(ScanReports::default()),
         }
     }
 
     /// Builds the policy of a configuration (load and reload) and publishes it.
     pub fn configure(&self, config: &Config) {
         let mut problems = Vec::new();
-        let profiles = config
+        let mut warnings = Vec::new();
+        let profiles: Vec<ProfilePolicy> = config
             .profiles
             .iter()
             .map(|p| {
@@ -135,6 +158,21 @@ impl Access {
                 }
             })
             .collect();
+        let ipv6 = http_ipv6_listener();
+        for p in profiles
+            .iter()
+            .filter(|p: &&ProfilePolicy| ipv4_only(&p.access.acl))
+        {
+            if let Some(bind) = &ipv6 {
+                warnings.push(format!(
+                    "phoneprov.conf [{}]: its access list has IPv4 rules only, but Asterisk's \
+                     HTTP server listens on IPv6 ({bind}): Asterisk's rules skip addresses of \
+                     another family and admit by default, so every IPv6 client is let in. Add \
+                     'deny = ::/0' (or IPv6 rules) to the list",
+                    lossy(&p.name)
+                ));
+            }
+        }
         let policy = Policy {
             profiles,
             limits: config.settings.limits,
@@ -145,11 +183,31 @@ impl Access {
         for p in problems {
             log::error!("{}", p);
         }
+        for p in warnings {
+            log::warning!("{}", p);
+        }
     }
 
     fn policy(&self) -> Arc<Policy> {
         read(&self.policy).clone()
     }
+}
+
+/// The IPv6 address Asterisk's HTTP server listens on (`bindaddr`, or `tlsbindaddr` with
+/// `tlsenable`, from http.conf), as written there; None when it listens on IPv4 only.
+fn http_ipv6_listener() -> Option<String> {
+    let http = config::load("http.conf").ok()?;
+    let general = http.category("general")?;
+    let on = |key: &str| general.get(key).is_some_and(is_true);
+    let plain = general.get("bindaddr").filter(|_| on("enabled"));
+    let tls = general.get("tlsbindaddr").filter(|_| on("tlsenable"));
+    let found = [("bindaddr", plain), ("tlsbindaddr", tls)]
+        .into_iter()
+        .find_map(|(key, value)| {
+            let value = value.filter(|v| listens_on_ipv6(v))?;
+            Some(format!("{key} = {}", lossy(value)))
+        });
+    found
 }
 
 /// The connection's two ends, for access lists and logs, asked of Asterisk only when one
@@ -182,13 +240,8 @@ impl<'a> Peer<'a> {
 }
 
 /// A refusal: `answer`, with the security event that says why.
-fn refusal(
-    answer: Answer<'static>,
-    event: Event,
-    account: &[u8],
-    detail: impl Into<Vec<u8>>,
-) -> Reply<'static> {
-    Reply::from(answer).report(event, account, detail)
+fn refusal(answer: Answer<'static>, event: Event, account: &[u8], detail: &[u8]) -> Reply<'static> {
+    Reply::from(answer).report(event, Clean::new(account), Clean::new(detail))
 }
 
 /// A refusal or a challenge, as the `Err` of [`Access::admit_route`]: boxed, since a
@@ -207,11 +260,13 @@ pub enum Admission {
 
 enum Verdict {
     /// Accepted; the user when this starts an authenticated session (see `admit`).
-    Ok(Option<Vec<u8>>),
+    Ok(Option<Clean>),
     Challenge {
         stale: bool,
     },
-    Fail(Event, Vec<u8>, &'static str),
+    /// Refused: the event, the user name the client gave (escaped: it goes into the event
+    /// and the log line) and why.
+    Fail(Event, Clean, &'static str),
 }
 
 impl Access {
@@ -230,6 +285,61 @@ impl Access {
             head.into_bytes(),
             &b"Too many failed requests from this address.\n"[..],
         )))
+    }
+
+    /// What the access lists of all profiles say of this client (see [`Gate`]). Asterisk is
+    /// asked only when some profile has a list.
+    pub fn gate(&self, req: &Request) -> Gate {
+        let policy = self.policy();
+        if policy.profiles.iter().all(|p| p.acl.is_none()) {
+            return Gate::Open;
+        }
+        let ip = Peer::of(req).ip();
+        let (mut admitted, mut refused) = (false, false);
+        for pp in &policy.profiles {
+            let ok = match (&pp.acl, ip) {
+                (None, _) => true,
+                (Some(Ok(acl)), Some(ip)) => acl.allows(ip),
+                _ => false,
+            };
+            admitted |= ok;
+            refused |= !ok;
+        }
+        match (admitted, refused) {
+            (_, false) => Gate::Open,
+            (true, true) => Gate::Restricted,
+            (false, true) => Gate::Denied,
+        }
+    }
+
+    /// The 403 of a client the access lists refuse, given before (or instead of) what the
+    /// URI names: the same answer as a file's own access list gives.
+    pub fn gate_refusal(&self, req: &Request, gate: Gate) -> Reply<'static> {
+        let which = match gate {
+            Gate::Denied => "every profile",
+            _ => "a profile",
+        };
+        log::notice!(
+            "phoneprov: {} denied by the access list of {which} (/phoneprov/{})",
+            Peer::of(req).who(),
+            req.uri_text()
+        );
+        refusal(
+            Answer::forbidden("Access denied."),
+            Event::FailedAcl,
+            b"",
+            which.as_bytes(),
+        )
+    }
+
+    /// Whether a scan event (`InvalidAccountID` for a name shaped like a phone's that no
+    /// phone has) may be reported for this client now: at most one per address per
+    /// `SCAN_INTERVAL` seconds.
+    pub fn scan_reported(&self, req: &Request) -> bool {
+        let Some((ip, _)) = req.remote() else {
+            return false;
+        };
+        lock(&self.scans).allow(ip, now())
     }
 
     /// Counts a miss (404, failed authentication, 410) against the client's address.
@@ -308,7 +418,9 @@ impl Access {
         if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
             let why = &b"Basic auth over plain HTTP"[..];
             if a.auth_rollout {
-                answer::report(req, &Report::new(Event::ReqNotAllowed, account, why));
+                let report =
+                    Report::new(Event::ReqNotAllowed, Clean::new(account), Clean::new(why));
+                answer::report(req, &report);
                 log::notice!(
                     "phoneprov rollout: would refuse {} (Basic authentication needs HTTPS)",
                     peer.who()
@@ -328,7 +440,8 @@ impl Access {
                 // connection), for every Basic request: building the event costs Asterisk
                 // more than checking the answer.
                 if let Some(user) = session {
-                    answer::report(req, &Report::new(Event::SuccessfulAuth, &user, b""));
+                    let report = Report::new(Event::SuccessfulAuth, user, Clean::default());
+                    answer::report(req, &report);
                 }
                 Ok(Admission::Authenticated)
             }
@@ -338,7 +451,7 @@ impl Access {
                         "phoneprov rollout: {} fetched /phoneprov/{} without credentials; it \
                          would have been challenged",
                         peer.who(),
-                        lossy(req.raw_uri)
+                        req.uri_text()
                     );
                     return Ok(Admission::Open);
                 }
@@ -346,19 +459,19 @@ impl Access {
             }
             Verdict::Fail(event, user, why) => {
                 let message = format!(
-                    "phoneprov: {} failed authentication for /phoneprov/{} as '{}': {why}",
+                    "phoneprov: {} failed authentication for /phoneprov/{} as '{user}': {why}",
                     peer.who(),
-                    lossy(req.raw_uri),
-                    lossy(&user)
+                    req.uri_text(),
                 );
+                let report = Report::new(event, user, Clean::new(why.as_bytes()));
                 if a.auth_rollout {
-                    answer::report(req, &Report::new(event, &user, why.as_bytes()));
+                    answer::report(req, &report);
                     log::notice!("phoneprov rollout: would refuse: {message}");
                     return Ok(Admission::Open);
                 }
                 log::notice!("{}", message);
                 // The failure's event, then the new challenge's (the challenge is the answer).
-                answer::report(req, &Report::new(event, &user, why.as_bytes()));
+                answer::report(req, &report);
                 Err(Box::new(self.challenge(a, false, account).miss()))
             }
         }
@@ -378,12 +491,14 @@ impl Access {
         let Some(creds) = parse_authorization(header) else {
             return Verdict::Fail(
                 Event::ChalRespFailed,
-                Vec::new(),
+                Clean::default(),
                 "malformed Authorization header",
             );
         };
         let user = creds.username();
-        let fail = |event: Event, why: &'static str| Verdict::Fail(event, user.to_vec(), why);
+        // The one text of the header that reaches logs and events, escaped as it enters.
+        let user_text = Clean::new(user);
+        let fail = |event: Event, why: &'static str| Verdict::Fail(event, user_text.clone(), why);
         let scheme_ok = matches!(
             (&creds, a.auth),
             (Credentials::Basic { .. }, AuthScheme::Basic)
@@ -418,12 +533,12 @@ impl Access {
                 };
                 if same(password, secret) {
                     self.grace.ended(owner.mac());
-                    Verdict::Ok(Some(user.to_vec()))
+                    Verdict::Ok(Some(user_text.clone()))
                 } else if self
                     .grace
                     .opens(owner.mac(), |old| old.opens_basic(user, password))
                 {
-                    Verdict::Ok(Some(user.to_vec()))
+                    Verdict::Ok(Some(user_text.clone()))
                 } else {
                     fail(Event::InvalPassword, "wrong password")
                 }
@@ -474,7 +589,9 @@ impl Access {
                 };
                 match counted {
                     None => fail(Event::ChalRespFailed, "wrong digest response"),
-                    Some(NcCheck::Accepted { first }) => Verdict::Ok(first.then(|| user.to_vec())),
+                    Some(NcCheck::Accepted { first }) => {
+                        Verdict::Ok(first.then(|| user_text.clone()))
+                    }
                     // A nonce forgotten meanwhile: a fresh one.
                     Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
                     Some(NcCheck::Replayed) => fail(Event::ChalRespFailed, "replayed nonce count"),
@@ -513,7 +630,7 @@ impl Access {
             ),
             Event::ChalSent,
             account,
-            detail,
+            &detail,
         )
     }
 }
@@ -541,7 +658,7 @@ fn network_refused(
                 Answer::forbidden("Access denied."),
                 Event::FailedAcl,
                 account,
-                pp.name.clone(),
+                &pp.name,
             ));
         }
     }
@@ -562,14 +679,14 @@ fn network_refused(
             log::notice!(
                 "phoneprov: {} asked for /phoneprov/{} of {}, but its {why}",
                 peer.who(),
-                lossy(req.raw_uri),
+                req.uri_text(),
                 lossy(phone.mac())
             );
             return Some(refusal(
                 Answer::forbidden("This file belongs to another phone."),
                 Event::ReqNotAllowed,
                 account,
-                why,
+                why.as_bytes(),
             ));
         }
     }

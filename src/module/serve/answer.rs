@@ -12,6 +12,7 @@ use crate::ffi::security::{self, Endpoint, Event};
 use crate::module::telemetry::audit::{Audit, Client};
 use crate::module::telemetry::metrics::{self, Kind, Metrics};
 use phoneprov_core::http::useragent::UserAgent;
+use phoneprov_core::util::clean::Clean;
 
 /// Bytes an answer carries: borrowed from the snapshot, shared with a cache entry, or made
 /// for this answer.
@@ -115,11 +116,12 @@ impl<'a> Answer<'a> {
     }
 }
 
-/// A security event a reply reports: what, for which account, with what detail.
+/// A security event a reply reports: what, for which account, with what detail; both
+/// escaped ([`Clean`]), whoever chose them.
 pub struct Report {
     pub event: Event,
-    pub account: Vec<u8>,
-    pub detail: Vec<u8>,
+    pub account: Clean,
+    pub detail: Clean,
 }
 
 /// What the audit records of a reply: the phone and the URI it asked for.
@@ -142,6 +144,9 @@ pub struct Reply<'a> {
     pub report: Option<Report>,
     /// Counted against the client's address for the rate limit on misses.
     pub miss: bool,
+    /// The answer to a name nothing serves (no route, phone, upload or token): a client
+    /// some access list refuses gets that list's 403 instead (see `serve::http`).
+    pub unknown: bool,
     pub audit: Option<Audited<'a>>,
 }
 
@@ -152,6 +157,7 @@ impl<'a> From<Answer<'a>> for Reply<'a> {
             kind: None,
             report: None,
             miss: false,
+            unknown: false,
             audit: None,
         }
     }
@@ -165,6 +171,7 @@ impl<'a> Reply<'a> {
             kind: None,
             report: None,
             miss: false,
+            unknown: false,
             audit: None,
         }
     }
@@ -180,7 +187,13 @@ impl<'a> Reply<'a> {
         self
     }
 
-    pub fn report(mut self, event: Event, account: &[u8], detail: impl Into<Vec<u8>>) -> Self {
+    /// Answers a name nothing serves (see [`Reply::unknown`]).
+    pub fn unknown(mut self) -> Self {
+        self.unknown = true;
+        self
+    }
+
+    pub fn report(mut self, event: Event, account: Clean, detail: Clean) -> Self {
         self.report = Some(Report::new(event, account, detail));
         self
     }
@@ -236,11 +249,11 @@ pub fn endpoints(req: &Request) -> (Option<Endpoint>, Option<Endpoint>) {
 }
 
 impl Report {
-    pub fn new(event: Event, account: &[u8], detail: impl Into<Vec<u8>>) -> Report {
+    pub fn new(event: Event, account: Clean, detail: Clean) -> Report {
         Report {
             event,
-            account: account.to_vec(),
-            detail: detail.into(),
+            account,
+            detail,
         }
     }
 }

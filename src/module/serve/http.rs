@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use crate::ffi::host::{data_file, http_requests_in_flight};
 use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
-use crate::module::serve::access::Admission;
+use crate::ffi::security::Event;
+use crate::module::serve::access::{Admission, Gate};
 use crate::module::serve::answer::{Answer, Reply};
 use crate::module::serve::dynamic::{self, Who};
 use crate::module::serve::realtime::Lookup;
@@ -15,9 +16,11 @@ use crate::module::serve::{tokens, uploads};
 use crate::module::telemetry::metrics::Kind;
 use crate::module::Module;
 
+use phoneprov_core::access::scan::is_phone_shaped;
 use phoneprov_core::http::uri::{self, UriError};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::clean::Clean;
 
 /// How long the last request to leave the handler is given to return from it after the
 /// count of requests inside fell to zero: it decrements the count a few instructions before
@@ -75,9 +78,16 @@ fn not_found(uri: &[u8]) -> Answer<'static> {
     }
 }
 
-/// A miss: the 404, counted against the client.
-fn miss(uri: &[u8]) -> Reply<'static> {
-    Reply::from(not_found(uri)).miss()
+/// A miss: the 404, counted against the client. A name shaped like a phone's file that no
+/// phone has is part of a scan for MACs: it raises `InvalidAccountID` (the name as the
+/// account), at most once per address per `SCAN_INTERVAL`, for fail2ban.
+fn miss(m: &Module, req: &Request, uri: &[u8]) -> Reply<'static> {
+    let reply = Reply::from(not_found(uri)).miss().unknown();
+    if is_phone_shaped(uri) && m.access.scan_reported(req) {
+        let why = &b"no phone has this name"[..];
+        return reply.report(Event::InvalAcctId, Clean::new(uri), Clean::new(why));
+    }
+    reply
 }
 
 pub fn handle(m: &Module, req: &Request) {
@@ -119,6 +129,30 @@ fn decide<'a>(
     if let Some(refused) = m.access.refused_early(req) {
         return refused;
     }
+    // The access lists first, before anything that depends on the URI: a client every
+    // profile refuses learns nothing of routes, phones, tokens or the database.
+    let gate = m.access.gate(req);
+    if gate == Gate::Denied {
+        return m.access.gate_refusal(req, gate);
+    }
+    let reply = route(m, req, uri, snap);
+    // A client some profile refuses gets that 403 for names nothing serves (or tokens
+    // spent): the same answer as for a MAC of such a profile.
+    if gate == Gate::Restricted && reply.unknown {
+        let refused = m.access.gate_refusal(req, gate);
+        return if reply.miss { refused.miss() } else { refused };
+    }
+    reply
+}
+
+/// [`decide`] once the access lists let the client look: the route, an upload, a token,
+/// a phone of the realtime database.
+fn route<'a>(
+    m: &'a Module,
+    req: &Request,
+    uri: &'a [u8],
+    snap: Option<&'a Arc<Snapshot>>,
+) -> Reply<'a> {
     if req.method == Method::Put {
         return uploads::put(m, req, uri, snap);
     }
@@ -126,7 +160,7 @@ fn decide<'a>(
         return tokens::serve(m, req, snap, token).kind(Kind::Dynamic);
     }
     let Some(snap) = snap else {
-        return miss(uri);
+        return miss(m, req, uri);
     };
     m.backlog.ensure(req, snap.config.settings.http_backlog);
     // Routes first: an upload never stands in for a file served here.
@@ -188,7 +222,7 @@ fn realtime_answer<'a>(
 ) -> Reply<'a> {
     let phone = match m.realtime.lookup(&m.users, snap, uri) {
         Lookup::Found(phone) => phone,
-        Lookup::NotFound => return miss(uri),
+        Lookup::NotFound => return miss(m, req, uri),
         Lookup::Unavailable => {
             let body = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
                         <title>503 Service Unavailable</title>\n</head><body>\n\
@@ -204,7 +238,7 @@ fn realtime_answer<'a>(
     };
     // The URI had the shape of one of the phone's files; it must be exactly one of them.
     let Some(file) = phone.file_at(uri) else {
-        return miss(uri);
+        return miss(m, req, uri);
     };
     if let Err(refused) = m.access.admit_phone(req, snap, &phone.phone) {
         return *refused;

@@ -176,10 +176,11 @@ fn gone() -> Reply<'static> {
         "This enrollment link was used or has expired.",
     ))
     .miss()
+    .unknown()
 }
 
 fn unknown() -> Reply<'static> {
-    Reply::from(Answer::not_found()).miss()
+    Reply::from(Answer::not_found()).miss().unknown()
 }
 
 /// Answers `/phoneprov/enroll/<token>`.

@@ -31,6 +31,7 @@ use phoneprov_core::http::body::{self, BodyError, Framing};
 use phoneprov_core::http::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
 use phoneprov_core::util::bytes::lossy;
+use phoneprov_core::util::clean::Clean;
 
 /// Files a phone's directory may hold: a pattern with `*` must not let a phone (or whoever
 /// knows its MAC) fill the disk with names. Each upload of a new name counts before it
@@ -76,7 +77,11 @@ fn who(req: &Request) -> String {
 
 /// A refusal of an upload, with the `RequestNotAllowed` event that says why.
 fn not_allowed(answer: Answer<'static>, account: &[u8], why: &str) -> Reply<'static> {
-    Reply::from(answer).report(Event::ReqNotAllowed, account, why.as_bytes())
+    Reply::from(answer).report(
+        Event::ReqNotAllowed,
+        Clean::new(account),
+        Clean::new(why.as_bytes()),
+    )
 }
 
 /// Answers a PUT of `uri` (decoded, below /phoneprov/).
@@ -112,7 +117,7 @@ pub fn put<'a>(
         .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
     let Some((snap, target)) = target else {
-        return refuse_unknown(req, snap.map(|s| &**s), uri);
+        return refuse_unknown(m, req, snap.map(|s| &**s), uri);
     };
     let phone = target.phone;
     if let Err(refused) = m.access.admit_phone(req, snap, phone) {
@@ -122,7 +127,7 @@ pub fn put<'a>(
     let refuse = |status: u16, title: &'static str, text: &'static str, why: &str| {
         log::notice!(
             "phoneprov: upload of /phoneprov/{} by {} for {} refused ({status}): {why}",
-            lossy(req.raw_uri),
+            req.uri_text(),
             who(req),
             lossy(phone.mac())
         );
@@ -157,15 +162,37 @@ pub fn put<'a>(
         log::warning!("phoneprov: cannot create {}: {e}", dir.display());
         return Reply::from(Answer::internal_error()).kind(Kind::Upload);
     }
-    if !existed && m.uploads.count_files(&dir) >= MAX_FILES {
+    let (files, others) = m.uploads.stored(&dir, &final_path);
+    if !existed && files >= MAX_FILES {
         let why = format!("{} already holds {MAX_FILES} files", dir.display());
         return refuse(507, "Insufficient Storage", "Too many files.", &why);
+    }
+    // The phone's quota counts what it keeps besides the file this upload replaces.
+    let quota = snap.config.upload_quota(Some(&phone.profile));
+    let room = quota.saturating_sub(others);
+    let over_quota = |sent: &str| {
+        let why = format!("{sent}, {others} bytes already stored, upload_quota is {quota}");
+        refuse(
+            507,
+            "Insufficient Storage",
+            "The phone's upload quota is used up.",
+            &why,
+        )
+    };
+    if let Framing::Length(n) = framing {
+        if n > room {
+            req.close_if_body_unread();
+            return over_quota(&format!("{n} bytes announced"));
+        }
     }
     if expect_continue && !req.send_continue() {
         req.body_finished(false);
         return Reply::none();
     }
-    let failure = match m.uploads.store(req, &dir, &final_path, framing, limit) {
+    let failure = match m
+        .uploads
+        .store(req, &dir, &final_path, framing, limit.min(room))
+    {
         Ok(size) => {
             let (status, title) = if existed {
                 (200, "OK")
@@ -175,7 +202,7 @@ pub fn put<'a>(
             log::notice!(
                 "phoneprov: {} uploaded /phoneprov/{} for {}: {size} bytes stored in {}",
                 who(req),
-                lossy(req.raw_uri),
+                req.uri_text(),
                 lossy(phone.mac()),
                 final_path.display()
             );
@@ -192,6 +219,7 @@ pub fn put<'a>(
         Err(e) => e,
     };
     match failure {
+        BodyError::TooLarge if room < limit => over_quota(&format!("more than {room} bytes sent")),
         BodyError::TooLarge => refuse(
             413,
             "Payload Too Large",
@@ -220,9 +248,22 @@ pub fn put<'a>(
 }
 
 /// A PUT no phone's pattern accepts: 403 when the name is a file served here (it cannot be
-/// overwritten), else 404 (counted as a miss, as for GET).
-fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Reply<'static> {
-    let route = snap.and_then(|s| s.resolve(uri));
+/// overwritten), else 404 (counted as a miss, as for GET). The 403 comes only after the
+/// file's own access lists and authentication, as a GET of it would: before them it told
+/// anyone which names (which MACs) are served.
+fn refuse_unknown(
+    m: &Module,
+    req: &Request,
+    snap: Option<&Snapshot>,
+    uri: &[u8],
+) -> Reply<'static> {
+    let route = snap.and_then(|s| s.resolve(uri).map(|r| (s, r)));
+    if let Some((snap, res)) = &route {
+        if let Err(refused) = m.access.admit_route(req, snap, res) {
+            return refused.kind(Kind::Upload);
+        }
+    }
+    let route = route.map(|(_, r)| r);
     let account = route
         .as_ref()
         .and_then(|r| r.phone)
@@ -231,7 +272,7 @@ fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Reply<'
     log::notice!(
         "phoneprov: {} tried to upload /phoneprov/{}, which no phone may upload",
         who(req),
-        lossy(req.raw_uri)
+        req.uri_text()
     );
     let why = "upload of a name no phone may upload";
     if route.is_some() {
@@ -241,7 +282,9 @@ fn refuse_unknown(req: &Request, snap: Option<&Snapshot>, uri: &[u8]) -> Reply<'
             why,
         )
     } else {
-        not_allowed(Answer::not_found(), &account, why).miss()
+        not_allowed(Answer::not_found(), &account, why)
+            .miss()
+            .unknown()
     }
 }
 
@@ -261,18 +304,23 @@ impl Drop for Temp<'_> {
 }
 
 impl Uploads {
-    /// The stored files in `dir`: names an upload may have, not temporary files or whatever
-    /// else an administrator put there. Temporary files of earlier runs are removed.
-    fn count_files(&self, dir: &Path) -> usize {
+    /// The stored files in `dir` (names an upload may have, not temporary files or whatever
+    /// else an administrator put there): how many, and the bytes of those but `replaced`.
+    /// Temporary files of earlier runs are removed.
+    fn stored(&self, dir: &Path, replaced: &Path) -> (usize, u64) {
         let Ok(entries) = fs::read_dir(dir) else {
-            return 0;
+            return (0, 0);
         };
-        let (mut count, mut removed) = (0, 0);
+        let (mut count, mut bytes, mut removed) = (0, 0u64, 0);
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.as_bytes();
             if is_safe_component(name) {
                 count += 1;
+                if entry.path() != replaced {
+                    let size = entry.metadata().map_or(0, |meta| meta.len());
+                    bytes = bytes.saturating_add(size);
+                }
             } else if name.starts_with(TEMP_MARK.as_bytes())
                 && !name.starts_with(self.prefix.as_bytes())
                 && fs::remove_file(entry.path()).is_ok()
@@ -286,7 +334,7 @@ impl Uploads {
                 dir.display()
             );
         }
-        count
+        (count, bytes)
     }
 
     /// Writes the body to a temporary file in `dir`, then renames it to `path`; the bytes

@@ -12,6 +12,7 @@ use crate::ffi::http::Request;
 use crate::ffi::manager::{fetch_event, upload_event, Seen};
 use phoneprov_core::http::useragent::UserAgent;
 use phoneprov_core::ops::recent::Recent;
+use phoneprov_core::util::clean::Clean;
 use phoneprov_core::util::lock::lock;
 
 /// Fetches kept per phone.
@@ -109,17 +110,18 @@ fn cut_text(s: &str) -> &str {
 
 /// What the audit keeps of the connection and the request's own headers, read before the
 /// answer is sent: Asterisk may close the stream with the answer (`Connection: close`).
-pub struct Client<'r> {
+pub struct Client {
     pub address: String,
-    pub user_agent: &'r [u8],
+    /// Escaped as it enters: the audit shows it in CLI output and AMI events.
+    pub user_agent: Clean,
     pub tls: bool,
 }
 
-impl<'r> Client<'r> {
-    pub fn of(req: &Request<'r>) -> Client<'r> {
+impl Client {
+    pub fn of(req: &Request) -> Client {
         Client {
             address: req.client_address().unwrap_or_default(),
-            user_agent: req.header("User-Agent").unwrap_or_default(),
+            user_agent: req.header_text("User-Agent").unwrap_or_default(),
             tls: req.is_tls(),
         }
     }
@@ -189,7 +191,9 @@ fn made(
     let at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let user_agent = String::from_utf8_lossy(cut(client.user_agent));
+    let user_agent = cut_text(client.user_agent.as_str());
+    // The URI as the CLI and AMI events show it: escaped, like everything a client chose.
+    let uri = Clean::new(cut(uri));
     let (vendor, model, firmware) = match agent {
         Some(a) => (a.vendor, cut_text(&a.model), cut_text(&a.firmware)),
         None => ("", "", ""),
@@ -200,7 +204,7 @@ fn made(
         false => " ",
     };
     let parts: [&[u8]; 7] = [
-        cut(uri),
+        uri.as_bytes(),
         client.address.as_bytes(),
         user_agent.as_bytes(),
         vendor.as_bytes(),
@@ -212,8 +216,8 @@ fn made(
     let mut ends = [0u16; 5];
     for (i, part) in parts.iter().enumerate() {
         text.extend_from_slice(part);
-        // Parts 3 to 5 are one (vendor and model). Every part is bounded (MAX_TEXT, three
-        // bytes a character for the User-Agent read as UTF-8, an address): the total
+        // Parts 3 to 5 are one (vendor and model). Every part is bounded (the URI and the
+        // User-Agent by MAX_TEXT, the model and firmware likewise, an address): the total
         // fits.
         let end = u16::try_from(text.len()).unwrap_or(u16::MAX);
         match i {
