@@ -23,7 +23,7 @@ use crate::ffi::provider::ExternalLoadUsers;
 use crate::ffi::thread::{self, Thread};
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::config::vars::{self, Interner, Vars};
-use phoneprov_core::model::snapshot::{Extension, Snapshot};
+use phoneprov_core::model::snapshot::{without_secret, Extension, Snapshot};
 use phoneprov_core::util::lock::{lock, read, write};
 
 /// How long the phones of a provider that unregistered are still served, waiting for it
@@ -122,6 +122,10 @@ pub struct Registry {
     published_booted: AtomicBool,
     /// The thread freeing the previous snapshot, if one was started.
     retiring: Mutex<Option<Thread>>,
+    /// What the last build said about phones without a secret: a build says again only
+    /// what is new (a provider's change rebuilds everything, and repeating the same
+    /// WARNING at each would bury it).
+    secretless: Mutex<Vec<String>>,
     epoch: Instant,
 }
 
@@ -185,6 +189,7 @@ impl Registry {
             departure_due: AtomicU64::new(0),
             published_booted: AtomicBool::new(false),
             retiring: Mutex::new(None),
+            secretless: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         };
         reg.rebuild_and_wait();
@@ -226,6 +231,20 @@ impl Registry {
             drop(old);
             release_free_memory();
         });
+    }
+
+    /// Logs the lines about phones without a secret that the previous build did not give.
+    fn warn_secretless(&self, now: Vec<String>) {
+        let new: Vec<String> = {
+            let mut last = lock(&self.secretless);
+            let new = now.iter().filter(|l| !last.contains(l)).cloned().collect();
+            *last = now;
+            new
+        };
+        // Logged with no lock held: logging calls into Asterisk.
+        for line in new {
+            log::warning!("phoneprov: {line}");
+        }
     }
 
     /// Waits for the thread freeing a snapshot, if one runs.
@@ -292,6 +311,7 @@ impl Registry {
                 IN_BUILD.with(|b| b.set(true));
                 let snap = Snapshot::build(config, exts.iter().flat_map(|e| e.iter()), &AstHost);
                 IN_BUILD.with(|b| b.set(false));
+                let secretless = without_secret(&snap.config, &snap.phones);
                 let inputs = lock(&self.inputs);
                 if inputs.version == version {
                     let old = self.publish(snap);
@@ -299,6 +319,7 @@ impl Registry {
                     self.published_booted.store(booted, Ordering::Release);
                     drop(inputs);
                     self.retire(old);
+                    self.warn_secretless(secretless);
                 } else {
                     self.dirty.store(true, Ordering::Release);
                 }

@@ -1,0 +1,122 @@
+//! Security at the seams (issue 24, points 2, 3, 4 and 7): where two controls meet, each
+//! against a real Asterisk. An empty secret opens nothing; a reload never serves a file
+//! open; the rate limit keys IPv6 by prefix, keeps its bans and spares trusted networks;
+//! nonces, challenges and enrollment tokens hold under floods and failures.
+
+mod common;
+
+use common::digest::{challenges, digest_header};
+use common::{http_raw, Asterisk, Builder, Impl, Response};
+use phoneprov_core::access::auth::base64_encode;
+
+const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
+
+fn get_at(ast: &Asterisk, ip: &str, path: &str, headers: &str) -> Response {
+    let host = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_owned()
+    };
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
+        ast.port
+    );
+    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+fn user(section: &str, mac: &str, profile: &str, extra: &str) -> String {
+    format!("[{section}]\nautoprov = yes\nmacaddress = {mac}\nprofile = {profile}\n{extra}\n")
+}
+
+fn basic(user: &str, pw: &str) -> String {
+    let token = base64_encode(format!("{user}:{pw}").as_bytes());
+    format!("Authorization: Basic {token}\r\n")
+}
+
+/// `uri` fetched with an answer to a fresh MD5 challenge as `user`/`pw`.
+fn digest_fetch(ast: &Asterisk, uri: &str, user: &str, pw: &str) -> Response {
+    let r = get_at(ast, "127.0.0.1", uri, "");
+    assert_eq!(r.status, 401, "{uri}: {}", r.text());
+    let challenge = challenges(&r)
+        .into_iter()
+        .find(|c| c.contains("algorithm=MD5"))
+        .expect("an MD5 challenge");
+    get_at(
+        ast,
+        "127.0.0.1",
+        uri,
+        &digest_header(&challenge, user, pw, uri, 1),
+    )
+}
+
+const EMPTY_CONF: &str = "\
+[general]
+default_profile = dig
+
+[dig]
+auth = digest
+${MAC}.cfg => phone.cfg
+
+[basic]
+auth = basic
+auth_basic_plain = yes
+${MAC}.cfg => phone.cfg
+";
+
+/// Point 2: `secret =` or `http_secret =` without a value is no credential. On the code
+/// before issue 24, the empty password opened both files (200) and the empty http_secret
+/// hid the phone's SECRET.
+#[test]
+fn an_empty_secret_opens_nothing() {
+    let users = [
+        user("e1", "0000000000e1", "dig", "secret ="),
+        user("e2", "0000000000e2", "basic", "secret ="),
+        user("e3", "0000000000e3", "dig", "secret = s3\nhttp_secret ="),
+        user(
+            "e4",
+            "0000000000e4",
+            "dig",
+            "secret = s4\nhttp_username = h4\nhttp_secret =",
+        ),
+    ]
+    .concat();
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", EMPTY_CONF)
+        .conf("phoneprov_users.conf", users)
+        .file("phone.cfg", TEMPLATE)
+        .start();
+    // Nobody opens the files of a phone without a secret: not the empty password.
+    let e1 = "/phoneprov/0000000000e1.cfg";
+    assert_eq!(digest_fetch(&ast, e1, "e1", "").status, 401);
+    let e2 = "/phoneprov/0000000000e2.cfg";
+    assert_eq!(get_at(&ast, "127.0.0.1", e2, &basic("e2", "")).status, 401);
+    assert_eq!(get_at(&ast, "127.0.0.1", e2, "").status, 401);
+    // An empty http_secret does not override a non-empty secret.
+    let e3 = "/phoneprov/0000000000e3.cfg";
+    assert_eq!(digest_fetch(&ast, e3, "e3", "").status, 401);
+    let r = digest_fetch(&ast, e3, "e3", "s3");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let e4 = "/phoneprov/0000000000e4.cfg";
+    assert_eq!(digest_fetch(&ast, e4, "h4", "").status, 401);
+    assert_eq!(digest_fetch(&ast, e4, "h4", "s4").status, 200);
+    // A WARNING at load names the phones and their profile.
+    assert!(
+        ast.log_has("WARNING"),
+        "no warning in the log: {}",
+        ast.log_tail()
+    );
+    assert!(ast.log_has(
+        "phoneprov: profile [dig] asks for authentication, but phone 0000000000e1 has no secret"
+    ));
+    assert!(ast.log_has(
+        "phoneprov: profile [basic] asks for authentication, but phone 0000000000e2 has no secret"
+    ));
+    // `phoneprov check` lists them.
+    let check = ast.cli("phoneprov check");
+    assert!(
+        check.contains("profile [dig] asks for authentication, but phone 0000000000e1 has"),
+        "{check}"
+    );
+    assert!(check.contains("2 profiles with phones that have no secret"), "{check}");
+    assert!(!check.contains("0000000000e3"), "{check}");
+}
