@@ -479,9 +479,12 @@ impl Rendered {
     }
 }
 
-/// Each profile's authentication scheme and, for `auth = digest`, its realm, by name: the
-/// profile's access options over `[general]`'s, as the access rules resolve them.
-fn auth_schemes(config: &Config) -> FxHashMap<&[u8], (AuthScheme, Option<Arc<Vec<u8>>>)> {
+/// A profile's authentication scheme and, for `auth = digest`, its realm.
+type SchemeAndRealm = (AuthScheme, Option<Arc<Vec<u8>>>);
+
+/// Each profile's [`SchemeAndRealm`], by name: the profile's access options over
+/// `[general]`'s, as the access rules resolve them.
+fn auth_schemes(config: &Config) -> FxHashMap<&[u8], SchemeAndRealm> {
     config
         .profiles
         .iter()
