@@ -117,6 +117,89 @@ fn an_empty_secret_opens_nothing() {
         check.contains("profile [dig] asks for authentication, but phone 0000000000e1 has"),
         "{check}"
     );
-    assert!(check.contains("2 profiles with phones that have no secret"), "{check}");
+    assert!(
+        check.contains("2 profiles with phones that have no secret"),
+        "{check}"
+    );
     assert!(!check.contains("0000000000e3"), "{check}");
+}
+
+fn renaming_conf(profile: &str) -> String {
+    format!(
+        "[general]\ndefault_profile = {profile}\n\n[{profile}]\nauth = digest\n\
+         ${{MAC}}.cfg => phone.cfg\n"
+    )
+}
+
+fn renaming_users(profile: &str, phones: usize) -> String {
+    (0..phones)
+        .map(|i| {
+            user(
+                &format!("u{i}"),
+                &format!("0000aa{i:06x}"),
+                profile,
+                &format!("secret = pw{i}"),
+            )
+        })
+        .collect()
+}
+
+/// Point 3: policy and snapshot change together. A Digest profile is renamed by reload
+/// while 8 clients without credentials fetch its phones' files: not one 200. On the code
+/// before issue 24 the new policy (which has no profile of the old name) was published
+/// before the new snapshot, and the old snapshot's files were served open meanwhile.
+#[test]
+fn renaming_a_digest_profile_by_reload_serves_nothing_open() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const PHONES: usize = 3000;
+    let ast = Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", renaming_conf("dig"))
+        .conf("phoneprov_users.conf", renaming_users("dig", PHONES))
+        .file("phone.cfg", TEMPLATE)
+        .start();
+    assert_eq!(
+        get_at(&ast, "127.0.0.1", "/phoneprov/0000aa000001.cfg", "").status,
+        401
+    );
+    let done = AtomicBool::new(false);
+    let (ok, challenged, other) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    let reloads = 6;
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (ast, done, ok, challenged, other) = (&ast, &done, &ok, &challenged, &other);
+            s.spawn(move || {
+                let mut i = t * 373;
+                while !done.load(Ordering::Relaxed) {
+                    i = (i + 7919) % PHONES;
+                    let uri = format!("/phoneprov/0000aa{i:06x}.cfg");
+                    match get_at(ast, "127.0.0.1", &uri, "").status {
+                        200 => ok.fetch_add(1, Ordering::Relaxed),
+                        401 => challenged.fetch_add(1, Ordering::Relaxed),
+                        _ => other.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            });
+        }
+        for n in 0..reloads {
+            let name = if n % 2 == 0 { "renamed" } else { "dig" };
+            ast.write_conf("phoneprov.conf", renaming_conf(name));
+            ast.write_conf("phoneprov_users.conf", renaming_users(name, PHONES));
+            ast.cli("module reload res_phoneprov");
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    let (ok, challenged, other) = (ok.into_inner(), challenged.into_inner(), other.into_inner());
+    eprintln!(
+        "{reloads} renaming reloads: {ok} answers 200, {challenged} 401, {other} other \
+         (503 while no policy applies)"
+    );
+    assert!(challenged > 100, "too few requests: {challenged}");
+    assert_eq!(ok, 0, "files served open during a renaming reload");
+    // Served as configured after the last reload.
+    let uri = "/phoneprov/0000aa000002.cfg";
+    assert_eq!(digest_fetch(&ast, uri, "u2", "pw2").status, 200);
 }

@@ -2,7 +2,12 @@
 //! with a security event for every refusal and failure.
 //!
 //! The policy (each profile's ACL, built through Asterisk's ACL API, and its options) is
-//! built when the configuration is read and published as an `Arc`, like the snapshot.
+//! built when the configuration is read, and belongs to that configuration: a request
+//! applies the policy of the configuration its snapshot was built from (the same `Arc`),
+//! never a newer or older one. A reload builds the new policy first and keeps the previous
+//! ones while snapshots of their configurations may still be served, so the policy and the
+//! snapshot change together, in the one swap that publishes the snapshot. A file whose
+//! profile has no policy is refused, never served open.
 //! What changes per request (issued nonces, misses per address) lives in [`Runtime`],
 //! bounded, under a lock never held while calling into Asterisk.
 
@@ -33,6 +38,10 @@ use phoneprov_core::util::lock::{lock, read, write};
 /// Nonces remembered (issued and not yet forgotten) and client addresses counted.
 const NONCES: usize = 16_384;
 const ADDRESSES: usize = 8_192;
+/// Policies kept, newest first: the current configuration's and those of the last
+/// reloads, whose snapshots requests in flight may still hold. A request whose snapshot's
+/// policy was let go (three reloads during one request) is refused, not served open.
+const POLICIES_KEPT: usize = 3;
 
 struct ProfilePolicy {
     name: Vec<u8>,
@@ -43,14 +52,10 @@ struct ProfilePolicy {
 
 #[derive(Default)]
 struct Policy {
+    /// The configuration it was built from: snapshots built from the same `Arc` use it.
+    config: Option<Arc<Config>>,
     profiles: Vec<ProfilePolicy>,
     limits: Limits,
-}
-
-impl Policy {
-    fn profile(&self, name: &[u8]) -> Option<&ProfilePolicy> {
-        self.profiles.iter().find(|p| p.name == name)
-    }
 }
 
 struct Runtime {
@@ -63,7 +68,8 @@ struct Runtime {
 /// The access rules of the configuration served, and what requests change: issued nonces
 /// and misses per address.
 pub struct Access {
-    policy: RwLock<Arc<Policy>>,
+    /// Newest first, at most [`POLICIES_KEPT`]; never empty.
+    policies: RwLock<Vec<Arc<Policy>>>,
     runtime: Mutex<Runtime>,
 }
 
@@ -95,7 +101,7 @@ impl Access {
     /// No rules yet (see [`Access::configure`]); a fresh key for this load's nonces.
     pub fn new() -> Access {
         Access {
-            policy: RwLock::new(Arc::new(Policy::default())),
+            policies: RwLock::new(vec![Arc::new(Policy::default())]),
             runtime: Mutex::new(Runtime {
                 key: NonceKey::new(random_key()),
                 serial: 0,
@@ -105,8 +111,9 @@ impl Access {
         }
     }
 
-    /// Builds the policy of a configuration (load and reload) and publishes it.
-    pub fn configure(&self, config: &Config) {
+    /// Builds the policy of a configuration (load and reload), before any snapshot of it is
+    /// published: requests pick it when their snapshot is of `config`.
+    pub fn configure(&self, config: &Arc<Config>) {
         let mut problems = Vec::new();
         let profiles = config
             .profiles
@@ -132,10 +139,16 @@ impl Access {
             })
             .collect();
         let policy = Policy {
+            config: Some(config.clone()),
             profiles,
             limits: config.settings.limits,
         };
-        let old = std::mem::replace(&mut *write(&self.policy), Arc::new(policy));
+        let old = {
+            let mut policies = write(&self.policies);
+            policies.insert(0, Arc::new(policy));
+            let keep = POLICIES_KEPT.min(policies.len());
+            policies.split_off(keep)
+        };
         // The old ACLs are freed (an Asterisk call) with no lock held.
         drop(old);
         for p in problems {
@@ -143,8 +156,53 @@ impl Access {
         }
     }
 
+    /// The newest policy: its rate limits apply to every request.
     fn policy(&self) -> Arc<Policy> {
-        read(&self.policy).clone()
+        read(&self.policies)[0].clone()
+    }
+
+    /// The policy of the configuration `snap` was built from; None when it was let go.
+    fn policy_of(&self, snap: &Snapshot) -> Option<Arc<Policy>> {
+        read(&self.policies)
+            .iter()
+            .find(|p| {
+                p.config
+                    .as_ref()
+                    .is_some_and(|c| Arc::ptr_eq(c, &snap.config))
+            })
+            .cloned()
+    }
+
+    /// The policy of `profile` in the configuration of `snap`, or the refusal that answers
+    /// a file without one (fail closed: a reload in progress, or a realtime phone cached
+    /// with a profile the configuration no longer has).
+    fn profile_policy(
+        &self,
+        snap: &Snapshot,
+        profile: &[u8],
+        account: &[u8],
+    ) -> Result<(Arc<Policy>, usize), Refused> {
+        let found = self.policy_of(snap).and_then(|policy| {
+            let at = policy.profiles.iter().position(|p| p.name == profile)?;
+            Some((policy, at))
+        });
+        found.ok_or_else(|| {
+            log::notice!(
+                "phoneprov: no access policy for profile [{}] (reloading?); request refused",
+                lossy(profile)
+            );
+            Box::new(refusal(
+                Answer::body(
+                    503,
+                    "Service Unavailable",
+                    b"Retry-After: 1\r\nContent-type: text/plain\r\n".to_vec(),
+                    &b"The provisioning configuration is being reloaded; try again.\n"[..],
+                ),
+                Event::ReqNotAllowed,
+                account,
+                &b"no access policy for the file's profile"[..],
+            ))
+        })
     }
 }
 
@@ -250,10 +308,18 @@ impl Access {
 
     /// Access lists and `require_tls` for a route found: what applies to every way of
     /// reaching the route, enrollment tokens included.
-    pub fn refused_network(&self, req: &Request, res: &Resolved<'_>) -> Option<Reply<'static>> {
-        let policy = self.policy();
-        let pp = policy.profile(&res.profile.name)?;
-        network_refused(req, &Peer::of(req), res.phone, pp)
+    pub fn refused_network(
+        &self,
+        req: &Request,
+        snap: &Snapshot,
+        res: &Resolved<'_>,
+    ) -> Option<Reply<'static>> {
+        let account: &[u8] = res.phone.map_or(&[], |p| p.mac());
+        let (policy, at) = match self.profile_policy(snap, &res.profile.name, account) {
+            Ok(found) => found,
+            Err(refused) => return Some(*refused),
+        };
+        network_refused(req, &Peer::of(req), res.phone, &policy.profiles[at])
     }
 
     /// Access lists, TLS and authentication for a route found; Err: the refusal or the
@@ -287,10 +353,9 @@ impl Access {
         profile: &[u8],
         phone: Option<&Phone>,
     ) -> Result<Admission, Refused> {
-        let policy = self.policy();
-        let Some(pp) = policy.profile(profile) else {
-            return Ok(Admission::Open);
-        };
+        let account: &[u8] = phone.map_or(&[], |p| p.mac());
+        let (policy, at) = self.profile_policy(snap, profile, account)?;
+        let pp = &policy.profiles[at];
         let peer = Peer::of(req);
         if let Some(refused) = network_refused(req, &peer, phone, pp) {
             return Err(Box::new(refused));
@@ -300,7 +365,6 @@ impl Access {
         if a.auth == AuthScheme::None || !(dynamic || a.auth_static) {
             return Ok(Admission::Open);
         }
-        let account: &[u8] = phone.map_or(&[], |p| p.mac());
         if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
             let why = &b"Basic auth over plain HTTP"[..];
             if a.auth_rollout {

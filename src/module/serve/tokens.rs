@@ -226,7 +226,7 @@ pub fn serve<'a>(
     };
     // The network rules of the phone's profile (access lists, require_tls) apply to its
     // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
-    if let Some(refused) = m.access.refused_network(req, &res) {
+    if let Some(refused) = m.access.refused_network(req, snap, &res) {
         m.tokens.unclaim(&hash);
         return refused;
     }
