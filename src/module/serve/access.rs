@@ -14,6 +14,7 @@
 use std::cell::OnceCell;
 use std::io::Read;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,19 +26,23 @@ use crate::ffi::security::{Endpoint, Event};
 use crate::module::serve::answer::{self, endpoints, Answer, Reply, Report};
 use phoneprov_core::access::auth::{
     basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
-    same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
+    same, Algorithm, Credentials, NcCheck, NonceCheck, NonceCounts, NonceKey,
 };
-use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
-use phoneprov_core::access::ratelimit::MissTable;
+use phoneprov_core::access::options::{Access as Rules, AuthScheme, Ignore, Limits};
+use phoneprov_core::access::ratelimit::{client, Miss, MissTable, Throttle};
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
 use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::lock::{lock, read, write};
 
-/// Nonces remembered (issued and not yet forgotten) and client addresses counted.
+/// Nonce counts remembered (per nonce and user that authenticated) and clients counted.
 const NONCES: usize = 16_384;
 const ADDRESSES: usize = 8_192;
+/// Clients whose challenges are being held back (see [`Throttle`]), and the window: at most
+/// one `ChallengeSent` event per client per minute, however many challenges it asks for.
+const CHALLENGE_CLIENTS: usize = 4_096;
+const CHALLENGE_WINDOW: u64 = 60;
 /// Policies kept, newest first: the current configuration's and those of the last
 /// reloads, whose snapshots requests in flight may still hold. A request whose snapshot's
 /// policy was let go (three reloads during one request) is refused, not served open.
@@ -56,13 +61,24 @@ struct Policy {
     config: Option<Arc<Config>>,
     profiles: Vec<ProfilePolicy>,
     limits: Limits,
+    /// The named ACLs of `miss_ignore`: clients they permit are never banned.
+    ignore_acls: Vec<Acl>,
+}
+
+impl Policy {
+    /// Whether `ip` is never banned (`miss_ignore`).
+    fn spared(&self, ip: IpAddr) -> bool {
+        self.limits.miss_ignore.iter().any(|i| i.contains(ip))
+            || self.ignore_acls.iter().any(|acl| acl.allows(ip))
+    }
 }
 
 struct Runtime {
-    key: NonceKey,
-    serial: u64,
-    nonces: NonceTable,
+    counts: NonceCounts,
     misses: MissTable,
+    challenges: Throttle,
+    /// When the miss table was last said to be full of bans (once a minute at most).
+    full_warned: u64,
 }
 
 /// The access rules of the configuration served, and what requests change: issued nonces
@@ -70,6 +86,9 @@ struct Runtime {
 pub struct Access {
     /// Newest first, at most [`POLICIES_KEPT`]; never empty.
     policies: RwLock<Vec<Arc<Policy>>>,
+    /// Tags this load's nonces: a nonce is checked by its tag, with no table.
+    key: NonceKey,
+    serial: AtomicU64,
     runtime: Mutex<Runtime>,
 }
 
@@ -102,11 +121,13 @@ impl Access {
     pub fn new() -> Access {
         Access {
             policies: RwLock::new(vec![Arc::new(Policy::default())]),
+            key: NonceKey::new(random_key()),
+            serial: AtomicU64::new(0),
             runtime: Mutex::new(Runtime {
-                key: NonceKey::new(random_key()),
-                serial: 0,
-                nonces: NonceTable::new(NONCES),
+                counts: NonceCounts::new(NONCES),
                 misses: MissTable::new(ADDRESSES),
+                challenges: Throttle::new(CHALLENGE_CLIENTS, CHALLENGE_WINDOW),
+                full_warned: 0,
             }),
         }
     }
@@ -138,10 +159,30 @@ impl Access {
                 }
             })
             .collect();
+        let limits = config.settings.limits.clone();
+        let ignore_acls = limits
+            .miss_ignore
+            .iter()
+            .filter_map(|i| match i {
+                Ignore::Acl(name) => match Acl::build([("acl", &name[..])]) {
+                    Ok(acl) => Some(acl),
+                    Err(bad) => {
+                        problems.push(format!(
+                            "phoneprov.conf [general]: miss_ignore: Asterisk refused ACL '{}'; \
+                             it spares nobody",
+                            bad.0
+                        ));
+                        None
+                    }
+                },
+                Ignore::Net(..) => None,
+            })
+            .collect();
         let policy = Policy {
             config: Some(config.clone()),
             profiles,
-            limits: config.settings.limits,
+            limits,
+            ignore_acls,
         };
         let old = {
             let mut policies = write(&self.policies);
@@ -276,7 +317,13 @@ impl Access {
             return None;
         }
         let (ip, _) = req.remote()?;
-        let retry = lock(&self.runtime).misses.banned(ip, now())?;
+        let retry = lock(&self.runtime)
+            .misses
+            .banned(ip, now(), &policy.limits)?;
+        // A network spared by miss_ignore since the ban (a reload) is let in.
+        if policy.spared(ip) {
+            return None;
+        }
         let head = format!("Retry-After: {retry}\r\nContent-type: text/plain\r\n");
         Some(Reply::from(Answer::body(
             429,
@@ -295,14 +342,33 @@ impl Access {
         let Some((ip, _)) = req.remote() else {
             return;
         };
-        let banned = lock(&self.runtime).misses.miss(ip, now(), &policy.limits);
-        if banned {
-            log::notice!(
-                "phoneprov: {ip} made more than {} failed requests in {} s; refused for {} s",
+        // Asked of Asterisk (a named ACL) before the lock is taken.
+        if policy.spared(ip) {
+            return;
+        }
+        let now = now();
+        let outcome = {
+            let mut rt = lock(&self.runtime);
+            let outcome = rt.misses.miss(ip, now, &policy.limits);
+            let warn = outcome == Miss::TableFull && now >= rt.full_warned + 60;
+            if warn {
+                rt.full_warned = now;
+            }
+            (outcome != Miss::TableFull || warn).then_some(outcome)
+        };
+        let who = client(ip, policy.limits.miss_prefix6);
+        match outcome {
+            Some(Miss::Banned) => log::notice!(
+                "phoneprov: {who} made more than {} failed requests in {} s; refused for {} s",
                 policy.limits.miss_limit,
                 policy.limits.miss_window,
                 policy.limits.miss_ban
-            );
+            ),
+            Some(Miss::TableFull) => log::warning!(
+                "phoneprov: all {ADDRESSES} clients counted for misses are banned; misses of \
+                 other clients are not counted until a ban ends"
+            ),
+            _ => {}
         }
     }
 
@@ -402,7 +468,7 @@ impl Access {
                     );
                     return Ok(Admission::Open);
                 }
-                Err(Box::new(self.challenge(a, stale, account)))
+                Err(Box::new(self.challenge(&peer, a, stale, account)))
             }
             Verdict::Fail(event, user, why) => {
                 let message = format!(
@@ -419,7 +485,7 @@ impl Access {
                 log::notice!("{}", message);
                 // The failure's event, then the new challenge's (the challenge is the answer).
                 answer::report(req, &Report::new(event, &user, why.as_bytes()));
-                Err(Box::new(self.challenge(a, false, account).miss()))
+                Err(Box::new(self.challenge(&peer, a, false, account).miss()))
             }
         }
     }
@@ -452,6 +518,19 @@ impl Access {
         if !scheme_ok {
             return fail(Event::ChalRespFailed, "wrong authentication scheme");
         }
+        // A Digest answer's nonce is checked first, the same for every user name: a nonce
+        // not ours or too old gets a fresh challenge (stale) and counts no miss, whether or
+        // not the user exists, so the answer tells nothing of user names.
+        let now = now();
+        let serial = match &creds {
+            Credentials::Digest(d) => match self.key.check(&d.nonce, now, a.auth_nonce_ttl) {
+                NonceCheck::Valid { serial } => Some(serial),
+                NonceCheck::Expired | NonceCheck::Foreign => {
+                    return Verdict::Challenge { stale: true }
+                }
+            },
+            Credentials::Basic { .. } => None,
+        };
         // The phone whose credentials open this file: the phone itself, or for a static
         // file the first phone of the profile with that user name. It must have a secret,
         // which a phone with a Digest key has (its secret is then looked up only if needed).
@@ -463,14 +542,14 @@ impl Access {
                 .filter(|p| p.profile.name == profile)
                 .find(|p| p.http_user() == user),
         };
+        let owner = owner.filter(|p| p.digest().is_some() || p.http_secret().is_some());
+        // An unknown user is refused as a wrong answer is, after as much work: a miss, a
+        // new challenge, and the digest computed (against a secret nobody has).
         let unknown = || fail(Event::InvalAcctId, "unknown user for this file");
-        let Some(owner) = owner.filter(|p| p.digest().is_some() || p.http_secret().is_some())
-        else {
-            return unknown();
-        };
         match creds {
             Credentials::Basic { ref password, .. } => {
-                let Some(secret) = owner.http_secret() else {
+                let Some(secret) = owner.and_then(Phone::http_secret) else {
+                    let _ = same(password, password);
                     return unknown();
                 };
                 if same(password, secret) {
@@ -489,56 +568,51 @@ impl Access {
                 if d.realm != a.auth_realm || !uri_ok {
                     return fail(Event::ChalRespFailed, "realm or uri mismatch");
                 }
-                // The digests run before the nonce is looked at, outside the lock: under it,
-                // every authenticated request of every connection would queue behind the
-                // others'. The phone's HA1 was made of this user name and, unless the rules
-                // changed since its snapshot was built, of this realm.
-                let matches = match owner.digest() {
-                    Some(key) if *key.realm == *d.realm => {
-                        digest_matches_ha1(d, &key.ha1, req.method_name())
-                    }
-                    _ => match owner.http_secret() {
-                        Some(secret) => digest_matches(d, secret, req.method_name()),
-                        None => return unknown(),
-                    },
-                };
-                // The nonce is checked, then its count used, under one lock; a nonce not
-                // valid is answered with a fresh challenge whatever the response.
-                let now = now();
-                let counted = {
-                    let mut rt = lock(&self.runtime);
-                    match rt.nonces.check(&d.nonce, now, a.auth_nonce_ttl) {
-                        NonceCheck::Valid { serial } if matches => {
-                            Some(rt.nonces.use_count(serial, d.nc))
+                // The phone's HA1 was made of this user name and, unless the rules changed
+                // since its snapshot was built, of this realm.
+                let matches = match owner {
+                    Some(owner) => match (owner.digest(), owner.http_secret()) {
+                        (Some(key), _) if *key.realm == *d.realm => {
+                            digest_matches_ha1(d, &key.ha1, req.method_name())
                         }
-                        NonceCheck::Valid { .. } => None,
-                        _ => return Verdict::Challenge { stale: true },
+                        (_, Some(secret)) => digest_matches(d, secret, req.method_name()),
+                        _ => false,
+                    },
+                    None => {
+                        let _ = digest_matches(d, &self.key.nonce(0, 0).into_bytes(), b"");
+                        return unknown();
                     }
                 };
+                if !matches {
+                    return fail(Event::ChalRespFailed, "wrong digest response");
+                }
+                let Some(serial) = serial else {
+                    return Verdict::Challenge { stale: true };
+                };
+                // Only a right answer takes room in the table: the count of this nonce for
+                // this user.
+                let counted = lock(&self.runtime).counts.use_count(serial, user, d.nc);
                 match counted {
-                    None => fail(Event::ChalRespFailed, "wrong digest response"),
-                    Some(NcCheck::Accepted { first }) => Verdict::Ok(first.then(|| user.to_vec())),
-                    // A nonce forgotten meanwhile: a fresh one.
-                    Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
-                    Some(NcCheck::Replayed) => fail(Event::ChalRespFailed, "replayed nonce count"),
+                    NcCheck::Accepted { first } => Verdict::Ok(first.then(|| user.to_vec())),
+                    // Its counts may have been forgotten: a fresh nonce.
+                    NcCheck::Unknown => Verdict::Challenge { stale: true },
+                    NcCheck::Replayed => fail(Event::ChalRespFailed, "replayed nonce count"),
                 }
             }
         }
     }
 
-    /// A 401 with a fresh challenge, and its event.
-    fn challenge(&self, a: &Rules, stale: bool, account: &[u8]) -> Reply<'static> {
+    /// A 401 with a fresh challenge, and its event: one per client per minute, the others
+    /// counted and summarised in one NOTICE when the next is reported (a flood of requests
+    /// without credentials must not write one security line each).
+    fn challenge(&self, peer: &Peer, a: &Rules, stale: bool, account: &[u8]) -> Reply<'static> {
         let mut head = b"Content-type: text/plain\r\n".to_vec();
         let mut detail = Vec::new();
+        let now = now();
         match a.auth {
             AuthScheme::Digest => {
-                let nonce = {
-                    let mut rt = lock(&self.runtime);
-                    rt.serial += 1;
-                    let nonce = rt.key.nonce(now(), rt.serial);
-                    rt.nonces.issued(&nonce);
-                    nonce
-                };
+                let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
+                let nonce = self.key.nonce(now, serial);
                 // SHA-256 first: RFC 7616 asks servers to list the preferred algorithm first.
                 for alg in [Algorithm::Sha256, Algorithm::Md5] {
                     head.extend(digest_challenge(&a.auth_realm, &nonce, alg, stale));
@@ -547,17 +621,29 @@ impl Access {
             }
             _ => head.extend(basic_challenge(&a.auth_realm)),
         }
-        refusal(
-            Answer::body(
-                401,
-                "Unauthorized",
-                head,
-                &b"Authentication required.\n"[..],
-            ),
-            Event::ChalSent,
-            account,
-            detail,
-        )
+        let answer = Answer::body(
+            401,
+            "Unauthorized",
+            head,
+            &b"Authentication required.\n"[..],
+        );
+        let Some(ip) = peer.ip() else {
+            return refusal(answer, Event::ChalSent, account, detail);
+        };
+        let who = client(ip, self.policy().limits.miss_prefix6);
+        let reported = lock(&self.runtime).challenges.report(who, now);
+        match reported {
+            None => Reply::from(answer),
+            Some(held) => {
+                if held > 0 {
+                    log::notice!(
+                        "phoneprov: {held} more challenges sent to {who} in the last \
+                         {CHALLENGE_WINDOW} s, not reported one by one"
+                    );
+                }
+                refusal(answer, Event::ChalSent, account, detail)
+            }
+        }
     }
 }
 
