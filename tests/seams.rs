@@ -203,3 +203,95 @@ fn renaming_a_digest_profile_by_reload_serves_nothing_open() {
     let uri = "/phoneprov/0000aa000002.cfg";
     assert_eq!(digest_fetch(&ast, uri, "u2", "pw2").status, 200);
 }
+
+const TOKEN_CONF: &str = "[general]\ndefault_profile = lin\n\n[lin]\nauth = digest\n\
+                          linphone/${MAC}.xml => phone.xml\nenroll_file = linphone/${MAC}.xml\n";
+
+fn start_tokens() -> Asterisk {
+    Builder::new(Impl::Rust)
+        .conf("phoneprov.conf", TOKEN_CONF)
+        .conf(
+            "phoneprov_users.conf",
+            user("6001", "abc123", "lin", "secret = TopSecret1"),
+        )
+        .file("phone.xml", "<x>${USERNAME}:${SECRET}</x>")
+        .start()
+}
+
+/// The path of a new enrollment token for `mac`.
+fn token(ast: &Asterisk, mac: &str) -> String {
+    let out = ast.cli(&format!("phoneprov token {mac}"));
+    let at = out
+        .find("/phoneprov/enroll/")
+        .unwrap_or_else(|| panic!("{out}"));
+    out[at..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Point 7: HEAD only looks at an enrollment URL. On the code before issue 24, a HEAD spent
+/// the token and the phone's GET got 410.
+#[test]
+fn head_never_spends_an_enrollment_token() {
+    let ast = start_tokens();
+    let path = token(&ast, "abc123");
+    for _ in 0..3 {
+        let head = ast.request("HEAD", &path, "");
+        assert_eq!(head.status, 200, "{}", head.text());
+        assert!(head.body.is_empty());
+    }
+    assert!(ast.cli("phoneprov show tokens").contains("valid"));
+    let r = ast.get(&path);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "<x>6001:TopSecret1</x>")
+    );
+    assert_eq!(ast.get(&path).status, 410);
+    assert_eq!(ast.request("HEAD", &path, "").status, 410);
+}
+
+/// Point 7: a token whose spending Asterisk's database refuses is not served (500), and
+/// stays unused for a retry. The database is made to refuse writes for real: another
+/// process holds its write lock (`BEGIN IMMEDIATE` in the sqlite3 shell). On the code
+/// before issue 24, the failed write was ignored and the file served (200), the token
+/// left unspent in the database.
+#[test]
+fn a_token_astdb_refuses_to_spend_is_not_served() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let ast = start_tokens();
+    let path = token(&ast, "abc123");
+    let db = ast.dir.join("lib/astdb.sqlite3");
+    let mut shell = Command::new("sqlite3")
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sqlite3 (apt-get install sqlite3)");
+    let mut input = shell.stdin.take().expect("stdin");
+    // Waits for Asterisk's own transaction (committed within a second) to let go.
+    input
+        .write_all(b".timeout 20000\nBEGIN IMMEDIATE;\nSELECT 'locked';\n")
+        .expect("to sqlite3");
+    let mut out = BufReader::new(shell.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("from sqlite3");
+    assert_eq!(line.trim(), "locked");
+    let r = ast.get(&path);
+    input.write_all(b"ROLLBACK;\n.quit\n").expect("to sqlite3");
+    drop(input);
+    shell.wait().expect("sqlite3 ends");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(!r.text().contains("TopSecret1"));
+    assert!(ast.log_has("refused to mark it used; the file is not served"));
+    // Unlocked, the token is still good, once.
+    let r = ast.get(&path);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "<x>6001:TopSecret1</x>")
+    );
+    assert_eq!(ast.get(&path).status, 410);
+}
