@@ -295,3 +295,208 @@ fn a_token_astdb_refuses_to_spend_is_not_served() {
     );
     assert_eq!(ast.get(&path).status, 410);
 }
+
+const NONCE_CONF: &str = "\
+[general]
+default_profile = dig
+miss_limit = 3
+miss_window = 60
+miss_ban = 300
+
+[dig]
+auth = digest
+${MAC}.cfg => phone.cfg
+";
+
+fn start_nonces() -> Asterisk {
+    let users = [
+        user("pa", "0000000000a1", "dig", "secret = pwa"),
+        user("pb", "0000000000b1", "dig", "secret = pwb"),
+    ]
+    .concat();
+    Builder::new(Impl::Rust)
+        .module("res_security_log")
+        .conf("phoneprov.conf", NONCE_CONF)
+        .conf("phoneprov_users.conf", users)
+        .conf(
+            "logger.conf",
+            "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n\
+             security.log => security\n",
+        )
+        .file("phone.cfg", TEMPLATE)
+        .start()
+}
+
+/// A fresh MD5 challenge for `uri`.
+fn md5_challenge(ast: &Asterisk, uri: &str) -> String {
+    let r = get_at(ast, "127.0.0.1", uri, "");
+    assert_eq!(r.status, 401);
+    challenges(&r)
+        .into_iter()
+        .find(|c| c.contains("algorithm=MD5"))
+        .expect("an MD5 challenge")
+}
+
+/// Requests on one kept-alive connection, each answer read whole; the statuses.
+fn keep_alive(ast: &Asterisk, path: &str, headers: &str, n: usize) -> Vec<u16> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut s = ast.connect();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{headers}\r\n",
+        ast.port
+    );
+    let mut reader = BufReader::new(s.try_clone().expect("clone"));
+    let mut statuses = Vec::with_capacity(n);
+    for _ in 0..n {
+        s.write_all(req.as_bytes()).expect("send");
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("status line");
+        let status = line.split(' ').nth(1).and_then(|c| c.parse().ok());
+        statuses.push(status.unwrap_or_else(|| panic!("status line {line:?}")));
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().expect("length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+    }
+    statuses
+}
+
+/// Point 7: a nonce's counts are per user. Phone A, with its own valid credentials, uses
+/// phone B's nonce up to count ffffffff; B goes on with count 2. On the code before issue
+/// 24, counts were per nonce and B's next request was refused as a replay (401, a miss).
+#[test]
+fn nonce_counts_are_per_user() {
+    let ast = start_nonces();
+    let (a, b) = ("/phoneprov/0000000000a1.cfg", "/phoneprov/0000000000b1.cfg");
+    let challenge = md5_challenge(&ast, b);
+    let with = |uri: &str, user: &str, pw: &str, nc: u32| {
+        get_at(
+            &ast,
+            "127.0.0.1",
+            uri,
+            &digest_header(&challenge, user, pw, uri, nc),
+        )
+        .status
+    };
+    assert_eq!(with(b, "pb", "pwb", 1), 200);
+    assert_eq!(with(a, "pa", "pwa", u32::MAX), 200);
+    assert_eq!(with(b, "pb", "pwb", 2), 200);
+    // Each user's own counts are still used once.
+    assert_eq!(with(b, "pb", "pwb", 2), 401);
+    assert_eq!(with(a, "pa", "pwa", u32::MAX), 401);
+}
+
+/// Point 7: a flood of requests without credentials (20,000 challenges, more than the
+/// 16,384 nonces the code before issue 24 remembered) neither pushes out a phone's nonce
+/// in use nor writes a security line per challenge. Before: the phone's next request got a
+/// stale challenge, and security.log one ChallengeSent line per request.
+#[test]
+fn a_flood_of_challenges_evicts_nothing_and_writes_a_line_per_minute() {
+    const FLOOD: usize = 20_000;
+    let ast = start_nonces();
+    let b = "/phoneprov/0000000000b1.cfg";
+    let challenge = md5_challenge(&ast, b);
+    let phone = |nc: u32| {
+        get_at(
+            &ast,
+            "127.0.0.1",
+            b,
+            &digest_header(&challenge, "pb", "pwb", b, nc),
+        )
+    };
+    assert_eq!(phone(1).status, 200);
+    let statuses = keep_alive(&ast, b, "", FLOOD);
+    assert!(statuses.iter().all(|&s| s == 401), "not all 401");
+    let r = phone(2);
+    assert_eq!(r.status, 200, "{:?}", challenges(&r));
+    // The phone's success is logged once its session starts; then the log is complete.
+    let log_path = ast.dir.join("log/security.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("SuccessfulAuth") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let sent = log
+        .lines()
+        .filter(|l| l.contains("SecurityEvent=\"ChallengeSent\""))
+        .count();
+    eprintln!("{FLOOD} challenges sent: {sent} ChallengeSent lines in security.log");
+    assert!(
+        sent <= 2,
+        "{sent} ChallengeSent lines for {FLOOD} challenges"
+    );
+}
+
+/// Point 7: no user-name oracle. A made-up nonce is answered the same (a stale challenge,
+/// no miss) whether the user exists or not; with a valid nonce, an unknown user and a
+/// wrong password are answered the same (a plain challenge) and both count a miss. On the
+/// code before issue 24, an unknown user with a made-up nonce got a plain 401 and a miss
+/// while a known one got stale=true and none.
+#[test]
+fn unknown_user_and_bad_nonce_answer_alike() {
+    let ast = start_nonces();
+    let b = "/phoneprov/0000000000b1.cfg";
+    let real = md5_challenge(&ast, b);
+    let forged = real.replace(
+        &common::digest::param(&real, "nonce").expect("nonce"),
+        &"0".repeat(64),
+    );
+    // Five made-up nonces per user name, more than miss_limit = 3: no 429, all stale.
+    for user in ["pb", "nobody"] {
+        for _ in 0..5 {
+            let r = get_at(
+                &ast,
+                "127.0.0.1",
+                b,
+                &digest_header(&forged, user, "guess", b, 1),
+            );
+            assert_eq!(r.status, 401, "{user}");
+            assert!(
+                challenges(&r).iter().all(|c| c.contains("stale=true")),
+                "{user}: {:?}",
+                challenges(&r)
+            );
+        }
+    }
+    // A valid nonce: the unknown user and the wrong password answer alike, and both count.
+    let answers: Vec<Response> = ["nobody", "pb"]
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            get_at(
+                &ast,
+                "127.0.0.1",
+                b,
+                &digest_header(&real, user, "guess", b, i as u32 + 1),
+            )
+        })
+        .collect();
+    for r in &answers {
+        assert_eq!(r.status, 401);
+        assert!(challenges(r).iter().all(|c| !c.contains("stale")));
+    }
+    assert_eq!(answers[0].body, answers[1].body);
+    // Two misses so far; two more pass the limit of three.
+    get_at(
+        &ast,
+        "127.0.0.1",
+        b,
+        &digest_header(&real, "nobody", "g", b, 3),
+    );
+    get_at(&ast, "127.0.0.1", b, &digest_header(&real, "pb", "g", b, 4));
+    assert_eq!(get_at(&ast, "127.0.0.1", b, "").status, 429);
+}
