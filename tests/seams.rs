@@ -500,3 +500,203 @@ fn unknown_user_and_bad_nonce_answer_alike() {
     get_at(&ast, "127.0.0.1", b, &digest_header(&real, "pb", "g", b, 4));
     assert_eq!(get_at(&ast, "127.0.0.1", b, "").status, 429);
 }
+
+/// Perl (perl-base's IO::Socket::IP): one GET per source address read from stdin, each on
+/// a connection bound to that address; prints each answer's status (000: no connection).
+/// The tests need thousands of client addresses, and std cannot bind a client socket.
+const FROM_SOURCES: &str = r#"
+use IO::Socket::IP;
+my ($host, $port, $path) = @ARGV;
+$| = 1;
+while (my $src = <STDIN>) {
+    chomp $src;
+    my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port, LocalHost => $src,
+                                Proto => 'tcp');
+    if (!$s) { print "000 $src $@\n"; next; }
+    print $s "GET $path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    my $line = <$s> // '';
+    my ($code) = $line =~ m{^HTTP/\S+ (\d+)};
+    print(($code // '000'), "\n");
+    close $s;
+}
+"#;
+
+/// GET `path` once from each of `sources`, each from its own address; the statuses.
+fn get_from(ast: &Asterisk, dest: &str, sources: &[String], path: &str) -> Vec<u16> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut perl = Command::new("perl")
+        .args(["-e", FROM_SOURCES, dest, &ast.port.to_string(), path])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("perl");
+    let mut input = perl.stdin.take().expect("stdin");
+    let list = sources.join("\n") + "\n";
+    let writer = std::thread::spawn(move || input.write_all(list.as_bytes()));
+    let out = perl.wait_with_output().expect("perl ends");
+    writer.join().expect("writer").expect("to perl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let statuses: Vec<u16> = text
+        .lines()
+        .map(|l| {
+            let code = l.split(' ').next().and_then(|c| c.parse().ok());
+            match code {
+                Some(0) | None => panic!("no answer: {l}"),
+                Some(c) => c,
+            }
+        })
+        .collect();
+    assert_eq!(statuses.len(), sources.len(), "{text}");
+    statuses
+}
+
+const LIMIT_CONF: &str = "\
+[general]
+default_profile = open
+miss_limit = 2
+miss_window = 60
+miss_ban = 300
+miss_ignore = 127.0.7.0/24, office
+
+[open]
+${MAC}.cfg => phone.cfg
+";
+
+fn start_limits() -> Asterisk {
+    Builder::new(Impl::Rust)
+        .bindaddr("::")
+        .conf("phoneprov.conf", LIMIT_CONF)
+        .conf(
+            "phoneprov_users.conf",
+            user("p1", "000000000001", "open", "secret = s1"),
+        )
+        .conf(
+            "acl.conf",
+            "[office]\ndeny = 0.0.0.0/0\ndeny = ::/0\npermit = 2001:db8:5ecb:1::/64\n",
+        )
+        .file("phone.cfg", TEMPLATE)
+        .start()
+}
+
+/// Point 4: misses from ever more other addresses never lift a ban. A client is banned,
+/// then 8,300 other loopback addresses (more than the 8,192 clients the table holds) miss
+/// once each: the ban is still in force. On the code before issue 24 the table forgot the
+/// oldest entry first, banned or not, and the ban was gone.
+#[test]
+fn a_ban_outlasts_misses_from_more_addresses_than_the_table_holds() {
+    const OTHERS: usize = 8_300;
+    let ast = start_limits();
+    let attacker = vec!["127.0.5.1".to_owned()];
+    let guess = "/phoneprov/guess.cfg";
+    for want in [404, 404, 404, 429] {
+        assert_eq!(get_from(&ast, "127.0.0.1", &attacker, guess), [want]);
+    }
+    let others: Vec<String> = (0..OTHERS)
+        .map(|i| format!("127.1.{}.{}", i / 250, 1 + i % 250))
+        .collect();
+    let statuses = get_from(&ast, "127.0.0.1", &others, guess);
+    assert!(statuses.iter().all(|&s| s == 404), "others refused");
+    let still = get_from(&ast, "127.0.0.1", &attacker, "/phoneprov/000000000001.cfg");
+    eprintln!(
+        "ban after {OTHERS} other addresses' misses: {}",
+        if still == [429] {
+            "still in force"
+        } else {
+            "lifted"
+        }
+    );
+    assert_eq!(still, [429]);
+    // Every other address still misses and is served.
+    assert_eq!(
+        get_from(
+            &ast,
+            "127.0.0.1",
+            &others[..1],
+            "/phoneprov/000000000001.cfg"
+        ),
+        [200]
+    );
+}
+
+/// IPv6 addresses of a documentation prefix on the loopback interface, removed on drop.
+struct Loopback6(Vec<&'static str>);
+
+impl Loopback6 {
+    fn add(addrs: &[&'static str]) -> Loopback6 {
+        for a in addrs {
+            // An address left by an interrupted run is reused.
+            let _ = std::process::Command::new("ip")
+                .args([
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{a}/64"),
+                    "dev",
+                    "lo",
+                    "nodad",
+                ])
+                .status();
+        }
+        Loopback6(addrs.to_vec())
+    }
+}
+
+impl Drop for Loopback6 {
+    fn drop(&mut self) {
+        for a in &self.0 {
+            let _ = std::process::Command::new("ip")
+                .args(["-6", "addr", "del", &format!("{a}/64"), "dev", "lo"])
+                .status();
+        }
+    }
+}
+
+/// Point 4: IPv6 clients are counted by their /64 (`miss_prefix6`): a ban earned from one
+/// address holds for its neighbours, not for another /64. `miss_ignore` spares a network
+/// and a named ACL's addresses. On the code before issue 24 the neighbour was a fresh
+/// client (404) and the spared networks were banned like any other (429).
+#[test]
+fn ipv6_prefixes_and_spared_networks() {
+    let _addrs = Loopback6::add(&[
+        "2001:db8:5ecb::a1",
+        "2001:db8:5ecb::a2",
+        "2001:db8:5ecb:1::a1",
+        "2001:db8:5ecb:2::a1",
+    ]);
+    let ast = start_limits();
+    let one = |src: &str, path: &str| {
+        let dest = if src.contains(':') {
+            "::1"
+        } else {
+            "127.0.0.1"
+        };
+        get_from(&ast, dest, &[src.to_owned()], path)[0]
+    };
+    let guess = "/phoneprov/guess.cfg";
+    for _ in 0..3 {
+        assert_eq!(one("2001:db8:5ecb::a1", guess), 404);
+    }
+    assert_eq!(one("2001:db8:5ecb::a1", guess), 429);
+    // The neighbour in the same /64 is the same client; another /64 is not.
+    assert_eq!(one("2001:db8:5ecb::a2", guess), 429);
+    assert_eq!(one("2001:db8:5ecb:2::a1", guess), 404);
+    // Spared: the office ACL's /64 and 127.0.7.0/24, however many misses.
+    for _ in 0..6 {
+        assert_eq!(one("2001:db8:5ecb:1::a1", guess), 404);
+        assert_eq!(one("127.0.7.9", guess), 404);
+    }
+    assert_eq!(one("127.0.8.9", guess), 404);
+    assert_eq!(one("127.0.8.9", guess), 404);
+    assert_eq!(one("127.0.8.9", guess), 404);
+    assert_eq!(one("127.0.8.9", guess), 429);
+    // miss_prefix6 = 128: each address is a client of its own.
+    let conf = LIMIT_CONF.replace("miss_ban = 300\n", "miss_ban = 300\nmiss_prefix6 = 128\n");
+    ast.write_conf("phoneprov.conf", conf);
+    ast.cli("module reload res_phoneprov");
+    for _ in 0..3 {
+        assert_eq!(one("2001:db8:5ecb:2::a1", guess), 404);
+    }
+    assert_eq!(one("2001:db8:5ecb:2::a1", guess), 429);
+    assert_eq!(one("2001:db8:5ecb::a2", guess), 404);
+}

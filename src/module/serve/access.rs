@@ -28,7 +28,7 @@ use phoneprov_core::access::auth::{
     basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
     same, Algorithm, Credentials, NcCheck, NonceCheck, NonceCounts, NonceKey,
 };
-use phoneprov_core::access::options::{Access as Rules, AuthScheme, Ignore, Limits};
+use phoneprov_core::access::options::{unmap, Access as Rules, AuthScheme, Ignore, Limits};
 use phoneprov_core::access::ratelimit::{client, Miss, MissTable, Throttle};
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
@@ -68,6 +68,8 @@ struct Policy {
 impl Policy {
     /// Whether `ip` is never banned (`miss_ignore`).
     fn spared(&self, ip: IpAddr) -> bool {
+        // An IPv4 client of a dual-stack listener is matched as the IPv4 address it is.
+        let ip = unmap(ip);
         self.limits.miss_ignore.iter().any(|i| i.contains(ip))
             || self.ignore_acls.iter().any(|acl| acl.allows(ip))
     }
