@@ -700,3 +700,43 @@ fn ipv6_prefixes_and_spared_networks() {
     assert_eq!(one("2001:db8:5ecb:2::a1", guess), 429);
     assert_eq!(one("2001:db8:5ecb::a2", guess), 404);
 }
+
+/// Point 2, realtime: a phone looked up in the database (dynamic lookup mode, a real
+/// PostgreSQL) whose `secret` is empty opens for nobody, and its lookup logs a WARNING. On
+/// the code before issue 24 the empty password opened its file.
+#[test]
+fn an_empty_secret_from_the_database_opens_nothing() {
+    use common::postgres::quote;
+    let pg = common::realtime::database();
+    for (mac, secret) in [("0004f20000e1", ""), ("0004f20000e2", "dbpw")] {
+        pg.sql(&format!(
+            "INSERT INTO phoneprov_lines (section, macaddress, profile, username, secret, \
+             linenumber) VALUES ({}, {}, 'dig', {}, {}, 1);",
+            quote(mac),
+            quote(mac),
+            quote(mac),
+            quote(secret)
+        ));
+    }
+    let ast = Builder::new(Impl::Rust)
+        .realtime(&pg)
+        .conf(
+            "extconfig.conf",
+            "[settings]\nphoneprov_users => pgsql,asterisk,phoneprov_lines\n",
+        )
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = dig\nusers_realtime = phoneprov_users\n\n\
+             [dig]\nauth = digest\n${MAC}.cfg => phone.cfg\n",
+        )
+        .file("phone.cfg", TEMPLATE)
+        .start();
+    let e1 = "/phoneprov/0004f20000e1.cfg";
+    assert_eq!(digest_fetch(&ast, e1, "0004f20000e1", "").status, 401);
+    let e2 = "/phoneprov/0004f20000e2.cfg";
+    assert_eq!(digest_fetch(&ast, e2, "0004f20000e2", "dbpw").status, 200);
+    assert!(ast.log_has(
+        "phoneprov: realtime: profile [dig] asks for authentication, but phone 0004f20000e1 has \
+         no secret"
+    ));
+}
