@@ -520,38 +520,25 @@ impl Access {
         if !scheme_ok {
             return fail(Event::ChalRespFailed, "wrong authentication scheme");
         }
-        // A Digest answer's nonce is checked first, the same for every user name: a nonce
-        // not ours or too old gets a fresh challenge (stale) and counts no miss, whether or
-        // not the user exists, so the answer tells nothing of user names.
-        let now = now();
-        let serial = match &creds {
-            Credentials::Digest(d) => match self.key.check(&d.nonce, now, a.auth_nonce_ttl) {
-                NonceCheck::Valid { serial } => Some(serial),
-                NonceCheck::Expired | NonceCheck::Foreign => {
-                    return Verdict::Challenge { stale: true }
-                }
-            },
-            Credentials::Basic { .. } => None,
-        };
         // The phone whose credentials open this file: the phone itself, or for a static
         // file the first phone of the profile with that user name. It must have a secret,
         // which a phone with a Digest key has (its secret is then looked up only if needed).
-        let owner = match phone {
-            Some(phone) => (phone.http_user() == user).then_some(phone),
-            None => snap
-                .phones
-                .iter()
-                .filter(|p| p.profile.name == profile)
-                .find(|p| p.http_user() == user),
+        let owner = || {
+            let owner = match phone {
+                Some(phone) => (phone.http_user() == user).then_some(phone),
+                None => snap
+                    .phones
+                    .iter()
+                    .filter(|p| p.profile.name == profile)
+                    .find(|p| p.http_user() == user),
+            };
+            owner.filter(|p| p.digest().is_some() || p.http_secret().is_some())
         };
-        let owner = owner.filter(|p| p.digest().is_some() || p.http_secret().is_some());
-        // An unknown user is refused as a wrong answer is, after as much work: a miss, a
-        // new challenge, and the digest computed (against a secret nobody has).
+        // An unknown user is refused as a wrong answer is: a miss and a new challenge.
         let unknown = || fail(Event::InvalAcctId, "unknown user for this file");
         match creds {
             Credentials::Basic { ref password, .. } => {
-                let Some(secret) = owner.and_then(Phone::http_secret) else {
-                    let _ = same(password, password);
+                let Some(secret) = owner().and_then(Phone::http_secret) else {
                     return unknown();
                 };
                 if same(password, secret) {
@@ -561,6 +548,15 @@ impl Access {
                 }
             }
             Credentials::Digest(ref d) => {
+                // The nonce first, the same for every user name: one not ours or too old
+                // gets a fresh challenge (stale) and counts no miss, whether or not the user
+                // exists, so the answer tells nothing of user names.
+                let serial = match self.key.check(&d.nonce, now(), a.auth_nonce_ttl) {
+                    NonceCheck::Valid { serial } => serial,
+                    NonceCheck::Expired | NonceCheck::Foreign => {
+                        return Verdict::Challenge { stale: true }
+                    }
+                };
                 let path = d.uri.split(|&b| b == b'?').next().unwrap_or(b"");
                 let uri_ok = with_http_prefix(|prefix| {
                     path.strip_prefix(prefix.as_bytes())
@@ -571,26 +567,25 @@ impl Access {
                     return fail(Event::ChalRespFailed, "realm or uri mismatch");
                 }
                 // The phone's HA1 was made of this user name and, unless the rules changed
-                // since its snapshot was built, of this realm.
-                let matches = match owner {
+                // since its snapshot was built, of this realm. An unknown user costs the
+                // digest of a wrong answer too, so its time tells nothing either.
+                let method = req.method_name();
+                let matches = match owner() {
                     Some(owner) => match (owner.digest(), owner.http_secret()) {
                         (Some(key), _) if *key.realm == *d.realm => {
-                            digest_matches_ha1(d, &key.ha1, req.method_name())
+                            digest_matches_ha1(d, &key.ha1, method)
                         }
-                        (_, Some(secret)) => digest_matches(d, secret, req.method_name()),
+                        (_, Some(secret)) => digest_matches(d, secret, method),
                         _ => false,
                     },
                     None => {
-                        let _ = digest_matches(d, &self.key.nonce(0, 0).into_bytes(), b"");
+                        let _ = digest_matches(d, b"no such user", method);
                         return unknown();
                     }
                 };
                 if !matches {
                     return fail(Event::ChalRespFailed, "wrong digest response");
                 }
-                let Some(serial) = serial else {
-                    return Verdict::Challenge { stale: true };
-                };
                 // Only a right answer takes room in the table: the count of this nonce for
                 // this user.
                 let counted = lock(&self.runtime).counts.use_count(serial, user, d.nc);
