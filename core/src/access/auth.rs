@@ -437,18 +437,19 @@ fn response_matches(d: &DigestResponse<'_>, alg: Algorithm, ha1: &[u8], method: 
             == 0
 }
 
-/// The secret that tags nonces (random per module load).
+/// The secret that tags nonces (random per module load), kept as HMAC's state once keyed:
+/// every Digest request checks its nonce's tag, and cloning the keyed state saves the two
+/// hash blocks of the key on each.
 #[derive(Clone)]
-pub struct NonceKey([u8; 32]);
+pub struct NonceKey(Hmac<Sha256>);
 
 impl NonceKey {
     pub fn new(bytes: [u8; 32]) -> Self {
-        NonceKey(bytes)
+        NonceKey(<Hmac<Sha256> as Mac>::new_from_slice(&bytes).expect("HMAC takes any key length"))
     }
 
     fn tag(&self, issued: u64, serial: u64) -> [u8; 32] {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.0.clone();
         mac.update(&issued.to_be_bytes());
         mac.update(&serial.to_be_bytes());
         let mut hex_tag = [0u8; 32];
