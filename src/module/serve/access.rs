@@ -8,8 +8,9 @@
 //! ones while snapshots of their configurations may still be served, so the policy and the
 //! snapshot change together, in the one swap that publishes the snapshot. A file whose
 //! profile has no policy is refused, never served open.
-//! What changes per request (issued nonces, misses per address) lives in [`Runtime`],
-//! bounded, under a lock never held while calling into Asterisk.
+//! What changes per request (nonce counts of right answers, misses and challenges per
+//! client) lives in [`Runtime`], bounded, under a lock never held while calling into
+//! Asterisk; nonces themselves are checked by their tag and take no room.
 
 use std::cell::OnceCell;
 use std::io::Read;
@@ -83,8 +84,8 @@ struct Runtime {
     full_warned: u64,
 }
 
-/// The access rules of the configuration served, and what requests change: issued nonces
-/// and misses per address.
+/// The access rules of the configurations served, and what requests change: nonce counts,
+/// misses and challenges per client.
 pub struct Access {
     /// Newest first, at most [`POLICIES_KEPT`]; never empty.
     policies: RwLock<Vec<Arc<Policy>>>,
