@@ -122,6 +122,20 @@ fn an_empty_secret_opens_nothing() {
         "{check}"
     );
     assert!(!check.contains("0000000000e3"), "{check}");
+    // Once per load or reload, not once per rebuild.
+    let count = || {
+        ast.log()
+            .matches("but phone 0000000000e1 has no secret")
+            .count()
+    };
+    assert_eq!(count(), 1, "{}", ast.log());
+    ast.cli("module reload res_phoneprov");
+    // Asterisk's logger writes asynchronously: waits for the reload's line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(count(), 2);
 }
 
 fn renaming_conf(profile: &str) -> String {

@@ -603,6 +603,8 @@ impl Registry {
             }
             self.changed(inputs);
         }
+        // A reload says again which phones have no secret, as the load did.
+        lock(&self.secretless).clear();
         self.rebuild_and_wait();
     }
 }
