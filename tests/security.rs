@@ -97,7 +97,7 @@ fn access_lists_ipv4_ipv6_named_and_general() {
     assert_eq!(status("127.0.0.1", "/phoneprov/open.txt"), 200);
     assert_eq!(status("::1", "/phoneprov/open.txt"), 403);
     // Names nothing serves: the same 403 as a file of a profile that refuses ::1, so that
-    // the answer tells no MAC from an unknown one (issue 24; tests/seams.rs). Here some
+    // the answer tells no MAC from an unknown one (issue 24; tests/acl_first.rs). Here some
     // profile refuses every address.
     assert_eq!(status("::1", "/phoneprov/nothing.cfg"), 403);
     assert_eq!(status("127.0.0.1", "/phoneprov/nothing.cfg"), 403);

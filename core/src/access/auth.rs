@@ -1,20 +1,20 @@
 //! HTTP authentication for provisioning files: the `Authorization` header parser, Digest
 //! (RFC 7616, MD5 and SHA-256, `qop=auth`) and Basic, nonces that carry their issue time
-//! under a keyed tag (HMAC-SHA-256, so they cannot be guessed), and a bounded table of issued
-//! nonces that says which are ours and refuses a nonce-count seen before.
+//! under a keyed tag (HMAC-SHA-256: checked without a table, and not to be guessed), and a
+//! bounded table of the nonce counts authenticated users have used, which refuses a count
+//! seen before.
 //!
 //! MD5 and SHA-256 come from RustCrypto's `md-5` and `sha2`, HMAC from its `hmac`: small,
 //! widely used, audited crates, rather than hand-written hashes.
 
-use std::collections::VecDeque;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
 
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::Sha256;
 
 use std::borrow::Cow;
-
-use crate::util::fxhash::FxHashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
@@ -472,26 +472,53 @@ fn response_matches(d: &DigestResponse<'_>, alg: Algorithm, ha1: &[u8], method: 
             == 0
 }
 
-/// The secret that tags nonces (random per module load).
+/// The secret that tags nonces (random per module load), kept as HMAC's state once keyed:
+/// every Digest request checks its nonce's tag, and cloning the keyed state saves the two
+/// hash blocks of the key on each.
 #[derive(Clone)]
-pub struct NonceKey([u8; 32]);
+pub struct NonceKey(Hmac<Sha256>);
 
 impl NonceKey {
     pub fn new(bytes: [u8; 32]) -> Self {
-        NonceKey(bytes)
+        NonceKey(<Hmac<Sha256> as Mac>::new_from_slice(&bytes).expect("HMAC takes any key length"))
     }
 
-    fn tag(&self, issued: u64, serial: u64) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+    fn tag(&self, issued: u64, serial: u64) -> [u8; 32] {
+        let mut mac = self.0.clone();
         mac.update(&issued.to_be_bytes());
         mac.update(&serial.to_be_bytes());
-        hex(&mac.finalize().into_bytes()[..16])
+        let mut hex_tag = [0u8; 32];
+        for (i, b) in mac.finalize().into_bytes()[..16].iter().enumerate() {
+            hex_tag[2 * i] = HEX_DIGITS[usize::from(b >> 4)];
+            hex_tag[2 * i + 1] = HEX_DIGITS[usize::from(b & 15)];
+        }
+        hex_tag
     }
 
     /// A nonce: issue time and serial in hex, then their tag (64 hex digits in all).
     pub fn nonce(&self, issued: u64, serial: u64) -> String {
-        format!("{issued:016x}{serial:016x}{}", self.tag(issued, serial))
+        let tag = self.tag(issued, serial);
+        format!(
+            "{issued:016x}{serial:016x}{}",
+            String::from_utf8_lossy(&tag)
+        )
+    }
+
+    /// Whether `nonce` was made with this key, and whether it is older than `ttl` seconds.
+    /// Checked by its tag alone, with no table: what a client sends never takes room, so a
+    /// flood of challenges cannot push out the nonces phones are using.
+    pub fn check(&self, nonce: &[u8], now: u64, ttl: u64) -> NonceCheck {
+        let Some((at, serial, tag)) = parse_nonce(nonce) else {
+            return NonceCheck::Foreign;
+        };
+        if !same(&self.tag(at, serial), tag) {
+            return NonceCheck::Foreign;
+        }
+        if now.saturating_sub(at) > ttl || at > now.saturating_add(5) {
+            NonceCheck::Expired
+        } else {
+            NonceCheck::Valid { serial }
+        }
     }
 }
 
@@ -517,42 +544,39 @@ pub enum NonceCheck {
     Foreign,
 }
 
-/// Issued nonces (by serial) and the highest nonce count each was used with. Bounded: the
-/// oldest are forgotten first, and a forgotten nonce is answered as stale (the client
-/// retries with a new one), so no nonce count is ever accepted twice.
+/// The highest nonce count used with each (nonce, user) that authenticated: only a
+/// request with valid credentials writes here, so only phones' sessions take room. Per
+/// user, not per nonce: another user who sees a phone's nonce cannot use up its counts.
 ///
-/// The table, not the nonce's tag, says whether a nonce is ours: a nonce is checked by a
-/// lookup and a comparison with what was issued, so the request path computes no HMAC (it
-/// was the largest part of Digest's cost per request). The tag keeps nonces unguessable.
-pub struct NonceTable {
+/// Bounded: the entry used first is forgotten first, and every nonce at or below the
+/// highest serial forgotten is answered as stale when it has no entry (its count might
+/// have been forgotten), so no count is ever accepted twice. Keyed by a hasher seeded per
+/// table (std's `RandomState`): user names come from requests.
+pub struct NonceCounts {
     capacity: usize,
-    /// By serial: ours, issued in sequence (a request's nonce is only looked up).
-    entries: FxHashMap<u64, Issued>,
-    order: VecDeque<u64>,
-}
-
-struct Issued {
-    at: u64,
-    tag: [u8; 32],
-    last_nc: u32,
+    entries: HashMap<(u64, Box<[u8]>), u32, RandomState>,
+    order: VecDeque<(u64, Box<[u8]>)>,
+    /// The highest serial whose count was forgotten (0: none).
+    forgotten: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NcCheck {
-    /// `first`: the nonce's first accepted count (a new authenticated session).
+    /// `first`: the first count accepted for this nonce and user (a new session).
     Accepted { first: bool },
-    /// A count not above one already used with this nonce.
+    /// A count not above one already used with this nonce by this user.
     Replayed,
-    /// A nonce the table does not hold (forgotten, or never issued).
+    /// A nonce whose counts may have been forgotten: answered as stale.
     Unknown,
 }
 
-impl NonceTable {
+impl NonceCounts {
     pub fn new(capacity: usize) -> Self {
-        NonceTable {
+        NonceCounts {
             capacity: capacity.max(1),
-            entries: FxHashMap::default(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
+            forgotten: 0,
         }
     }
 
@@ -564,62 +588,32 @@ impl NonceTable {
         self.entries.is_empty()
     }
 
-    /// Remembers a nonce made by [`NonceKey::nonce`] (anything else is ignored).
-    pub fn issued(&mut self, nonce: &str) {
-        let Some((at, serial, tag)) = parse_nonce(nonce.as_bytes()) else {
-            return;
-        };
-        let Ok(tag) = <[u8; 32]>::try_from(tag) else {
-            return;
-        };
+    /// Uses count `nc` of the nonce `serial` (valid, see [`NonceKey::check`]) for `user`,
+    /// whose answer was right.
+    pub fn use_count(&mut self, serial: u64, user: &[u8], nc: u32) -> NcCheck {
+        let key = (serial, Box::<[u8]>::from(user));
+        if let Some(last) = self.entries.get_mut(&key) {
+            if nc <= *last {
+                return NcCheck::Replayed;
+            }
+            *last = nc;
+            return NcCheck::Accepted { first: false };
+        }
+        if serial <= self.forgotten {
+            return NcCheck::Unknown;
+        }
         while self.order.len() >= self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.entries.remove(&old);
+                self.forgotten = self.forgotten.max(old.0);
             }
         }
-        if self
-            .entries
-            .insert(
-                serial,
-                Issued {
-                    at,
-                    tag,
-                    last_nc: 0,
-                },
-            )
-            .is_none()
-        {
-            self.order.push_back(serial);
+        if nc == 0 {
+            return NcCheck::Replayed;
         }
-    }
-
-    /// Whether `nonce` is one this table holds, and whether it is older than `ttl` seconds.
-    pub fn check(&self, nonce: &[u8], now: u64, ttl: u64) -> NonceCheck {
-        let Some((at, serial, tag)) = parse_nonce(nonce) else {
-            return NonceCheck::Foreign;
-        };
-        match self.entries.get(&serial) {
-            Some(e) if e.at == at && same(&e.tag, tag) => {
-                if now.saturating_sub(at) > ttl || at > now.saturating_add(5) {
-                    NonceCheck::Expired
-                } else {
-                    NonceCheck::Valid { serial }
-                }
-            }
-            _ => NonceCheck::Foreign,
-        }
-    }
-
-    pub fn use_count(&mut self, serial: u64, nc: u32) -> NcCheck {
-        match self.entries.get_mut(&serial) {
-            None => NcCheck::Unknown,
-            Some(e) if nc <= e.last_nc => NcCheck::Replayed,
-            Some(e) => {
-                let first = e.last_nc == 0;
-                e.last_nc = nc;
-                NcCheck::Accepted { first }
-            }
-        }
+        self.entries.insert(key.clone(), nc);
+        self.order.push_back(key);
+        NcCheck::Accepted { first: true }
     }
 }
 
@@ -761,47 +755,52 @@ mod tests {
         let key = NonceKey::new([7; 32]);
         let n = key.nonce(1000, 42);
         assert_eq!(n.len(), 64);
-        let mut t = NonceTable::new(8);
-        assert_eq!(t.check(n.as_bytes(), 1100, 300), NonceCheck::Foreign);
-        t.issued(&n);
         assert_eq!(
-            t.check(n.as_bytes(), 1100, 300),
+            key.check(n.as_bytes(), 1100, 300),
             NonceCheck::Valid { serial: 42 }
         );
-        assert_eq!(t.check(n.as_bytes(), 1301, 300), NonceCheck::Expired);
+        assert_eq!(key.check(n.as_bytes(), 1301, 300), NonceCheck::Expired);
         // Another key's nonce for the same serial and time differs in its tag.
         let other = NonceKey::new([8; 32]).nonce(1000, 42);
         assert_ne!(other, n);
-        assert_eq!(t.check(other.as_bytes(), 1100, 300), NonceCheck::Foreign);
+        assert_eq!(key.check(other.as_bytes(), 1100, 300), NonceCheck::Foreign);
         let mut forged = n.clone().into_bytes();
         forged[40] = if forged[40] == b'0' { b'1' } else { b'0' };
-        assert_eq!(t.check(&forged, 1100, 300), NonceCheck::Foreign);
-        // The issue time is part of what was issued: a nonce moved later is not ours.
+        assert_eq!(key.check(&forged, 1100, 300), NonceCheck::Foreign);
+        // The issue time and serial are under the tag: a nonce moved later is not ours.
         let moved = format!("{:016x}{}", 1200, &n[16..]);
-        assert_eq!(t.check(moved.as_bytes(), 1250, 300), NonceCheck::Foreign);
-        assert_eq!(t.check(b"short", 1100, 300), NonceCheck::Foreign);
+        assert_eq!(key.check(moved.as_bytes(), 1250, 300), NonceCheck::Foreign);
+        let renumbered = format!("{}{:016x}{}", &n[..16], 43, &n[32..]);
+        assert_eq!(
+            key.check(renumbered.as_bytes(), 1100, 300),
+            NonceCheck::Foreign
+        );
+        assert_eq!(key.check(b"short", 1100, 300), NonceCheck::Foreign);
     }
 
     #[test]
-    fn nonce_counts_are_used_once_and_memory_is_bounded() {
-        let key = NonceKey::new([1; 32]);
-        let mut t = NonceTable::new(3);
-        t.issued(&key.nonce(0, 1));
-        assert_eq!(t.use_count(1, 1), NcCheck::Accepted { first: true });
-        assert_eq!(t.use_count(1, 1), NcCheck::Replayed);
-        assert_eq!(t.use_count(1, 3), NcCheck::Accepted { first: false });
-        assert_eq!(t.use_count(1, 2), NcCheck::Replayed);
-        assert_eq!(t.use_count(9, 1), NcCheck::Unknown);
-        for s in 2..10 {
-            t.issued(&key.nonce(0, s));
-        }
-        assert_eq!(t.len(), 3);
-        assert_eq!(t.use_count(1, 4), NcCheck::Unknown);
+    fn nonce_counts_per_user_used_once_and_bounded() {
+        let mut t = NonceCounts::new(3);
+        assert_eq!(t.use_count(1, b"a", 1), NcCheck::Accepted { first: true });
+        assert_eq!(t.use_count(1, b"a", 1), NcCheck::Replayed);
+        assert_eq!(t.use_count(1, b"a", 3), NcCheck::Accepted { first: false });
+        assert_eq!(t.use_count(1, b"a", 2), NcCheck::Replayed);
+        // Another user pushing the same nonce's count high leaves the first user's alone.
         assert_eq!(
-            t.check(key.nonce(0, 1).as_bytes(), 1, 300),
-            NonceCheck::Foreign
+            t.use_count(1, b"b", u32::MAX),
+            NcCheck::Accepted { first: true }
         );
-        assert_eq!(t.use_count(9, 1), NcCheck::Accepted { first: true });
+        assert_eq!(t.use_count(1, b"a", 4), NcCheck::Accepted { first: false });
+        // Full: the entry used first is forgotten, and its nonce (and every one at or
+        // below its serial without an entry) is stale from then on: never a replay.
+        assert_eq!(t.use_count(5, b"a", 1), NcCheck::Accepted { first: true });
+        assert_eq!(t.use_count(6, b"a", 1), NcCheck::Accepted { first: true });
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.use_count(1, b"a", 1), NcCheck::Unknown);
+        assert_eq!(t.use_count(1, b"c", 1), NcCheck::Unknown);
+        assert_eq!(t.use_count(7, b"a", 1), NcCheck::Accepted { first: true });
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.use_count(8, b"a", 0), NcCheck::Replayed);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! HTTP authentication, TLS, rate limits), as written in `[general]` and in each profile.
 //! Every option is off unless set, so a configuration without them serves as the C module does.
 
+use std::net::IpAddr;
+
 use crate::access::grace::parse_duration;
 use crate::host::Diag;
 use crate::host::Level;
@@ -71,13 +73,79 @@ pub struct Access {
 }
 
 /// Rate limits against guessing (`[general]` only): per client address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// 0: no limit (no `miss_*` option is set, or `miss_limit = 0`).
     pub miss_limit: u32,
     limit_set: bool,
     pub miss_window: u64,
     pub miss_ban: u64,
+    /// IPv6 clients are counted by this prefix of their address: one host of a /64 owns
+    /// all of it, and would otherwise have 2^64 fresh addresses to guess from.
+    pub miss_prefix6: u8,
+    /// Networks (or named ACLs of acl.conf, whose permitted addresses) never banned, as
+    /// fail2ban's `ignoreip`: an office's NAT, whose one misbehaving host would otherwise
+    /// lock out every phone behind it.
+    pub miss_ignore: Vec<Ignore>,
+}
+
+/// One entry of `miss_ignore`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ignore {
+    /// An address and the length of its prefix.
+    Net(IpAddr, u8),
+    /// A named ACL of acl.conf: the addresses it permits are not banned.
+    Acl(Vec<u8>),
+}
+
+impl Ignore {
+    /// Whether `addr` is in this network (never, for a named ACL: Asterisk decides those).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let Ignore::Net(net, len) = self else {
+            return false;
+        };
+        match (net, unmap(addr)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// `10.0.0.0/8`, `2001:db8::/32`, an address alone, or else the name of an ACL.
+    fn parse(word: &[u8]) -> Option<Ignore> {
+        let text = std::str::from_utf8(word).ok()?;
+        let (addr, len) = match text.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (text, None),
+        };
+        match addr.parse::<IpAddr>() {
+            Ok(ip) => {
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                let len = match len {
+                    None => max,
+                    Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max)?,
+                };
+                Some(Ignore::Net(unmap(ip), len))
+            }
+            Err(_) if len.is_none() && !text.contains(':') => Some(Ignore::Acl(word.to_vec())),
+            Err(_) => None,
+        }
+    }
+}
+
+/// An IPv4 address written in IPv6 (`::ffff:a.b.c.d`, as a dual-stack listener sees IPv4
+/// clients) as the IPv4 address it is.
+pub fn unmap(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 impl Default for Limits {
@@ -87,6 +155,8 @@ impl Default for Limits {
             limit_set: false,
             miss_window: 60,
             miss_ban: 300,
+            miss_prefix6: DEFAULT_PREFIX6,
+            miss_ignore: Vec::new(),
         }
     }
 }
@@ -95,6 +165,7 @@ pub const DEFAULT_REALM: &[u8] = b"phoneprov";
 pub const DEFAULT_NONCE_TTL: u64 = 300;
 pub const DEFAULT_AUTH_GRACE: u64 = 7 * 86_400;
 pub const DEFAULT_MISS_LIMIT: u32 = 20;
+pub const DEFAULT_PREFIX6: u8 = 64;
 
 fn number(value: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(value).ok()?.trim();
@@ -207,6 +278,28 @@ impl Limits {
                 }
                 return true;
             }
+            b"miss_prefix6" => {
+                match n
+                    .and_then(|n| u8::try_from(n).ok())
+                    .filter(|n| (1..=128).contains(n))
+                {
+                    Some(n) => self.miss_prefix6 = n,
+                    None => bad_limit(&key, value, diags),
+                }
+                return true;
+            }
+            b"miss_ignore" => {
+                for word in value.split(|&b| b == b',' || b == b' ' || b == b'\t') {
+                    if word.is_empty() {
+                        continue;
+                    }
+                    match Ignore::parse(word) {
+                        Some(entry) => self.miss_ignore.push(entry),
+                        None => bad_limit(&key, word, diags),
+                    }
+                }
+                return true;
+            }
             b"miss_window" => &mut self.miss_window,
             b"miss_ban" => &mut self.miss_ban,
             _ => return false,
@@ -216,6 +309,13 @@ impl Limits {
             _ => bad_limit(&key, value, diags),
         }
         true
+    }
+
+    /// Whether setting `key` alone turns the limit on: the options that say how to count
+    /// (`miss_prefix6`, `miss_ignore`) do not.
+    pub fn switches_on(key: &[u8]) -> bool {
+        let key = key.to_ascii_lowercase();
+        matches!(&key[..], b"miss_limit" | b"miss_window" | b"miss_ban")
     }
 
     /// Whether any limit applies. `miss_window` or `miss_ban` alone switch the limit on
@@ -232,7 +332,7 @@ fn bad_limit(key: &[u8], value: &[u8], diags: &mut Vec<Diag>) {
     diags.push(Diag::new(
         Level::Error,
         format!(
-            "[general]: {} = '{}' is not a number - ignored",
+            "[general]: {} = '{}' is not valid - ignored",
             lossy(key),
             lossy(value)
         ),
@@ -293,5 +393,35 @@ mod tests {
         let mut l = Limits::default();
         assert!(l.take(b"miss_ban", b"x", &mut d));
         assert_eq!(d.len(), 1);
+        assert_eq!(l.miss_prefix6, 64);
+        assert!(l.take(b"miss_prefix6", b"48", &mut d));
+        assert!(l.take(b"miss_prefix6", b"129", &mut d));
+        assert_eq!((l.miss_prefix6, d.len()), (48, 2));
+    }
+
+    #[test]
+    fn ignored_networks_and_acls() {
+        let mut d = Vec::new();
+        let mut l = Limits::default();
+        assert!(l.take(
+            b"miss_ignore",
+            b"10.1.0.0/16, 2001:db8::/32 office 192.0.2.7",
+            &mut d
+        ));
+        assert!(l.take(b"miss_ignore", b"10.0.0.0/33,1::2::3", &mut d));
+        assert_eq!(d.len(), 2, "{d:?}");
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let covered = |a: &str| l.miss_ignore.iter().any(|i| i.contains(ip(a)));
+        assert!(covered("10.1.200.3"));
+        assert!(
+            covered("::ffff:10.1.0.1"),
+            "an IPv4 client of a dual-stack listener"
+        );
+        assert!(!covered("10.2.0.1"));
+        assert!(covered("2001:db8:ffff::1"));
+        assert!(!covered("2001:db9::1"));
+        assert!(covered("192.0.2.7") && !covered("192.0.2.8"));
+        assert_eq!(l.miss_ignore[2], Ignore::Acl(b"office".to_vec()));
+        assert!(Ignore::Net(ip("0.0.0.0"), 0).contains(ip("1.2.3.4")));
     }
 }

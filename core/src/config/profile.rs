@@ -390,8 +390,9 @@ impl Config {
                 }
             } else if !settings.access.take(&where_, key, value, &mut diags)
                 && !realtime.take(&where_, key, value, &mut diags)
+                && settings.limits.take(key, value, &mut diags)
             {
-                limits_set |= settings.limits.take(key, value, &mut diags);
+                limits_set |= Limits::switches_on(key);
             }
         }
         settings.limits = settings.limits.finish(limits_set);

@@ -100,10 +100,13 @@ impl Phone {
             .unwrap_or(b"")
     }
 
-    /// The secret that goes with [`Phone::http_user`]: HTTP_SECRET, else SECRET.
+    /// The secret that goes with [`Phone::http_user`]: HTTP_SECRET, else SECRET. An empty
+    /// value is no secret (`secret =` written without one must not make the empty password
+    /// open the phone's files), and an empty HTTP_SECRET does not hide a SECRET.
     pub fn http_secret(&self) -> Option<&[u8]> {
         let v = self.vars();
-        v.find(vars::HTTP_SECRET).or_else(|| v.find(vars::SECRET))
+        let given = |name| v.find(name).filter(|s: &&[u8]| !s.trim_ascii().is_empty());
+        given(vars::HTTP_SECRET).or_else(|| given(vars::SECRET))
     }
 
     /// Its Digest key, when its profile asks for Digest and it has a secret.
@@ -476,16 +479,69 @@ impl Rendered {
     }
 }
 
-/// The realm of each profile with `auth = digest`, by name (None for the others): the
-/// profile's access options over `[general]`'s, as the access rules resolve them.
-fn digest_realms(config: &Config) -> FxHashMap<&[u8], Option<Arc<Vec<u8>>>> {
+/// A profile's authentication scheme and, for `auth = digest`, its realm.
+type SchemeAndRealm = (AuthScheme, Option<Arc<Vec<u8>>>);
+
+/// Each profile's [`SchemeAndRealm`], by name: the profile's access options over
+/// `[general]`'s, as the access rules resolve them.
+fn auth_schemes(config: &Config) -> FxHashMap<&[u8], SchemeAndRealm> {
     config
         .profiles
         .iter()
         .map(|p| {
             let rules = p.access.resolve(&config.settings.access);
             let realm = (rules.auth == AuthScheme::Digest).then(|| Arc::new(rules.auth_realm));
-            (&p.name[..], realm)
+            (&p.name[..], (rules.auth, realm))
+        })
+        .collect()
+}
+
+/// Phones named one by one in the warning about phones without a secret, per profile: a
+/// fleet provisioned without secrets is told so in a few lines, not one per phone.
+const NAMED_WITHOUT_SECRET: usize = 5;
+
+/// The phones of profiles that ask for authentication but have no secret (none, or an
+/// empty one): nobody can open their protected files. One line per profile, naming up to
+/// [`NAMED_WITHOUT_SECRET`] phones; for the load's WARNING and `phoneprov check`.
+pub fn without_secret<'a>(
+    config: &Config,
+    phones: impl IntoIterator<Item = &'a Phone>,
+) -> Vec<String> {
+    let schemes = auth_schemes(config);
+    let mut found: Vec<(&[u8], Vec<&[u8]>)> = Vec::new();
+    for phone in phones {
+        let Some((scheme, _)) = schemes.get(&phone.profile.name[..]) else {
+            continue;
+        };
+        if *scheme == AuthScheme::None || phone.http_secret().is_some() {
+            continue;
+        }
+        match found
+            .iter_mut()
+            .find(|(p, _)| *p == &phone.profile.name[..])
+        {
+            Some((_, macs)) => macs.push(phone.mac()),
+            None => found.push((&phone.profile.name, vec![phone.mac()])),
+        }
+    }
+    found
+        .into_iter()
+        .map(|(profile, macs)| {
+            let named: Vec<String> = macs
+                .iter()
+                .take(NAMED_WITHOUT_SECRET)
+                .map(|m| lossy(m).into_owned())
+                .collect();
+            let more = match macs.len().saturating_sub(NAMED_WITHOUT_SECRET) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            format!(
+                "profile [{}] asks for authentication, but phone {}{more} has no secret \
+                 (secret/http_secret empty or missing): nobody can fetch its protected files",
+                lossy(profile),
+                named.join(", ")
+            )
         })
         .collect()
 }
@@ -495,9 +551,9 @@ impl Builder<'_> {
     /// added later may come first and bring other credentials).
     fn digest_keys(&mut self) {
         let config = self.snap.config.clone();
-        let realms = digest_realms(&config);
+        let schemes = auth_schemes(&config);
         for phone in &mut self.snap.phones {
-            let Some(Some(realm)) = realms.get(&phone.profile.name[..]) else {
+            let Some((_, Some(realm))) = schemes.get(&phone.profile.name[..]) else {
                 continue;
             };
             if let Some(secret) = phone.http_secret() {
@@ -1134,6 +1190,70 @@ pub(crate) mod tests {
         // A phone built alone gets its key as in a snapshot.
         let (alone, _) = Snapshot::build_phone(config, &exts[1..3], &host).unwrap();
         assert_eq!(alone.digest().unwrap().ha1, Ha1::new(b"b", b"pbx", b"s2"));
+    }
+
+    /// An empty secret is none: no key, no Basic password, and a WARNING line naming the
+    /// phone and its profile when the profile asks for authentication; an empty
+    /// HTTP_SECRET leaves SECRET in force.
+    #[test]
+    fn an_empty_secret_is_no_credential() {
+        let file = ConfigFile {
+            name: "phoneprov.conf".into(),
+            categories: vec![
+                Category::new("general", &[("default_profile", "open")]),
+                Category::new("open", &[("${MAC}.cfg", "phone.cfg")]),
+                Category::new("locked", &[("${MAC}.xml", "phone.cfg"), ("auth", "digest")]),
+                Category::new("basic", &[("${MAC}.b", "phone.cfg"), ("auth", "basic")]),
+            ],
+        };
+        let config = Arc::new(Config::parse(&file).0);
+        let host = FakeHost::default();
+        fn phone(mac: &str, profile: &str, more: &[(&str, &str)]) -> Extension {
+            let mut v = vec![("USERNAME", "u"), ("PROFILE", profile), ("MAC", mac)];
+            v.extend_from_slice(more);
+            ext("p", &v)
+        }
+        let exts = [
+            phone("e1", "locked", &[("SECRET", "")]),
+            phone("e2", "locked", &[("SECRET", "  ")]),
+            phone("e3", "basic", &[("SECRET", "")]),
+            phone("e4", "locked", &[("SECRET", "s4"), ("HTTP_SECRET", "")]),
+            phone("e5", "open", &[("SECRET", "")]),
+            phone(
+                "e6",
+                "locked",
+                &[("HTTP_USERNAME", "h"), ("HTTP_SECRET", "")],
+            ),
+        ];
+        let snap = Snapshot::build(config.clone(), &exts, &host);
+        let p = |mac: &[u8]| snap.phone(mac).unwrap();
+        for mac in [&b"e1"[..], b"e2", b"e3", b"e5", b"e6"] {
+            assert_eq!(p(mac).http_secret(), None, "{}", lossy(mac));
+            assert!(p(mac).digest().is_none(), "{}", lossy(mac));
+        }
+        assert_eq!(p(b"e4").http_secret(), Some(&b"s4"[..]));
+        assert_eq!(
+            p(b"e4").digest().unwrap().ha1,
+            Ha1::new(b"u", b"phoneprov", b"s4")
+        );
+        let lines = without_secret(&config, &snap.phones);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("profile [locked]"), "{lines:?}");
+        assert!(
+            lines[0].contains("phone e1, e2, e6 has no secret"),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("profile [basic]") && lines[1].contains("e3"));
+        // A large fleet is named in a few phones and a count.
+        let many: Vec<Extension> = (0..8)
+            .map(|i| phone(&format!("f{i}"), "locked", &[]))
+            .collect();
+        let snap = Snapshot::build(config.clone(), &many, &host);
+        let lines = without_secret(&config, &snap.phones);
+        assert!(
+            lines[0].contains("f0, f1, f2, f3, f4 and 3 more"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! phones looked up in a realtime database. Every operation is O(1): entries live in a slab
 //! linked in order of use, so a full cache of 10,000 phones costs a miss no scan.
 
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::hash::Hash;
-
-use crate::util::fxhash::FxHashMap;
 
 const NIL: usize = usize::MAX;
 
@@ -18,7 +18,10 @@ struct Slot<K, V> {
 }
 
 pub struct Lru<K, V> {
-    index: FxHashMap<K, usize>,
+    /// Keyed by a hasher seeded per cache (std's `RandomState`), not Fx: the keys are MACs
+    /// requests name, and a client that can choose keys colliding under a fixed hash could
+    /// make every lookup of the cache a scan.
+    index: HashMap<K, usize, RandomState>,
     slots: Vec<Slot<K, V>>,
     newest: usize,
     oldest: usize,
@@ -29,7 +32,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// Holds at most `capacity` entries; 0 holds none.
     pub fn new(capacity: usize) -> Self {
         Lru {
-            index: FxHashMap::default(),
+            index: HashMap::default(),
             slots: Vec::new(),
             newest: NIL,
             oldest: NIL,

@@ -1,7 +1,8 @@
 //! A fast, non-cryptographic hasher for the maps built at reload (URIs, MACs, interned
 //! strings). Their keys come from the configuration and providers, never from requests (a
 //! request only looks up), so hash flooding is not a concern; SipHash's cost is, with
-//! 100,000 phones.
+//! 100,000 phones. A table whose keys a request can choose (the realtime cache, nonce
+//! counts, rate limits) uses std's `RandomState`, seeded per table, instead.
 
 use std::hash::{BuildHasherDefault, Hasher};
 

@@ -16,7 +16,7 @@ use crate::module::Module;
 use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::http::httpdate;
 use phoneprov_core::model::check;
-use phoneprov_core::model::snapshot::{Phone, Snapshot, Target};
+use phoneprov_core::model::snapshot::{without_secret, Phone, Snapshot, Target};
 use phoneprov_core::ops::cli;
 use phoneprov_core::ops::mask::{is_secret, Secrets, MASK};
 use phoneprov_core::render::template::problems;
@@ -331,6 +331,14 @@ fn check(m: &Module, snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
     for line in &asked {
         let _ = writeln!(out, "{line}");
     }
+    let phones = snap
+        .phones
+        .iter()
+        .filter(|p| mac.map_or(true, |m| m == p.mac()));
+    let secretless = without_secret(&snap.config, phones);
+    for line in &secretless {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = write!(
         out,
         "{routes} dynamic routes checked, {bad} with problems; {missing_static} static files \
@@ -342,6 +350,13 @@ fn check(m: &Module, snap: &Arc<Snapshot>, mac: Option<&[u8]>) -> String {
             out,
             "; {} files their family asks for not served",
             asked.len()
+        );
+    }
+    if !secretless.is_empty() {
+        let _ = write!(
+            out,
+            "; {} profiles with phones that have no secret",
+            secretless.len()
         );
     }
     out.push_str(".\n");

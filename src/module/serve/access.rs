@@ -2,13 +2,20 @@
 //! with a security event for every refusal and failure.
 //!
 //! The policy (each profile's ACL, built through Asterisk's ACL API, and its options) is
-//! built when the configuration is read and published as an `Arc`, like the snapshot.
-//! What changes per request (issued nonces, misses per address) lives in [`Runtime`],
-//! bounded, under a lock never held while calling into Asterisk.
+//! built when the configuration is read, and belongs to that configuration: a request
+//! applies the policy of the configuration its snapshot was built from (the same `Arc`),
+//! never a newer or older one. A reload builds the new policy first and keeps the previous
+//! ones while snapshots of their configurations may still be served, so the policy and the
+//! snapshot change together, in the one swap that publishes the snapshot. A file whose
+//! profile has no policy is refused, never served open.
+//! What changes per request (nonce counts of right answers, misses and challenges per
+//! client) lives in [`Runtime`], bounded, under a lock never held while calling into
+//! Asterisk; nonces themselves are checked by their tag and take no room.
 
 use std::cell::OnceCell;
 use std::io::Read;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,11 +29,11 @@ use crate::module::serve::answer::{self, endpoints, Answer, Reply, Report};
 use crate::module::state::grace::Grace;
 use phoneprov_core::access::auth::{
     basic_challenge, digest_challenge, digest_matches, digest_matches_ha1, parse_authorization,
-    same, Algorithm, Credentials, NcCheck, NonceCheck, NonceKey, NonceTable,
+    same, Algorithm, Credentials, NcCheck, NonceCheck, NonceCounts, NonceKey,
 };
 use phoneprov_core::access::families::{ipv4_only, listens_on_ipv6};
-use phoneprov_core::access::options::{Access as Rules, AuthScheme, Limits};
-use phoneprov_core::access::ratelimit::MissTable;
+use phoneprov_core::access::options::{unmap, Access as Rules, AuthScheme, Ignore, Limits};
+use phoneprov_core::access::ratelimit::{client, Miss, MissTable, Throttle};
 use phoneprov_core::access::scan::ScanReports;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::http::useragent::normalize_mac;
@@ -36,9 +43,17 @@ use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::clean::Clean;
 use phoneprov_core::util::lock::{lock, read, write};
 
-/// Nonces remembered (issued and not yet forgotten) and client addresses counted.
+/// Nonce counts remembered (per nonce and user that authenticated) and clients counted.
 const NONCES: usize = 16_384;
 const ADDRESSES: usize = 8_192;
+/// Clients whose challenges are being held back (see [`Throttle`]), and the window: at most
+/// one `ChallengeSent` event per client per minute, however many challenges it asks for.
+const CHALLENGE_CLIENTS: usize = 4_096;
+const CHALLENGE_WINDOW: u64 = 60;
+/// Policies kept, newest first: the current configuration's and those of the last
+/// reloads, whose snapshots requests in flight may still hold. A request whose snapshot's
+/// policy was let go (three reloads during one request) is refused, not served open.
+const POLICIES_KEPT: usize = 3;
 
 struct ProfilePolicy {
     name: Vec<u8>,
@@ -49,27 +64,40 @@ struct ProfilePolicy {
 
 #[derive(Default)]
 struct Policy {
+    /// The configuration it was built from: snapshots built from the same `Arc` use it.
+    config: Option<Arc<Config>>,
     profiles: Vec<ProfilePolicy>,
     limits: Limits,
+    /// The named ACLs of `miss_ignore`: clients they permit are never banned.
+    ignore_acls: Vec<Acl>,
 }
 
 impl Policy {
-    fn profile(&self, name: &[u8]) -> Option<&ProfilePolicy> {
-        self.profiles.iter().find(|p| p.name == name)
+    /// Whether `ip` is never banned (`miss_ignore`).
+    fn spared(&self, ip: IpAddr) -> bool {
+        // An IPv4 client of a dual-stack listener is matched as the IPv4 address it is.
+        let ip = unmap(ip);
+        self.limits.miss_ignore.iter().any(|i| i.contains(ip))
+            || self.ignore_acls.iter().any(|acl| acl.allows(ip))
     }
 }
 
 struct Runtime {
-    key: NonceKey,
-    serial: u64,
-    nonces: NonceTable,
+    counts: NonceCounts,
     misses: MissTable,
+    challenges: Throttle,
+    /// When the miss table was last said to be full of bans (once a minute at most).
+    full_warned: u64,
 }
 
-/// The access rules of the configuration served, and what requests change: issued nonces
-/// and misses per address.
+/// The access rules of the configurations served, and what requests change: nonce counts,
+/// misses and challenges per client.
 pub struct Access {
-    policy: RwLock<Arc<Policy>>,
+    /// Newest first, at most [`POLICIES_KEPT`]; never empty.
+    policies: RwLock<Vec<Arc<Policy>>>,
+    /// Tags this load's nonces: a nonce is checked by its tag, with no table.
+    key: NonceKey,
+    serial: AtomicU64,
     runtime: Mutex<Runtime>,
     /// Phones' previous credentials, while they still open their files.
     grace: Arc<Grace>,
@@ -120,19 +148,22 @@ impl Access {
     pub fn new(grace: Arc<Grace>) -> Access {
         Access {
             grace,
-            policy: RwLock::new(Arc::new(Policy::default())),
+            policies: RwLock::new(vec![Arc::new(Policy::default())]),
+            key: NonceKey::new(random_key()),
+            serial: AtomicU64::new(0),
             runtime: Mutex::new(Runtime {
-                key: NonceKey::new(random_key()),
-                serial: 0,
-                nonces: NonceTable::new(NONCES),
+                counts: NonceCounts::new(NONCES),
                 misses: MissTable::new(ADDRESSES),
+                challenges: Throttle::new(CHALLENGE_CLIENTS, CHALLENGE_WINDOW),
+                full_warned: 0,
             }),
             scans: Mutex::new(ScanReports::default()),
         }
     }
 
-    /// Builds the policy of a configuration (load and reload) and publishes it.
-    pub fn configure(&self, config: &Config) {
+    /// Builds the policy of a configuration (load and reload), before any snapshot of it is
+    /// published: requests pick it when their snapshot is of `config`.
+    pub fn configure(&self, config: &Arc<Config>) {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         let profiles: Vec<ProfilePolicy> = config
@@ -173,11 +204,37 @@ impl Access {
                 ));
             }
         }
+        let limits = config.settings.limits.clone();
+        let ignore_acls = limits
+            .miss_ignore
+            .iter()
+            .filter_map(|i| match i {
+                Ignore::Acl(name) => match Acl::build([("acl", &name[..])]) {
+                    Ok(acl) => Some(acl),
+                    Err(bad) => {
+                        problems.push(format!(
+                            "phoneprov.conf [general]: miss_ignore: Asterisk refused ACL '{}'; \
+                             it spares nobody",
+                            bad.0
+                        ));
+                        None
+                    }
+                },
+                Ignore::Net(..) => None,
+            })
+            .collect();
         let policy = Policy {
+            config: Some(config.clone()),
             profiles,
-            limits: config.settings.limits,
+            limits,
+            ignore_acls,
         };
-        let old = std::mem::replace(&mut *write(&self.policy), Arc::new(policy));
+        let old = {
+            let mut policies = write(&self.policies);
+            policies.insert(0, Arc::new(policy));
+            let keep = POLICIES_KEPT.min(policies.len());
+            policies.split_off(keep)
+        };
         // The old ACLs are freed (an Asterisk call) with no lock held.
         drop(old);
         for p in problems {
@@ -188,8 +245,53 @@ impl Access {
         }
     }
 
+    /// The newest policy: its rate limits apply to every request.
     fn policy(&self) -> Arc<Policy> {
-        read(&self.policy).clone()
+        read(&self.policies)[0].clone()
+    }
+
+    /// The policy of the configuration `snap` was built from; None when it was let go.
+    fn policy_of(&self, snap: &Snapshot) -> Option<Arc<Policy>> {
+        read(&self.policies)
+            .iter()
+            .find(|p| {
+                p.config
+                    .as_ref()
+                    .is_some_and(|c| Arc::ptr_eq(c, &snap.config))
+            })
+            .cloned()
+    }
+
+    /// The policy of `profile` in the configuration of `snap`, or the refusal that answers
+    /// a file without one (fail closed: a reload in progress, or a realtime phone cached
+    /// with a profile the configuration no longer has).
+    fn profile_policy(
+        &self,
+        snap: &Snapshot,
+        profile: &[u8],
+        account: &[u8],
+    ) -> Result<(Arc<Policy>, usize), Refused> {
+        let found = self.policy_of(snap).and_then(|policy| {
+            let at = policy.profiles.iter().position(|p| p.name == profile)?;
+            Some((policy, at))
+        });
+        found.ok_or_else(|| {
+            log::notice!(
+                "phoneprov: no access policy for profile [{}] (reloading?); request refused",
+                lossy(profile)
+            );
+            Box::new(refusal(
+                Answer::body(
+                    503,
+                    "Service Unavailable",
+                    b"Retry-After: 1\r\nContent-type: text/plain\r\n".to_vec(),
+                    &b"The provisioning configuration is being reloaded; try again.\n"[..],
+                ),
+                Event::ReqNotAllowed,
+                account,
+                &b"no access policy for the file's profile"[..],
+            ))
+        })
     }
 }
 
@@ -277,7 +379,13 @@ impl Access {
             return None;
         }
         let (ip, _) = req.remote()?;
-        let retry = lock(&self.runtime).misses.banned(ip, now())?;
+        let retry = lock(&self.runtime)
+            .misses
+            .banned(ip, now(), &policy.limits)?;
+        // A network spared by miss_ignore since the ban (a reload) is let in.
+        if policy.spared(ip) {
+            return None;
+        }
         let head = format!("Retry-After: {retry}\r\nContent-type: text/plain\r\n");
         Some(Reply::from(Answer::body(
             429,
@@ -351,23 +459,50 @@ impl Access {
         let Some((ip, _)) = req.remote() else {
             return;
         };
-        let banned = lock(&self.runtime).misses.miss(ip, now(), &policy.limits);
-        if banned {
-            log::notice!(
-                "phoneprov: {ip} made more than {} failed requests in {} s; refused for {} s",
+        // Asked of Asterisk (a named ACL) before the lock is taken.
+        if policy.spared(ip) {
+            return;
+        }
+        let now = now();
+        let outcome = {
+            let mut rt = lock(&self.runtime);
+            let outcome = rt.misses.miss(ip, now, &policy.limits);
+            let warn = outcome == Miss::TableFull && now >= rt.full_warned + 60;
+            if warn {
+                rt.full_warned = now;
+            }
+            (outcome != Miss::TableFull || warn).then_some(outcome)
+        };
+        let who = client(ip, policy.limits.miss_prefix6);
+        match outcome {
+            Some(Miss::Banned) => log::notice!(
+                "phoneprov: {who} made more than {} failed requests in {} s; refused for {} s",
                 policy.limits.miss_limit,
                 policy.limits.miss_window,
                 policy.limits.miss_ban
-            );
+            ),
+            Some(Miss::TableFull) => log::warning!(
+                "phoneprov: all {ADDRESSES} clients counted for misses are banned; misses of \
+                 other clients are not counted until a ban ends"
+            ),
+            _ => {}
         }
     }
 
     /// Access lists and `require_tls` for a route found: what applies to every way of
     /// reaching the route, enrollment tokens included.
-    pub fn refused_network(&self, req: &Request, res: &Resolved<'_>) -> Option<Reply<'static>> {
-        let policy = self.policy();
-        let pp = policy.profile(&res.profile.name)?;
-        network_refused(req, &Peer::of(req), res.phone, pp)
+    pub fn refused_network(
+        &self,
+        req: &Request,
+        snap: &Snapshot,
+        res: &Resolved<'_>,
+    ) -> Option<Reply<'static>> {
+        let account: &[u8] = res.phone.map_or(&[], |p| p.mac());
+        let (policy, at) = match self.profile_policy(snap, &res.profile.name, account) {
+            Ok(found) => found,
+            Err(refused) => return Some(*refused),
+        };
+        network_refused(req, &Peer::of(req), res.phone, &policy.profiles[at])
     }
 
     /// Access lists, TLS and authentication for a route found; Err: the refusal or the
@@ -401,10 +536,9 @@ impl Access {
         profile: &[u8],
         phone: Option<&Phone>,
     ) -> Result<Admission, Refused> {
-        let policy = self.policy();
-        let Some(pp) = policy.profile(profile) else {
-            return Ok(Admission::Open);
-        };
+        let account: &[u8] = phone.map_or(&[], |p| p.mac());
+        let (policy, at) = self.profile_policy(snap, profile, account)?;
+        let pp = &policy.profiles[at];
         let peer = Peer::of(req);
         if let Some(refused) = network_refused(req, &peer, phone, pp) {
             return Err(Box::new(refused));
@@ -414,7 +548,6 @@ impl Access {
         if a.auth == AuthScheme::None || !(dynamic || a.auth_static) {
             return Ok(Admission::Open);
         }
-        let account: &[u8] = phone.map_or(&[], |p| p.mac());
         if a.auth == AuthScheme::Basic && !peer.tls && !a.auth_basic_plain {
             let why = &b"Basic auth over plain HTTP"[..];
             if a.auth_rollout {
@@ -455,7 +588,7 @@ impl Access {
                     );
                     return Ok(Admission::Open);
                 }
-                Err(Box::new(self.challenge(a, stale, account)))
+                Err(Box::new(self.challenge(&peer, a, stale, account)))
             }
             Verdict::Fail(event, user, why) => {
                 let message = format!(
@@ -472,7 +605,7 @@ impl Access {
                 log::notice!("{}", message);
                 // The failure's event, then the new challenge's (the challenge is the answer).
                 answer::report(req, &report);
-                Err(Box::new(self.challenge(a, false, account).miss()))
+                Err(Box::new(self.challenge(&peer, a, false, account).miss()))
             }
         }
     }
@@ -510,24 +643,27 @@ impl Access {
         // The phone whose credentials open this file: the phone itself, or for a static
         // file the first phone of the profile with that user name. It must have a secret,
         // which a phone with a Digest key has (its secret is then looked up only if needed).
-        let owner = match phone {
-            // Or by the user name of its previous credentials, while they open its files.
-            Some(phone) => (phone.http_user() == user
-                || self.grace.opens(phone.mac(), |old| old.user == user))
-            .then_some(phone),
-            None => snap
-                .phones
-                .iter()
-                .filter(|p| p.profile.name == profile)
-                .find(|p| p.http_user() == user),
+        let owner = || {
+            let owner = match phone {
+                // Or by the user name of its previous credentials, while they open its files.
+                Some(phone) => (phone.http_user() == user
+                    || self.grace.opens(phone.mac(), |old| old.user == user))
+                .then_some(phone),
+                None => snap
+                    .phones
+                    .iter()
+                    .filter(|p| p.profile.name == profile)
+                    .find(|p| p.http_user() == user),
+            };
+            owner.filter(|p| p.digest().is_some() || p.http_secret().is_some())
         };
+        // An unknown user is refused as a wrong answer is: a miss and a new challenge.
         let unknown = || fail(Event::InvalAcctId, "unknown user for this file");
-        let Some(owner) = owner.filter(|p| p.digest().is_some() || p.http_secret().is_some())
-        else {
-            return unknown();
-        };
         match creds {
             Credentials::Basic { ref password, .. } => {
+                let Some(owner) = owner() else {
+                    return unknown();
+                };
                 let Some(secret) = owner.http_secret() else {
                     return unknown();
                 };
@@ -544,6 +680,15 @@ impl Access {
                 }
             }
             Credentials::Digest(ref d) => {
+                // The nonce first, the same for every user name: one not ours or too old
+                // gets a fresh challenge (stale) and counts no miss, whether or not the user
+                // exists, so the answer tells nothing of user names.
+                let serial = match self.key.check(&d.nonce, now(), a.auth_nonce_ttl) {
+                    NonceCheck::Valid { serial } => serial,
+                    NonceCheck::Expired | NonceCheck::Foreign => {
+                        return Verdict::Challenge { stale: true }
+                    }
+                };
                 let path = d.uri.split(|&b| b == b'?').next().unwrap_or(b"");
                 let uri_ok = with_http_prefix(|prefix| {
                     path.strip_prefix(prefix.as_bytes())
@@ -553,66 +698,61 @@ impl Access {
                 if d.realm != a.auth_realm || !uri_ok {
                     return fail(Event::ChalRespFailed, "realm or uri mismatch");
                 }
-                // The digests run before the nonce is looked at, outside the lock: under it,
-                // every authenticated request of every connection would queue behind the
-                // others'. The phone's HA1 was made of this user name and, unless the rules
-                // changed since its snapshot was built, of this realm.
+                // The phone's HA1 was made of this user name and, unless the rules changed
+                // since its snapshot was built, of this realm. An unknown user costs the
+                // digest of a wrong answer too, so its time tells nothing either.
                 let method = req.method_name();
-                let current = match owner.digest() {
-                    Some(key) if *key.realm == *d.realm => digest_matches_ha1(d, &key.ha1, method),
-                    _ => match owner.http_secret() {
-                        Some(secret) => digest_matches(d, secret, method),
-                        None => return unknown(),
-                    },
-                };
-                // A phone that still holds its previous credentials (auth_grace); one that
-                // answers with its current ones holds those, its grace ends.
-                let matches = if current {
-                    self.grace.ended(owner.mac());
-                    true
-                } else {
-                    self.grace
-                        .opens(owner.mac(), |old| old.opens_digest(d, method))
-                };
-                // The nonce is checked, then its count used, under one lock; a nonce not
-                // valid is answered with a fresh challenge whatever the response.
-                let now = now();
-                let counted = {
-                    let mut rt = lock(&self.runtime);
-                    match rt.nonces.check(&d.nonce, now, a.auth_nonce_ttl) {
-                        NonceCheck::Valid { serial } if matches => {
-                            Some(rt.nonces.use_count(serial, d.nc))
+                let matches = match owner() {
+                    Some(owner) => {
+                        let current = match (owner.digest(), owner.http_secret()) {
+                            (Some(key), _) if *key.realm == *d.realm => {
+                                digest_matches_ha1(d, &key.ha1, method)
+                            }
+                            (_, Some(secret)) => digest_matches(d, secret, method),
+                            _ => false,
+                        };
+                        // A phone that still holds its previous credentials (auth_grace);
+                        // one that answers with its current ones holds those, its grace ends.
+                        if current {
+                            self.grace.ended(owner.mac());
+                            true
+                        } else {
+                            self.grace
+                                .opens(owner.mac(), |old| old.opens_digest(d, method))
                         }
-                        NonceCheck::Valid { .. } => None,
-                        _ => return Verdict::Challenge { stale: true },
+                    }
+                    None => {
+                        let _ = digest_matches(d, b"no such user", method);
+                        return unknown();
                     }
                 };
+                if !matches {
+                    return fail(Event::ChalRespFailed, "wrong digest response");
+                }
+                // Only a right answer takes room in the table: the count of this nonce for
+                // this user.
+                let counted = lock(&self.runtime).counts.use_count(serial, user, d.nc);
                 match counted {
-                    None => fail(Event::ChalRespFailed, "wrong digest response"),
-                    Some(NcCheck::Accepted { first }) => {
-                        Verdict::Ok(first.then(|| user_text.clone()))
-                    }
-                    // A nonce forgotten meanwhile: a fresh one.
-                    Some(NcCheck::Unknown) => Verdict::Challenge { stale: true },
-                    Some(NcCheck::Replayed) => fail(Event::ChalRespFailed, "replayed nonce count"),
+                    NcCheck::Accepted { first } => Verdict::Ok(first.then(|| user_text.clone())),
+                    // Its counts may have been forgotten: a fresh nonce.
+                    NcCheck::Unknown => Verdict::Challenge { stale: true },
+                    NcCheck::Replayed => fail(Event::ChalRespFailed, "replayed nonce count"),
                 }
             }
         }
     }
 
-    /// A 401 with a fresh challenge, and its event.
-    fn challenge(&self, a: &Rules, stale: bool, account: &[u8]) -> Reply<'static> {
+    /// A 401 with a fresh challenge, and its event: one per client per minute, the others
+    /// counted and summarised in one NOTICE when the next is reported (a flood of requests
+    /// without credentials must not write one security line each).
+    fn challenge(&self, peer: &Peer, a: &Rules, stale: bool, account: &[u8]) -> Reply<'static> {
         let mut head = b"Content-type: text/plain\r\n".to_vec();
         let mut detail = Vec::new();
+        let now = now();
         match a.auth {
             AuthScheme::Digest => {
-                let nonce = {
-                    let mut rt = lock(&self.runtime);
-                    rt.serial += 1;
-                    let nonce = rt.key.nonce(now(), rt.serial);
-                    rt.nonces.issued(&nonce);
-                    nonce
-                };
+                let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
+                let nonce = self.key.nonce(now, serial);
                 // SHA-256 first: RFC 7616 asks servers to list the preferred algorithm first.
                 for alg in [Algorithm::Sha256, Algorithm::Md5] {
                     head.extend(digest_challenge(&a.auth_realm, &nonce, alg, stale));
@@ -621,17 +761,29 @@ impl Access {
             }
             _ => head.extend(basic_challenge(&a.auth_realm)),
         }
-        refusal(
-            Answer::body(
-                401,
-                "Unauthorized",
-                head,
-                &b"Authentication required.\n"[..],
-            ),
-            Event::ChalSent,
-            account,
-            &detail,
-        )
+        let answer = Answer::body(
+            401,
+            "Unauthorized",
+            head,
+            &b"Authentication required.\n"[..],
+        );
+        let Some(ip) = peer.ip() else {
+            return refusal(answer, Event::ChalSent, account, &detail);
+        };
+        let who = client(ip, self.policy().limits.miss_prefix6);
+        let reported = lock(&self.runtime).challenges.report(who, now);
+        match reported {
+            None => Reply::from(answer),
+            Some(held) => {
+                if held > 0 {
+                    log::notice!(
+                        "phoneprov: {held} more challenges sent to {who} in the last \
+                         {CHALLENGE_WINDOW} s, not reported one by one"
+                    );
+                }
+                refusal(answer, Event::ChalSent, account, &detail)
+            }
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use phoneprov_core::config::conf::ConfigFile;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::config::users;
 use phoneprov_core::config::vars::Text;
-use phoneprov_core::model::snapshot::{Extension, Phone, Snapshot};
+use phoneprov_core::model::snapshot::{without_secret, Extension, Phone, Snapshot};
 use phoneprov_core::realtime::lru::Lru;
 use phoneprov_core::realtime::options::{
     rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
@@ -202,6 +202,11 @@ fn build(users: &Users, config: &Arc<Config>, mut rows: ConfigFile) -> Option<Re
         })
         .collect();
     let (phone, uris) = Snapshot::build_phone(config.clone(), &extensions, &AstHost)?;
+    // Said at each lookup (once per cache lifetime of the phone), as a load says it of the
+    // phones in memory: no lock is held here.
+    for line in without_secret(config, std::iter::once(&phone)) {
+        log::warning!("phoneprov: realtime: {line}");
+    }
     Some(RealtimePhone {
         phone: Arc::new(phone),
         uris,

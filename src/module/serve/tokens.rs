@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::ffi::astdb::{self, sha1_hex};
 use crate::ffi::config;
 use crate::ffi::host::{self, http_prefix};
-use crate::ffi::http::Request;
+use crate::ffi::http::{Method, Request};
 use crate::ffi::log;
 use crate::module::serve::answer::{Answer, Reply};
 use crate::module::serve::dynamic::{self, Who};
@@ -227,11 +227,27 @@ pub fn serve<'a>(
     };
     // The network rules of the phone's profile (access lists, require_tls) apply to its
     // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
-    if let Some(refused) = m.access.refused_network(req, &res) {
+    if let Some(refused) = m.access.refused_network(req, snap, &res) {
         m.tokens.unclaim(&hash);
         return refused;
     }
+    // HEAD only looks: a link checker, a proxy or a phone's pre-flight must not spend the
+    // token its GET needs.
+    if req.method == Method::Head {
+        m.tokens.unclaim(&hash);
+        return dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri);
+    }
     record.used = true;
-    astdb::put(FAMILY, &hash, &record.to_bytes());
+    if !astdb::put(FAMILY, &hash, &record.to_bytes()) {
+        // Served without being marked used in astdb, the token would come back after a
+        // restart: the file is not served, and the token stays unused for a retry.
+        m.tokens.unclaim(&hash);
+        log::error!(
+            "Enrollment token for phone '{}': Asterisk's database refused to mark it used; \
+             the file is not served",
+            lossy(&record.mac)
+        );
+        return Reply::from(Answer::internal_error());
+    }
     dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri)
 }

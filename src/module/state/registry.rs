@@ -24,7 +24,7 @@ use crate::ffi::thread::{self, Thread};
 use crate::module::state::grace::Grace;
 use phoneprov_core::config::profile::Config;
 use phoneprov_core::config::vars::{self, Interner, Vars};
-use phoneprov_core::model::snapshot::{Extension, Snapshot};
+use phoneprov_core::model::snapshot::{without_secret, Extension, Snapshot};
 use phoneprov_core::util::lock::{lock, read, write};
 
 /// How long the phones of a provider that unregistered are still served, waiting for it
@@ -123,6 +123,10 @@ pub struct Registry {
     published_booted: AtomicBool,
     /// The thread freeing the previous snapshot, if one was started.
     retiring: Mutex<Option<Thread>>,
+    /// What the last build said about phones without a secret: a build says again only
+    /// what is new (a provider's change rebuilds everything, and repeating the same
+    /// WARNING at each would bury it).
+    secretless: Mutex<Vec<String>>,
     epoch: Instant,
     /// Phones' previous credentials, compared at each publication.
     pub grace: Arc<Grace>,
@@ -188,6 +192,7 @@ impl Registry {
             departure_due: AtomicU64::new(0),
             published_booted: AtomicBool::new(false),
             retiring: Mutex::new(None),
+            secretless: Mutex::new(Vec::new()),
             epoch: Instant::now(),
             grace: Arc::new(Grace::load()),
         };
@@ -240,6 +245,20 @@ impl Registry {
         if slot.is_none() {
             // No thread, no comparison: nobody must wait for it.
             self.grace.noted(version);
+        }
+    }
+
+    /// Logs the lines about phones without a secret that the previous build did not give.
+    fn warn_secretless(&self, now: Vec<String>) {
+        let new: Vec<String> = {
+            let mut last = lock(&self.secretless);
+            let new = now.iter().filter(|l| !last.contains(l)).cloned().collect();
+            *last = now;
+            new
+        };
+        // Logged with no lock held: logging calls into Asterisk.
+        for line in new {
+            log::warning!("phoneprov: {line}");
         }
     }
 
@@ -307,6 +326,7 @@ impl Registry {
                 IN_BUILD.with(|b| b.set(true));
                 let snap = Snapshot::build(config, exts.iter().flat_map(|e| e.iter()), &AstHost);
                 IN_BUILD.with(|b| b.set(false));
+                let secretless = without_secret(&snap.config, &snap.phones);
                 let inputs = lock(&self.inputs);
                 if inputs.version == version {
                     let old = self.publish(snap);
@@ -314,6 +334,7 @@ impl Registry {
                     self.published_booted.store(booted, Ordering::Release);
                     drop(inputs);
                     self.retire(old, read(&self.snapshot).clone(), version);
+                    self.warn_secretless(secretless);
                 } else {
                     self.dirty.store(true, Ordering::Release);
                 }
@@ -602,6 +623,8 @@ impl Registry {
             }
             self.changed(inputs);
         }
+        // A reload says again which phones have no secret, as the load did.
+        lock(&self.secretless).clear();
         self.rebuild_and_wait();
     }
 }
