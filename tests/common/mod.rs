@@ -80,15 +80,32 @@ pub fn reserve_port(port: u16) {
     }
 }
 
-/// A port nobody listens on right now, and no database of this process was given.
+/// A port nobody uses right now (TCP and UDP, every address), and no database of this
+/// process was given. Below the kernel's ephemeral range (32768 and up by default): a port
+/// from there may become the source port of any outgoing connection (a test opening
+/// thousands of them) between this answer and the bind of the Asterisk that gets it.
 pub fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    // Processes that run at once start at different places.
+    let start = std::process::id().wrapping_mul(7_919);
     loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let reserved = RESERVED_PORTS.lock().unwrap_or_else(|e| e.into_inner());
-        if !reserved.contains(&port) {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOW + start.wrapping_add(n) % SPAN).expect("below 32,000");
+        if RESERVED_PORTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&port)
+        {
+            continue;
+        }
+        let free = |any: &str| {
+            TcpListener::bind((any, port)).is_ok() && std::net::UdpSocket::bind((any, port)).is_ok()
+        };
+        // [::] covers IPv4 too (dual stack); a host without IPv6 is asked for IPv4 alone.
+        let ipv6 = std::net::UdpSocket::bind("[::1]:0").is_ok();
+        if (ipv6 && free("::")) || (!ipv6 && free("0.0.0.0")) {
             return port;
         }
     }
