@@ -195,12 +195,13 @@ pub fn load() -> bool {
     {
         log::warning!("Unable register users config provider.  Others may succeed.");
     }
-    drop(module);
     if !register_all() {
+        drop(module);
         unregister_all();
         release(write(&MODULE).take());
         return false;
     }
+    module.metrics.start_offering();
     true
 }
 
@@ -244,9 +245,16 @@ fn release(module: Option<Arc<Module>>) {
 /// module stays loaded (Asterisk reports the unload failed), rather than be unmapped under
 /// a running request.
 pub fn unload() -> bool {
+    let module = instance();
+    if let Some(m) = &module {
+        m.metrics.stop_offering();
+    }
     unregister_all();
     if !serve::http::wait_idle(UNLOAD_WAIT) {
         let relinked = register_all();
+        if let Some(m) = &module {
+            m.metrics.start_offering();
+        }
         log::warning!(
             "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
              client downloading a large file?). res_phoneprov stays loaded{}; unload again \
@@ -261,6 +269,7 @@ pub fn unload() -> bool {
         );
         return false;
     }
+    drop(module);
     release(write(&MODULE).take());
     true
 }
@@ -269,8 +278,8 @@ pub fn reload() -> bool {
     let Some(m) = instance() else {
         return false;
     };
-    // res_prometheus may have been loaded since.
-    m.metrics.offer_now();
+    // res_prometheus may have changed in a way its watch could not see.
+    m.metrics.offer_again();
     m.status.reload(|| match read_config() {
         Ok(config) => {
             ops::rollout::note(&config);

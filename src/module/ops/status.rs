@@ -72,7 +72,9 @@ fn ms(d: Duration) -> f64 {
 
 /// What res_prometheus serves at its `/metrics`.
 pub fn prometheus(m: &Module) -> String {
-    let snap = m.registry.published();
+    // The snapshot served, built first if Asterisk has booted since the last one was (the
+    // phones are built only then): a scrape before any phone asked sees them all.
+    let snap = m.registry.current();
     m.metrics.prometheus(snap.as_deref(), &m.status.reloads())
 }
 

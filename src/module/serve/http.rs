@@ -81,7 +81,6 @@ fn miss(uri: &[u8]) -> Reply<'static> {
 }
 
 pub fn handle(m: &Module, req: &Request) {
-    m.metrics.offer();
     let uri = uri::decode(req.raw_uri);
     let snap;
     let reply = match &uri {
