@@ -397,7 +397,7 @@ pub fn run(m: &Module, command: Command, fd: i32, args: &[Vec<u8>]) {
         Command::ShowRoutes => cli::show_routes(&snap),
         Command::ShowPhone => show_phone(m, &snap, arg(0).unwrap_or_default()),
         Command::ShowPhones => show_phones(m, &snap),
-        Command::ShowTokens => tokens::list(),
+        Command::ShowTokens => tokens::list(&m.registry),
         Command::ShowStatus => status::show(m, &snap).into_bytes(),
         Command::Resync => {
             let selection = match (arg(0).unwrap_or_default(), arg(1)) {

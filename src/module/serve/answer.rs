@@ -96,6 +96,21 @@ impl<'a> Answer<'a> {
         }
     }
 
+    /// 503 with Retry-After: the database that would tell does not answer now (never
+    /// cached, never a 404 the database did not say).
+    pub fn unavailable() -> Self {
+        const BODY: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
+                            <title>503 Service Unavailable</title>\n</head><body>\n\
+                            <h1>Service Unavailable</h1>\n<p>The provisioning database does \
+                            not answer; try again later.</p>\n<hr />\n</body></html>\n";
+        Answer::body(
+            503,
+            "Service Unavailable",
+            &b"Content-Type: text/html\r\nRetry-After: 1\r\n"[..],
+            BODY.as_bytes(),
+        )
+    }
+
     /// The 404 of every name nothing here serves.
     pub fn not_found() -> Self {
         Answer::page(

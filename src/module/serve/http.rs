@@ -188,18 +188,7 @@ fn realtime_answer<'a>(
     let phone = match m.realtime.lookup(&m.users, snap, uri) {
         Lookup::Found(phone) => phone,
         Lookup::NotFound => return miss(uri),
-        Lookup::Unavailable => {
-            let body = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
-                        <title>503 Service Unavailable</title>\n</head><body>\n\
-                        <h1>Service Unavailable</h1>\n<p>The provisioning database does not \
-                        answer; try again later.</p>\n<hr />\n</body></html>\n";
-            return Reply::from(Answer::body(
-                503,
-                "Service Unavailable",
-                &b"Content-Type: text/html\r\nRetry-After: 1\r\n"[..],
-                body.as_bytes(),
-            ));
-        }
+        Lookup::Unavailable => return Reply::from(Answer::unavailable()),
     };
     // The URI had the shape of one of the phone's files; it must be exactly one of them.
     let Some(file) = phone.file_at(uri) else {

@@ -2,8 +2,12 @@
 //! `/phoneprov/enroll/<token>` that serves the phone's file named by its profile's
 //! `enroll_file` (a URI pattern rendered per phone) until it is used or expires; then 410.
 //!
-//! Tokens live in astdb (family `phoneprov/tokens`), so they survive a reload and a restart.
-//! Only a SHA-1 of each token is stored: the key; the value is `expires;used;MAC`.
+//! Tokens live in astdb (family `phoneprov/tokens`), so they survive a reload and a restart;
+//! there the key is a SHA-1 of the token, the value `expires;used;MAC`. With `[general]
+//! tokens_realtime = FAMILY` they live in that realtime family instead (columns `hash`,
+//! `mac`, `expires`, `used`), shared by every node on the database: a token made on one node
+//! works on any, and is spent by one conditional update (`used` from 0 to 1), so exactly one
+//! request over all nodes is served. Only the hash of a token is ever stored.
 
 use std::fs::File;
 use std::io::Read;
@@ -15,6 +19,7 @@ use crate::ffi::config;
 use crate::ffi::host::{self, http_prefix};
 use crate::ffi::http::Request;
 use crate::ffi::log;
+use crate::ffi::realtime;
 use crate::module::serve::answer::{Answer, Reply};
 use crate::module::serve::dynamic::{self, Who};
 use crate::module::state::registry::Registry;
@@ -80,6 +85,117 @@ impl Claims {
     }
 }
 
+/// Where the tokens are kept: this node's astdb, or a realtime family all nodes share.
+enum Store<'a> {
+    Astdb,
+    Realtime(&'a str),
+}
+
+/// The database of the realtime family did not answer.
+struct Down;
+
+impl<'a> Store<'a> {
+    fn of(snap: Option<&'a Snapshot>) -> Store<'a> {
+        match snap.and_then(|s| s.config.settings.shared.tokens.as_deref()) {
+            Some(family) => Store::Realtime(family),
+            None => Store::Astdb,
+        }
+    }
+
+    fn row(cat: &phoneprov_core::config::conf::Category) -> Option<Record> {
+        let number = |k: &str| {
+            std::str::from_utf8(cat.get(k)?)
+                .ok()?
+                .trim()
+                .parse::<i64>()
+                .ok()
+        };
+        Some(Record {
+            expires: number("expires")?,
+            used: number("used")? != 0,
+            mac: cat.get("mac")?.to_vec(),
+        })
+    }
+
+    fn all(&self) -> Vec<(String, Record)> {
+        match self {
+            Store::Astdb => astdb::entries(FAMILY)
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, Record::parse(&v)?)))
+                .collect(),
+            Store::Realtime(family) => realtime::rows(family, &[("hash LIKE", b"%")])
+                .map(|rows| {
+                    rows.categories
+                        .iter()
+                        .filter_map(|c| Some((lossy(c.get("hash")?).into_owned(), Self::row(c)?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Deletes tokens expired for longer than [`KEEP_EXPIRED`].
+    fn prune(&self, now: i64) {
+        for (hash, record) in self.all() {
+            if record.expires < now - KEEP_EXPIRED {
+                match self {
+                    Store::Astdb => astdb::del(FAMILY, &hash),
+                    Store::Realtime(family) => {
+                        realtime::destroy(family, "hash", hash.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    fn insert(&self, hash: &str, record: &Record) -> bool {
+        match self {
+            Store::Astdb => astdb::put(FAMILY, hash, &record.to_bytes()),
+            Store::Realtime(family) => realtime::store(
+                family,
+                &[
+                    ("hash", hash.as_bytes()),
+                    ("mac", &record.mac),
+                    ("expires", record.expires.to_string().as_bytes()),
+                    ("used", b"0"),
+                ],
+            ),
+        }
+    }
+
+    fn get(&self, hash: &str) -> Result<Option<Record>, Down> {
+        match self {
+            Store::Astdb => Ok(astdb::get(FAMILY, hash).and_then(|v| Record::parse(&v))),
+            Store::Realtime(family) => match realtime::rows(family, &[("hash", hash.as_bytes())]) {
+                Some(rows) => Ok(rows.categories.first().and_then(Self::row)),
+                // No row, or no answer: only a database that answers says "no such token".
+                None if config::realtime_probe(family.as_bytes()) => Ok(None),
+                None => Err(Down),
+            },
+        }
+    }
+
+    /// Marks the token used; whether this call is the one that did (false: another
+    /// request, on this node or another, spent it first).
+    fn spend(&self, hash: &str, mut record: Record) -> Result<bool, Down> {
+        match self {
+            // This node's claim (see [`Claims`]) already made it the only one.
+            Store::Astdb => {
+                record.used = true;
+                astdb::put(FAMILY, hash, &record.to_bytes());
+                Ok(true)
+            }
+            Store::Realtime(family) => realtime::update_where(
+                family,
+                &[("hash", hash.as_bytes()), ("used", b"0")],
+                &[("used", b"1")],
+            )
+            .map(|changed| changed == 1)
+            .ok_or(Down),
+        }
+    }
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -117,18 +233,20 @@ pub fn create(registry: &Registry, mac: &[u8], ttl: Option<&[u8]>) -> Result<Str
     }
     let token = random_token()?;
     let now = now();
-    for (key, value) in astdb::entries(FAMILY) {
-        if !Record::parse(&value).is_some_and(|r| r.expires >= now - KEEP_EXPIRED) {
-            astdb::del(FAMILY, &key);
-        }
-    }
+    let store = Store::of(Some(&snap));
+    store.prune(now);
     let record = Record {
         expires: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
         used: false,
         mac: phone.mac().to_vec(),
     };
-    if !astdb::put(FAMILY, &sha1_hex(token.as_bytes()), &record.to_bytes()) {
-        return Err("Asterisk's database refused the token.".into());
+    if !store.insert(&sha1_hex(token.as_bytes()), &record) {
+        return Err(match store {
+            Store::Astdb => "Asterisk's database refused the token.".into(),
+            Store::Realtime(family) => {
+                format!("The realtime family '{family}' (tokens_realtime) refused the token.")
+            }
+        });
     }
     Ok(format!("{}/phoneprov/enroll/{token}", http_prefix()))
 }
@@ -144,12 +262,15 @@ pub fn base_url(registry: &Registry, mac: &[u8]) -> Option<(String, bool)> {
     Some(advertised::base(http.as_ref(), &server))
 }
 
-/// `phoneprov show tokens`: MAC, expiry and state of each token (never the token).
-pub fn list() -> Vec<u8> {
+/// `phoneprov show tokens`: MAC, expiry and state of each token (never the token), from
+/// where they are kept (with tokens_realtime, the whole cluster's).
+pub fn list(registry: &Registry) -> Vec<u8> {
     let now = now();
-    let mut records: Vec<Record> = astdb::entries(FAMILY)
-        .iter()
-        .filter_map(|(_, v)| Record::parse(v))
+    let snap = registry.current();
+    let mut records: Vec<Record> = Store::of(snap.as_deref())
+        .all()
+        .into_iter()
+        .map(|(_, r)| r)
         .collect();
     records.sort_by_key(|r| r.expires);
     let mut out = format!("{:<24} {:<30} State\n", "MAC", "Expires").into_bytes();
@@ -196,9 +317,17 @@ pub fn serve<'a>(
     if !m.tokens.claim(&hash) {
         return gone();
     }
-    let Some(mut record) = astdb::get(FAMILY, &hash).and_then(|v| Record::parse(&v)) else {
-        m.tokens.unclaim(&hash);
-        return unknown();
+    let store = Store::of(snap.map(|s| &**s));
+    let record = match store.get(&hash) {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            m.tokens.unclaim(&hash);
+            return unknown();
+        }
+        Err(Down) => {
+            m.tokens.unclaim(&hash);
+            return Reply::from(Answer::unavailable());
+        }
     };
     if record.used || record.expires <= now() {
         return gone();
@@ -230,7 +359,13 @@ pub fn serve<'a>(
         m.tokens.unclaim(&hash);
         return refused;
     }
-    record.used = true;
-    astdb::put(FAMILY, &hash, &record.to_bytes());
-    dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri)
+    match store.spend(&hash, record) {
+        Ok(true) => dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri),
+        // Spent meanwhile by another node: this node's claim stays, the token is gone.
+        Ok(false) => gone(),
+        Err(Down) => {
+            m.tokens.unclaim(&hash);
+            Reply::from(Answer::unavailable())
+        }
+    }
 }
