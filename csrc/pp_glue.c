@@ -48,6 +48,12 @@ int pp_debug_enabled(void)
 	return DEBUG_ATLEAST(1);
 }
 
+/* asterisk.conf [options] systemname, "" when not set. */
+const char *pp_system_name(void)
+{
+	return ast_config_AST_SYSTEM_NAME ? ast_config_AST_SYSTEM_NAME : "";
+}
+
 int pp_fully_booted(void)
 {
 	return ast_fully_booted ? 1 : 0;

@@ -145,6 +145,8 @@ struct ast_str *pp_manager_action(const char *msg);
 /* The metrics callback of res_prometheus, when that module is loaded: 0 when registered.
  * Unregistering what was never registered does nothing. */
 int pp_prometheus_register(void);
+/* asterisk.conf's systemname ("" when not set); lives as long as Asterisk. */
+const char *pp_system_name(void);
 void pp_prometheus_unregister(void);
 /* Follows FullyBooted and the loader's Load and Unload of res_prometheus
  * (pp_rs_prometheus_changed). */

@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
 use common::realtime::{database, same_port_or_reconfigure, section_sql};
@@ -42,10 +43,47 @@ fn cluster_database(general: &[(&str, &str)]) -> Postgres {
 }
 
 fn node(pg: &Postgres) -> Asterisk {
-    Builder::new(Impl::Rust)
+    named_node(pg, None)
+}
+
+fn named_node(pg: &Postgres, name: Option<&str>) -> Asterisk {
+    let mut b = Builder::new(Impl::Rust)
         .realtime(pg)
-        .file("phone.xml", TEMPLATE)
-        .start()
+        .file("phone.xml", TEMPLATE);
+    if let Some(name) = name {
+        b = b.system_name(name);
+    }
+    b.start()
+}
+
+/// The phone's file, as a Yealink would ask for it.
+fn fetch(node: &Asterisk, agent: &str) -> u16 {
+    node.request(
+        "GET",
+        &format!("/phoneprov/linphone/{MAC}.xml"),
+        &format!("User-Agent: {agent}\r\n"),
+    )
+    .status
+}
+
+/// Waits (bounded) until the family's row of the phone satisfies `ok`: the writer is a
+/// thread of its own.
+fn fetch_row(pg: &Postgres, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = pg.rows(&format!(
+            "SELECT node, address, user_agent, model, firmware, status, uri, at \
+               FROM phoneprov_fetches WHERE mac = '{MAC}'"
+        ));
+        if let Some(row) = rows.first().filter(|r| ok(r)) {
+            return row.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no such row within 10 s: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The path of a new token for the phone, made on `node`.
@@ -150,4 +188,122 @@ fn without_tokens_realtime_each_node_keeps_its_own() {
         pg.rows("SELECT count(*) FROM phoneprov_tokens"),
         vec![vec!["0".to_owned()]]
     );
+}
+
+#[test]
+fn the_last_fetch_is_the_clusters_on_every_node() {
+    let mut pg = cluster_database(&[
+        ("audit_realtime", "phoneprov_fetches"),
+        ("audit_realtime_interval", "2"),
+    ]);
+    let a = named_node(&pg, Some("node-a"));
+    let b = named_node(&pg, Some("node-b"));
+
+    // Fetched from a: both nodes show a's fetch.
+    assert_eq!(fetch(&a, "Yealink SIP-T46S 66.86.0.15"), 200);
+    let row = fetch_row(&pg, |r| r[0] == "node-a");
+    let uri = format!("linphone/{MAC}.xml");
+    let want = [
+        "node-a",
+        "127.0.0.1",
+        "Yealink SIP-T46S 66.86.0.15",
+        "Yealink T46S",
+        "66.86.0.15",
+        "200",
+        &uri,
+    ];
+    assert_eq!(&row[..7], want);
+    for n in [&a, &b] {
+        let out = n.cli(&format!("phoneprov show phone {MAC}"));
+        assert!(
+            out.contains("Last fetch in the cluster (audit_realtime):")
+                && out.contains("node node-a"),
+            "{out}"
+        );
+        let out = n.cli("phoneprov show phones");
+        assert!(out.contains("node node-a"), "{out}");
+    }
+
+    // Fetched from b within a's interval: b writes its own (the interval is per node and
+    // phone), and the row says b.
+    assert_eq!(fetch(&b, "Yealink SIP-T46S 66.86.0.16"), 200);
+    fetch_row(&pg, |r| r[0] == "node-b" && r[4] == "66.86.0.16");
+    assert!(a.cli("phoneprov show phones").contains("node node-b"));
+
+    // At most once per phone per interval from one node: a burst of ten fetches (shorter
+    // than the interval) makes at most two writes, the last with the burst's last fetch.
+    let before = counts(&a);
+    let started = Instant::now();
+    for i in 0..10 {
+        assert_eq!(fetch(&a, &format!("Yealink SIP-T46S 66.86.1.{i}")), 200);
+    }
+    let burst = started.elapsed();
+    let last = fetch_row(&pg, |r| r[4] == "66.86.1.9");
+    assert_eq!(last[0], "node-a");
+    let after = counts(&a);
+    eprintln!("ten fetches in {burst:?}: {} writes", after.0 - before.0);
+    assert!(burst < Duration::from_secs(2), "{burst:?}");
+    assert!(after.0 - before.0 <= 2, "{before:?} {after:?}");
+
+    // The database stops: requests are answered as fast as ever, writes are dropped and
+    // counted, and the writer takes up again once it is back.
+    let port = pg.port;
+    pg.stop();
+    let started = Instant::now();
+    for i in 0..20 {
+        assert_eq!(fetch(&a, &format!("Yealink SIP-T46S 66.86.2.{i}")), 200);
+    }
+    let spent = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counts(&a).1 == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing dropped: {}",
+            a.cli("phoneprov show status")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "20 fetches with the audit database down: {spent:?}; {:?}",
+        counts(&a)
+    );
+    assert!(spent < Duration::from_secs(2), "{spent:?}");
+    pg.start_again();
+    same_port_or_reconfigure(&a, &pg, port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 0;
+    loop {
+        i += 1;
+        let ua = format!("Yealink SIP-T46S 66.86.3.{i}");
+        assert_eq!(fetch(&a, &ua), 200);
+        let rows = pg.rows(&format!(
+            "SELECT firmware FROM phoneprov_fetches WHERE mac = '{MAC}'"
+        ));
+        if rows.first().is_some_and(|r| r[0].starts_with("66.86.3.")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not written again after the database came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// (written, dropped) from `phoneprov show status`.
+fn counts(n: &Asterisk) -> (u64, u64) {
+    let out = n.cli("phoneprov show status");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Audit:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let number = |word: &str| -> u64 {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words
+            .iter()
+            .position(|w| w.trim_end_matches(',') == word)
+            .unwrap_or_else(|| panic!("{line}"));
+        words[at - 1].parse().unwrap_or_else(|_| panic!("{line}"))
+    };
+    (number("written"), number("dropped"))
 }

@@ -22,9 +22,9 @@ CREATE TABLE phoneprov_fetches (
     at         bigint NOT NULL,       -- Unix time of the request
     node       varchar(80) NOT NULL,  -- the node's system name (asterisk.conf systemname), else its host name
     address    varchar(64) NOT NULL,  -- the client's address
-    user_agent varchar(256) NOT NULL DEFAULT '',
-    model      varchar(80) NOT NULL DEFAULT '',
-    firmware   varchar(80) NOT NULL DEFAULT '',
-    uri        varchar(256) NOT NULL DEFAULT '',
+    user_agent text NOT NULL DEFAULT '',
+    model      text NOT NULL DEFAULT '',   -- "Vendor Model" read from the User-Agent
+    firmware   text NOT NULL DEFAULT '',
+    uri        text NOT NULL DEFAULT '',   -- the file fetched
     status     integer NOT NULL
 );

@@ -336,6 +336,19 @@ pub fn module_events_unsubscribe() {
     unsafe { sys::pp_module_events_unsubscribe() }
 }
 
+/// The name of this node in a cluster: asterisk.conf's `systemname`, else the host name.
+pub fn node_name() -> String {
+    // SAFETY: returns a static C string of Asterisk's (or the glue's empty literal).
+    let system = unsafe { std::ffi::CStr::from_ptr(sys::pp_system_name()) };
+    let system = system.to_string_lossy();
+    if !system.is_empty() {
+        return system.into_owned();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// What the glue's subscription (see [`module_events_subscribe`]) tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrometheusEvent {

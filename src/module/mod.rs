@@ -35,6 +35,7 @@ use serve::uploads::Uploads;
 use state::registry::Registry;
 use state::sipusers::{Users, PROVIDER_NAME};
 use telemetry::audit::Audit;
+use telemetry::cluster::ClusterAudit;
 use telemetry::metrics::Metrics;
 
 /// Everything the module holds while it is loaded: made at load, dropped at unload once the
@@ -54,6 +55,7 @@ pub struct Module {
     pub backlog: Backlog,
     pub uploads: Uploads,
     pub audit: Audit,
+    pub cluster: ClusterAudit,
     pub metrics: Metrics,
     pub status: Status,
 }
@@ -62,6 +64,8 @@ impl Module {
     fn new(config: Arc<Config>) -> Module {
         let access = Access::new();
         access.configure(&config);
+        let cluster = ClusterAudit::default();
+        cluster.configure(&config);
         let watch = Arc::new(Watch::default());
         Module {
             registry: Registry::new(config),
@@ -76,6 +80,7 @@ impl Module {
             backlog: Backlog::new(),
             uploads: Uploads::default(),
             audit: Audit::default(),
+            cluster,
             metrics: Metrics::default(),
             status: Status::default(),
         }
@@ -95,6 +100,7 @@ impl Module {
         Sink {
             metrics: &self.metrics,
             audit: &self.audit,
+            cluster: &self.cluster,
         }
     }
 }
@@ -284,6 +290,7 @@ pub fn reload() -> bool {
         Ok(config) => {
             ops::rollout::note(&config);
             m.access.configure(&config);
+            m.cluster.configure(&config);
             m.registry.reload(config);
             // Phones are looked up again with the new profiles.
             m.realtime.flush();

@@ -12,6 +12,7 @@ use crate::module::ops::{rollout, status};
 use crate::module::render::substitute::{render_dynamic, Failure, Serving};
 use crate::module::serve::{tokens, uploads};
 use crate::module::telemetry::audit;
+use crate::module::telemetry::cluster::{Down, Row};
 use crate::module::Module;
 use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::http::httpdate;
@@ -89,6 +90,19 @@ fn show_phone(m: &Module, snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"  ");
         fetch_line(&mut out, f);
     }
+    match m.cluster.last(phone.mac()) {
+        None => {}
+        Some(Ok(Some(row))) => {
+            out.extend_from_slice(b"\nLast fetch in the cluster (audit_realtime):\n  ");
+            row_line(&mut out, &row);
+        }
+        Some(Ok(None)) => {
+            out.extend_from_slice(b"\nLast fetch in the cluster (audit_realtime): never\n");
+        }
+        Some(Err(Down)) => out.extend_from_slice(
+            b"\nLast fetch in the cluster (audit_realtime): its database does not answer\n",
+        ),
+    }
     out.extend_from_slice(b"\nRoutes:\n");
     for r in snap.routes() {
         if let Target::Dynamic { phone: p, file } = r.target {
@@ -141,9 +155,44 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
     out.push(b'\n');
 }
 
-/// `phoneprov show phones`: every phone with its profile, lines and last fetch.
+/// A last fetch as the cluster's family holds it: like [`fetch_line`], with the node that
+/// answered.
+fn row_line(out: &mut Vec<u8>, r: &Row) {
+    let _ = write!(
+        out,
+        "{}  {}  {}  node {}  ",
+        httpdate::format(r.at),
+        r.status,
+        r.address,
+        r.node
+    );
+    out.extend_from_slice(&r.uri);
+    let _ = write!(out, "  \"{}\"", r.user_agent.escape_debug());
+    if !r.model.is_empty() {
+        let _ = write!(out, " ({} {})", r.model, r.firmware);
+    }
+    out.push(b'\n');
+}
+
+/// `phoneprov show phones`: every phone with its profile, lines and last fetch (with
+/// audit_realtime, the cluster's: whichever node served it).
 fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
+    let cluster = match m.cluster.all() {
+        Some(Ok(rows)) => Some(rows),
+        Some(Err(Down)) => {
+            out.extend_from_slice(
+                b"The audit_realtime family does not answer: last fetches of this node only.\n",
+            );
+            None
+        }
+        None => None,
+    };
+    let cluster_at = |mac: &[u8]| {
+        cluster
+            .as_ref()
+            .and_then(|rows| rows.get(&mac.to_ascii_lowercase()))
+    };
     let _ = writeln!(
         out,
         "{:<24} {:<16} {:>5}  Last fetch",
@@ -154,9 +203,13 @@ fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
         out.push(b' ');
         padded(&mut out, &phone.profile.name, 16);
         let _ = write!(out, " {:>5}  ", phone.lines().len());
-        match m.audit.last(phone.mac()) {
-            Some(f) => fetch_line(&mut out, &f),
-            None => out.extend_from_slice(b"never\n"),
+        let local = m.audit.last(phone.mac());
+        match (cluster_at(phone.mac()), local) {
+            // The newer of the two: the family is written at most once per interval.
+            (Some(row), Some(f)) if f.at > row.at => fetch_line(&mut out, &f),
+            (Some(row), _) => row_line(&mut out, row),
+            (None, Some(f)) => fetch_line(&mut out, &f),
+            (None, None) => out.extend_from_slice(b"never\n"),
         }
     }
     let _ = writeln!(out, "{} phones", snap.phones.len());
@@ -168,7 +221,10 @@ fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
             .phones
             .iter()
             .filter(|p| p.profile.name == profile.name)
-            .filter(|p| !m.audit.last(p.mac()).is_some_and(|f| f.at >= since))
+            .filter(|p| {
+                let local = m.audit.last(p.mac()).is_some_and(|f| f.at >= since);
+                !local && !cluster_at(p.mac()).is_some_and(|r| r.at >= since)
+            })
             .map(|p| p.mac())
             .collect();
         out.extend_from_slice(b"Profile [");

@@ -75,7 +75,9 @@ pub fn prometheus(m: &Module) -> String {
     // The snapshot served, built first if Asterisk has booted since the last one was (the
     // phones are built only then): a scrape before any phone asked sees them all.
     let snap = m.registry.current();
-    m.metrics.prometheus(snap.as_deref(), &m.status.reloads())
+    let mut out = m.metrics.prometheus(snap.as_deref(), &m.status.reloads());
+    m.cluster.prometheus(&mut out);
+    out
 }
 
 pub fn show(m: &Module, snap: &Snapshot) -> String {
@@ -122,6 +124,13 @@ pub fn show(m: &Module, snap: &Snapshot) -> String {
     out.push_str(&m.metrics.status_lines(snap));
     if let Some(rt) = &snap.config.settings.realtime {
         out.push_str(&realtime_lines(&m.realtime, rt));
+    }
+    if let Some(family) = &snap.config.settings.shared.audit {
+        let (written, dropped) = m.cluster.counts();
+        let _ = writeln!(
+            out,
+            "Audit:   last fetches to realtime family '{family}': {written} written, {dropped} dropped"
+        );
     }
     match &*lock(&m.status.last) {
         None => out.push_str("Last reload: none since the module was loaded\n"),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::ffi::http::Request;
 use crate::ffi::security::{self, Endpoint, Event};
 use crate::module::telemetry::audit::{Audit, Client};
+use crate::module::telemetry::cluster::ClusterAudit;
 use crate::module::telemetry::metrics::{self, Kind, Metrics};
 use phoneprov_core::http::useragent::UserAgent;
 
@@ -234,10 +235,12 @@ impl<'a> Reply<'a> {
     }
 }
 
-/// What sending needs of the module: its counters and its audit.
+/// What sending needs of the module: its counters and its audits (this node's, and the
+/// cluster's when audit_realtime is set).
 pub struct Sink<'m> {
     pub metrics: &'m Metrics,
     pub audit: &'m Audit,
+    pub cluster: &'m ClusterAudit,
 }
 
 /// The connection's two ends, as security events name them.
@@ -303,7 +306,11 @@ impl Reply<'_> {
         if let Some((client, a)) = audited {
             let agent = a.agent.as_ref();
             match a.upload {
-                None => sink.audit.record(&client, &a.mac, &a.uri, status, agent),
+                None => sink
+                    .audit
+                    .record(&client, &a.mac, &a.uri, status, agent, |f| {
+                        sink.cluster.offer(&a.mac, f)
+                    }),
                 Some(size) => sink
                     .audit
                     .record_upload(&client, &a.mac, &a.uri, status, size, agent),

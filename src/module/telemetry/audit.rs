@@ -127,7 +127,7 @@ impl<'r> Client<'r> {
 
 impl Audit {
     /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with
-    /// `status`.
+    /// `status`; `also` sees the record before it is kept (the cluster's audit).
     pub fn record(
         &self,
         client: &Client,
@@ -135,6 +135,7 @@ impl Audit {
         uri: &[u8],
         status: u16,
         agent: Option<&UserAgent>,
+        also: impl FnOnce(&Fetch),
     ) {
         let fetch = made(client, uri, status, agent, None);
         fetch_event(
@@ -142,6 +143,7 @@ impl Audit {
             fetch.model().as_bytes(),
             fetch.firmware().as_bytes(),
         );
+        also(&fetch);
         self.keep(mac, fetch);
     }
 
