@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
+.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres haproxy test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make sandbox    create the Debian unstable root with asterisk and asterisk-dev"
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
 	@echo "make postgres   install the PostgreSQL server the realtime tests start (apt, if missing)"
+	@echo "make haproxy    install the HAProxy the balancer test runs (apt, if missing)"
 	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
 	@echo "make bench-scale  dynamic lookup mode, 1,000,000 phones in PostgreSQL; writes BENCHMARKS.md"
 	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
@@ -39,6 +40,11 @@ linphone-root-for-tests:
 # private server per test); installed with apt when missing.
 postgres:
 	@scripts/postgres.sh
+
+# HAProxy for tests/balancer.rs (two nodes behind a real load balancer); installed with apt
+# when missing.
+haproxy:
+	@scripts/haproxy.sh
 
 SANDBOX_DIR := $(if $(PHONEPROV_SANDBOX),$(PHONEPROV_SANDBOX),$(CURDIR)/.sandbox)
 INSTALLED_HEADERS := $(wildcard /usr/include/asterisk.h)
@@ -75,10 +81,10 @@ INTEGRATION_TESTS := ASTERISK_INCLUDE_DIR=$(SANDBOX_DIR)/include $(CARGO) test -
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
-integration: sandbox-build linphone-root-for-tests postgres
+integration: sandbox-build linphone-root-for-tests postgres haproxy
 	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: sandbox-build lint linphone-root-for-tests postgres
+test: sandbox-build lint linphone-root-for-tests postgres haproxy
 	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.

@@ -7,6 +7,7 @@
 
 pub mod ami;
 pub mod digest;
+pub mod haproxy;
 pub mod linphone;
 pub mod load;
 pub mod postgres;
