@@ -307,3 +307,59 @@ fn counts(n: &Asterisk) -> (u64, u64) {
     };
     (number("written"), number("dropped"))
 }
+
+/// extconfig.conf for dynamic lookup mode with the shared families (the sample also maps the
+/// files for static realtime, which would put every phone in memory).
+const DYNAMIC_EXTCONFIG: &str = "[settings]\nphoneprov_users => pgsql,asterisk,phoneprov_lines\n\
+                                 phoneprov_tokens => pgsql,asterisk\n";
+const DYNAMIC_CONF: &str = "[general]\ndefault_profile = lin\nusers_realtime = phoneprov_users\n\
+                            tokens_realtime = phoneprov_tokens\n\n[lin]\n\
+                            linphone/${MAC}.xml => phone.xml\nenroll_file = linphone/${MAC}.xml\n";
+
+fn dynamic_node(pg: &Postgres) -> Asterisk {
+    Builder::new(Impl::Rust)
+        .realtime(pg)
+        .conf("extconfig.conf", DYNAMIC_EXTCONFIG)
+        .conf("phoneprov.conf", DYNAMIC_CONF)
+        .file("phone.xml", TEMPLATE)
+        .start()
+}
+
+#[test]
+fn database_phones_have_show_phone_resync_and_tokens_in_dynamic_mode() {
+    let pg = database();
+    pg.sql(&format!(
+        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
+         VALUES ('6001', '{MAC}', 'TopSecret1');"
+    ));
+    let a = dynamic_node(&pg);
+    let b = dynamic_node(&pg);
+    assert!(a.cli("phoneprov show phones").contains("0 phones"));
+
+    // show phone: the phone is only in the database.
+    let out = a.cli(&format!("phoneprov show phone {MAC}"));
+    assert!(
+        out.contains(&format!("Phone {MAC} (provider realtime")),
+        "{out}"
+    );
+    assert!(out.contains("Line 1 (6001)"), "{out}");
+    assert!(
+        out.contains(&format!("linphone/{MAC}.xml")) && out.contains("looked up in the database"),
+        "{out}"
+    );
+    assert!(a
+        .cli("phoneprov show phone 0004f2999999")
+        .contains("No phone with MAC"));
+
+    // resync names its endpoint (the first line's USERNAME) instead of "no such phone".
+    let out = a.cli(&format!("phoneprov resync {MAC}"));
+    assert!(out.contains(&format!("{MAC}  endpoint '6001'")), "{out}");
+
+    // A token for it, made on a, is served once through b, which looks the phone up itself.
+    let path = token(&a);
+    let r = b.get(&path);
+    assert_eq!(r.status, 200, "{}", b.log_tail());
+    assert_eq!(r.text(), "<x>6001:TopSecret1</x>");
+    assert_eq!(a.get(&path).status, 410);
+    assert_eq!(b.get(&path).status, 410);
+}

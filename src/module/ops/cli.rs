@@ -10,6 +10,7 @@ use crate::ffi::host::{cli_print, data_file, function_exists, Command};
 use crate::module::ops::resync::{self, Selection};
 use crate::module::ops::{rollout, status};
 use crate::module::render::substitute::{render_dynamic, Failure, Serving};
+use crate::module::serve::realtime::{Lookup, RealtimePhone};
 use crate::module::serve::{tokens, uploads};
 use crate::module::telemetry::audit;
 use crate::module::telemetry::cluster::{Down, Row};
@@ -58,8 +59,29 @@ fn padded(out: &mut Vec<u8>, text: &[u8], width: usize) {
 }
 
 fn show_phone(m: &Module, snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
-    let Some(phone) = snap.phone(mac) else {
-        return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes();
+    let found: Arc<RealtimePhone>;
+    let mut from_database = None;
+    let phone = match snap.phone(mac) {
+        Some(phone) => phone,
+        // Dynamic lookup mode: a phone of the database (no routes of its own in memory).
+        None => match m.realtime.by_mac(&m.users, snap, mac) {
+            Lookup::Found(phone) => {
+                found = phone;
+                from_database = Some(&found);
+                &found.phone
+            }
+            Lookup::NotFound => {
+                return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes()
+            }
+            Lookup::Unavailable => {
+                return format!(
+                    "No phone with MAC '{}' in memory, and the realtime database does not \
+                     answer.\n",
+                    lossy(mac)
+                )
+                .into_bytes()
+            }
+        },
     };
     let mut out = Vec::new();
     let _ = write!(out, "Phone ");
@@ -104,6 +126,16 @@ fn show_phone(m: &Module, snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
         ),
     }
     out.extend_from_slice(b"\nRoutes:\n");
+    for (uri, file) in from_database.iter().flat_map(|f| f.uris()) {
+        let f = &phone.profile.dynamic_files[file];
+        out.extend_from_slice(b"  ");
+        padded(&mut out, uri, 40);
+        out.push(b' ');
+        out.extend_from_slice(&f.template);
+        out.extend_from_slice(b" (");
+        out.extend_from_slice(&f.mime_type);
+        out.extend_from_slice(b", looked up in the database)\n");
+    }
     for r in snap.routes() {
         if let Target::Dynamic { phone: p, file } = r.target {
             if snap.phones[p].mac() == phone.mac() {
@@ -412,11 +444,11 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
     if qr {
         rest.pop();
     }
-    let path = match tokens::create(&m.registry, mac, rest.first().copied()) {
+    let path = match tokens::create(m, mac, rest.first().copied()) {
         Ok(path) => path,
         Err(why) => return format!("{why}\n").into_bytes(),
     };
-    let Some((base, tls)) = tokens::base_url(&m.registry, mac) else {
+    let Some((base, tls)) = tokens::base_url(m, mac) else {
         let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
         if qr {
             out += "No QR code: this phone's server address is only known per request (set \
@@ -462,7 +494,7 @@ pub fn run(m: &Module, command: Command, fd: i32, args: &[Vec<u8>]) {
                 (mac, None) if mac != b"profile" => Some(Selection::Mac(mac)),
                 _ => None,
             };
-            match selection.map(|s| resync::resync(&m.registry, s)) {
+            match selection.map(|s| resync::resync(m, s)) {
                 Some(Ok(report)) | Some(Err(report)) => (report + "\n").into_bytes(),
                 None => b"Usage: phoneprov resync <mac>|profile <name>|all\n".to_vec(),
             }

@@ -256,6 +256,14 @@ impl Access {
         network_refused(req, &Peer::of(req), res.phone, pp)
     }
 
+    /// [`Access::refused_network`] for a phone that is no route (a phone of the realtime
+    /// database).
+    pub fn refused_network_phone(&self, req: &Request, phone: &Phone) -> Option<Reply<'static>> {
+        let policy = self.policy();
+        let pp = policy.profile(&phone.profile.name)?;
+        network_refused(req, &Peer::of(req), Some(phone), pp)
+    }
+
     /// Access lists, TLS and authentication for a route found; Err: the refusal or the
     /// challenge to answer with.
     pub fn admit_route(

@@ -53,6 +53,11 @@ pub struct RealtimePhone {
 }
 
 impl RealtimePhone {
+    /// The URI of each of its dynamic files, with the file's index in its profile.
+    pub fn uris(&self) -> impl Iterator<Item = (&[u8], usize)> {
+        self.uris.iter().map(|(u, f)| (&u[..], *f))
+    }
+
     /// The index of the dynamic file this phone serves at `uri`.
     pub fn file_at(&self, uri: &[u8]) -> Option<usize> {
         self.uris.iter().find(|(u, _)| **u == *uri).map(|(_, f)| *f)
@@ -186,6 +191,20 @@ enum Known {
     Nothing,
 }
 
+fn known(cache: &mut Cache, opts: &RealtimeOptions, key: &[u8; MAC_LEN]) -> Known {
+    let ttl = Duration::from_secs(opts.ttl);
+    if let Some(c) = cache.phones.get(key) {
+        return match c.at.elapsed() < ttl {
+            true => Known::Fresh(c.phone.clone()),
+            false => Known::Stale(c.phone.clone()),
+        };
+    }
+    match cache.unknown.get(key) {
+        Some(at) if at.elapsed() < ttl => Known::Unknown,
+        _ => Known::Nothing,
+    }
+}
+
 /// The phone the rows describe, built as the users file's phones are.
 fn build(users: &Users, config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     rows_as_sections(&mut rows);
@@ -233,19 +252,18 @@ impl Lookups {
             slot => slot.insert(Cache::new(snap, opts.cache_size)),
         };
         let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
-        let ttl = Duration::from_secs(opts.ttl);
-        let known = if let Some(c) = cache.phones.get(&mac.key) {
-            match c.at.elapsed() < ttl {
-                true => Known::Fresh(c.phone.clone()),
-                false => Known::Stale(c.phone.clone()),
-            }
-        } else {
-            match cache.unknown.get(&mac.key) {
-                Some(at) if at.elapsed() < ttl => Known::Unknown,
-                _ => Known::Nothing,
-            }
-        };
+        let known = known(cache, opts, &mac.key);
         Some((mac, known))
+    }
+
+    /// What the cache knows of `key` (a MAC in lower case).
+    fn consult_key(&self, snap: &Snapshot, opts: &RealtimeOptions, key: &[u8; MAC_LEN]) -> Known {
+        let mut guard = lock(&self.cache);
+        match &mut *guard {
+            Some(c) if Arc::ptr_eq(&c.config, &snap.config) => known(c, opts, key),
+            Some(c) if c.generation > snap.generation => Known::Nothing,
+            slot => known(slot.insert(Cache::new(snap, opts.cache_size)), opts, key),
+        }
     }
 
     fn remember(
@@ -286,6 +304,36 @@ impl Lookups {
         let Some((mac, known)) = self.consult(snap, opts, uri) else {
             return Lookup::NotFound;
         };
+        self.resolve(users, snap, opts, &mac, known)
+    }
+
+    /// The database phone with this MAC (12 hexadecimal digits, in any case), in dynamic
+    /// mode: for the operator's commands and enrollment tokens, which name a phone by MAC
+    /// rather than by one of its URIs. Cached as a request's lookup is.
+    pub fn by_mac(&self, users: &Users, snap: &Snapshot, mac: &[u8]) -> Lookup {
+        let Some(opts) = &snap.config.settings.realtime else {
+            return Lookup::NotFound;
+        };
+        let Ok(written) = <[u8; MAC_LEN]>::try_from(mac) else {
+            return Lookup::NotFound;
+        };
+        if !written.iter().all(u8::is_ascii_hexdigit) {
+            return Lookup::NotFound;
+        }
+        let mut key = written;
+        key.make_ascii_lowercase();
+        let known = self.consult_key(snap, opts, &key);
+        self.resolve(users, snap, opts, &FoundMac { key, written }, known)
+    }
+
+    fn resolve(
+        &self,
+        users: &Users,
+        snap: &Snapshot,
+        opts: &RealtimeOptions,
+        mac: &FoundMac,
+        known: Known,
+    ) -> Lookup {
         let stale = match known {
             Known::Fresh(phone) => {
                 bump(&self.counters.hits);
@@ -298,7 +346,7 @@ impl Lookups {
             Known::Stale(phone) => Some(phone),
             Known::Nothing => None,
         };
-        match self.query(users, &snap.config, opts, &mac) {
+        match self.query(users, &snap.config, opts, mac) {
             Ok(found) => {
                 let found = found.map(Arc::new);
                 self.remember(&snap.config, mac.key, found.as_ref());

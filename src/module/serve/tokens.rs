@@ -22,12 +22,13 @@ use crate::ffi::log;
 use crate::ffi::realtime;
 use crate::module::serve::answer::{Answer, Reply};
 use crate::module::serve::dynamic::{self, Who};
+use crate::module::serve::realtime::{Lookup, RealtimePhone};
 use crate::module::state::registry::Registry;
 use crate::module::Module;
 use phoneprov_core::config::vars;
 use phoneprov_core::http::advertised;
 use phoneprov_core::http::httpdate;
-use phoneprov_core::model::snapshot::Snapshot;
+use phoneprov_core::model::snapshot::{Phone, Resolved, Snapshot};
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::lock::lock;
 
@@ -210,8 +211,23 @@ fn random_token() -> Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The phone with this MAC: in memory, else (dynamic lookup mode) in the database.
+fn find_phone<'s>(m: &Module, snap: &'s Snapshot, mac: &[u8]) -> Result<Who<'s>, String> {
+    if let Some(phone) = snap.phone(mac) {
+        return Ok(Who::Listed(phone));
+    }
+    match m.realtime.by_mac(&m.users, snap, mac) {
+        Lookup::Found(found) => Ok(Who::Alone(found.phone.clone())),
+        Lookup::NotFound => Err(format!("No phone with MAC '{}'.", lossy(mac))),
+        Lookup::Unavailable => Err(format!(
+            "No phone with MAC '{}' in memory, and the realtime database does not answer.",
+            lossy(mac)
+        )),
+    }
+}
+
 /// Makes a token for `mac`, valid `ttl` seconds (default a day); its URL path, or why not.
-pub fn create(registry: &Registry, mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
+pub fn create(m: &Module, mac: &[u8], ttl: Option<&[u8]>) -> Result<String, String> {
     let ttl = match ttl {
         None | Some(b"") => DEFAULT_TTL,
         Some(t) => std::str::from_utf8(t)
@@ -220,10 +236,9 @@ pub fn create(registry: &Registry, mac: &[u8], ttl: Option<&[u8]>) -> Result<Str
             .filter(|&t| t > 0)
             .ok_or_else(|| format!("'{}' is not a number of seconds", lossy(t)))?,
     };
-    let snap = registry.current().ok_or("res_phoneprov serves nothing")?;
-    let phone = snap
-        .phone(mac)
-        .ok_or_else(|| format!("No phone with MAC '{}'.", lossy(mac)))?;
+    let snap = m.registry.current().ok_or("res_phoneprov serves nothing")?;
+    let who = find_phone(m, &snap, mac)?;
+    let phone = who.phone();
     if phone.profile.enroll_file.is_none() {
         return Err(format!(
             "Profile [{}] of phone '{}' has no enroll_file.",
@@ -255,9 +270,10 @@ pub fn create(registry: &Registry, mac: &[u8], ttl: Option<&[u8]>) -> Result<Str
 /// (which has no request to take a Host header from): the phone's SERVER (`serveraddr` or
 /// `serveriface`) and http.conf's TLS port when TLS is on (true), else its `bindport`.
 /// None when the phone's SERVER is per request.
-pub fn base_url(registry: &Registry, mac: &[u8]) -> Option<(String, bool)> {
-    let snap = registry.current()?;
-    let server = snap.phone(mac)?.vars().find(vars::SERVER)?.to_vec();
+pub fn base_url(m: &Module, mac: &[u8]) -> Option<(String, bool)> {
+    let snap = m.registry.current()?;
+    let who = find_phone(m, &snap, mac).ok()?;
+    let server = who.phone().vars().find(vars::SERVER)?.to_vec();
     let http = config::load("http.conf").ok();
     Some(advertised::base(http.as_ref(), &server))
 }
@@ -337,30 +353,47 @@ pub fn serve<'a>(
         m.tokens.unclaim(&hash);
         return unknown();
     };
-    let target = snap.phone(&record.mac).and_then(|phone| {
-        let pattern = phone.profile.enroll_file.as_ref()?;
-        let uri = host::render(pattern.text(), phone.vars(), &[]);
-        let res = snap.resolve(&uri)?;
-        let served = res.phone.filter(|p| p.mac() == phone.mac())?;
-        Some((uri, res, served))
-    });
-    let Some((uri, res, phone)) = target else {
+    let target = match snap.phone(&record.mac) {
+        Some(phone) => listed(snap, phone),
+        // Dynamic lookup mode: a phone of the database.
+        None => match m.realtime.by_mac(&m.users, snap, &record.mac) {
+            Lookup::Found(found) => alone(found),
+            Lookup::NotFound => None,
+            Lookup::Unavailable => {
+                m.tokens.unclaim(&hash);
+                return Reply::from(Answer::unavailable());
+            }
+        },
+    };
+    let Some(target) = target else {
         m.tokens.unclaim(&hash);
         log::warning!(
-            "Enrollment token for phone '{}': its profile's enroll_file names none of its \
-             files; the token stays unused",
+            "Enrollment token for phone '{}': no such phone, or its profile's enroll_file \
+             names none of its files; the token stays unused",
             lossy(&record.mac)
         );
         return unknown();
     };
     // The network rules of the phone's profile (access lists, require_tls) apply to its
     // enrollment URL too; the token only stands in for credentials. Refused, it stays unused.
-    if let Some(refused) = m.access.refused_network(req, &res) {
+    let refused = match &target {
+        Target::Listed { res, .. } => m.access.refused_network(req, res),
+        Target::Alone { found, .. } => m.access.refused_network_phone(req, &found.phone),
+    };
+    if let Some(refused) = refused {
         m.tokens.unclaim(&hash);
         return refused;
     }
     match store.spend(&hash, record) {
-        Ok(true) => dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri),
+        Ok(true) => match target {
+            Target::Listed { uri, res, phone } => {
+                dynamic::serve(m, req, snap, Who::Listed(phone), res.file, uri)
+            }
+            Target::Alone { uri, found, file } => {
+                let entry = &found.phone.profile.dynamic_files[file];
+                dynamic::serve(m, req, snap, Who::Alone(found.phone.clone()), entry, uri)
+            }
+        },
         // Spent meanwhile by another node: this node's claim stays, the token is gone.
         Ok(false) => gone(),
         Err(Down) => {
@@ -368,4 +401,39 @@ pub fn serve<'a>(
             Reply::from(Answer::unavailable())
         }
     }
+}
+
+/// The file a token serves: the phone's `enroll_file`, rendered for it.
+enum Target<'s> {
+    /// A phone in memory: one of the snapshot's routes.
+    Listed {
+        uri: Vec<u8>,
+        res: Resolved<'s>,
+        phone: &'s Phone,
+    },
+    /// A phone of the realtime database (dynamic lookup mode): one of its own files.
+    Alone {
+        uri: Vec<u8>,
+        found: Arc<RealtimePhone>,
+        file: usize,
+    },
+}
+
+fn listed<'s>(snap: &'s Snapshot, phone: &'s Phone) -> Option<Target<'s>> {
+    let pattern = phone.profile.enroll_file.as_ref()?;
+    let uri = host::render(pattern.text(), phone.vars(), &[]);
+    let res = snap.resolve(&uri)?;
+    let served = res.phone.filter(|p| p.mac() == phone.mac())?;
+    Some(Target::Listed {
+        uri,
+        res,
+        phone: served,
+    })
+}
+
+fn alone<'s>(found: Arc<RealtimePhone>) -> Option<Target<'s>> {
+    let pattern = found.phone.profile.enroll_file.as_ref()?;
+    let uri = host::render(pattern.text(), found.phone.vars(), &[]);
+    let file = found.file_at(&uri)?;
+    Some(Target::Alone { uri, found, file })
 }
