@@ -363,3 +363,34 @@ fn database_phones_have_show_phone_resync_and_tokens_in_dynamic_mode() {
     assert_eq!(a.get(&path).status, 410);
     assert_eq!(b.get(&path).status, 410);
 }
+
+#[test]
+fn a_node_started_while_the_database_is_down_serves_once_it_is_back() {
+    let mut pg = cluster_database(&[]);
+    let port = pg.port;
+    pg.stop();
+    let a = node(&pg);
+    let path = format!("/phoneprov/linphone/{MAC}.xml");
+    assert_eq!(a.get(&path).status, 404, "nothing could be read");
+    let started = Instant::now();
+    pg.start_again();
+    same_port_or_reconfigure(&a, &pg, port);
+    // Nobody reloads: the module retries on its own (1 s, 2 s, 4 s... after its load).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while a.get(&path).status != 200 {
+        assert!(Instant::now() < deadline, "{}", a.log_tail());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "served {:?} after the database came back",
+        started.elapsed()
+    );
+    assert_eq!(a.get(&path).text(), "<x>6001:TopSecret1</x>");
+    let log = a.log();
+    assert_eq!(log.matches("retrying on its own").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("The database answers again").count(),
+        1,
+        "{log}"
+    );
+}

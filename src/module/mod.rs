@@ -9,6 +9,7 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use serve::realtime::Lookups;
 use serve::statics::Statics;
 use serve::tokens::Claims;
 use serve::uploads::Uploads;
+use state::recovery::Recovery;
 use state::registry::Registry;
 use state::sipusers::{Users, PROVIDER_NAME};
 use telemetry::audit::Audit;
@@ -58,6 +60,7 @@ pub struct Module {
     pub cluster: ClusterAudit,
     pub metrics: Metrics,
     pub status: Status,
+    pub recovery: Recovery,
 }
 
 impl Module {
@@ -83,6 +86,7 @@ impl Module {
             cluster,
             metrics: Metrics::default(),
             status: Status::default(),
+            recovery: Recovery::default(),
         }
     }
 
@@ -92,6 +96,20 @@ impl Module {
             registry: &self.registry,
             templates: &self.templates,
             directories: &self.directories,
+        }
+    }
+
+    /// Whether the last read of phoneprov.conf or the users file failed for want of their
+    /// realtime database.
+    fn realtime_down(&self) -> bool {
+        self.recovery.config_down.load(Ordering::Acquire)
+            || self.users.realtime_down.load(Ordering::Acquire)
+    }
+
+    /// Retries on its own while [`Module::realtime_down`] (see state::recovery).
+    fn recover_if_down(&self) {
+        if self.realtime_down() {
+            self.recovery.arm(recover);
         }
     }
 
@@ -137,20 +155,29 @@ pub fn http(req: &Request) {
     }
 }
 
-/// Reads and checks `phoneprov.conf`; Err says why it cannot be served.
-fn read_config() -> Result<Arc<Config>, String> {
+/// A reload by the recovery thread: true once everything was read.
+fn recover() -> bool {
+    reload() && instance().is_some_and(|m| !m.realtime_down())
+}
+
+/// Reads and checks `phoneprov.conf`; Err says why it cannot be served, and whether that
+/// is its realtime database not answering.
+fn read_config() -> Result<Arc<Config>, (String, bool)> {
     let file = config::load("phoneprov.conf").map_err(|e| match e {
-        LoadError::Missing => "Unable to load config phoneprov.conf".to_owned(),
-        LoadError::Invalid => "phoneprov.conf could not be parsed".to_owned(),
-        LoadError::Realtime => "phoneprov.conf is mapped to realtime in extconfig.conf, and \
-                                its engine could not load it (database unreachable?)"
-            .to_owned(),
+        LoadError::Missing => ("Unable to load config phoneprov.conf".to_owned(), false),
+        LoadError::Invalid => ("phoneprov.conf could not be parsed".to_owned(), false),
+        LoadError::Realtime => (
+            "phoneprov.conf is mapped to realtime in extconfig.conf, and its engine could not \
+             load it (database unreachable?)"
+                .to_owned(),
+            true,
+        ),
     })?;
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
     log::diagnostics!(diags);
     match config.fatal_problem() {
-        Some(problem) => Err(problem),
+        Some(problem) => Err((problem, false)),
         None => Ok(Arc::new(config)),
     }
 }
@@ -186,12 +213,18 @@ pub fn load() -> bool {
     if !built_for_this_asterisk() {
         return false;
     }
-    let config = read_config().unwrap_or_else(|why| {
+    let mut config_down = false;
+    let config = read_config().unwrap_or_else(|(why, realtime)| {
         log::error!("{why}; serving no routes until a reload succeeds.");
+        config_down = realtime;
         Arc::new(Config::default())
     });
     ops::rollout::note(&config);
     let module = Arc::new(Module::new(config));
+    module
+        .recovery
+        .config_down
+        .store(config_down, Ordering::Release);
     // Published before the providers load: another module's load_users calls back here.
     *write(&MODULE) = Some(module.clone());
     if module
@@ -208,6 +241,7 @@ pub fn load() -> bool {
         return false;
     }
     module.metrics.start_offering();
+    module.recover_if_down();
     true
 }
 
@@ -286,8 +320,9 @@ pub fn reload() -> bool {
     };
     // res_prometheus may have changed in a way its watch could not see.
     m.metrics.offer_again();
-    m.status.reload(|| match read_config() {
+    let ok = m.status.reload(|| match read_config() {
         Ok(config) => {
+            m.recovery.config_down.store(false, Ordering::Release);
             ops::rollout::note(&config);
             m.access.configure(&config);
             m.cluster.configure(&config);
@@ -298,9 +333,12 @@ pub fn reload() -> bool {
             m.backlog.forget();
             true
         }
-        Err(why) => {
+        Err((why, realtime)) => {
             log::error!("{why}; reload aborted, still serving the previous configuration.");
+            m.recovery.config_down.store(realtime, Ordering::Release);
             false
         }
-    })
+    });
+    m.recover_if_down();
+    ok
 }

@@ -1,0 +1,97 @@
+//! Static realtime with a database that does not answer when the module loads (or at a
+//! reload): `phoneprov.conf` or the users file could not be read, and nothing would be
+//! served until someone reloads. Instead a thread of the module's own looks again, after
+//! 1 s, then 2, 4... up to [`MAX_WAIT`]: first with a quiet check of the database (the
+//! realtime driver's requirement check of each mapped file), and only when it answers with
+//! a reload of the module. One WARNING when it starts, one NOTICE when the reload has read
+//! everything; nothing in between.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crate::ffi::config::{is_realtime_mapped, realtime_probe};
+use crate::ffi::log;
+use crate::ffi::thread::{self, Thread};
+use phoneprov_core::util::lock::lock;
+
+/// The longest wait between two tries.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The files a load reads that can be mapped to realtime.
+const FILES: [&str; 3] = ["phoneprov.conf", "phoneprov_users.conf", "users.conf"];
+
+#[derive(Default)]
+struct Shared {
+    stop: Mutex<bool>,
+    wake: Condvar,
+    /// The thread is done (recovered, or stopped): another outage starts a new one.
+    done: AtomicBool,
+}
+
+/// The retrying thread, from the first failed read to the reload that reads everything.
+#[derive(Default)]
+pub struct Recovery {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<Thread>>,
+    /// Whether the last read of phoneprov.conf failed for want of its database.
+    pub config_down: AtomicBool,
+}
+
+impl Recovery {
+    /// Retries until `reload` (a reload of the module) says everything was read; nothing
+    /// when it retries already.
+    pub fn arm(&self, reload: fn() -> bool) {
+        let mut slot = lock(&self.thread);
+        if slot.is_some() && !self.shared.done.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(finished) = slot.take() {
+            finished.join();
+        }
+        self.shared.done.store(false, Ordering::Release);
+        log::warning!(
+            "The database behind phoneprov.conf or the users file does not answer: retrying \
+             on its own (after 1 s, then less often, up to every {} s) until it does.",
+            MAX_WAIT.as_secs()
+        );
+        let shared = self.shared.clone();
+        *slot = thread::spawn(move || run(&shared, reload));
+    }
+}
+
+fn run(shared: &Shared, reload: fn() -> bool) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        {
+            let stop = lock(&shared.stop);
+            let (stop, _) = shared
+                .wake
+                .wait_timeout_while(stop, wait, |stop| !*stop)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *stop {
+                break;
+            }
+        }
+        wait = (wait * 2).min(MAX_WAIT);
+        let answers = FILES
+            .iter()
+            .filter(|f| is_realtime_mapped(f))
+            .all(|f| realtime_probe(f.as_bytes()));
+        if answers && reload() {
+            log::notice!("The database answers again: phoneprov.conf and the phones were read.");
+            break;
+        }
+    }
+    shared.done.store(true, Ordering::Release);
+}
+
+impl Drop for Recovery {
+    /// The thread runs this library's code: ended before it can be unmapped.
+    fn drop(&mut self) {
+        *lock(&self.shared.stop) = true;
+        self.shared.wake.notify_one();
+        if let Some(running) = lock(&self.thread).take() {
+            running.join();
+        }
+    }
+}
