@@ -288,12 +288,14 @@ pub fn unload() -> bool {
     let module = instance();
     if let Some(m) = &module {
         m.metrics.stop_offering();
+        m.recovery.stop();
     }
     unregister_all();
     if !serve::http::wait_idle(UNLOAD_WAIT) {
         let relinked = register_all();
         if let Some(m) = &module {
             m.metrics.start_offering();
+            m.recover_if_down();
         }
         log::warning!(
             "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \

@@ -49,6 +49,8 @@ impl Recovery {
             finished.join();
         }
         self.shared.done.store(false, Ordering::Release);
+        // A stop of an unload that was then refused is over.
+        *lock(&self.shared.stop) = false;
         log::warning!(
             "The database behind phoneprov.conf or the users file does not answer: retrying \
              on its own (after 1 s, then less often, up to every {} s) until it does.",
@@ -85,13 +87,21 @@ fn run(shared: &Shared, reload: fn() -> bool) {
     shared.done.store(true, Ordering::Release);
 }
 
-impl Drop for Recovery {
-    /// The thread runs this library's code: ended before it can be unmapped.
-    fn drop(&mut self) {
+impl Recovery {
+    /// Ends the retries (at unload, before the module is released: a reload under way
+    /// holds the module, which must not then be dropped on this thread).
+    pub fn stop(&self) {
         *lock(&self.shared.stop) = true;
         self.shared.wake.notify_one();
         if let Some(running) = lock(&self.thread).take() {
             running.join();
         }
+    }
+}
+
+impl Drop for Recovery {
+    /// The thread runs this library's code: ended before it can be unmapped.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
