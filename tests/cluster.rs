@@ -394,3 +394,108 @@ fn a_node_started_while_the_database_is_down_serves_once_it_is_back() {
         "{log}"
     );
 }
+
+/// PUT `body` at `path` on `node`: the status.
+fn put(node: &Asterisk, path: &str, body: &[u8]) -> u16 {
+    let mut req = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    common::http_raw(node.addr(), &req).map_or(0, |r| r.status)
+}
+
+#[test]
+fn two_nodes_on_one_uploads_directory() {
+    let pg = database();
+    pg.sql(
+        &[
+            section_sql(
+                "phoneprov.conf",
+                2,
+                "general",
+                &[("default_profile", "pol")],
+            ),
+            section_sql(
+                "phoneprov.conf",
+                1,
+                "pol",
+                &[("uploads", "${MAC}-phone.cfg"), ("${MAC}.cfg", "phone.xml")],
+            ),
+        ]
+        .concat(),
+    );
+    pg.sql(&format!(
+        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
+         VALUES ('6001', '{MAC}', 'TopSecret1');"
+    ));
+    let a = node(&pg);
+    let b = node(&pg);
+    // One directory for both, as shared storage (NFS...) would be: b's is a link to a's
+    // (relative: the nodes run in the sandbox's root, where a.dir has another path).
+    std::fs::create_dir_all(a.dir.join("spool/phoneprov/uploads")).expect("uploads dir");
+    std::fs::create_dir_all(b.dir.join("spool/phoneprov")).expect("spool dir");
+    let a_name = a
+        .dir
+        .file_name()
+        .expect("a's dir")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(a.dir.parent(), b.dir.parent());
+    std::os::unix::fs::symlink(
+        format!("../../../{a_name}/spool/phoneprov/uploads"),
+        b.dir.join("spool/phoneprov/uploads"),
+    )
+    .expect("link");
+
+    let path = format!("/phoneprov/{MAC}-phone.cfg");
+    assert_eq!(put(&a, &path, b"<a/>"), 201);
+    assert_eq!(
+        b.get(&path).body,
+        b"<a/>",
+        "uploaded through a, read through b"
+    );
+    assert_eq!(put(&b, &path, b"<b/>"), 200);
+    assert_eq!(a.get(&path).body, b"<b/>");
+
+    // Both nodes store the phone's file at once, many times: each read is one whole body
+    // (stored by renaming a finished file), never a mix or a truncated one.
+    let big = |c: u8| vec![c; 3000];
+    let writers: Vec<_> = [(a.addr(), b'x'), (b.addr(), b'y')]
+        .into_iter()
+        .map(|(addr, c)| {
+            let body = big(c);
+            let path = path.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|_| {
+                        let mut req = format!(
+                            "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\
+                             Connection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        req.extend_from_slice(&body);
+                        common::http_raw(addr, &req).map_or(0, |r| r.status)
+                    })
+                    .filter(|&s| s == 200 || s == 201)
+                    .count()
+            })
+        })
+        .collect();
+    let mut reads = 0;
+    while writers.iter().any(|w| !w.is_finished()) {
+        for n in [&a, &b] {
+            let r = n.get(&path);
+            assert_eq!(r.status, 200);
+            // The one before the writers, or one of theirs.
+            let whole = r.body == b"<b/>" || r.body == big(b'x') || r.body == big(b'y');
+            assert!(whole, "a mixed or cut body: {} bytes", r.body.len());
+            reads += 1;
+        }
+    }
+    let stored: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap_or(0)).collect();
+    eprintln!("100 PUTs on two nodes into one directory ({stored:?} stored), {reads} whole reads");
+    assert_eq!(stored, [50, 50]);
+}

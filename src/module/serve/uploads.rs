@@ -5,7 +5,8 @@
 //! renamed over the stored name: a reader (or a phone booting) sees the previous version or
 //! the new one, whole, and of several uploads of one name at once the last rename wins.
 //! Temporary names carry this run's own prefix: those of an earlier run (Asterisk crashed
-//! during an upload) are removed when the directory is next counted.
+//! during an upload) are removed when the directory is next counted, once ten minutes old
+//! (on shared storage another node's uploads in progress carry another prefix too).
 //! A name that is a route is never an upload: a PUT of it is refused, and a GET serves the
 //! route even if a file of that name is stored. A GET of an upload name serves the stored
 //! file when there is one.
@@ -43,7 +44,8 @@ const TEMP_MARK: &str = ".upload-";
 /// This load's temporary names.
 pub struct Uploads {
     /// `.upload-PID-TIME-`, the time this load of the module started. A temporary file
-    /// without it belongs to no upload running now: another process (Asterisk crashed, or
+    /// without it, unchanged for ten minutes, belongs to no upload running now: another
+    /// process (Asterisk crashed, or
     /// was killed, during an upload) or an earlier load of the module (unload waits for
     /// requests to finish).
     prefix: String,
@@ -275,6 +277,7 @@ impl Uploads {
                 count += 1;
             } else if name.starts_with(TEMP_MARK.as_bytes())
                 && !name.starts_with(self.prefix.as_bytes())
+                && abandoned(&entry)
                 && fs::remove_file(entry.path()).is_ok()
             {
                 removed += 1;
@@ -355,13 +358,34 @@ pub fn serve_stored<'a>(req: &Request, phone: &'a Phone, uri: &'a [u8]) -> Optio
     )
 }
 
-/// The file at `path` if it is a regular file (not a link someone placed there).
+/// How long another process's temporary file may go unchanged before it is taken for the
+/// leftover of a crash: on shared storage (docs/scaling.md) the other nodes' uploads in
+/// progress are there too, and must not be removed under them.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn abandoned(entry: &fs::DirEntry) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age >= ABANDONED_AFTER)
+}
+
+/// The file at `path` if it is a regular file (not a link someone placed there). An upload
+/// renamed over it between the look and the open (this node's or, on shared storage,
+/// another node's) makes the two differ without any link: looked at again, a few times.
 fn open_regular(path: &Path) -> Option<File> {
-    let link = path.symlink_metadata().ok()?;
-    if !link.file_type().is_file() {
-        return None;
+    for _ in 0..4 {
+        let link = path.symlink_metadata().ok()?;
+        if !link.file_type().is_file() {
+            return None;
+        }
+        let file = File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if meta.ino() == link.ino() && meta.dev() == link.dev() {
+            return Some(file);
+        }
     }
-    let file = File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    (meta.ino() == link.ino() && meta.dev() == link.dev()).then_some(file)
+    None
 }
