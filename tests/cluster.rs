@@ -314,7 +314,8 @@ const DYNAMIC_EXTCONFIG: &str = "[settings]\nphoneprov_users => pgsql,asterisk,p
                                  phoneprov_tokens => pgsql,asterisk\n";
 const DYNAMIC_CONF: &str = "[general]\ndefault_profile = lin\nusers_realtime = phoneprov_users\n\
                             tokens_realtime = phoneprov_tokens\n\n[lin]\n\
-                            linphone/${MAC}.xml => phone.xml\nenroll_file = linphone/${MAC}.xml\n";
+                            linphone/${MAC}.xml => phone.xml\nenroll_file = linphone/${MAC}.xml\n\
+                            uploads = ${MAC}-phone.cfg\n";
 
 fn dynamic_node(pg: &Postgres) -> Asterisk {
     Builder::new(Impl::Rust)
@@ -326,7 +327,7 @@ fn dynamic_node(pg: &Postgres) -> Asterisk {
 }
 
 #[test]
-fn database_phones_have_show_phone_resync_and_tokens_in_dynamic_mode() {
+fn database_phones_have_show_phone_resync_tokens_and_uploads_in_dynamic_mode() {
     let pg = database();
     pg.sql(&format!(
         "INSERT INTO phoneprov_lines (section, macaddress, secret) \
@@ -362,6 +363,19 @@ fn database_phones_have_show_phone_resync_and_tokens_in_dynamic_mode() {
     assert_eq!(r.text(), "<x>6001:TopSecret1</x>");
     assert_eq!(a.get(&path).status, 410);
     assert_eq!(b.get(&path).status, 410);
+
+    // Uploads: stored for the database phone, served back to it; another MAC's refused.
+    let upload = format!("/phoneprov/{MAC}-phone.cfg");
+    assert_eq!(a.get(&upload).status, 404, "nothing stored yet");
+    assert_eq!(put(&a, &upload, b"<o/>"), 201, "{}", a.log_tail());
+    assert_eq!(a.get(&upload).body, b"<o/>");
+    assert_eq!(put(&a, &upload, b"<p/>"), 200);
+    assert_eq!(a.get(&upload).body, b"<p/>");
+    assert_eq!(put(&a, "/phoneprov/0004f2999999-phone.cfg", b"x"), 404);
+    let stored = a
+        .dir
+        .join(format!("spool/phoneprov/uploads/{MAC}/{MAC}-phone.cfg"));
+    assert_eq!(std::fs::read(stored).expect("stored file"), b"<p/>");
 }
 
 #[test]

@@ -158,10 +158,10 @@ fn decide<'a>(
 /// overrides at every boot, also before it uploaded any). Otherwise such names would tell
 /// known MACs from unknown ones, unchecked and as often as anyone likes.
 fn upload_name<'a>(
-    m: &'a Module,
+    m: &Module,
     req: &Request,
-    snap: &'a Snapshot,
-    phone: &'a Phone,
+    snap: &Snapshot,
+    phone: &Phone,
     uri: &'a [u8],
 ) -> Reply<'a> {
     let admission = match m.access.admit_phone(req, snap, phone) {
@@ -187,7 +187,14 @@ fn realtime_answer<'a>(
 ) -> Reply<'a> {
     let phone = match m.realtime.lookup(&m.users, snap, uri) {
         Lookup::Found(phone) => phone,
-        Lookup::NotFound => return miss(uri),
+        // Or one of a database phone's upload names.
+        Lookup::NotFound => {
+            return match uploads::database_phone(m, snap, uri) {
+                Some(Ok(found)) => upload_name(m, req, snap, &found.phone, uri),
+                Some(Err(uploads::Unavailable)) => Reply::from(Answer::unavailable()),
+                None => miss(uri),
+            }
+        }
         Lookup::Unavailable => return Reply::from(Answer::unavailable()),
     };
     // The URI had the shape of one of the phone's files; it must be exactly one of them.

@@ -25,12 +25,14 @@ use crate::ffi::http::Request;
 use crate::ffi::log;
 use crate::ffi::security::Event;
 use crate::module::serve::answer::{Answer, Body, Bytes, Reply};
+use crate::module::serve::realtime::{Lookup, RealtimePhone};
 use crate::module::telemetry::metrics::Kind;
 use crate::module::Module;
 use phoneprov_core::config::profile::{choose_mime, content_type};
 use phoneprov_core::http::body::{self, BodyError, Framing};
-use phoneprov_core::http::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
+use phoneprov_core::http::uploads::{is_safe_component, matches, stored_name, DEFAULT_MAX};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
+use phoneprov_core::realtime::options::MAC_LEN;
 use phoneprov_core::util::bytes::lossy;
 
 /// Files a phone's directory may hold: a pattern with `*` must not let a phone (or whoever
@@ -113,10 +115,64 @@ pub fn put<'a>(
     let target = snap
         .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
-    let Some((snap, target)) = target else {
-        return refuse_unknown(req, snap.map(|s| &**s), uri);
-    };
-    let phone = target.phone;
+    if let Some((snap, target)) = target {
+        return store_for(m, req, snap, target.phone, uri, framing, expect_continue);
+    }
+    // Dynamic lookup mode: a phone of the database.
+    match snap.and_then(|s| database_phone(m, s, uri).map(|found| (s, found))) {
+        Some((snap, Ok(found))) => {
+            store_for(m, req, snap, &found.phone, uri, framing, expect_continue)
+        }
+        Some((_, Err(Unavailable))) => {
+            req.close_if_body_unread();
+            Reply::from(Answer::unavailable()).kind(Kind::Upload)
+        }
+        None => refuse_unknown(req, snap.map(|s| &**s), uri),
+    }
+}
+
+/// The database did not answer.
+pub struct Unavailable;
+
+/// The phone of the realtime database (dynamic lookup mode) whose upload patterns take
+/// `uri`, and which has no file of its own there; None when there is none. A pattern's text
+/// before its first `*` holds the phone's MAC, so the candidates are the runs of exactly 12
+/// hexadecimal digits in the URI (the first two), each looked up as a request's MAC is.
+pub fn database_phone(
+    m: &Module,
+    snap: &Snapshot,
+    uri: &[u8],
+) -> Option<Result<Arc<RealtimePhone>, Unavailable>> {
+    snap.config.settings.realtime.as_ref()?;
+    let runs = uri
+        .split(|b| !b.is_ascii_hexdigit())
+        .filter(|run| run.len() == MAC_LEN)
+        .take(2);
+    for mac in runs {
+        match m.realtime.by_mac(&m.users, snap, mac) {
+            Lookup::Found(found)
+                if found.file_at(uri).is_none()
+                    && found.phone.uploads.iter().any(|p| matches(p, uri)) =>
+            {
+                return Some(Ok(found));
+            }
+            Lookup::Found(_) | Lookup::NotFound => {}
+            Lookup::Unavailable => return Some(Err(Unavailable)),
+        }
+    }
+    None
+}
+
+/// Stores a PUT of `uri`, one of `phone`'s upload names.
+fn store_for<'a>(
+    m: &Module,
+    req: &Request,
+    snap: &Snapshot,
+    phone: &Phone,
+    uri: &'a [u8],
+    framing: Framing,
+    expect_continue: bool,
+) -> Reply<'a> {
     if let Err(refused) = m.access.admit_phone(req, snap, phone) {
         return refused.kind(Kind::Upload);
     }
@@ -134,7 +190,7 @@ pub fn put<'a>(
             &format!("upload refused: {why}"),
         )
         .kind(Kind::Upload)
-        .audit_upload(phone.mac(), uri, 0, agent.clone())
+        .audit_upload(phone.mac().to_vec(), uri, 0, agent.clone())
     };
     let Some(name) = stored_name(uri) else {
         return refuse(
@@ -189,7 +245,7 @@ pub fn put<'a>(
                 text.into_bytes(),
             ))
             .kind(Kind::Upload)
-            .audit_upload(phone.mac(), uri, size, agent);
+            .audit_upload(phone.mac().to_vec(), uri, size, agent);
         }
         Err(e) => e,
     };
@@ -216,7 +272,7 @@ pub fn put<'a>(
             log::warning!("phoneprov: cannot store {}: {e}", final_path.display());
             Reply::from(Answer::internal_error())
                 .kind(Kind::Upload)
-                .audit_upload(phone.mac(), uri, 0, agent)
+                .audit_upload(phone.mac().to_vec(), uri, 0, agent)
         }
     }
 }
@@ -340,7 +396,7 @@ impl Uploads {
 
 /// Answers a GET or HEAD of one of `phone`'s upload names (no route), its access rules
 /// passed, with the stored file; None when none is stored.
-pub fn serve_stored<'a>(req: &Request, phone: &'a Phone, uri: &'a [u8]) -> Option<Reply<'a>> {
+pub fn serve_stored<'a>(req: &Request, phone: &Phone, uri: &'a [u8]) -> Option<Reply<'a>> {
     let name = stored_name(uri)?;
     let file = open_regular(&phone_dir(phone).join(lossy(name).as_ref()))?;
     let mime = choose_mime(None, &phone.profile.mime_type);
@@ -354,7 +410,7 @@ pub fn serve_stored<'a>(req: &Request, phone: &'a Phone, uri: &'a [u8]) -> Optio
     Some(
         Reply::from(answer)
             .kind(Kind::Dynamic)
-            .audit(phone.mac(), uri, req.agent()),
+            .audit(phone.mac().to_vec(), uri, req.agent()),
     )
 }
 
