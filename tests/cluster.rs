@@ -364,6 +364,30 @@ fn database_phones_have_show_phone_resync_tokens_and_uploads_in_dynamic_mode() {
     assert_eq!(a.get(&path).status, 410);
     assert_eq!(b.get(&path).status, 410);
 
+    // A Linphone account in the database: its "MAC" is a long random key, not 12 digits.
+    let account = "9f86d081884c7d659a2feaa0";
+    pg.sql(&format!(
+        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
+         VALUES ('6002', '{account}', 'Other2');"
+    ));
+    let r = a.get(&format!("/phoneprov/linphone/{account}.xml"));
+    assert_eq!(r.status, 200, "{}", a.log_tail());
+    assert_eq!(r.text(), "<x>6002:Other2</x>");
+    assert!(a
+        .cli(&format!("phoneprov show phone {account}"))
+        .contains("Line 1 (6002)"));
+    let out = a.cli(&format!("phoneprov token {account}"));
+    let at = out
+        .find("/phoneprov/enroll/")
+        .unwrap_or_else(|| panic!("{out}"));
+    let enroll = out[at..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    assert_eq!(b.get(&enroll).text(), "<x>6002:Other2</x>");
+
     // Uploads: stored for the database phone, served back to it; another MAC's refused.
     let upload = format!("/phoneprov/{MAC}-phone.cfg");
     assert_eq!(a.get(&upload).status, 404, "nothing stored yet");

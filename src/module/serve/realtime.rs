@@ -32,7 +32,7 @@ use phoneprov_core::config::vars::Text;
 use phoneprov_core::model::snapshot::{Extension, Phone, Snapshot};
 use phoneprov_core::realtime::lru::Lru;
 use phoneprov_core::realtime::options::{
-    rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
+    rows_as_sections, spellings, FoundMac, Mac, MacPattern, RealtimeOptions,
 };
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::lock::{lock, wait};
@@ -84,8 +84,8 @@ struct Cache {
     /// older snapshot (during a reload) must not throw a newer cache away.
     generation: u64,
     patterns: Vec<MacPattern>,
-    phones: Lru<[u8; MAC_LEN], Cached>,
-    unknown: Lru<[u8; MAC_LEN], Instant>,
+    phones: Lru<Mac, Cached>,
+    unknown: Lru<Mac, Instant>,
 }
 
 impl Cache {
@@ -191,7 +191,7 @@ enum Known {
     Nothing,
 }
 
-fn known(cache: &mut Cache, opts: &RealtimeOptions, key: &[u8; MAC_LEN]) -> Known {
+fn known(cache: &mut Cache, opts: &RealtimeOptions, key: &Mac) -> Known {
     let ttl = Duration::from_secs(opts.ttl);
     if let Some(c) = cache.phones.get(key) {
         return match c.at.elapsed() < ttl {
@@ -257,7 +257,7 @@ impl Lookups {
     }
 
     /// What the cache knows of `key` (a MAC in lower case).
-    fn consult_key(&self, snap: &Snapshot, opts: &RealtimeOptions, key: &[u8; MAC_LEN]) -> Known {
+    fn consult_key(&self, snap: &Snapshot, opts: &RealtimeOptions, key: &Mac) -> Known {
         let mut guard = lock(&self.cache);
         match &mut *guard {
             Some(c) if Arc::ptr_eq(&c.config, &snap.config) => known(c, opts, key),
@@ -266,12 +266,7 @@ impl Lookups {
         }
     }
 
-    fn remember(
-        &self,
-        config: &Arc<Config>,
-        key: [u8; MAC_LEN],
-        found: Option<&Arc<RealtimePhone>>,
-    ) {
+    fn remember(&self, config: &Arc<Config>, key: Mac, found: Option<&Arc<RealtimePhone>>) {
         let mut guard = lock(&self.cache);
         // A reload meanwhile made what was built here stale: keep nothing.
         let Some(cache) = guard.as_mut().filter(|c| Arc::ptr_eq(&c.config, config)) else {
@@ -307,21 +302,18 @@ impl Lookups {
         self.resolve(users, snap, opts, &mac, known)
     }
 
-    /// The database phone with this MAC (12 hexadecimal digits, in any case), in dynamic
-    /// mode: for the operator's commands and enrollment tokens, which name a phone by MAC
-    /// rather than by one of its URIs. Cached as a request's lookup is.
+    /// The database phone with this MAC (12 hexadecimal digits, or a softphone account's
+    /// longer key, in any case), in dynamic mode: for the operator's commands and enrollment
+    /// tokens, which name a phone by MAC rather than by one of its URIs. Cached as a
+    /// request's lookup is.
     pub fn by_mac(&self, users: &Users, snap: &Snapshot, mac: &[u8]) -> Lookup {
         let Some(opts) = &snap.config.settings.realtime else {
             return Lookup::NotFound;
         };
-        let Ok(written) = <[u8; MAC_LEN]>::try_from(mac) else {
+        let Some(written) = Mac::new(mac) else {
             return Lookup::NotFound;
         };
-        if !written.iter().all(u8::is_ascii_hexdigit) {
-            return Lookup::NotFound;
-        }
-        let mut key = written;
-        key.make_ascii_lowercase();
+        let key = written.to_lower();
         let known = self.consult_key(snap, opts, &key);
         self.resolve(users, snap, opts, &FoundMac { key, written }, known)
     }
@@ -396,7 +388,7 @@ impl Lookups {
             }
         }
         bump(&self.counters.lookups);
-        for spelling in spellings(&mac.written) {
+        for spelling in spellings(mac.written.as_bytes()) {
             if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
                 self.up();
                 return Ok(build(users, config, rows));

@@ -32,7 +32,7 @@ use phoneprov_core::config::profile::{choose_mime, content_type};
 use phoneprov_core::http::body::{self, BodyError, Framing};
 use phoneprov_core::http::uploads::{is_safe_component, matches, stored_name, DEFAULT_MAX};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
-use phoneprov_core::realtime::options::MAC_LEN;
+use phoneprov_core::realtime::options::{MAC_LEN, MAX_MAC_LEN};
 use phoneprov_core::util::bytes::lossy;
 
 /// Files a phone's directory may hold: a pattern with `*` must not let a phone (or whoever
@@ -136,8 +136,9 @@ pub struct Unavailable;
 
 /// The phone of the realtime database (dynamic lookup mode) whose upload patterns take
 /// `uri`, and which has no file of its own there; None when there is none. A pattern's text
-/// before its first `*` holds the phone's MAC, so the candidates are the runs of exactly 12
-/// hexadecimal digits in the URI (the first two), each looked up as a request's MAC is.
+/// before its first `*` holds the phone's MAC, so the candidates are the runs of 12 (a
+/// phone's MAC) to 64 (a softphone account's key) hexadecimal digits in the URI (the first
+/// two), each looked up as a request's MAC is.
 pub fn database_phone(
     m: &Module,
     snap: &Snapshot,
@@ -146,7 +147,7 @@ pub fn database_phone(
     snap.config.settings.realtime.as_ref()?;
     let runs = uri
         .split(|b| !b.is_ascii_hexdigit())
-        .filter(|run| run.len() == MAC_LEN)
+        .filter(|run| (MAC_LEN..=MAX_MAC_LEN).contains(&run.len()))
         .take(2);
     for mac in runs {
         match m.realtime.by_mac(&m.users, snap, mac) {
