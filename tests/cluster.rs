@@ -122,9 +122,25 @@ fn a_token_made_on_one_node_is_spent_exactly_once_across_both() {
     let pg = cluster_database(&[("tokens_realtime", "phoneprov_tokens")]);
     let a = node(&pg);
     let b = node(&pg);
+    // Expired for more than a week: deleted when a token is made; expired lately: kept.
+    pg.sql(&format!(
+        "INSERT INTO phoneprov_tokens (hash, mac, expires, used) VALUES \
+         ('{}', '{MAC}', 1000, 0), ('{}', '{MAC}', extract(epoch from now())::bigint - 60, 1);",
+        "0".repeat(40),
+        "1".repeat(40)
+    ));
 
     // Made on a, raced by 16 clients on both nodes: one 200, every other request 410.
     let path = token(&a);
+    assert_eq!(
+        pg.rows("SELECT left(hash, 1) FROM phoneprov_tokens WHERE expires < 1000000000"),
+        Vec::<Vec<String>>::new(),
+        "the old token was deleted"
+    );
+    pg.sql(&format!(
+        "DELETE FROM phoneprov_tokens WHERE hash = '{}';",
+        "1".repeat(40)
+    ));
     assert_eq!(
         pg.rows("SELECT count(*) FROM phoneprov_tokens WHERE used = 0"),
         vec![vec!["1".to_owned()]],

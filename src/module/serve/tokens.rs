@@ -135,14 +135,24 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Deletes tokens expired for longer than [`KEEP_EXPIRED`].
+    /// Deletes tokens expired for longer than [`KEEP_EXPIRED`] (in a realtime family, only
+    /// those rows are read).
     fn prune(&self, now: i64) {
-        for (hash, record) in self.all() {
-            if record.expires < now - KEEP_EXPIRED {
-                match self {
-                    Store::Astdb => astdb::del(FAMILY, &hash),
-                    Store::Realtime(family) => {
-                        realtime::destroy(family, "hash", hash.as_bytes());
+        let cutoff = now - KEEP_EXPIRED;
+        match self {
+            Store::Astdb => {
+                for (key, value) in astdb::entries(FAMILY) {
+                    if !Record::parse(&value).is_some_and(|r| r.expires >= cutoff) {
+                        astdb::del(FAMILY, &key);
+                    }
+                }
+            }
+            Store::Realtime(family) => {
+                let cutoff = cutoff.to_string();
+                let old = realtime::rows(family, &[("expires <", cutoff.as_bytes())]);
+                for row in old.iter().flat_map(|rows| &rows.categories) {
+                    if let Some(hash) = row.get("hash") {
+                        realtime::destroy(family, "hash", hash);
                     }
                 }
             }
