@@ -24,8 +24,8 @@ const FILES: [&str; 3] = ["phoneprov.conf", "phoneprov_users.conf", "users.conf"
 struct Shared {
     stop: Mutex<bool>,
     wake: Condvar,
-    /// The thread is done (recovered, or stopped): another outage starts a new one.
-    done: AtomicBool,
+    /// A thread runs (set by `arm`, cleared by the thread as it ends): one at a time.
+    armed: AtomicBool,
 }
 
 /// The retrying thread, from the first failed read to the reload that reads everything.
@@ -41,14 +41,15 @@ impl Recovery {
     /// Retries until `reload` (a reload of the module) says everything was read; nothing
     /// when it retries already.
     pub fn arm(&self, reload: fn() -> bool) {
-        let mut slot = lock(&self.thread);
-        if slot.is_some() && !self.shared.done.load(Ordering::Acquire) {
+        if self.shared.armed.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(finished) = slot.take() {
+        // The thread of an earlier outage has ended (it cleared `armed`): joined. No lock
+        // is held while joining, logging or spawning (calls into Asterisk).
+        let finished = lock(&self.thread).take();
+        if let Some(finished) = finished {
             finished.join();
         }
-        self.shared.done.store(false, Ordering::Release);
         // A stop of an unload that was then refused is over.
         *lock(&self.shared.stop) = false;
         log::warning!(
@@ -57,7 +58,11 @@ impl Recovery {
             MAX_WAIT.as_secs()
         );
         let shared = self.shared.clone();
-        *slot = thread::spawn(move || run(&shared, reload));
+        let spawned = thread::spawn(move || run(&shared, reload));
+        if spawned.is_none() {
+            self.shared.armed.store(false, Ordering::Release);
+        }
+        *lock(&self.thread) = spawned;
     }
 }
 
@@ -84,7 +89,7 @@ fn run(shared: &Shared, reload: fn() -> bool) {
             break;
         }
     }
-    shared.done.store(true, Ordering::Release);
+    shared.armed.store(false, Ordering::Release);
 }
 
 impl Recovery {
@@ -93,7 +98,8 @@ impl Recovery {
     pub fn stop(&self) {
         *lock(&self.shared.stop) = true;
         self.shared.wake.notify_one();
-        if let Some(running) = lock(&self.thread).take() {
+        let running = lock(&self.thread).take();
+        if let Some(running) = running {
             running.join();
         }
     }

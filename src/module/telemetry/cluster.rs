@@ -117,6 +117,7 @@ struct Shared {
 pub struct ClusterAudit {
     shared: Arc<Shared>,
     thread: Mutex<Option<Thread>>,
+    started: AtomicBool,
 }
 
 /// The family's database did not answer.
@@ -144,13 +145,15 @@ impl ClusterAudit {
             }
         }
         self.shared.enabled.store(on, Ordering::Release);
-        let mut running = lock(&self.thread);
-        if on && running.is_none() {
+        // Spawned (a call into Asterisk) with no lock held; `started` makes it once.
+        if on && !self.started.swap(true, Ordering::AcqRel) {
             let shared = self.shared.clone();
-            *running = thread::spawn(move || write_loop(&shared));
-            if running.is_none() {
+            let spawned = thread::spawn(move || write_loop(&shared));
+            if spawned.is_none() {
+                self.started.store(false, Ordering::Release);
                 log::warning!("No thread to write the audit to its realtime family.");
             }
+            *lock(&self.thread) = spawned;
         }
     }
 
@@ -245,7 +248,8 @@ impl Drop for ClusterAudit {
     fn drop(&mut self) {
         lock(&self.shared.state).stop = true;
         self.shared.wake.notify_one();
-        if let Some(running) = lock(&self.thread).take() {
+        let running = lock(&self.thread).take();
+        if let Some(running) = running {
             running.join();
         }
     }

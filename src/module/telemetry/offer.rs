@@ -175,7 +175,8 @@ impl Offer {
     /// Stops following and takes the metrics back from res_prometheus (at unload, before
     /// the library can be unmapped); returns once no thread runs this module's code for it.
     pub fn stop(&self) {
-        if let Some(running) = lock(&self.thread).take() {
+        let running = lock(&self.thread).take();
+        if let Some(running) = running {
             self.queue.push(Cue::Stop);
             running.join();
         }
