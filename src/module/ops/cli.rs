@@ -210,7 +210,7 @@ fn row_line(out: &mut Vec<u8>, r: &Row) {
 /// audit_realtime, the cluster's: whichever node served it).
 fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
-    let cluster = match m.cluster.all() {
+    let cluster = match m.cluster.of_phones(snap.phones.iter().map(Phone::mac)) {
         Some(Ok(rows)) => Some(rows),
         Some(Err(Down)) => {
             out.extend_from_slice(

@@ -31,6 +31,8 @@ use phoneprov_core::util::lock::lock;
 const PENDING_MAX: usize = 20_000;
 /// How long writes are dropped after one failed.
 const BACKOFF: Duration = Duration::from_secs(5);
+/// Up to this many phones, `show phones` asks for each one's row; beyond, for all rows.
+const ONE_BY_ONE: usize = 200;
 /// How often the writer looks again while phones wait for their interval to pass.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -195,6 +197,29 @@ impl ClusterAudit {
                 None => Err(Down),
             },
         )
+    }
+
+    /// The cluster's last fetch of each of `macs`, by lower-case MAC; None when no family
+    /// is configured. A few phones are asked one by one; more, with one query of the
+    /// whole family (which may also hold the database phones of dynamic lookup mode).
+    pub fn of_phones<'m>(
+        &self,
+        macs: impl ExactSizeIterator<Item = &'m [u8]>,
+    ) -> Option<Result<HashMap<Vec<u8>, Row>, Down>> {
+        if macs.len() > ONE_BY_ONE {
+            return self.all();
+        }
+        let mut found = HashMap::new();
+        for mac in macs {
+            match self.last(mac)? {
+                Ok(Some(row)) => {
+                    found.insert(mac.to_ascii_lowercase(), row);
+                }
+                Ok(None) => {}
+                Err(Down) => return Some(Err(Down)),
+            }
+        }
+        Some(Ok(found))
     }
 
     /// Every phone's last fetch in the cluster, by lower-case MAC; None when no family is
