@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres fail2ban test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
+.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres fail2ban haproxy test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make linphone-root  create the Debian trixie root with linphone-cli (tests/linphone.rs)"
 	@echo "make postgres   install the PostgreSQL server the realtime tests start (apt, if missing)"
 	@echo "make fail2ban   install the fail2ban tests/fail2ban.rs runs (apt, if missing)"
+	@echo "make haproxy    install the HAProxy the balancer test runs (apt, if missing)"
 	@echo "make bench      the stock module and ours side by side with wrk; writes BENCHMARKS.md"
 	@echo "make bench-scale  dynamic lookup mode, 1,000,000 phones in PostgreSQL; writes BENCHMARKS.md"
 	@echo "make soak       minutes of load, reloads and unload/load cycles (SOAK_SECONDS=300)"
@@ -45,6 +46,11 @@ postgres:
 # shipped filter and jail against a test Asterisk's security.log; installed with apt when missing.
 fail2ban:
 	@scripts/fail2ban.sh
+
+# HAProxy for tests/balancer.rs (two nodes behind a real load balancer); installed with apt
+# when missing.
+haproxy:
+	@scripts/haproxy.sh
 
 SANDBOX_DIR := $(if $(PHONEPROV_SANDBOX),$(PHONEPROV_SANDBOX),$(CURDIR)/.sandbox)
 INSTALLED_HEADERS := $(wildcard /usr/include/asterisk.h)
@@ -81,10 +87,10 @@ INTEGRATION_TESTS := ASTERISK_INCLUDE_DIR=$(SANDBOX_DIR)/include $(CARGO) test -
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
-integration: sandbox-build linphone-root-for-tests postgres fail2ban
+integration: sandbox-build linphone-root-for-tests postgres fail2ban haproxy
 	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: sandbox-build lint linphone-root-for-tests postgres fail2ban
+test: sandbox-build lint linphone-root-for-tests postgres fail2ban haproxy
 	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.

@@ -10,6 +10,7 @@
 #include "asterisk.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,7 +31,10 @@
 #include "asterisk/utils.h"
 #include "asterisk/manager.h"
 #include "asterisk/netsock2.h"
+#include "asterisk/paths.h"
 #include "asterisk/res_prometheus.h"
+#include "asterisk/stasis.h"
+#include "asterisk/json.h"
 
 #include "pp_glue.h"
 
@@ -42,6 +46,12 @@ void pp_log(int level, const char *file, int line, const char *function, const c
 int pp_debug_enabled(void)
 {
 	return DEBUG_ATLEAST(1);
+}
+
+/* asterisk.conf [options] systemname, "" when not set. */
+const char *pp_system_name(void)
+{
+	return ast_config_AST_SYSTEM_NAME ? ast_config_AST_SYSTEM_NAME : "";
 }
 
 int pp_fully_booted(void)
@@ -543,37 +553,126 @@ static struct prometheus_callback prometheus_callback = {
 	.name = "res_phoneprov",
 	.callback_fn = prometheus_scrape,
 };
-static int prometheus_registered;
 
 /* res_prometheus is optional: its functions are looked up when it is loaded (it exports
- * them globally) instead of being linked, so this module loads and works without it. */
+ * them globally) instead of being linked, so this module loads and works without it. When
+ * to register is decided in Rust (src/module/telemetry/offer.rs): registering twice would
+ * list the series twice.
+ *
+ * Looked up through a handle of res_prometheus.so opened with RTLD_NOLOAD (only if it is
+ * mapped already), never with dlsym(RTLD_DEFAULT): glibc makes the library that defines a
+ * symbol found that way a dependency of the caller, so res_prometheus would stay mapped
+ * after its unload, its next load would reuse that image, and this module's unload would
+ * then unmap res_prometheus under its own running URI handler (the next /metrics request
+ * crashes Asterisk). The handle also keeps it mapped while its function runs here. */
+static void *prometheus_open(void)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/res_prometheus.so", ast_config_AST_MODULE_DIR) >= (int) sizeof(path)) {
+		return NULL;
+	}
+	return dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+}
+
 int pp_prometheus_register(void)
 {
 	int (*reg)(struct prometheus_callback *);
+	void *lib = prometheus_open();
+	int res = -1;
 
-	if (prometheus_registered) {
-		return 0;
-	}
-	reg = (int (*)(struct prometheus_callback *)) dlsym(RTLD_DEFAULT, "prometheus_callback_register");
-	if (!reg || reg(&prometheus_callback)) {
+	if (!lib) {
 		return -1;
 	}
-	prometheus_registered = 1;
-	return 0;
+	reg = (int (*)(struct prometheus_callback *)) dlsym(lib, "prometheus_callback_register");
+	if (reg && !reg(&prometheus_callback)) {
+		res = 0;
+	}
+	dlclose(lib);
+	return res;
 }
 
+/* Removes ours, if there; nothing when it is not. */
 void pp_prometheus_unregister(void)
 {
 	void (*unreg)(struct prometheus_callback *);
+	void *lib = prometheus_open();
 
-	if (!prometheus_registered) {
+	if (!lib) {
 		return;
 	}
-	unreg = (void (*)(struct prometheus_callback *)) dlsym(RTLD_DEFAULT, "prometheus_callback_unregister");
+	unreg = (void (*)(struct prometheus_callback *)) dlsym(lib, "prometheus_callback_unregister");
 	if (unreg) {
 		unreg(&prometheus_callback);
 	}
-	prometheus_registered = 0;
+	dlclose(lib);
+}
+
+/* What the loader and the core publish on the manager topic that decides when the metrics
+ * callback is (re)registered (src/module/telemetry/offer.rs): FullyBooted (res_prometheus
+ * has run its load_module by then, if it is to load at boot), and the Load and Unload of
+ * res_prometheus (its unload frees the callbacks registered with it; its load makes a new,
+ * empty list). Delivered on the subscription's own thread, never inside the loader; Rust
+ * only queues what it is told here, so unsubscribing from unload (which Asterisk calls with
+ * its module list locked) waits for nothing that waits for that lock. */
+static struct stasis_subscription *module_events;
+
+/* "res_prometheus" as the administrator typed it: with ".so" or without. */
+static int is_prometheus(const char *module)
+{
+	static const char name[] = "res_prometheus";
+
+	return module && !strncmp(module, name, sizeof(name) - 1)
+		&& (!module[sizeof(name) - 1] || !strcmp(module + sizeof(name) - 1, ".so"));
+}
+
+static void module_event(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+{
+	struct ast_json_payload *payload;
+	struct ast_json *event;
+	const char *type, *module, *status;
+
+	if (!ast_manager_get_generic_type() || stasis_message_type(msg) != ast_manager_get_generic_type()) {
+		return;
+	}
+	payload = stasis_message_data(msg);
+	if (!payload) {
+		return;
+	}
+	type = ast_json_string_get(ast_json_object_get(payload->json, "type"));
+	if (!type) {
+		return;
+	}
+	if (!strcmp(type, "FullyBooted")) {
+		pp_rs_prometheus_changed(PP_PROMETHEUS_BOOTED);
+		return;
+	}
+	event = ast_json_object_get(payload->json, "event");
+	module = ast_json_string_get(ast_json_object_get(event, "Module"));
+	status = ast_json_string_get(ast_json_object_get(event, "Status"));
+	if (!is_prometheus(module)) {
+		return;
+	}
+	if (!strcmp(type, "Unload")) {
+		pp_rs_prometheus_changed(PP_PROMETHEUS_UNLOADED);
+	} else if (!strcmp(type, "Load") && status && !strcmp(status, "Success")) {
+		pp_rs_prometheus_changed(PP_PROMETHEUS_LOADED);
+	}
+}
+
+int pp_module_events_subscribe(void)
+{
+	/* No topic yet when the module is preloaded: the caller tries again. */
+	if (!module_events && ast_manager_get_topic()) {
+		module_events = stasis_subscribe(ast_manager_get_topic(), module_event, NULL);
+	}
+	return module_events ? 0 : -1;
+}
+
+/* Returns once no callback of the subscription runs any more. */
+void pp_module_events_unsubscribe(void)
+{
+	module_events = stasis_unsubscribe_and_join(module_events);
 }
 
 static int load_module(void)

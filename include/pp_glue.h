@@ -142,10 +142,24 @@ void pp_event_upload(struct pp_bytes mac, struct pp_bytes uri, struct pp_bytes c
  * (an ast_str to free with pp_str_free), NULL on failure. msg: "Key: value\r\n" lines. */
 struct ast_str *pp_manager_action(const char *msg);
 
-/* The metrics callback of res_prometheus, when that module is loaded: 0 when registered
- * (now or before). Unregistering what was never registered does nothing. */
+/* The metrics callback of res_prometheus, when that module is loaded: 0 when registered.
+ * Unregistering what was never registered does nothing. */
 int pp_prometheus_register(void);
+/* asterisk.conf's systemname ("" when not set); lives as long as Asterisk. */
+const char *pp_system_name(void);
 void pp_prometheus_unregister(void);
+/* Follows FullyBooted and the loader's Load and Unload of res_prometheus
+ * (pp_rs_prometheus_changed). */
+int pp_module_events_subscribe(void);
+void pp_module_events_unsubscribe(void);
+/* What pp_rs_prometheus_changed is told. */
+enum pp_prometheus_event {
+	PP_PROMETHEUS_UNLOADED = 0,
+	PP_PROMETHEUS_LOADED = 1,
+	PP_PROMETHEUS_BOOTED = 2,
+};
+/* Implemented in Rust: an event of enum pp_prometheus_event. */
+void pp_rs_prometheus_changed(int event);
 /* Implemented in Rust: the metrics text (free with pp_rs_free_string), NULL on failure. */
 char *pp_rs_metrics(void);
 

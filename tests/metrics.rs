@@ -1,7 +1,10 @@
 //! Metrics through res_prometheus (scraped from Asterisk's own /metrics), and the module
-//! without it.
+//! without it: at a normal boot whichever module loads first, across a reload and an
+//! unload/load of res_prometheus, and never left behind in it.
 
 mod common;
+
+use std::time::{Duration, Instant};
 
 use common::{Asterisk, Builder, Impl};
 
@@ -36,8 +39,7 @@ fn start(prometheus: bool) -> Asterisk {
     }
     let ast = b.start();
     if prometheus {
-        // Loaded by hand once Asterisk runs, after this module: its metrics are offered at
-        // the next reload (or request).
+        // Loaded by hand once Asterisk runs, after this module.
         std::os::unix::fs::symlink(
             format!("{}/res_prometheus.so", common::STOCK_MODULES),
             ast.dir.join("mod/res_prometheus.so"),
@@ -45,9 +47,37 @@ fn start(prometheus: bool) -> Asterisk {
         .expect("module link");
         let out = ast.cli("module load res_prometheus.so");
         assert!(out.contains("Loaded res_prometheus.so"), "{out}");
-        ast.cli("module reload res_phoneprov.so");
+        scrape_until(&ast, "offered after res_prometheus loaded", |s| {
+            s.contains("asterisk_phoneprov_phones")
+        });
     }
     ast
+}
+
+/// Scrapes until `ok` holds (bounded); the scrape that did, and how many it took.
+fn scrape_until(ast: &Asterisk, what: &str, ok: impl Fn(&str) -> bool) -> (String, usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let r = ast.get("/metrics");
+        let text = r.text();
+        if r.status == 200 && ok(&text) {
+            return (text, n);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 5 s ({n} scrapes); last:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How many times the metrics list one of this module's families: once, never twice.
+fn families(scrape: &str) -> usize {
+    scrape
+        .matches("# TYPE asterisk_phoneprov_requests_total counter")
+        .count()
 }
 
 /// The value of the sample whose name and labels are exactly `series`, 0 when absent.
@@ -156,7 +186,10 @@ fn counters_move_with_the_requests() {
         .contains("Unloaded"));
     assert!(!scrape(&ast).contains("asterisk_phoneprov_"));
     ast.cli("module load res_phoneprov.so");
-    assert!(scrape(&ast).contains("asterisk_phoneprov_phones"));
+    let (back, _) = scrape_until(&ast, "offered again after load", |s| {
+        s.contains("asterisk_phoneprov_phones")
+    });
+    assert_eq!(families(&back), 1, "{back}");
 }
 
 #[test]
@@ -170,4 +203,110 @@ fn without_res_prometheus_the_module_works_as_before() {
     assert!(ast
         .cli("phoneprov show status")
         .contains("dynamic  200    1"));
+}
+
+/// A configuration and modules.conf with res_prometheus loaded at boot: `modules` is the
+/// whole [modules] section.
+fn boot(modules: &str) -> Asterisk {
+    let mut b = Builder::new(Impl::Rust)
+        .conf(
+            "phoneprov.conf",
+            "[general]\ndefault_profile = p\n\n[p]\nstatic_file => fw.bin\n",
+        )
+        .file("fw.bin", "firmware")
+        .conf(
+            "pjsip.conf",
+            "[udp]\ntype = transport\nprotocol = udp\nbind = @SIP_ADDR@:5060\n",
+        )
+        .conf(
+            "prometheus.conf",
+            "[general]\nenabled = yes\nuri = metrics\ncore_metrics_enabled = no\n",
+        )
+        .module("res_prometheus");
+    for m in common::PJSIP_MODULES {
+        b = b.module(m);
+    }
+    b.conf("modules.conf", format!("[modules]\n{modules}"))
+        .start()
+}
+
+#[test]
+fn metrics_at_a_normal_boot_whichever_module_loads_first() {
+    let pjsip: String = common::PJSIP_MODULES
+        .iter()
+        .map(|m| format!("load => {m}.so\n"))
+        .collect();
+    let orders = [
+        (
+            "ours first",
+            format!(
+                "autoload = no\npreload => res_phoneprov.so\n{pjsip}load => res_prometheus.so\n"
+            ),
+        ),
+        (
+            "res_prometheus first",
+            format!("autoload = no\n{pjsip}load => res_prometheus.so\nload => res_phoneprov.so\n"),
+        ),
+        ("autoload", "autoload = yes\n".to_owned()),
+    ];
+    for (name, modules) in orders {
+        let ast = boot(&modules);
+        assert!(
+            ast.cli("module show like res_prometheus")
+                .contains("1 modules loaded"),
+            "{name}"
+        );
+        let (scrape, scrapes) = scrape_until(&ast, name, |s| s.contains("asterisk_phoneprov_"));
+        assert_eq!(families(&scrape), 1, "{name}: {scrape}");
+        eprintln!("{name}: the series were in scrape {scrapes} after boot");
+    }
+}
+
+#[test]
+fn metrics_survive_a_reload_of_res_prometheus_and_come_back_after_unload_and_load() {
+    let pjsip: String = common::PJSIP_MODULES
+        .iter()
+        .map(|m| format!("load => {m}.so\n"))
+        .collect();
+    let ast = boot(&format!(
+        "autoload = no\n{pjsip}load => res_prometheus.so\nload => res_phoneprov.so\n"
+    ));
+    scrape_until(&ast, "at boot", |s| s.contains("asterisk_phoneprov_"));
+
+    ast.cli("module reload res_prometheus.so");
+    let kept = scrape(&ast);
+    assert_eq!(families(&kept), 1, "{kept}");
+
+    assert!(ast
+        .cli("module unload res_prometheus.so")
+        .contains("Unloaded"));
+    assert_eq!(ast.get("/metrics").status, 404);
+    // Really gone: had this module pinned it (a symbol looked up with
+    // dlsym(RTLD_DEFAULT) makes its library a dependency), the next load would reuse the
+    // image and this module's unload would unmap it under its running URI handler.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", ast.pid())).expect("maps");
+    assert!(
+        !maps.contains("res_prometheus.so"),
+        "still mapped after unload"
+    );
+
+    assert!(ast.cli("module load res_prometheus.so").contains("Loaded"));
+
+    let (back, _) = scrape_until(&ast, "after unload and load", |s| {
+        s.contains("asterisk_phoneprov_")
+    });
+    assert_eq!(families(&back), 1, "{back}");
+
+    // Unloaded, this module leaves no callback behind: scrapes go on, without its series.
+    assert!(ast
+        .cli("module unload res_phoneprov.so")
+        .contains("Unloaded"));
+    for _ in 0..3 {
+        let r = ast.get("/metrics");
+        assert_eq!(r.status, 200);
+        assert!(!r.text().contains("asterisk_phoneprov_"), "{}", r.text());
+    }
+    assert!(ast.cli("module load res_phoneprov.so").contains("Loaded"));
+    let (again, _) = scrape_until(&ast, "loaded again", |s| s.contains("asterisk_phoneprov_"));
+    assert_eq!(families(&again), 1, "{again}");
 }

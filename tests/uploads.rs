@@ -798,16 +798,29 @@ fn leftover_temporary_files_do_not_fill_a_phone_directory() {
     let ast = start();
     let dir = uploads_dir(&ast).join(MAC1);
     std::fs::create_dir_all(&dir).unwrap();
-    // What an Asterisk that crashed during uploads leaves (another process, another run).
+    // What an Asterisk that crashed during uploads leaves (another process, another run),
+    // unchanged for an hour.
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
     for n in 0..70 {
-        std::fs::write(dir.join(format!(".upload-1-{n}")), b"half").unwrap();
+        let path = dir.join(format!(".upload-1-{n}"));
+        std::fs::write(&path, b"half").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(hour_ago).unwrap();
     }
+    // Another node's upload in progress, on shared storage: fresh, so left alone.
+    let other_node = dir.join(".upload-2-0");
+    std::fs::write(&other_node, b"in progress").unwrap();
     std::fs::write(dir.join("notes~"), b"an administrator's").unwrap();
     let log = |n: usize| format!("/phoneprov/logs/{MAC1}-{n}.log");
     let r = put(&ast, &log(0), b"0");
     assert_eq!(r.status, 201, "{}", r.text());
-    assert!(no_temp_files(&ast, MAC1));
     assert!(ast.log_has("removed 70 temporary files of an earlier run"));
+    assert!(
+        other_node.exists(),
+        "another node's upload in progress was removed"
+    );
+    std::fs::remove_file(&other_node).unwrap();
+    assert!(no_temp_files(&ast, MAC1));
     assert!(dir.join("notes~").exists());
     // The limit itself still holds: 64 stored names, then 507 for a new one; replacing
     // one of them is still fine.

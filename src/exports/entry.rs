@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use crate::ffi::guard::{guard, install_panic_hook, remove_panic_hook};
-use crate::ffi::host::{Action, Command, Function};
+use crate::ffi::host::{Action, Command, Function, PrometheusEvent};
 use crate::ffi::http::Request;
 use crate::ffi::manager::Session;
 use crate::ffi::{asterisk_strdup, cstring, owned_bytes, owned_words, sys, thread};
@@ -200,5 +200,17 @@ entry! {
     let task = unsafe { thread::take_task(task) };
     {
         task();
+    }
+}
+
+entry! {
+    /// Asterisk booted, or the loader loaded or unloaded res_prometheus (an
+    /// `enum pp_prometheus_event`, from the glue's subscription to the manager topic).
+    fn pp_rs_prometheus_changed(event: c_int);
+    fallback = ();
+    {
+        if let (Some(m), Some(event)) = (module::instance(), PrometheusEvent::from_raw(event)) {
+            m.metrics.prometheus_changed(event);
+        }
     }
 }

@@ -23,7 +23,7 @@ pub enum LoadError {
 }
 
 /// A loaded configuration, destroyed on drop.
-struct AstConfig(*mut sys::ast_config);
+pub(super) struct AstConfig(pub(super) *mut sys::ast_config);
 
 impl Drop for AstConfig {
     fn drop(&mut self) {
@@ -262,7 +262,7 @@ fn load_timed(filename: &str) -> Result<ConfigFile, LoadError> {
 
 impl AstConfig {
     /// Every category and variable, copied.
-    fn to_owned(&self, name: &str) -> ConfigFile {
+    pub(super) fn to_owned(&self, name: &str) -> ConfigFile {
         let mut file = ConfigFile {
             name: name.to_owned(),
             categories: Vec::new(),

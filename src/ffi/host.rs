@@ -307,16 +307,69 @@ pub fn register_all() -> bool {
             | sys::pp_functions_register()
             | sys::pp_manager_register()
     };
-    // Optional: without res_prometheus there is nothing to register with.
-    prometheus_register();
     res == 0
 }
 
-/// Offers the metrics to res_prometheus, if it is loaded and they are not offered yet;
-/// whether they are.
+/// Registers the metrics callback with res_prometheus; whether it took it. Twice would
+/// list every series twice: the caller keeps track.
 pub fn prometheus_register() -> bool {
     // SAFETY: registers the glue's static callback structure; no arguments.
     unsafe { sys::pp_prometheus_register() == 0 }
+}
+
+/// Removes the metrics callback from res_prometheus, if it is there.
+pub fn prometheus_unregister() {
+    // SAFETY: unregisters the glue's static callback structure; no arguments.
+    unsafe { sys::pp_prometheus_unregister() }
+}
+
+/// Follows the loader's Load and Unload of res_prometheus (calls back
+/// `pp_rs_prometheus_changed`); false when the subscription could not be made.
+pub fn module_events_subscribe() -> bool {
+    // SAFETY: subscribes the glue's static callback; no arguments.
+    unsafe { sys::pp_module_events_subscribe() == 0 }
+}
+
+/// Ends [`module_events_subscribe`]'s subscription, once no callback of it runs.
+pub fn module_events_unsubscribe() {
+    // SAFETY: unsubscribes and joins the glue's subscription, if any; no arguments.
+    unsafe { sys::pp_module_events_unsubscribe() }
+}
+
+/// The name of this node in a cluster: asterisk.conf's `systemname`, else the host name.
+pub fn node_name() -> String {
+    // SAFETY: returns a static C string of Asterisk's (or the glue's empty literal).
+    let system = unsafe { std::ffi::CStr::from_ptr(sys::pp_system_name()) };
+    let system = system.to_string_lossy();
+    if !system.is_empty() {
+        return system.into_owned();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// What the glue's subscription (see [`module_events_subscribe`]) tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrometheusEvent {
+    /// res_prometheus was unloaded: the callbacks registered with it went with it.
+    Unloaded,
+    /// res_prometheus was loaded: its list of callbacks is new and empty.
+    Loaded,
+    /// Asterisk is fully booted: every module loaded at boot has run its load_module.
+    Booted,
+}
+
+impl PrometheusEvent {
+    /// The event the glue passes as an `enum pp_prometheus_event`; None for another value.
+    pub fn from_raw(raw: c_int) -> Option<Self> {
+        match u32::try_from(raw).ok()? {
+            sys::pp_prometheus_event::PP_PROMETHEUS_UNLOADED => Some(Self::Unloaded),
+            sys::pp_prometheus_event::PP_PROMETHEUS_LOADED => Some(Self::Loaded),
+            sys::pp_prometheus_event::PP_PROMETHEUS_BOOTED => Some(Self::Booted),
+            _ => None,
+        }
+    }
 }
 
 /// How many requests are inside the glue's HTTP callback (counted in C, from its first

@@ -27,6 +27,7 @@ pub mod http;
 pub mod log;
 pub mod manager;
 pub mod provider;
+pub mod realtime;
 pub mod security;
 pub mod thread;
 pub mod vars;

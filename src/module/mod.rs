@@ -9,6 +9,7 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,9 +33,11 @@ use serve::realtime::Lookups;
 use serve::statics::Statics;
 use serve::tokens::Claims;
 use serve::uploads::Uploads;
+use state::recovery::Recovery;
 use state::registry::Registry;
 use state::sipusers::{Users, PROVIDER_NAME};
 use telemetry::audit::Audit;
+use telemetry::cluster::ClusterAudit;
 use telemetry::metrics::Metrics;
 
 /// Everything the module holds while it is loaded: made at load, dropped at unload once the
@@ -54,8 +57,10 @@ pub struct Module {
     pub backlog: Backlog,
     pub uploads: Uploads,
     pub audit: Audit,
+    pub cluster: ClusterAudit,
     pub metrics: Metrics,
     pub status: Status,
+    pub recovery: Recovery,
 }
 
 impl Module {
@@ -63,6 +68,8 @@ impl Module {
         let registry = Registry::new(config.clone());
         let access = Access::new(registry.grace.clone());
         access.configure(&config);
+        let cluster = ClusterAudit::default();
+        cluster.configure(&config);
         let watch = Arc::new(Watch::default());
         Module {
             registry,
@@ -77,8 +84,10 @@ impl Module {
             backlog: Backlog::new(),
             uploads: Uploads::default(),
             audit: Audit::default(),
+            cluster,
             metrics: Metrics::default(),
             status: Status::default(),
+            recovery: Recovery::default(),
         }
     }
 
@@ -91,11 +100,26 @@ impl Module {
         }
     }
 
+    /// Whether the last read of phoneprov.conf or the users file failed for want of their
+    /// realtime database.
+    fn realtime_down(&self) -> bool {
+        self.recovery.config_down.load(Ordering::Acquire)
+            || self.users.realtime_down.load(Ordering::Acquire)
+    }
+
+    /// Retries on its own while [`Module::realtime_down`] (see state::recovery).
+    fn recover_if_down(&self) {
+        if self.realtime_down() {
+            self.recovery.arm(recover);
+        }
+    }
+
     /// Where answers are counted and audited.
     pub fn sink(&self) -> Sink<'_> {
         Sink {
             metrics: &self.metrics,
             audit: &self.audit,
+            cluster: &self.cluster,
         }
     }
 }
@@ -132,20 +156,29 @@ pub fn http(req: &Request) {
     }
 }
 
-/// Reads and checks `phoneprov.conf`; Err says why it cannot be served.
-fn read_config() -> Result<Arc<Config>, String> {
+/// A reload by the recovery thread: true once everything was read.
+fn recover() -> bool {
+    reload() && instance().is_some_and(|m| !m.realtime_down())
+}
+
+/// Reads and checks `phoneprov.conf`; Err says why it cannot be served, and whether that
+/// is its realtime database not answering.
+fn read_config() -> Result<Arc<Config>, (String, bool)> {
     let file = config::load("phoneprov.conf").map_err(|e| match e {
-        LoadError::Missing => "Unable to load config phoneprov.conf".to_owned(),
-        LoadError::Invalid => "phoneprov.conf could not be parsed".to_owned(),
-        LoadError::Realtime => "phoneprov.conf is mapped to realtime in extconfig.conf, and \
-                                its engine could not load it (database unreachable?)"
-            .to_owned(),
+        LoadError::Missing => ("Unable to load config phoneprov.conf".to_owned(), false),
+        LoadError::Invalid => ("phoneprov.conf could not be parsed".to_owned(), false),
+        LoadError::Realtime => (
+            "phoneprov.conf is mapped to realtime in extconfig.conf, and its engine could not \
+             load it (database unreachable?)"
+                .to_owned(),
+            true,
+        ),
     })?;
     let (config, mut diags) = Config::parse(&file);
     diags.extend(config.missing_files_summary(|f| data_file(f).is_file()));
     log::diagnostics!(diags);
     match config.fatal_problem() {
-        Some(problem) => Err(problem),
+        Some(problem) => Err((problem, false)),
         None => Ok(Arc::new(config)),
     }
 }
@@ -181,12 +214,18 @@ pub fn load() -> bool {
     if !built_for_this_asterisk() {
         return false;
     }
-    let config = read_config().unwrap_or_else(|why| {
+    let mut config_down = false;
+    let config = read_config().unwrap_or_else(|(why, realtime)| {
         log::error!("{why}; serving no routes until a reload succeeds.");
+        config_down = realtime;
         Arc::new(Config::default())
     });
     ops::rollout::note(&config);
     let module = Arc::new(Module::new(config));
+    module
+        .recovery
+        .config_down
+        .store(config_down, Ordering::Release);
     // Published before the providers load: another module's load_users calls back here.
     *write(&MODULE) = Some(module.clone());
     if module
@@ -196,12 +235,14 @@ pub fn load() -> bool {
     {
         log::warning!("Unable register users config provider.  Others may succeed.");
     }
-    drop(module);
     if !register_all() {
+        drop(module);
         unregister_all();
         release(write(&MODULE).take());
         return false;
     }
+    module.metrics.start_offering();
+    module.recover_if_down();
     true
 }
 
@@ -245,9 +286,18 @@ fn release(module: Option<Arc<Module>>) {
 /// module stays loaded (Asterisk reports the unload failed), rather than be unmapped under
 /// a running request.
 pub fn unload() -> bool {
+    let module = instance();
+    if let Some(m) = &module {
+        m.metrics.stop_offering();
+        m.recovery.stop();
+    }
     unregister_all();
     if !serve::http::wait_idle(UNLOAD_WAIT) {
         let relinked = register_all();
+        if let Some(m) = &module {
+            m.metrics.start_offering();
+            m.recover_if_down();
+        }
         log::warning!(
             "Unload refused: {} HTTP request(s) still being answered after {} s (a slow \
              client downloading a large file?). res_phoneprov stays loaded{}; unload again \
@@ -262,6 +312,7 @@ pub fn unload() -> bool {
         );
         return false;
     }
+    drop(module);
     release(write(&MODULE).take());
     true
 }
@@ -270,12 +321,14 @@ pub fn reload() -> bool {
     let Some(m) = instance() else {
         return false;
     };
-    // res_prometheus may have been loaded since.
-    m.metrics.offer_now();
-    m.status.reload(|| match read_config() {
+    // res_prometheus may have changed in a way its watch could not see.
+    m.metrics.offer_again();
+    let ok = m.status.reload(|| match read_config() {
         Ok(config) => {
+            m.recovery.config_down.store(false, Ordering::Release);
             ops::rollout::note(&config);
             m.access.configure(&config);
+            m.cluster.configure(&config);
             m.registry.reload(config);
             // Phones are looked up again with the new profiles.
             m.realtime.flush();
@@ -283,9 +336,12 @@ pub fn reload() -> bool {
             m.backlog.forget();
             true
         }
-        Err(why) => {
+        Err((why, realtime)) => {
             log::error!("{why}; reload aborted, still serving the previous configuration.");
+            m.recovery.config_down.store(realtime, Ordering::Release);
             false
         }
-    })
+    });
+    m.recover_if_down();
+    ok
 }

@@ -7,6 +7,7 @@
 
 pub mod ami;
 pub mod digest;
+pub mod haproxy;
 pub mod linphone;
 pub mod load;
 pub mod overlay;
@@ -122,6 +123,7 @@ pub struct Builder {
     bindaddr: String,
     our_file: Option<PathBuf>,
     root: Option<PathBuf>,
+    system_name: Option<String>,
 }
 
 impl Builder {
@@ -135,7 +137,14 @@ impl Builder {
             bindaddr: "127.0.0.1".into(),
             our_file: None,
             root: None,
+            system_name: None,
         }
+    }
+
+    /// asterisk.conf's `systemname`: a node's name in a cluster.
+    pub fn system_name(mut self, name: &str) -> Self {
+        self.system_name = Some(name.to_owned());
+        self
     }
 
     /// Runs Asterisk in another root than the sandbox (a copy of it where packages were
@@ -222,6 +231,10 @@ impl Builder {
             d("run"),
             d("log")
         );
+        let mut asterisk_conf = asterisk_conf;
+        if let Some(name) = &self.system_name {
+            asterisk_conf += &format!("systemname = {name}\n");
+        }
         let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         files.insert("asterisk.conf".into(), asterisk_conf.into());
         let mut modules_conf = String::from("[modules]\nautoload = no\n");

@@ -17,10 +17,11 @@ pub fn sample(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A fresh server holding the tables of static.sql and pjsip.sql.
+/// A fresh server holding the tables of static.sql, cluster.sql and pjsip.sql.
 pub fn database() -> Postgres {
     let pg = Postgres::start();
     pg.sql_file(&sample_path("static.sql"));
+    pg.sql_file(&sample_path("cluster.sql"));
     pg.sql_file(&sample_path("pjsip.sql"));
     pg
 }

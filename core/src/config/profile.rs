@@ -10,6 +10,7 @@ use crate::host::{Diag, Level};
 use crate::http::uploads::{parse_patterns, parse_size, DEFAULT_MAX};
 use crate::http::uri::is_contained;
 use crate::realtime::options::{RealtimeOptions, RealtimeParse};
+use crate::realtime::shared::SharedOptions;
 use crate::render::template::Template;
 use crate::util::args::is_true;
 use crate::util::args::{separate_args, strip};
@@ -90,6 +91,8 @@ pub struct Settings {
     /// `http_backlog`: the accept backlog the HTTP server's listening socket is raised to
     /// (0: left as Asterisk made it).
     pub http_backlog: u32,
+    /// `tokens_realtime`, `audit_realtime`: state shared by the nodes of a cluster.
+    pub shared: SharedOptions,
 }
 
 /// Asterisk listens with a backlog of 10: a building's phones connecting at once overflow
@@ -390,6 +393,7 @@ impl Config {
                 }
             } else if !settings.access.take(&where_, key, value, &mut diags)
                 && !realtime.take(&where_, key, value, &mut diags)
+                && !settings.shared.take(&where_, key, value, &mut diags)
                 && settings.limits.take(key, value, &mut diags)
             {
                 limits_set |= Limits::switches_on(key);

@@ -4,8 +4,9 @@
 //!
 //! A dynamic file's URI template can be matched only when it holds nothing but literal text
 //! and the MAC as `${MAC}`, `${TOLOWER(${MAC})}` or `${TOUPPER(${MAC})}` (any number of
-//! times); the MAC in a URI is 12 hexadecimal digits. Other templates (`${USERNAME}.xml`)
-//! are served for phones in memory only.
+//! times); the MAC in a URI is 12 hexadecimal digits, or more (up to [`MAX_MAC_LEN`]) for
+//! a softphone account, whose "MAC" is a long random key. Other templates
+//! (`${USERNAME}.xml`) are served for phones in memory only.
 
 use crate::config::conf::ConfigFile;
 use crate::config::vars::Text;
@@ -96,13 +97,56 @@ impl RealtimeParse {
     }
 }
 
+/// The longest "MAC" read: a softphone account has none, and is given a long random key
+/// instead (docs/phones.md: `openssl rand -hex 12`, 24 digits).
+pub const MAX_MAC_LEN: usize = 64;
+
+/// A MAC (12 hexadecimal digits) or a softphone account's key (more of them, up to
+/// [`MAX_MAC_LEN`]), kept inline: a cache key costs no allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mac {
+    len: u8,
+    bytes: [u8; MAX_MAC_LEN],
+}
+
+impl Mac {
+    /// None unless `text` is 12 to [`MAX_MAC_LEN`] hexadecimal digits.
+    pub fn new(text: &[u8]) -> Option<Mac> {
+        if !(MAC_LEN..=MAX_MAC_LEN).contains(&text.len()) || !text.iter().all(u8::is_ascii_hexdigit)
+        {
+            return None;
+        }
+        let mut bytes = [0u8; MAX_MAC_LEN];
+        bytes[..text.len()].copy_from_slice(text);
+        Some(Mac {
+            len: u8::try_from(text.len()).ok()?,
+            bytes,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    pub fn to_lower(mut self) -> Mac {
+        self.bytes.make_ascii_lowercase();
+        self
+    }
+}
+
+impl std::fmt::Debug for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
 /// A MAC read out of a URI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FoundMac {
     /// In lower case: what the cache is keyed by.
-    pub key: [u8; MAC_LEN],
+    pub key: Mac,
     /// As the URI (its first occurrence) spells it.
-    pub written: [u8; MAC_LEN],
+    pub written: Mac,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,32 +206,40 @@ impl MacPattern {
 
     /// The MAC `uri` holds if it has this pattern's shape (every occurrence must name the
     /// same MAC, whatever the case).
+    ///
+    /// A MAC is the run of hexadecimal digits (of the case the template asks for) up to
+    /// what follows it: 12 of them for a phone, more for a softphone account's key. When
+    /// what follows could itself start with a hexadecimal digit (another MAC, or text such
+    /// as `a.cfg`), the run cannot tell where it ends: exactly 12 are taken then.
     pub fn extract(&self, uri: &[u8]) -> Option<FoundMac> {
         let mut rest = uri;
         let mut found: Option<FoundMac> = None;
-        for piece in &self.pieces {
+        for (i, piece) in self.pieces.iter().enumerate() {
             match piece {
                 Piece::Literal(text) => rest = rest.strip_prefix(&text[..])?,
                 Piece::Mac(case) => {
-                    let mac = rest.get(..MAC_LEN)?;
                     let digit_ok = |b: &u8| match case {
                         Case::AsStored => b.is_ascii_hexdigit(),
                         Case::Lower => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
                         Case::Upper => b.is_ascii_digit() || (b'A'..=b'F').contains(b),
                     };
-                    if !mac.iter().all(digit_ok) {
-                        return None;
-                    }
-                    let mut written = [0u8; MAC_LEN];
-                    written.copy_from_slice(mac);
-                    let mut key = written;
-                    key.make_ascii_lowercase();
+                    let run = rest.iter().take_while(|b| digit_ok(b)).count();
+                    let open_ended = match self.pieces.get(i + 1) {
+                        None => true,
+                        Some(Piece::Literal(next)) => {
+                            !next.first().is_some_and(u8::is_ascii_hexdigit)
+                        }
+                        Some(Piece::Mac(_)) => false,
+                    };
+                    let len = if open_ended { run } else { run.min(MAC_LEN) };
+                    let written = Mac::new(&rest[..len])?;
+                    let key = written.to_lower();
                     match found {
                         Some(f) if f.key != key => return None,
                         Some(_) => {}
                         None => found = Some(FoundMac { key, written }),
                     }
-                    rest = &rest[MAC_LEN..];
+                    rest = &rest[len..];
                 }
             }
         }
@@ -233,12 +285,30 @@ pub fn rows_as_sections(rows: &mut ConfigFile) {
 mod tests {
     use super::*;
 
-    fn mac(s: &str) -> Option<[u8; MAC_LEN]> {
-        Some(s.as_bytes().try_into().unwrap())
+    fn mac(s: &str) -> Option<Mac> {
+        Mac::new(s.as_bytes())
     }
 
-    fn key(p: &MacPattern, uri: &[u8]) -> Option<[u8; MAC_LEN]> {
+    fn key(p: &MacPattern, uri: &[u8]) -> Option<Mac> {
         p.extract(uri).map(|f| f.key)
+    }
+
+    #[test]
+    fn a_softphone_accounts_longer_key_is_read_too() {
+        let p = MacPattern::compile(b"linphone/${MAC}.xml").unwrap();
+        let account = "9f86d081884c7d659a2feaa0";
+        assert_eq!(
+            key(&p, format!("linphone/{account}.xml").as_bytes()),
+            mac(account)
+        );
+        let long = "a".repeat(MAX_MAC_LEN + 1);
+        assert_eq!(key(&p, format!("linphone/{long}.xml").as_bytes()), None);
+        // What follows starts with a hexadecimal digit: exactly 12.
+        let p = MacPattern::compile(b"${MAC}a.cfg").unwrap();
+        assert_eq!(key(&p, b"0004f2abcdefa.cfg"), mac("0004f2abcdef"));
+        assert_eq!(key(&p, b"0004f2abcdef00a.cfg"), None);
+        let p = MacPattern::compile(b"${MAC}${TOLOWER(${MAC})}").unwrap();
+        assert_eq!(key(&p, b"0004F2ABCDEF0004f2abcdef"), mac("0004f2abcdef"));
     }
 
     #[test]

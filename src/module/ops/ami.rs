@@ -11,11 +11,7 @@ use crate::module::Module;
 pub fn run(m: &Module, action: Action, session: &Session) -> Result<String, String> {
     match action {
         // The URL's path is the ack's Message.
-        Action::Token => tokens::create(
-            &m.registry,
-            &session.header(c"MAC"),
-            Some(&session.header(c"TTL")),
-        ),
+        Action::Token => tokens::create(m, &session.header(c"MAC"), Some(&session.header(c"TTL"))),
         Action::Resync => {
             let (mac, profile) = (session.header(c"MAC"), session.header(c"Profile"));
             let all = session.header(c"All").eq_ignore_ascii_case(b"yes");
@@ -25,7 +21,7 @@ pub fn run(m: &Module, action: Action, session: &Session) -> Result<String, Stri
                 (b"", b"", true) => Selection::All,
                 _ => return Err("Give one of MAC, Profile or All: yes".to_owned()),
             };
-            let report = resync(&m.registry, selection);
+            let report = resync(m, selection);
             report.map(|r| one_line(&r)).map_err(|r| one_line(&r))
         }
     }

@@ -10,8 +10,10 @@ use crate::ffi::host::{cli_print, data_file, function_exists, Command};
 use crate::module::ops::resync::{self, Selection};
 use crate::module::ops::{rollout, status};
 use crate::module::render::substitute::{render_dynamic, Failure, Serving};
+use crate::module::serve::realtime::{Lookup, RealtimePhone};
 use crate::module::serve::{tokens, uploads};
 use crate::module::telemetry::audit;
+use crate::module::telemetry::cluster::{Down, Row};
 use crate::module::Module;
 use phoneprov_core::config::profile::FileEntry;
 use phoneprov_core::http::httpdate;
@@ -57,8 +59,29 @@ fn padded(out: &mut Vec<u8>, text: &[u8], width: usize) {
 }
 
 fn show_phone(m: &Module, snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
-    let Some(phone) = snap.phone(mac) else {
-        return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes();
+    let found: Arc<RealtimePhone>;
+    let mut from_database = None;
+    let phone = match snap.phone(mac) {
+        Some(phone) => phone,
+        // Dynamic lookup mode: a phone of the database (no routes of its own in memory).
+        None => match m.realtime.by_mac(&m.users, snap, mac) {
+            Lookup::Found(phone) => {
+                found = phone;
+                from_database = Some(&found);
+                &found.phone
+            }
+            Lookup::NotFound => {
+                return format!("No phone with MAC '{}'.\n", lossy(mac)).into_bytes()
+            }
+            Lookup::Unavailable => {
+                return format!(
+                    "No phone with MAC '{}' in memory, and the realtime database does not \
+                     answer.\n",
+                    lossy(mac)
+                )
+                .into_bytes()
+            }
+        },
     };
     let mut out = Vec::new();
     let _ = write!(out, "Phone ");
@@ -89,7 +112,30 @@ fn show_phone(m: &Module, snap: &Snapshot, mac: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"  ");
         fetch_line(&mut out, f);
     }
+    match m.cluster.last(phone.mac()) {
+        None => {}
+        Some(Ok(Some(row))) => {
+            out.extend_from_slice(b"\nLast fetch in the cluster (audit_realtime):\n  ");
+            row_line(&mut out, &row);
+        }
+        Some(Ok(None)) => {
+            out.extend_from_slice(b"\nLast fetch in the cluster (audit_realtime): never\n");
+        }
+        Some(Err(Down)) => out.extend_from_slice(
+            b"\nLast fetch in the cluster (audit_realtime): its database does not answer\n",
+        ),
+    }
     out.extend_from_slice(b"\nRoutes:\n");
+    for (uri, file) in from_database.iter().flat_map(|f| f.uris()) {
+        let f = &phone.profile.dynamic_files[file];
+        out.extend_from_slice(b"  ");
+        padded(&mut out, uri, 40);
+        out.push(b' ');
+        out.extend_from_slice(&f.template);
+        out.extend_from_slice(b" (");
+        out.extend_from_slice(&f.mime_type);
+        out.extend_from_slice(b", looked up in the database)\n");
+    }
     for r in snap.routes() {
         if let Target::Dynamic { phone: p, file } = r.target {
             if snap.phones[p].mac() == phone.mac() {
@@ -141,9 +187,44 @@ fn fetch_line(out: &mut Vec<u8>, f: &audit::Fetch) {
     out.push(b'\n');
 }
 
-/// `phoneprov show phones`: every phone with its profile, lines and last fetch.
+/// A last fetch as the cluster's family holds it: like [`fetch_line`], with the node that
+/// answered.
+fn row_line(out: &mut Vec<u8>, r: &Row) {
+    let _ = write!(
+        out,
+        "{}  {}  {}  node {}  ",
+        httpdate::format(r.at),
+        r.status,
+        r.address,
+        r.node
+    );
+    out.extend_from_slice(&r.uri);
+    let _ = write!(out, "  \"{}\"", r.user_agent.escape_debug());
+    if !r.model.is_empty() {
+        let _ = write!(out, " ({} {})", r.model, r.firmware);
+    }
+    out.push(b'\n');
+}
+
+/// `phoneprov show phones`: every phone with its profile, lines and last fetch (with
+/// audit_realtime, the cluster's: whichever node served it).
 fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
+    let cluster = match m.cluster.of_phones(snap.phones.iter().map(Phone::mac)) {
+        Some(Ok(rows)) => Some(rows),
+        Some(Err(Down)) => {
+            out.extend_from_slice(
+                b"The audit_realtime family does not answer: last fetches of this node only.\n",
+            );
+            None
+        }
+        None => None,
+    };
+    let cluster_at = |mac: &[u8]| {
+        cluster
+            .as_ref()
+            .and_then(|rows| rows.get(&mac.to_ascii_lowercase()))
+    };
     let _ = writeln!(
         out,
         "{:<24} {:<16} {:>5}  Last fetch",
@@ -154,9 +235,13 @@ fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
         out.push(b' ');
         padded(&mut out, &phone.profile.name, 16);
         let _ = write!(out, " {:>5}  ", phone.lines().len());
-        match m.audit.last(phone.mac()) {
-            Some(f) => fetch_line(&mut out, &f),
-            None => out.extend_from_slice(b"never\n"),
+        let local = m.audit.last(phone.mac());
+        match (cluster_at(phone.mac()), local) {
+            // The newer of the two: the family is written at most once per interval.
+            (Some(row), Some(f)) if f.at > row.at => fetch_line(&mut out, &f),
+            (Some(row), _) => row_line(&mut out, row),
+            (None, Some(f)) => fetch_line(&mut out, &f),
+            (None, None) => out.extend_from_slice(b"never\n"),
         }
     }
     let _ = writeln!(out, "{} phones", snap.phones.len());
@@ -168,7 +253,10 @@ fn show_phones(m: &Module, snap: &Snapshot) -> Vec<u8> {
             .phones
             .iter()
             .filter(|p| p.profile.name == profile.name)
-            .filter(|p| !m.audit.last(p.mac()).is_some_and(|f| f.at >= since))
+            .filter(|p| {
+                let local = m.audit.last(p.mac()).is_some_and(|f| f.at >= since);
+                !local && !cluster_at(p.mac()).is_some_and(|r| r.at >= since)
+            })
             .map(|p| p.mac())
             .collect();
         out.extend_from_slice(b"Profile [");
@@ -371,11 +459,11 @@ fn token(m: &Module, args: &[Vec<u8>]) -> Vec<u8> {
     if qr {
         rest.pop();
     }
-    let path = match tokens::create(&m.registry, mac, rest.first().copied()) {
+    let path = match tokens::create(m, mac, rest.first().copied()) {
         Ok(path) => path,
         Err(why) => return format!("{why}\n").into_bytes(),
     };
-    let Some((base, tls)) = tokens::base_url(&m.registry, mac) else {
+    let Some((base, tls)) = tokens::base_url(m, mac) else {
         let mut out = format!("Enrollment URL (single use): http(s)://<server>{path}\n");
         if qr {
             out += "No QR code: this phone's server address is only known per request (set \
@@ -412,7 +500,7 @@ pub fn run(m: &Module, command: Command, fd: i32, args: &[Vec<u8>]) {
         Command::ShowRoutes => cli::show_routes(&snap),
         Command::ShowPhone => show_phone(m, &snap, arg(0).unwrap_or_default()),
         Command::ShowPhones => show_phones(m, &snap),
-        Command::ShowTokens => tokens::list(),
+        Command::ShowTokens => tokens::list(&m.registry),
         Command::ShowStatus => status::show(m, &snap).into_bytes(),
         Command::Resync => {
             let selection = match (arg(0).unwrap_or_default(), arg(1)) {
@@ -421,7 +509,7 @@ pub fn run(m: &Module, command: Command, fd: i32, args: &[Vec<u8>]) {
                 (mac, None) if mac != b"profile" => Some(Selection::Mac(mac)),
                 _ => None,
             };
-            match selection.map(|s| resync::resync(&m.registry, s)) {
+            match selection.map(|s| resync::resync(m, s)) {
                 Some(Ok(report)) | Some(Err(report)) => (report + "\n").into_bytes(),
                 None => b"Usage: phoneprov resync <mac>|profile <name>|all\n".to_vec(),
             }

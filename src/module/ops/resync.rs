@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use crate::ffi::host::{function_exists, render};
 use crate::ffi::manager::run_action;
-use crate::module::state::registry::Registry;
+use crate::module::serve::realtime::Lookup;
+use crate::module::Module;
 use phoneprov_core::config::vars::{self, Vars};
 use phoneprov_core::model::snapshot::Phone;
 use phoneprov_core::util::bytes::lossy;
@@ -110,10 +111,12 @@ fn notify(phone: &Phone) -> (Vec<u8>, Outcome) {
 }
 
 /// Notifies the selected phones; the report, one line per phone and a summary. Err when
-/// the selection names no phone.
-pub fn resync(registry: &Registry, selection: Selection) -> Result<String, String> {
-    let snap = registry.current().ok_or("res_phoneprov is not running")?;
-    let phones: Vec<&Phone> = snap
+/// the selection names no phone. A MAC no phone in memory has is looked up in the database
+/// in dynamic lookup mode (profiles and "all" name the phones in memory only: the database
+/// may hold millions).
+pub fn resync(m: &Module, selection: Selection) -> Result<String, String> {
+    let snap = m.registry.current().ok_or("res_phoneprov is not running")?;
+    let mut phones: Vec<&Phone> = snap
         .phones
         .iter()
         .filter(|p| match selection {
@@ -122,6 +125,22 @@ pub fn resync(registry: &Registry, selection: Selection) -> Result<String, Strin
             Selection::All => true,
         })
         .collect();
+    let found;
+    if let (true, Selection::Mac(mac)) = (phones.is_empty(), &selection) {
+        match m.realtime.by_mac(&m.users, &snap, mac) {
+            Lookup::Found(phone) => {
+                found = phone;
+                phones.push(&found.phone);
+            }
+            Lookup::NotFound => {}
+            Lookup::Unavailable => {
+                return Err(format!(
+                    "No phone with MAC '{}' in memory, and the realtime database does not answer.",
+                    lossy(mac)
+                ))
+            }
+        }
+    }
     if phones.is_empty() {
         return Err(match selection {
             Selection::Mac(mac) => format!("No phone with MAC '{}'.", lossy(mac)),

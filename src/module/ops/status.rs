@@ -73,8 +73,12 @@ fn ms(d: Duration) -> f64 {
 
 /// What res_prometheus serves at its `/metrics`.
 pub fn prometheus(m: &Module) -> String {
-    let snap = m.registry.published();
-    m.metrics.prometheus(snap.as_deref(), &m.status.reloads())
+    // The snapshot served, built first if Asterisk has booted since the last one was (the
+    // phones are built only then): a scrape before any phone asked sees them all.
+    let snap = m.registry.current();
+    let mut out = m.metrics.prometheus(snap.as_deref(), &m.status.reloads());
+    m.cluster.prometheus(&mut out);
+    out
 }
 
 /// The phones whose previous credentials still open their files (auth_grace): the ones
@@ -150,6 +154,13 @@ pub fn show(m: &Module, snap: &Snapshot) -> String {
     out.push_str(&m.metrics.status_lines(snap));
     if let Some(rt) = &snap.config.settings.realtime {
         out.push_str(&realtime_lines(&m.realtime, rt));
+    }
+    if let Some(family) = &snap.config.settings.shared.audit {
+        let (written, dropped) = m.cluster.counts();
+        let _ = writeln!(
+            out,
+            "Audit:   last fetches to realtime family '{family}': {written} written, {dropped} dropped"
+        );
     }
     match &*lock(&m.status.last) {
         None => out.push_str("Last reload: none since the module was loaded\n"),

@@ -505,6 +505,22 @@ impl Access {
         network_refused(req, &Peer::of(req), res.phone, &policy.profiles[at])
     }
 
+    /// [`Access::refused_network`] for a phone that is no route (a phone of the realtime
+    /// database).
+    pub fn refused_network_phone(
+        &self,
+        req: &Request,
+        snap: &Snapshot,
+        phone: &Phone,
+    ) -> Option<Reply<'static>> {
+        // Fail closed, as for a route: a profile without a policy is refused.
+        let (policy, at) = match self.profile_policy(snap, &phone.profile.name, phone.mac()) {
+            Ok(found) => found,
+            Err(refused) => return Some(*refused),
+        };
+        network_refused(req, &Peer::of(req), Some(phone), &policy.profiles[at])
+    }
+
     /// Access lists, TLS and authentication for a route found; Err: the refusal or the
     /// challenge to answer with.
     pub fn admit_route(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::ffi::http::Request;
 use crate::ffi::security::{self, Endpoint, Event};
 use crate::module::telemetry::audit::{Audit, Client};
+use crate::module::telemetry::cluster::ClusterAudit;
 use crate::module::telemetry::metrics::{self, Kind, Metrics};
 use phoneprov_core::http::useragent::UserAgent;
 use phoneprov_core::util::clean::Clean;
@@ -95,6 +96,21 @@ impl<'a> Answer<'a> {
             body: Body::Memory(body.into()),
             cacheable: false,
         }
+    }
+
+    /// 503 with Retry-After: the database that would tell does not answer now (never
+    /// cached, never a 404 the database did not say).
+    pub fn unavailable() -> Self {
+        const BODY: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
+                            <title>503 Service Unavailable</title>\n</head><body>\n\
+                            <h1>Service Unavailable</h1>\n<p>The provisioning database does \
+                            not answer; try again later.</p>\n<hr />\n</body></html>\n";
+        Answer::body(
+            503,
+            "Service Unavailable",
+            &b"Content-Type: text/html\r\nRetry-After: 1\r\n"[..],
+            BODY.as_bytes(),
+        )
     }
 
     /// The 404 of every name nothing here serves.
@@ -232,10 +248,12 @@ impl<'a> Reply<'a> {
     }
 }
 
-/// What sending needs of the module: its counters and its audit.
+/// What sending needs of the module: its counters and its audits (this node's, and the
+/// cluster's when audit_realtime is set).
 pub struct Sink<'m> {
     pub metrics: &'m Metrics,
     pub audit: &'m Audit,
+    pub cluster: &'m ClusterAudit,
 }
 
 /// The connection's two ends, as security events name them.
@@ -301,7 +319,11 @@ impl Reply<'_> {
         if let Some((client, a)) = audited {
             let agent = a.agent.as_ref();
             match a.upload {
-                None => sink.audit.record(&client, &a.mac, &a.uri, status, agent),
+                None => sink
+                    .audit
+                    .record(&client, &a.mac, &a.uri, status, agent, |f| {
+                        sink.cluster.offer(&a.mac, f)
+                    }),
                 Some(size) => sink
                     .audit
                     .record_upload(&client, &a.mac, &a.uri, status, size, agent),

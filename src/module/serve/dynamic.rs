@@ -40,7 +40,7 @@ pub enum Who<'a> {
 }
 
 impl Who<'_> {
-    fn phone(&self) -> &Phone {
+    pub fn phone(&self) -> &Phone {
         match self {
             Who::Listed(p) => p,
             Who::Alone(p) => p,

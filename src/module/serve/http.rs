@@ -91,7 +91,6 @@ fn miss(m: &Module, req: &Request, uri: &[u8]) -> Reply<'static> {
 }
 
 pub fn handle(m: &Module, req: &Request) {
-    m.metrics.offer();
     let uri = uri::decode(req.raw_uri);
     let snap;
     let reply = match &uri {
@@ -193,10 +192,10 @@ fn route<'a>(
 /// overrides at every boot, also before it uploaded any). Otherwise such names would tell
 /// known MACs from unknown ones, unchecked and as often as anyone likes.
 fn upload_name<'a>(
-    m: &'a Module,
+    m: &Module,
     req: &Request,
-    snap: &'a Snapshot,
-    phone: &'a Phone,
+    snap: &Snapshot,
+    phone: &Phone,
     uri: &'a [u8],
 ) -> Reply<'a> {
     let admission = match m.access.admit_phone(req, snap, phone) {
@@ -222,19 +221,15 @@ fn realtime_answer<'a>(
 ) -> Reply<'a> {
     let phone = match m.realtime.lookup(&m.users, snap, uri) {
         Lookup::Found(phone) => phone,
-        Lookup::NotFound => return miss(m, req, uri),
-        Lookup::Unavailable => {
-            let body = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
-                        <title>503 Service Unavailable</title>\n</head><body>\n\
-                        <h1>Service Unavailable</h1>\n<p>The provisioning database does not \
-                        answer; try again later.</p>\n<hr />\n</body></html>\n";
-            return Reply::from(Answer::body(
-                503,
-                "Service Unavailable",
-                &b"Content-Type: text/html\r\nRetry-After: 1\r\n"[..],
-                body.as_bytes(),
-            ));
+        // Or one of a database phone's upload names.
+        Lookup::NotFound => {
+            return match uploads::database_phone(m, snap, uri) {
+                Some(Ok(found)) => upload_name(m, req, snap, &found.phone, uri),
+                Some(Err(uploads::Unavailable)) => Reply::from(Answer::unavailable()),
+                None => miss(m, req, uri),
+            }
         }
+        Lookup::Unavailable => return Reply::from(Answer::unavailable()),
     };
     // The URI had the shape of one of the phone's files; it must be exactly one of them.
     let Some(file) = phone.file_at(uri) else {

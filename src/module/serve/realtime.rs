@@ -32,7 +32,7 @@ use phoneprov_core::config::vars::Text;
 use phoneprov_core::model::snapshot::{without_secret, Extension, Phone, Snapshot};
 use phoneprov_core::realtime::lru::Lru;
 use phoneprov_core::realtime::options::{
-    rows_as_sections, spellings, FoundMac, MacPattern, RealtimeOptions, MAC_LEN,
+    rows_as_sections, spellings, FoundMac, Mac, MacPattern, RealtimeOptions,
 };
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::lock::{lock, wait};
@@ -53,6 +53,11 @@ pub struct RealtimePhone {
 }
 
 impl RealtimePhone {
+    /// The URI of each of its dynamic files, with the file's index in its profile.
+    pub fn uris(&self) -> impl Iterator<Item = (&[u8], usize)> {
+        self.uris.iter().map(|(u, f)| (&u[..], *f))
+    }
+
     /// The index of the dynamic file this phone serves at `uri`.
     pub fn file_at(&self, uri: &[u8]) -> Option<usize> {
         self.uris.iter().find(|(u, _)| **u == *uri).map(|(_, f)| *f)
@@ -79,8 +84,8 @@ struct Cache {
     /// older snapshot (during a reload) must not throw a newer cache away.
     generation: u64,
     patterns: Vec<MacPattern>,
-    phones: Lru<[u8; MAC_LEN], Cached>,
-    unknown: Lru<[u8; MAC_LEN], Instant>,
+    phones: Lru<Mac, Cached>,
+    unknown: Lru<Mac, Instant>,
 }
 
 impl Cache {
@@ -186,6 +191,20 @@ enum Known {
     Nothing,
 }
 
+fn known(cache: &mut Cache, opts: &RealtimeOptions, key: &Mac) -> Known {
+    let ttl = Duration::from_secs(opts.ttl);
+    if let Some(c) = cache.phones.get(key) {
+        return match c.at.elapsed() < ttl {
+            true => Known::Fresh(c.phone.clone()),
+            false => Known::Stale(c.phone.clone()),
+        };
+    }
+    match cache.unknown.get(key) {
+        Some(at) if at.elapsed() < ttl => Known::Unknown,
+        _ => Known::Nothing,
+    }
+}
+
 /// The phone the rows describe, built as the users file's phones are.
 fn build(users: &Users, config: &Arc<Config>, mut rows: ConfigFile) -> Option<RealtimePhone> {
     rows_as_sections(&mut rows);
@@ -238,27 +257,21 @@ impl Lookups {
             slot => slot.insert(Cache::new(snap, opts.cache_size)),
         };
         let mac = cache.patterns.iter().find_map(|p| p.extract(uri))?;
-        let ttl = Duration::from_secs(opts.ttl);
-        let known = if let Some(c) = cache.phones.get(&mac.key) {
-            match c.at.elapsed() < ttl {
-                true => Known::Fresh(c.phone.clone()),
-                false => Known::Stale(c.phone.clone()),
-            }
-        } else {
-            match cache.unknown.get(&mac.key) {
-                Some(at) if at.elapsed() < ttl => Known::Unknown,
-                _ => Known::Nothing,
-            }
-        };
+        let known = known(cache, opts, &mac.key);
         Some((mac, known))
     }
 
-    fn remember(
-        &self,
-        config: &Arc<Config>,
-        key: [u8; MAC_LEN],
-        found: Option<&Arc<RealtimePhone>>,
-    ) {
+    /// What the cache knows of `key` (a MAC in lower case).
+    fn consult_key(&self, snap: &Snapshot, opts: &RealtimeOptions, key: &Mac) -> Known {
+        let mut guard = lock(&self.cache);
+        match &mut *guard {
+            Some(c) if Arc::ptr_eq(&c.config, &snap.config) => known(c, opts, key),
+            Some(c) if c.generation > snap.generation => Known::Nothing,
+            slot => known(slot.insert(Cache::new(snap, opts.cache_size)), opts, key),
+        }
+    }
+
+    fn remember(&self, config: &Arc<Config>, key: Mac, found: Option<&Arc<RealtimePhone>>) {
         let mut guard = lock(&self.cache);
         // A reload meanwhile made what was built here stale: keep nothing.
         let Some(cache) = guard.as_mut().filter(|c| Arc::ptr_eq(&c.config, config)) else {
@@ -291,6 +304,33 @@ impl Lookups {
         let Some((mac, known)) = self.consult(snap, opts, uri) else {
             return Lookup::NotFound;
         };
+        self.resolve(users, snap, opts, &mac, known)
+    }
+
+    /// The database phone with this MAC (12 hexadecimal digits, or a softphone account's
+    /// longer key, in any case), in dynamic mode: for the operator's commands and enrollment
+    /// tokens, which name a phone by MAC rather than by one of its URIs. Cached as a
+    /// request's lookup is.
+    pub fn by_mac(&self, users: &Users, snap: &Snapshot, mac: &[u8]) -> Lookup {
+        let Some(opts) = &snap.config.settings.realtime else {
+            return Lookup::NotFound;
+        };
+        let Some(written) = Mac::new(mac) else {
+            return Lookup::NotFound;
+        };
+        let key = written.to_lower();
+        let known = self.consult_key(snap, opts, &key);
+        self.resolve(users, snap, opts, &FoundMac { key, written }, known)
+    }
+
+    fn resolve(
+        &self,
+        users: &Users,
+        snap: &Snapshot,
+        opts: &RealtimeOptions,
+        mac: &FoundMac,
+        known: Known,
+    ) -> Lookup {
         let stale = match known {
             Known::Fresh(phone) => {
                 bump(&self.counters.hits);
@@ -303,7 +343,7 @@ impl Lookups {
             Known::Stale(phone) => Some(phone),
             Known::Nothing => None,
         };
-        match self.query(users, &snap.config, opts, &mac) {
+        match self.query(users, &snap.config, opts, mac) {
             Ok(found) => {
                 let found = found.map(Arc::new);
                 self.remember(&snap.config, mac.key, found.as_ref());
@@ -353,7 +393,7 @@ impl Lookups {
             }
         }
         bump(&self.counters.lookups);
-        for spelling in spellings(&mac.written) {
+        for spelling in spellings(mac.written.as_bytes()) {
             if let Some(rows) = config::realtime_rows(&opts.family, MAC_FIELD, &spelling) {
                 self.up();
                 return Ok(build(users, config, rows));

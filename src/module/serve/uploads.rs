@@ -5,7 +5,8 @@
 //! renamed over the stored name: a reader (or a phone booting) sees the previous version or
 //! the new one, whole, and of several uploads of one name at once the last rename wins.
 //! Temporary names carry this run's own prefix: those of an earlier run (Asterisk crashed
-//! during an upload) are removed when the directory is next counted.
+//! during an upload) are removed when the directory is next counted, once ten minutes old
+//! (on shared storage another node's uploads in progress carry another prefix too).
 //! A name that is a route is never an upload: a PUT of it is refused, and a GET serves the
 //! route even if a file of that name is stored. A GET of an upload name serves the stored
 //! file when there is one.
@@ -24,12 +25,14 @@ use crate::ffi::http::Request;
 use crate::ffi::log;
 use crate::ffi::security::Event;
 use crate::module::serve::answer::{Answer, Body, Bytes, Reply};
+use crate::module::serve::realtime::{Lookup, RealtimePhone};
 use crate::module::telemetry::metrics::Kind;
 use crate::module::Module;
 use phoneprov_core::config::profile::{choose_mime, content_type};
 use phoneprov_core::http::body::{self, BodyError, Framing};
-use phoneprov_core::http::uploads::{is_safe_component, stored_name, DEFAULT_MAX};
+use phoneprov_core::http::uploads::{is_safe_component, matches, stored_name, DEFAULT_MAX};
 use phoneprov_core::model::snapshot::{Phone, Snapshot};
+use phoneprov_core::realtime::options::{MAC_LEN, MAX_MAC_LEN};
 use phoneprov_core::util::bytes::lossy;
 use phoneprov_core::util::clean::Clean;
 
@@ -44,7 +47,8 @@ const TEMP_MARK: &str = ".upload-";
 /// This load's temporary names.
 pub struct Uploads {
     /// `.upload-PID-TIME-`, the time this load of the module started. A temporary file
-    /// without it belongs to no upload running now: another process (Asterisk crashed, or
+    /// without it, unchanged for ten minutes, belongs to no upload running now: another
+    /// process (Asterisk crashed, or
     /// was killed, during an upload) or an earlier load of the module (unload waits for
     /// requests to finish).
     prefix: String,
@@ -116,10 +120,65 @@ pub fn put<'a>(
     let target = snap
         .filter(|s| s.resolve(uri).is_none())
         .and_then(|s| s.upload_target(uri).map(|t| (s, t)));
-    let Some((snap, target)) = target else {
-        return refuse_unknown(m, req, snap.map(|s| &**s), uri);
-    };
-    let phone = target.phone;
+    if let Some((snap, target)) = target {
+        return store_for(m, req, snap, target.phone, uri, framing, expect_continue);
+    }
+    // Dynamic lookup mode: a phone of the database.
+    match snap.and_then(|s| database_phone(m, s, uri).map(|found| (s, found))) {
+        Some((snap, Ok(found))) => {
+            store_for(m, req, snap, &found.phone, uri, framing, expect_continue)
+        }
+        Some((_, Err(Unavailable))) => {
+            req.close_if_body_unread();
+            Reply::from(Answer::unavailable()).kind(Kind::Upload)
+        }
+        None => refuse_unknown(m, req, snap.map(|s| &**s), uri),
+    }
+}
+
+/// The database did not answer.
+pub struct Unavailable;
+
+/// The phone of the realtime database (dynamic lookup mode) whose upload patterns take
+/// `uri`, and which has no file of its own there; None when there is none. A pattern's text
+/// before its first `*` holds the phone's MAC, so the candidates are the runs of 12 (a
+/// phone's MAC) to 64 (a softphone account's key) hexadecimal digits in the URI (the first
+/// two), each looked up as a request's MAC is.
+pub fn database_phone(
+    m: &Module,
+    snap: &Snapshot,
+    uri: &[u8],
+) -> Option<Result<Arc<RealtimePhone>, Unavailable>> {
+    snap.config.settings.realtime.as_ref()?;
+    let runs = uri
+        .split(|b| !b.is_ascii_hexdigit())
+        .filter(|run| (MAC_LEN..=MAX_MAC_LEN).contains(&run.len()))
+        .take(2);
+    for mac in runs {
+        match m.realtime.by_mac(&m.users, snap, mac) {
+            Lookup::Found(found)
+                if found.file_at(uri).is_none()
+                    && found.phone.uploads.iter().any(|p| matches(p, uri)) =>
+            {
+                return Some(Ok(found));
+            }
+            Lookup::Found(_) | Lookup::NotFound => {}
+            Lookup::Unavailable => return Some(Err(Unavailable)),
+        }
+    }
+    None
+}
+
+/// Stores a PUT of `uri`, one of `phone`'s upload names.
+fn store_for<'a>(
+    m: &Module,
+    req: &Request,
+    snap: &Snapshot,
+    phone: &Phone,
+    uri: &'a [u8],
+    framing: Framing,
+    expect_continue: bool,
+) -> Reply<'a> {
     if let Err(refused) = m.access.admit_phone(req, snap, phone) {
         return refused.kind(Kind::Upload);
     }
@@ -137,7 +196,7 @@ pub fn put<'a>(
             &format!("upload refused: {why}"),
         )
         .kind(Kind::Upload)
-        .audit_upload(phone.mac(), uri, 0, agent.clone())
+        .audit_upload(phone.mac().to_vec(), uri, 0, agent.clone())
     };
     let Some(name) = stored_name(uri) else {
         return refuse(
@@ -214,7 +273,7 @@ pub fn put<'a>(
                 text.into_bytes(),
             ))
             .kind(Kind::Upload)
-            .audit_upload(phone.mac(), uri, size, agent);
+            .audit_upload(phone.mac().to_vec(), uri, size, agent);
         }
         Err(e) => e,
     };
@@ -242,7 +301,7 @@ pub fn put<'a>(
             log::warning!("phoneprov: cannot store {}: {e}", final_path.display());
             Reply::from(Answer::internal_error())
                 .kind(Kind::Upload)
-                .audit_upload(phone.mac(), uri, 0, agent)
+                .audit_upload(phone.mac().to_vec(), uri, 0, agent)
         }
     }
 }
@@ -323,6 +382,7 @@ impl Uploads {
                 }
             } else if name.starts_with(TEMP_MARK.as_bytes())
                 && !name.starts_with(self.prefix.as_bytes())
+                && abandoned(&entry)
                 && fs::remove_file(entry.path()).is_ok()
             {
                 removed += 1;
@@ -385,7 +445,7 @@ impl Uploads {
 
 /// Answers a GET or HEAD of one of `phone`'s upload names (no route), its access rules
 /// passed, with the stored file; None when none is stored.
-pub fn serve_stored<'a>(req: &Request, phone: &'a Phone, uri: &'a [u8]) -> Option<Reply<'a>> {
+pub fn serve_stored<'a>(req: &Request, phone: &Phone, uri: &'a [u8]) -> Option<Reply<'a>> {
     let name = stored_name(uri)?;
     let file = open_regular(&phone_dir(phone).join(lossy(name).as_ref()))?;
     let mime = choose_mime(None, &phone.profile.mime_type);
@@ -399,17 +459,38 @@ pub fn serve_stored<'a>(req: &Request, phone: &'a Phone, uri: &'a [u8]) -> Optio
     Some(
         Reply::from(answer)
             .kind(Kind::Dynamic)
-            .audit(phone.mac(), uri, req.agent()),
+            .audit(phone.mac().to_vec(), uri, req.agent()),
     )
 }
 
-/// The file at `path` if it is a regular file (not a link someone placed there).
+/// How long another process's temporary file may go unchanged before it is taken for the
+/// leftover of a crash: on shared storage (docs/scaling.md) the other nodes' uploads in
+/// progress are there too, and must not be removed under them.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn abandoned(entry: &fs::DirEntry) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age >= ABANDONED_AFTER)
+}
+
+/// The file at `path` if it is a regular file (not a link someone placed there). An upload
+/// renamed over it between the look and the open (this node's or, on shared storage,
+/// another node's) makes the two differ without any link: looked at again, a few times.
 fn open_regular(path: &Path) -> Option<File> {
-    let link = path.symlink_metadata().ok()?;
-    if !link.file_type().is_file() {
-        return None;
+    for _ in 0..4 {
+        let link = path.symlink_metadata().ok()?;
+        if !link.file_type().is_file() {
+            return None;
+        }
+        let file = File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if meta.ino() == link.ino() && meta.dev() == link.dev() {
+            return Some(file);
+        }
     }
-    let file = File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    (meta.ino() == link.ino() && meta.dev() == link.dev()).then_some(file)
+    None
 }

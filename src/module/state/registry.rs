@@ -370,11 +370,6 @@ impl Registry {
         });
     }
 
-    /// The snapshot published last, as it is (no build started or waited for): for figures.
-    pub fn published(&self) -> Option<Arc<Snapshot>> {
-        read(&self.snapshot).clone()
-    }
-
     /// The state requests are served from; None only if no snapshot could be built.
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         let due = self.departure_due.load(Ordering::Acquire);

@@ -1,6 +1,7 @@
 //! The built-in users provider: phones from `phoneprov_users.conf`, else `users.conf`.
 //! It stays registered when neither file exists, so adding one and reloading works.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::ffi::config::{self, LoadError};
@@ -29,7 +30,7 @@ fn read_users(
     settings: &Settings,
     server: Option<&[u8]>,
     diags: &mut Vec<Diag>,
-) -> Result<Option<Read>, ()> {
+) -> Result<Option<Read>, LoadError> {
     for name in FILES {
         let read = config::with_config(name, |cfg| {
             let defaults = cfg.category("general", |g| users::defaults_from(settings, server, g));
@@ -48,14 +49,14 @@ fn read_users(
             Err(LoadError::Missing) => continue,
             Err(LoadError::Invalid) => {
                 log::error!("{name} could not be parsed.");
-                return Err(());
+                return Err(LoadError::Invalid);
             }
             Err(LoadError::Realtime) => {
                 log::error!(
                     "{name} is mapped to realtime in extconfig.conf, and its engine could not \
                      load it (database unreachable?)."
                 );
-                return Err(());
+                return Err(LoadError::Realtime);
             }
         }
     }
@@ -70,6 +71,9 @@ pub struct Users {
     defaults: Mutex<Option<(Arc<Config>, Arc<Vars>)>>,
     /// The users file the last load read, for `phoneprov show status`.
     source: Mutex<Option<Source>>,
+    /// Whether the last load failed because the users file is mapped to realtime and its
+    /// database did not answer (the module then retries on its own: state::recovery).
+    pub realtime_down: AtomicBool,
 }
 
 /// Which users file a load read.
@@ -125,6 +129,8 @@ impl Users {
         let mut diags = Vec::new();
         let found = read_users(&config.settings, server.as_deref(), &mut diags);
         log::diagnostics!(diags);
+        self.realtime_down
+            .store(matches!(found, Err(LoadError::Realtime)), Ordering::Release);
         let found = match found {
             Ok(Some((name, defaults, found))) => {
                 *lock(&self.defaults) = Some((config.clone(), Arc::new(defaults)));
@@ -150,7 +156,7 @@ impl Users {
                 *lock(&self.source) = None;
                 return 0;
             }
-            Err(()) => return -1,
+            Err(_) => return -1,
         };
         registry.add_extensions(PROVIDER_NAME, found);
         0

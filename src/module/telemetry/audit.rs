@@ -129,7 +129,7 @@ impl Client {
 
 impl Audit {
     /// Records one fetch of `uri`, a dynamic file of the phone `mac`, answered with
-    /// `status`.
+    /// `status`; `also` sees the record before it is kept (the cluster's audit).
     pub fn record(
         &self,
         client: &Client,
@@ -137,6 +137,7 @@ impl Audit {
         uri: &[u8],
         status: u16,
         agent: Option<&UserAgent>,
+        also: impl FnOnce(&Fetch),
     ) {
         let fetch = made(client, uri, status, agent, None);
         fetch_event(
@@ -144,6 +145,7 @@ impl Audit {
             fetch.model().as_bytes(),
             fetch.firmware().as_bytes(),
         );
+        also(&fetch);
         self.keep(mac, fetch);
     }
 

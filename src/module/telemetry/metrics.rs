@@ -3,10 +3,10 @@
 //! request: no lock on the request path.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::ffi::host::{fully_booted, prometheus_register};
+use super::offer::Offer;
+use crate::ffi::host::PrometheusEvent;
 
 use phoneprov_core::model::snapshot::{Snapshot, Target};
 use phoneprov_core::util::bytes::lossy;
@@ -44,8 +44,7 @@ pub struct Metrics {
     requests: [[AtomicU64; STATUSES.len()]; KINDS.len()],
     render_nanos: AtomicU64,
     renders: AtomicU64,
-    offered: AtomicBool,
-    next_offer: AtomicU64,
+    offer: Offer,
 }
 
 impl Default for Metrics {
@@ -54,8 +53,7 @@ impl Default for Metrics {
             requests: [const { [const { AtomicU64::new(0) }; STATUSES.len()] }; KINDS.len()],
             render_nanos: AtomicU64::new(0),
             renders: AtomicU64::new(0),
-            offered: AtomicBool::new(false),
-            next_offer: AtomicU64::new(0),
+            offer: Offer::default(),
         }
     }
 }
@@ -119,30 +117,25 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 impl Metrics {
-    /// Offers the metrics to res_prometheus if they are not offered yet: at load, at reload, and
-    /// (at most every 10 s) on requests. res_prometheus may load after this module (it sorts
-    /// later when Asterisk autoloads) or be loaded by hand; it is not declared as a dependency,
-    /// because a dependency that fails to open (it is bound to res_pjsip) would stop the loading
-    /// of others with it. A failed attempt costs a symbol lookup.
-    pub fn offer(&self) {
-        if self.offered.load(Ordering::Relaxed) {
-            return;
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if now < self.next_offer.load(Ordering::Relaxed) || !fully_booted() {
-            return;
-        }
-        self.next_offer.store(now + 10, Ordering::Relaxed);
-        self.offer_now();
+    /// Starts offering the metrics to res_prometheus (at load): see [`Offer`].
+    pub fn start_offering(&self) {
+        self.offer.start();
     }
 
-    /// [`Metrics::offer`] at once (a reload: the administrator may just have loaded res_prometheus).
-    pub fn offer_now(&self) {
-        if prometheus_register() {
-            self.offered.store(true, Ordering::Relaxed);
-        }
+    /// Stops offering them and takes them back from res_prometheus (at unload, before the
+    /// module can be unmapped: no callback of ours stays behind in it).
+    pub fn stop_offering(&self) {
+        self.offer.stop();
+    }
+
+    /// What the glue's subscription reported about res_prometheus or the boot.
+    pub fn prometheus_changed(&self, event: PrometheusEvent) {
+        self.offer.event(event);
+    }
+
+    /// At reload: offered again if res_prometheus may have changed unseen.
+    pub fn offer_again(&self) {
+        self.offer.again();
     }
 
     pub fn count(&self, kind: Kind, status: u16) {

@@ -2,4 +2,6 @@
 //! the request pipeline, read by the CLI, AMI and Prometheus.
 
 pub mod audit;
+pub mod cluster;
 pub mod metrics;
+pub mod offer;
