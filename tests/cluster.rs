@@ -331,7 +331,7 @@ const DYNAMIC_EXTCONFIG: &str = "[settings]\nphoneprov_users => pgsql,asterisk,p
 const DYNAMIC_CONF: &str = "[general]\ndefault_profile = lin\nusers_realtime = phoneprov_users\n\
                             tokens_realtime = phoneprov_tokens\n\n[lin]\n\
                             linphone/${MAC}.xml => phone.xml\nenroll_file = linphone/${MAC}.xml\n\
-                            uploads = ${MAC}-phone.cfg\n";
+                            uploads = ${MAC}-phone.cfg\nuploads_unauthenticated = yes\n";
 
 fn dynamic_node(pg: &Postgres) -> Asterisk {
     Builder::new(Impl::Rust)
@@ -475,7 +475,11 @@ fn two_nodes_on_one_uploads_directory() {
                 "phoneprov.conf",
                 1,
                 "pol",
-                &[("uploads", "${MAC}-phone.cfg"), ("${MAC}.cfg", "phone.xml")],
+                &[
+                    ("uploads", "${MAC}-phone.cfg"),
+                    ("uploads_unauthenticated", "yes"),
+                    ("${MAC}.cfg", "phone.xml"),
+                ],
             ),
         ]
         .concat(),
