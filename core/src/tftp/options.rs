@@ -43,12 +43,8 @@ pub fn negotiate(options: &[(String, Vec<u8>)], size: usize) -> Granted {
                     g.acknowledged.push(("blksize", n.to_string()));
                 }
             }
-            "tsize" => {
-                // A reader sends 0 and is told the size.
-                if n.is_some() {
-                    g.acknowledged.push(("tsize", size.to_string()));
-                }
-            }
+            // A reader sends 0 and is told the size.
+            "tsize" if n.is_some() => g.acknowledged.push(("tsize", size.to_string())),
             "timeout" => {
                 if let Some(n) = n.filter(|n| (1..=255).contains(n)) {
                     g.timeout = Duration::from_secs(n);

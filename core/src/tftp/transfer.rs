@@ -9,6 +9,8 @@
 //! acknowledgement inside the window that is short of its end restarts the window after it
 //! (RFC 7440: the client acknowledges the last block it received in order).
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::options::Granted;
@@ -30,8 +32,44 @@ pub enum Step {
     GiveUp,
 }
 
+/// What a transfer sends: bytes in memory, or a file read block by block (a firmware image
+/// is not read whole into memory once per transfer).
+pub enum Source {
+    Memory(Arc<[u8]>),
+    File { file: File, len: usize },
+}
+
+impl Source {
+    pub fn len(&self) -> usize {
+        match self {
+            Source::Memory(b) => b.len(),
+            Source::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the bytes `start..end` to `out`; false when the file could not be read (or
+    /// came out shorter: it changed under the transfer).
+    fn read(&self, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
+        match self {
+            Source::Memory(b) => {
+                out.extend_from_slice(&b[start..end]);
+                true
+            }
+            Source::File { file, .. } => {
+                let at = out.len();
+                out.resize(at + (end - start), 0);
+                file.read_exact_at(&mut out[at..], start as u64).is_ok()
+            }
+        }
+    }
+}
+
 pub struct Transfer {
-    body: Arc<[u8]>,
+    body: Source,
     blksize: usize,
     window: u64,
     /// The OACK (block 0), if options were granted.
@@ -48,7 +86,7 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    pub fn new(body: Arc<[u8]>, granted: &Granted) -> Transfer {
+    pub fn new(body: Source, granted: &Granted) -> Transfer {
         let blocks = (body.len() / granted.blksize) as u64 + 1;
         let oack = (!granted.acknowledged.is_empty()).then(|| packet::oack(&granted.acknowledged));
         Transfer {
@@ -72,14 +110,16 @@ impl Transfer {
         }
     }
 
-    /// The DATA packet of block `n` (1-based).
-    fn block(&self, n: u64) -> Vec<u8> {
+    /// The DATA packet of block `n` (1-based); None when the file could not be read.
+    fn block(&self, n: u64) -> Option<Vec<u8>> {
+        let len = self.body.len();
         let start = usize::try_from(n - 1)
             .unwrap_or(usize::MAX)
-            .saturating_mul(self.blksize);
-        let start = start.min(self.body.len());
-        let end = start.saturating_add(self.blksize).min(self.body.len());
-        packet::data((n % 65_536) as u16, &self.body[start..end])
+            .saturating_mul(self.blksize)
+            .min(len);
+        let end = start.saturating_add(self.blksize).min(len);
+        let mut p = packet::data((n % 65_536) as u16, &[]);
+        self.body.read(start, end, &mut p).then_some(p)
     }
 
     /// Sends the blocks after the last acknowledged one, as many as the window allows.
@@ -87,7 +127,9 @@ impl Transfer {
         let window = if self.proven { self.window } else { 1 };
         let last = (self.acked + window).min(self.blocks);
         self.sent = last;
-        Step::Send((self.acked + 1..=last).map(|n| self.block(n)).collect())
+        let packets: Option<Vec<Vec<u8>>> =
+            (self.acked + 1..=last).map(|n| self.block(n)).collect();
+        packets.map_or(Step::GiveUp, Step::Send)
     }
 
     /// The client acknowledged the block numbered `wire`.
@@ -156,7 +198,7 @@ mod tests {
     #[test]
     fn lockstep_without_options() {
         let body: Arc<[u8]> = vec![7u8; 1024].into();
-        let mut t = Transfer::new(body, &granted(&[], 1024));
+        let mut t = Transfer::new(Source::Memory(body), &granted(&[], 1024));
         assert_eq!(blocks(&t.start()), [1]);
         assert_eq!(t.on_ack(1), Step::Send(vec![packet::data(2, &[7; 512])]));
         // A duplicate ACK 1 sends nothing (Sorcerer's Apprentice).
@@ -170,7 +212,7 @@ mod tests {
     fn one_packet_until_the_client_answers_then_the_window() {
         let body: Arc<[u8]> = vec![1u8; 100].into();
         let mut t = Transfer::new(
-            body.clone(),
+            Source::Memory(body.clone()),
             &granted(&[("blksize", "10"), ("windowsize", "4")], 100),
         );
         // The OACK alone, then a window of 4 once ACK 0 came back.
@@ -192,7 +234,7 @@ mod tests {
         assert_eq!(t.on_ack(11), Step::Done);
 
         // Without options a window is never asked for: one block at a time.
-        let mut plain = Transfer::new(body, &granted(&[], 100));
+        let mut plain = Transfer::new(Source::Memory(body), &granted(&[], 100));
         assert_eq!(blocks(&plain.start()), [1]);
         assert_eq!(plain.on_ack(1), Step::Done);
     }
@@ -200,7 +242,7 @@ mod tests {
     #[test]
     fn gives_up_after_the_retries() {
         let body: Arc<[u8]> = vec![0u8; 10].into();
-        let mut t = Transfer::new(body, &granted(&[], 10));
+        let mut t = Transfer::new(Source::Memory(body), &granted(&[], 10));
         t.start();
         for _ in 0..MAX_RETRIES {
             assert_eq!(blocks(&t.on_timeout()), [1]);
@@ -213,7 +255,10 @@ mod tests {
         let blksize = 8;
         let n = 70_000usize;
         let body: Arc<[u8]> = vec![3u8; n * blksize].into();
-        let mut t = Transfer::new(body, &granted(&[("blksize", "8"), ("windowsize", "8")], 0));
+        let mut t = Transfer::new(
+            Source::Memory(body),
+            &granted(&[("blksize", "8"), ("windowsize", "8")], 0),
+        );
         t.start();
         let mut next = t.on_ack(0);
         let mut acked = 0u64;
@@ -237,7 +282,7 @@ mod tests {
     fn stale_and_unknown_acks_are_ignored() {
         let body: Arc<[u8]> = vec![0u8; 50].into();
         let mut t = Transfer::new(
-            body,
+            Source::Memory(body),
             &granted(&[("blksize", "10"), ("windowsize", "2")], 50),
         );
         t.start();
@@ -245,5 +290,38 @@ mod tests {
         assert_eq!(t.on_ack(9), Step::Wait, "not sent yet");
         assert_eq!(blocks(&t.on_ack(2)), [3, 4]);
         assert_eq!(t.on_ack(1), Step::Wait, "stale");
+    }
+
+    #[test]
+    fn a_file_is_read_block_by_block_as_memory_would_be() {
+        let bytes: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+        let path = std::env::temp_dir().join(format!("pp-tftp-{}", std::process::id()));
+        std::fs::write(&path, &bytes).expect("temp file");
+        let file = File::open(&path).expect("open");
+        let g = granted(&[("blksize", "700")], bytes.len());
+        let mut from_file = Transfer::new(
+            Source::File {
+                file,
+                len: bytes.len(),
+            },
+            &g,
+        );
+        let mut from_memory = Transfer::new(Source::Memory(bytes.into()), &g);
+        assert_eq!(from_file.start(), from_memory.start());
+        for ack in 0..3 {
+            assert_eq!(from_file.on_ack(ack), from_memory.on_ack(ack));
+        }
+        assert_eq!(from_file.on_ack(3), Step::Done);
+        // A file shorter than announced (changed under the transfer): given up.
+        let short = Transfer::new(
+            Source::File {
+                file: File::open(&path).expect("open"),
+                len: 5000,
+            },
+            &g,
+        )
+        .block(3);
+        assert!(short.is_none());
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -13,7 +13,7 @@ use crate::ffi::log;
 use crate::ffi::thread::{self, Thread};
 use phoneprov_core::tftp::options::{negotiate, MAX_BLKSIZE};
 use phoneprov_core::tftp::packet::{self, ErrorCode, Incoming, Malformed, Mode, Request};
-use phoneprov_core::tftp::transfer::{Step, Transfer};
+use phoneprov_core::tftp::transfer::{Source, Step, Transfer};
 use phoneprov_core::util::lock::lock;
 
 /// How often a waiting thread looks at the stop flag.
@@ -31,11 +31,16 @@ pub struct Ask<'a> {
 
 pub type Refusal = (ErrorCode, &'static str);
 
-/// What the module does with a request (see `files.rs`).
-pub type Files = Arc<dyn Fn(&Ask<'_>) -> Result<Arc<[u8]>, Refusal> + Send + Sync>;
-
-/// After a transfer: the body's bytes the client acknowledged, or None when it gave up.
-pub type Finished = Arc<dyn Fn(&Ask<'_>, Option<usize>) + Send + Sync>;
+/// What the module does with requests (see `files.rs`).
+pub trait Handler: Send + Sync + 'static {
+    /// What the module keeps of a request while its transfer runs.
+    type Served: Send;
+    /// The body to send, or the error to answer with.
+    fn answer(&self, ask: &Ask<'_>) -> Result<(Source, Self::Served), Refusal>;
+    /// The transfer ended: the body's bytes the client acknowledged, None when it did not
+    /// finish.
+    fn finished(&self, ask: &Ask<'_>, served: Self::Served, acked: Option<usize>);
+}
 
 /// A running listener; dropping it stops and joins every thread.
 pub struct Listener {
@@ -62,12 +67,11 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// Binds `addr` (all addresses: IPv6 and IPv4 when the system has IPv6) and starts serving.
-pub fn start(
+pub fn start<H: Handler>(
     bind: Option<IpAddr>,
     port: u16,
     max_transfers: usize,
-    files: Files,
-    finished: Finished,
+    handler: H,
 ) -> std::io::Result<Listener> {
     let socket = match bind {
         Some(ip) => UdpSocket::bind((ip, port))?,
@@ -82,14 +86,12 @@ pub fn start(
         bind,
         stop: stop.clone(),
         max_transfers,
-        files,
-        finished,
+        handler: Arc::new(handler),
         transfers: Mutex::new(Vec::new()),
         live: Arc::new(AtomicUsize::new(0)),
     };
-    let thread = thread::spawn(move || server.run()).ok_or_else(|| {
-        std::io::Error::other("no thread could be made for the TFTP listener")
-    })?;
+    let thread = thread::spawn(move || server.run())
+        .ok_or_else(|| std::io::Error::other("no thread could be made for the TFTP listener"))?;
     Ok(Listener {
         addr,
         stop,
@@ -102,18 +104,17 @@ struct Running {
     thread: Thread,
 }
 
-struct Server {
+struct Server<H> {
     socket: UdpSocket,
     bind: Option<IpAddr>,
     stop: Arc<AtomicBool>,
     max_transfers: usize,
-    files: Files,
-    finished: Finished,
+    handler: Arc<H>,
     transfers: Mutex<Vec<Running>>,
     live: Arc<AtomicUsize>,
 }
 
-impl Server {
+impl<H: Handler> Server<H> {
     fn run(self) {
         let mut buf = vec![0u8; 2048];
         while !self.stop.load(Ordering::Acquire) {
@@ -190,8 +191,7 @@ impl Server {
             req,
             peer,
             stop: self.stop.clone(),
-            files: self.files.clone(),
-            finished: self.finished.clone(),
+            handler: self.handler.clone(),
             done: done.clone(),
             live: self.live.clone(),
         };
@@ -207,18 +207,17 @@ impl Server {
 }
 
 /// One transfer, on its thread.
-struct Work {
+struct Work<H> {
     socket: UdpSocket,
     req: Request,
     peer: SocketAddr,
     stop: Arc<AtomicBool>,
-    files: Files,
-    finished: Finished,
+    handler: Arc<H>,
     done: Arc<AtomicBool>,
     live: Arc<AtomicUsize>,
 }
 
-impl Work {
+impl<H: Handler> Work<H> {
     fn run(self) {
         let local = self
             .socket
@@ -230,10 +229,10 @@ impl Work {
             peer: SocketAddr::new(canonical(self.peer.ip()), self.peer.port()),
             local,
         };
-        match (self.files)(&ask) {
-            Ok(body) => {
+        match self.handler.answer(&ask) {
+            Ok((body, served)) => {
                 let acked = self.send(body);
-                (self.finished)(&ask, acked);
+                self.handler.finished(&ask, served, acked);
             }
             Err((code, message)) => {
                 let _ = self.socket.send(&packet::error(code, message));
@@ -244,7 +243,7 @@ impl Work {
     }
 
     /// Runs the transfer of `body`; the bytes acknowledged, None when it did not end.
-    fn send(&self, body: Arc<[u8]>) -> Option<usize> {
+    fn send(&self, body: Source) -> Option<usize> {
         let granted = negotiate(&self.req.options, body.len());
         let mut transfer = Transfer::new(body, &granted);
         let mut step = transfer.start();
@@ -288,9 +287,7 @@ impl Work {
                     Err(_) => {}
                 },
                 // An ICMP port unreachable: nobody listens there any more.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    return Heard::Ended
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Heard::Ended,
                 Err(_) => {}
             }
         }
