@@ -46,6 +46,12 @@ fn conf(port: u16, general: &str) -> String {
 fn start_with(general: &str) -> (Asterisk, SocketAddr) {
     let port = free_port();
     let ast = Builder::new(Impl::Rust)
+        .module("res_security_log")
+        .conf(
+            "logger.conf",
+            "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n\
+             security.log => security\n",
+        )
         .conf("phoneprov.conf", conf(port, general))
         .conf("phoneprov_users.conf", users())
         .file("fw.bin", firmware())
@@ -272,6 +278,38 @@ fn access_lists_and_bans_apply() {
     let outside = Client::new("127.0.0.2", addr);
     let refused = outside.fetch("fenced.bin", &[]).expect_err("refused");
     assert_eq!(refused.number, 2);
+    // Its security event, over UDP, is one the shipped fail2ban filter counts against it.
+    let filter = std::fs::read_to_string(
+        common::project_dir().join("asterisk-conf/fail2ban/filter.d/asterisk-phoneprov.conf"),
+    )
+    .expect("filter");
+    let failregex = filter
+        .lines()
+        .find_map(|l| l.strip_prefix("failregex = "))
+        .expect("failregex");
+    let re = regex::Regex::new(&failregex.replace("<HOST>", "(?P<host>[0-9a-fA-F:.]+)"))
+        .expect("the filter's regex compiles");
+    let security = ast.dir.join("log/security.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let log = std::fs::read_to_string(&security).unwrap_or_default();
+        if let Some(l) = log
+            .lines()
+            .find(|l| l.contains("\"FailedACL\"") && l.contains("/UDP/"))
+        {
+            break l.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no FailedACL over UDP in:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let event = &line[line.find("SecurityEvent=").expect("an event")..];
+    let caps = re
+        .captures(event)
+        .unwrap_or_else(|| panic!("no match: {line}"));
+    assert_eq!(&caps["host"], "127.0.0.2", "{line}");
     // Misses from one address get it banned, over TFTP as over HTTP.
     let guesser = Client::new("127.0.0.3", addr);
     for i in 0..4 {
