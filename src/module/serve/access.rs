@@ -415,18 +415,30 @@ impl Access {
     }
 
     /// For a client known by its address alone (TFTP): what the access lists say of it,
-    /// those of every profile (`profile` None: denied when all of them refuse it) or of one.
-    /// A profile without a policy is denied (fail closed).
-    pub fn check_address(&self, profile: Option<&[u8]>, ip: IpAddr) -> AddressCheck {
-        let policy = self.policy();
-        let allowed = match profile {
-            None => gate_of(&policy, Some(ip)) != Gate::Denied,
-            Some(name) => policy.profile(name).is_some_and(|pp| match &pp.acl {
-                None => true,
-                Some(Ok(acl)) => acl.allows(ip),
-                Some(Err(_)) => false,
-            }),
+    /// those of every profile (`profile` None: denied when all of them refuse it) or of one
+    /// profile of `snap`'s configuration. A profile without a policy is denied (fail closed).
+    pub fn check_address(
+        &self,
+        snap: &Snapshot,
+        profile: Option<&[u8]>,
+        ip: IpAddr,
+    ) -> AddressCheck {
+        let Some(policy) = self.policy_of(snap) else {
+            return AddressCheck::Denied;
         };
+        let allowed =
+            match profile {
+                None => gate_of(&policy, Some(ip)) != Gate::Denied,
+                Some(name) => policy
+                    .profiles
+                    .iter()
+                    .find(|p| p.name == name)
+                    .is_some_and(|pp| match &pp.acl {
+                        None => true,
+                        Some(Ok(acl)) => acl.allows(ip),
+                        Some(Err(_)) => false,
+                    }),
+            };
         match allowed {
             true => AddressCheck::Allowed,
             false => AddressCheck::Denied,

@@ -67,14 +67,14 @@ pub fn answer(m: &Module, ask: &Ask<'_>) -> Result<(Source, Served), Refusal> {
             true,
         );
     };
-    // The access lists before the name is looked at: a refused client learns nothing of
-    // which names exist.
-    if m.access.check_address(None, ip) == AddressCheck::Denied {
-        return refuse(DENIED, Some((Event::FailedAcl, b"every profile")), false);
-    }
     let Some(snap) = m.registry.current() else {
         return refuse(NOT_FOUND, None, true);
     };
+    // The access lists before the name is looked at: a refused client learns nothing of
+    // which names exist.
+    if m.access.check_address(&snap, None, ip) == AddressCheck::Denied {
+        return refuse(DENIED, Some((Event::FailedAcl, b"every profile")), false);
+    }
     let Some(res) = snap.resolve(name) else {
         return refuse(NOT_FOUND, None, true);
     };
@@ -87,7 +87,7 @@ pub fn answer(m: &Module, ask: &Ask<'_>) -> Result<(Source, Served), Refusal> {
         // of the profile trying TFTP first is not guessing).
         return refuse(NOT_FOUND, None, false);
     }
-    if m.access.check_address(Some(&res.profile.name), ip) != AddressCheck::Allowed {
+    if m.access.check_address(&snap, Some(&res.profile.name), ip) != AddressCheck::Allowed {
         return refuse(DENIED, Some((Event::FailedAcl, &res.profile.name)), false);
     }
     let source = match res.phone {
@@ -165,7 +165,10 @@ pub fn finished(m: &Module, peer: SocketAddr, served: &Served, acked: Option<usi
             tls: false,
         };
         let status = if acked.is_some() { 200 } else { 0 };
-        m.audit.record(&client, mac, &served.name, status, None);
+        m.audit
+            .record(&client, mac, &served.name, status, None, |f| {
+                m.cluster.offer(mac, f)
+            });
     }
 }
 
