@@ -3,7 +3,7 @@
 CARGO ?= cargo
 MODULE := target/release/libres_phoneprov.so
 
-.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres fail2ban haproxy test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
+.PHONY: all build sandbox-build sandbox linphone-root linphone-root-for-tests postgres tftp-tools fail2ban haproxy test unit integration lint run install uninstall deb clean help soak fuzz bench bench-scale
 
 all: build
 
@@ -41,6 +41,11 @@ linphone-root-for-tests:
 # private server per test); installed with apt when missing.
 postgres:
 	@scripts/postgres.sh
+
+# The TFTP clients tests/tftp.rs runs (tftp-hpa, atftp) and the tftpd-hpa the bench compares
+# with; installed with apt when missing.
+tftp-tools:
+	@scripts/tftp-tools.sh
 
 # Debian's fail2ban for tests/fail2ban.rs, which runs a private fail2ban-server with the
 # shipped filter and jail against a test Asterisk's security.log; installed with apt when missing.
@@ -87,14 +92,14 @@ INTEGRATION_TESTS := ASTERISK_INCLUDE_DIR=$(SANDBOX_DIR)/include $(CARGO) test -
 unit:
 	@scripts/test-summary.sh "$(UNIT_TESTS)"
 
-integration: sandbox-build linphone-root-for-tests postgres fail2ban haproxy
+integration: sandbox-build linphone-root-for-tests postgres tftp-tools fail2ban haproxy
 	@scripts/test-summary.sh "$(INTEGRATION_TESTS)"
 
-test: sandbox-build lint linphone-root-for-tests postgres fail2ban haproxy
+test: sandbox-build lint linphone-root-for-tests postgres tftp-tools fail2ban haproxy
 	@scripts/test-summary.sh "$(UNIT_TESTS)" "$(INTEGRATION_TESTS)"
 
 # The stock C module and ours side by side; writes BENCHMARKS.md. Needs wrk.
-bench: sandbox-build
+bench: sandbox-build tftp-tools
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench --bench compare
 

@@ -14,10 +14,14 @@
 //!
 //! `cargo bench --bench compare -- static` runs only the static files' rows (4 KB, 4 KB
 //! binary, 50 MB) and updates them in place.
+//!
+//! Also ours over TFTP against tftpd-hpa (benches/tftp). `cargo bench --bench compare --
+//! tftp` runs only those rows and updates them in place.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod keepalive;
+mod tftp;
 mod wrk;
 
 use std::fmt::Write as _;
@@ -337,6 +341,29 @@ fn update_in_place(rows: &[Row], names: &[&str], note: Option<&str>) {
     }
     std::fs::write(&out, md).expect("write BENCHMARKS.md");
     println!("written to {}", out.display());
+}
+
+/// Ours over TFTP against tftpd-hpa (see benches/tftp).
+fn tftp_rows() -> Vec<Row> {
+    let [firmware, phones] = tftp::measure(ROUNDS, SNOM, &users(1_000), random_bytes(4 << 20));
+    vec![
+        Row {
+            name: tftp::FIRMWARE_ROW.to_owned(),
+            c: firmware.0,
+            ours: firmware.1,
+            higher_better: true,
+            goal: Some(1.0),
+            self_compared: Some("tftpd-hpa"),
+        },
+        Row {
+            name: tftp::PHONES_ROW.to_owned(),
+            c: phones.0,
+            ours: phones.1,
+            higher_better: true,
+            goal: Some(2.0),
+            self_compared: Some("tftpd-hpa"),
+        },
+    ]
 }
 
 /// `-- digest`: only the Digest rows.
@@ -832,6 +859,10 @@ fn main() {
         static_only();
         return;
     }
+    if std::env::args().skip(1).any(|a| a == "tftp") {
+        update_in_place(&tftp_rows(), &["TFTP:"], None);
+        return;
+    }
     // `-- reload`: only the reload and memory rows, printed (BENCHMARKS.md untouched).
     if std::env::args().skip(1).any(|a| a == "reload") {
         for r in reload_rows() {
@@ -872,6 +903,7 @@ fn main() {
     rows.extend(ceiling);
 
     rows.extend(reload_rows());
+    rows.extend(tftp_rows());
 
     // Last, where `-- digest` puts them too.
     rows.extend(digest);

@@ -5,7 +5,8 @@
 //! users file as parsed data), `model` (the snapshot and its route table, built from a
 //! configuration), `render` (templates and the bodies made from them), `http` (request
 //! details), `access` (access options, authentication, rate limits), `realtime` (dynamic
-//! lookup options and its cache), `ops` (what the CLI and the audit show).
+//! lookup options and its cache), `ops` (what the CLI and the audit show), `tftp` (the TFTP
+//! protocol, without sockets).
 
 pub mod access;
 pub mod config;
@@ -15,4 +16,5 @@ pub mod model;
 pub mod ops;
 pub mod realtime;
 pub mod render;
+pub mod tftp;
 pub mod util;

@@ -20,6 +20,14 @@ pub enum Event {
     ReqNotAllowed,
 }
 
+/// How the client reached us: HTTP, HTTPS, or TFTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Tls,
+    Udp,
+}
+
 /// One end of the connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Endpoint {
@@ -38,7 +46,7 @@ pub fn report(
     detail: &Clean,
     local: Option<Endpoint>,
     remote: Option<Endpoint>,
-    tls: bool,
+    transport: Transport,
 ) {
     use sys::ast_security_event_type::*;
     let (account, session, detail) = (
@@ -50,10 +58,10 @@ pub fn report(
     let address =
         |e: Option<Endpoint>| e.map_or_else(Default::default, |e| ast_sockaddr(e.ip, e.port));
     let (local, remote) = (address(local), address(remote));
-    let transport = if tls {
-        sys::ast_transport::AST_TRANSPORT_TLS
-    } else {
-        sys::ast_transport::AST_TRANSPORT_TCP
+    let transport = match transport {
+        Transport::Tcp => sys::ast_transport::AST_TRANSPORT_TCP,
+        Transport::Tls => sys::ast_transport::AST_TRANSPORT_TLS,
+        Transport::Udp => sys::ast_transport::AST_TRANSPORT_UDP,
     };
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)

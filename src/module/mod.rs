@@ -8,6 +8,7 @@ pub mod render;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod tftp;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -39,6 +40,7 @@ use state::sipusers::{Users, PROVIDER_NAME};
 use telemetry::audit::Audit;
 use telemetry::cluster::ClusterAudit;
 use telemetry::metrics::Metrics;
+use tftp::Tftp;
 
 /// Everything the module holds while it is loaded: made at load, dropped at unload once the
 /// last request has left. Each part is owned here and lent to the code that uses it; the
@@ -61,6 +63,7 @@ pub struct Module {
     pub metrics: Metrics,
     pub status: Status,
     pub recovery: Recovery,
+    pub tftp: Tftp,
 }
 
 impl Module {
@@ -88,6 +91,7 @@ impl Module {
             metrics: Metrics::default(),
             status: Status::default(),
             recovery: Recovery::default(),
+            tftp: Tftp::default(),
         }
     }
 
@@ -221,6 +225,7 @@ pub fn load() -> bool {
         Arc::new(Config::default())
     });
     ops::rollout::note(&config);
+    let tftp = config.settings.tftp.clone();
     let module = Arc::new(Module::new(config));
     module
         .recovery
@@ -243,6 +248,7 @@ pub fn load() -> bool {
     }
     module.metrics.start_offering();
     module.recover_if_down();
+    module.tftp.configure(tftp.as_ref());
     true
 }
 
@@ -312,6 +318,11 @@ pub fn unload() -> bool {
         );
         return false;
     }
+    // TFTP's threads end here, while the module is still published (a transfer that ends
+    // records its audit); none of them holds the module, so none waits on this.
+    if let Some(m) = &module {
+        m.tftp.stop();
+    }
     drop(module);
     release(write(&MODULE).take());
     true
@@ -329,6 +340,7 @@ pub fn reload() -> bool {
             ops::rollout::note(&config);
             m.access.configure(&config);
             m.cluster.configure(&config);
+            m.tftp.configure(config.settings.tftp.as_ref());
             m.registry.reload(config);
             // Phones are looked up again with the new profiles.
             m.realtime.flush();

@@ -14,6 +14,7 @@ pub mod overlay;
 pub mod postgres;
 pub mod realtime;
 pub mod samples;
+pub mod tftp;
 pub mod xml;
 
 use std::collections::BTreeMap;

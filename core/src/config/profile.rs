@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::access::options::{AccessOptions, AuthScheme, Limits};
 use crate::config::conf::{Category, ConfigFile};
 use crate::config::family::{self, Family};
+use crate::config::tftp::{parse_mode, TftpMode, TftpParse, TftpServer};
 use crate::host::{Diag, Level};
 use crate::http::uploads::{parse_patterns, parse_size, DEFAULT_MAX};
 use crate::http::uri::is_contained;
@@ -68,6 +69,8 @@ pub struct Profile {
     /// `uploads_unauthenticated = yes`: the operator's word that `uploads` may stay on with
     /// `auth = none` and no access list (otherwise refused, see [`refuse_open_uploads`]).
     pub uploads_unauthenticated: bool,
+    /// `tftp`: what it serves over TFTP.
+    pub tftp: TftpMode,
 }
 
 /// The default `upload_quota`, in uploads of `upload_max` bytes.
@@ -93,6 +96,8 @@ pub struct Settings {
     pub http_backlog: u32,
     /// `tokens_realtime`, `audit_realtime`: state shared by the nodes of a cluster.
     pub shared: SharedOptions,
+    /// The TFTP server, when `tftp = yes`.
+    pub tftp: Option<TftpServer>,
 }
 
 /// Asterisk listens with a backlog of 10: a building's phones connecting at once overflow
@@ -230,6 +235,17 @@ fn parse_profile(file: &str, cat: &Category, diags: &mut Vec<Diag>) -> Profile {
             }
         } else if key.eq_ignore_ascii_case(b"uploads_unauthenticated") {
             p.uploads_unauthenticated = is_true(value);
+        } else if key.eq_ignore_ascii_case(b"tftp") {
+            match parse_mode(value) {
+                Some(mode) => p.tftp = mode,
+                None => diags.push(Diag::new(
+                    Level::Error,
+                    format!(
+                        "{file} [{section}]: tftp = '{}' is not no, static or all - ignored",
+                        lossy(value)
+                    ),
+                )),
+            }
         } else if key.eq_ignore_ascii_case(b"staticdir") {
             p.staticdir = value.to_vec();
         } else if key.eq_ignore_ascii_case(b"family") {
@@ -341,6 +357,43 @@ fn check_models(file: &str, section: &str, p: &Profile, diags: &mut Vec<Diag>) {
     }
 }
 
+/// Lowers a profile's `tftp` to what TFTP, which has no authentication and no encryption,
+/// can serve under its access rules, with an ERROR saying why.
+fn tftp_fits(file: &str, profile: &mut Profile, settings: &Settings, diags: &mut Vec<Diag>) {
+    if profile.tftp == TftpMode::No {
+        return;
+    }
+    let rules = profile.access.resolve(&settings.access);
+    let (mode, why) = if rules.require_tls {
+        (TftpMode::No, "the profile requires TLS (require_tls)")
+    } else if rules.auth != AuthScheme::None && rules.auth_static {
+        (
+            TftpMode::No,
+            "the profile asks for authentication on every file (auth_static)",
+        )
+    } else if rules.auth != AuthScheme::None && profile.tftp == TftpMode::All {
+        // The phones' files, SIP passwords included, would go to anyone who knows a MAC.
+        (
+            TftpMode::Static,
+            "the profile asks for authentication (auth) on its phones' files",
+        )
+    } else {
+        return;
+    };
+    let serving = match mode {
+        TftpMode::Static => "serving its static files only (tftp = static)",
+        _ => "not served over TFTP",
+    };
+    diags.push(Diag::new(
+        Level::Error,
+        format!(
+            "{file} [{}]: tftp refused: {why}, which TFTP cannot carry; {serving}",
+            lossy(&profile.name)
+        ),
+    ));
+    profile.tftp = mode;
+}
+
 /// How many missing files a warning names before it only counts the rest.
 const MISSING_NAMED: usize = 3;
 
@@ -364,6 +417,7 @@ impl Config {
         let mut settings = settings;
         let mut limits_set = false;
         let mut realtime = RealtimeParse::default();
+        let mut tftp = TftpParse::default();
         let where_ = format!("{} [general]", file.name);
         for (key, value) in general.map(|g| &g.vars[..]).unwrap_or(&[]) {
             if key.eq_ignore_ascii_case(b"upload_max") {
@@ -394,6 +448,7 @@ impl Config {
             } else if !settings.access.take(&where_, key, value, &mut diags)
                 && !realtime.take(&where_, key, value, &mut diags)
                 && !settings.shared.take(&where_, key, value, &mut diags)
+                && !tftp.take(&where_, key, value, &mut diags)
                 && settings.limits.take(key, value, &mut diags)
             {
                 limits_set |= Limits::switches_on(key);
@@ -401,6 +456,7 @@ impl Config {
         }
         settings.limits = settings.limits.finish(limits_set);
         settings.realtime = realtime.finish(&where_, &mut diags);
+        settings.tftp = tftp.finish();
         let mut profiles: Vec<Arc<Profile>> = Vec::new();
         for cat in &file.categories {
             if cat.is("general") {
@@ -412,6 +468,7 @@ impl Config {
                 &mut profile,
                 &settings.access,
             ));
+            tftp_fits(&file.name, &mut profile, &settings, &mut diags);
             if profiles.iter().any(|p| p.name == profile.name) {
                 diags.push(Diag::new(
                     Level::Warning,

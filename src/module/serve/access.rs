@@ -374,18 +374,8 @@ enum Verdict {
 impl Access {
     /// Before anything else: a banned client address gets 429.
     pub fn refused_early(&self, req: &Request) -> Option<Reply<'static>> {
-        let policy = self.policy();
-        if policy.limits.miss_limit == 0 {
-            return None;
-        }
         let (ip, _) = req.remote()?;
-        let retry = lock(&self.runtime)
-            .misses
-            .banned(ip, now(), &policy.limits)?;
-        // A network spared by miss_ignore since the ban (a reload) is let in.
-        if policy.spared(ip) {
-            return None;
-        }
+        let retry = self.ban_of(ip)?;
         let head = format!("Retry-After: {retry}\r\nContent-type: text/plain\r\n");
         Some(Reply::from(Answer::body(
             429,
@@ -402,24 +392,111 @@ impl Access {
         if policy.profiles.iter().all(|p| p.acl.is_none()) {
             return Gate::Open;
         }
-        let ip = Peer::of(req).ip();
-        let (mut admitted, mut refused) = (false, false);
-        for pp in &policy.profiles {
-            let ok = match (&pp.acl, ip) {
-                (None, _) => true,
-                (Some(Ok(acl)), Some(ip)) => acl.allows(ip),
-                _ => false,
-            };
-            admitted |= ok;
-            refused |= !ok;
+        gate_of(&policy, Peer::of(req).ip())
+    }
+
+    /// For a client known by its address alone (TFTP): whether it is banned by the rate
+    /// limit.
+    pub fn banned_address(&self, ip: IpAddr) -> bool {
+        self.ban_of(ip).is_some()
+    }
+
+    /// The seconds left of `ip`'s ban, if it is banned.
+    fn ban_of(&self, ip: IpAddr) -> Option<u64> {
+        let policy = self.policy();
+        if policy.limits.miss_limit == 0 {
+            return None;
         }
-        match (admitted, refused) {
-            (_, false) => Gate::Open,
-            (true, true) => Gate::Restricted,
-            (false, true) => Gate::Denied,
+        let retry = lock(&self.runtime)
+            .misses
+            .banned(ip, now(), &policy.limits)?;
+        // A network spared by miss_ignore since the ban (a reload) is let in.
+        (!policy.spared(ip)).then_some(retry)
+    }
+
+    /// For a client known by its address alone (TFTP): what the access lists say of it,
+    /// those of every profile (`profile` None: denied when all of them refuse it) or of one
+    /// profile of `snap`'s configuration. A profile without a policy is denied (fail closed).
+    pub fn check_address(
+        &self,
+        snap: &Snapshot,
+        profile: Option<&[u8]>,
+        ip: IpAddr,
+    ) -> AddressCheck {
+        let Some(policy) = self.policy_of(snap) else {
+            return AddressCheck::Denied;
+        };
+        let allowed =
+            match profile {
+                None => gate_of(&policy, Some(ip)) != Gate::Denied,
+                Some(name) => policy
+                    .profiles
+                    .iter()
+                    .find(|p| p.name == name)
+                    .is_some_and(|pp| match &pp.acl {
+                        None => true,
+                        Some(Ok(acl)) => acl.allows(ip),
+                        Some(Err(_)) => false,
+                    }),
+            };
+        match allowed {
+            true => AddressCheck::Allowed,
+            false => AddressCheck::Denied,
         }
     }
 
+    /// A security event for a client known by its addresses alone (TFTP, over UDP).
+    pub fn report_address(
+        &self,
+        event: Event,
+        account: &[u8],
+        detail: &[u8],
+        peer: std::net::SocketAddr,
+        local: IpAddr,
+    ) {
+        let remote = Endpoint {
+            ip: peer.ip(),
+            port: peer.port(),
+        };
+        crate::ffi::security::report(
+            event,
+            &Clean::new(account),
+            &format!("{}:{}", remote.ip, remote.port),
+            &Clean::new(detail),
+            Some(Endpoint { ip: local, port: 0 }),
+            Some(remote),
+            crate::ffi::security::Transport::Udp,
+        );
+    }
+}
+
+/// What a client's address is to the access lists, for TFTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressCheck {
+    Allowed,
+    Denied,
+}
+
+/// [`Access::gate`] of an address.
+fn gate_of(policy: &Policy, ip: Option<IpAddr>) -> Gate {
+    let (mut admitted, mut refused) = (false, false);
+    for pp in &policy.profiles {
+        let ok = match (&pp.acl, ip) {
+            (None, _) => true,
+            (Some(Ok(acl)), Some(ip)) => acl.allows(ip),
+            _ => false,
+        };
+        admitted |= ok;
+        refused |= !ok;
+    }
+    match (admitted, refused) {
+        (_, false) => Gate::Open,
+        (true, true) => Gate::Restricted,
+        (false, true) => Gate::Denied,
+    }
+}
+
+impl Access {
     /// The 403 of a client the access lists refuse, given before (or instead of) what the
     /// URI names: the same answer as a file's own access list gives.
     pub fn gate_refusal(&self, req: &Request, gate: Gate) -> Reply<'static> {
@@ -452,13 +529,17 @@ impl Access {
 
     /// Counts a miss (404, failed authentication, 410) against the client's address.
     pub fn miss(&self, req: &Request) {
+        if let Some((ip, _)) = req.remote() {
+            self.miss_address(ip);
+        }
+    }
+
+    /// [`Access::miss`] for a client known by its address alone (TFTP).
+    pub fn miss_address(&self, ip: IpAddr) {
         let policy = self.policy();
         if policy.limits.miss_limit == 0 {
             return;
         }
-        let Some((ip, _)) = req.remote() else {
-            return;
-        };
         // Asked of Asterisk (a named ACL) before the lock is taken.
         if policy.spared(ip) {
             return;

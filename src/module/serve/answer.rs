@@ -8,7 +8,7 @@ use std::fs::File;
 use std::sync::Arc;
 
 use crate::ffi::http::Request;
-use crate::ffi::security::{self, Endpoint, Event};
+use crate::ffi::security::{self, Endpoint, Event, Transport};
 use crate::module::telemetry::audit::{Audit, Client};
 use crate::module::telemetry::cluster::ClusterAudit;
 use crate::module::telemetry::metrics::{self, Kind, Metrics};
@@ -289,7 +289,11 @@ pub fn report(req: &Request, report: &Report) {
         &report.detail,
         local,
         remote,
-        req.is_tls(),
+        if req.is_tls() {
+            Transport::Tls
+        } else {
+            Transport::Tcp
+        },
     );
 }
 

@@ -9,6 +9,7 @@ use super::offer::Offer;
 use crate::ffi::host::PrometheusEvent;
 
 use phoneprov_core::model::snapshot::{Snapshot, Target};
+use phoneprov_core::tftp::packet::ErrorCode;
 use phoneprov_core::util::bytes::lossy;
 
 /// What a request was, as the metrics name it.
@@ -39,9 +40,17 @@ const STATUSES: [u16; 15] = [
     200, 201, 304, 400, 401, 403, 404, 410, 413, 429, 500, 501, 503, 507, 0,
 ];
 
+/// How a TFTP request ended: its file delivered, a transfer the client did not finish, or
+/// the error it was answered with.
+const TFTP_OUTCOMES: [&str; 5] = ["sent", "incomplete", "not_found", "denied", "error"];
+
 /// The module's counters, kept from load to unload (a reload keeps them).
 pub struct Metrics {
     requests: [[AtomicU64; STATUSES.len()]; KINDS.len()],
+    /// TFTP read requests by kind and outcome (see [`TFTP_OUTCOMES`]), and the bytes of
+    /// files its transfers delivered.
+    tftp: [[AtomicU64; TFTP_OUTCOMES.len()]; KINDS.len()],
+    tftp_bytes: AtomicU64,
     render_nanos: AtomicU64,
     renders: AtomicU64,
     offer: Offer,
@@ -51,6 +60,8 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             requests: [const { [const { AtomicU64::new(0) }; STATUSES.len()] }; KINDS.len()],
+            tftp: [const { [const { AtomicU64::new(0) }; TFTP_OUTCOMES.len()] }; KINDS.len()],
+            tftp_bytes: AtomicU64::new(0),
             render_nanos: AtomicU64::new(0),
             renders: AtomicU64::new(0),
             offer: Offer::default(),
@@ -175,6 +186,64 @@ impl Metrics {
         )
     }
 
+    /// A TFTP request refused or failed with `code`, its kind as far as it got.
+    pub fn count_tftp(&self, kind: Kind, code: ErrorCode) {
+        let (kind, outcome) = match code {
+            ErrorCode::FileNotFound => (Kind::NotFound, 2),
+            ErrorCode::AccessViolation => (Kind::Denied, 3),
+            _ => (kind, 4),
+        };
+        self.tftp_add(kind, outcome);
+    }
+
+    /// A TFTP transfer of a file of `kind` ended: the bytes the client acknowledged, None
+    /// when it did not finish.
+    pub fn tftp_sent(&self, kind: Kind, acked: Option<usize>) {
+        self.tftp_add(kind, if acked.is_some() { 0 } else { 1 });
+        if let Some(n) = acked {
+            self.tftp_bytes
+                .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+    }
+
+    fn tftp_add(&self, kind: Kind, outcome: usize) {
+        if let Some(k) = KINDS.iter().position(|(k, _)| *k == kind) {
+            self.tftp[k][outcome].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The TFTP lines of the Prometheus text: requests by kind and outcome, and bytes.
+    fn tftp_lines(&self, out: &mut String) {
+        family(
+            out,
+            "tftp_requests_total",
+            "counter",
+            "TFTP read requests, by kind of route and outcome.",
+        );
+        for (k, (_, kind)) in KINDS.iter().enumerate() {
+            for (o, outcome) in TFTP_OUTCOMES.iter().enumerate() {
+                let n = self.tftp[k][o].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "asterisk_phoneprov_tftp_requests_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
+                    );
+                }
+            }
+        }
+        family(
+            out,
+            "sent_bytes_total",
+            "counter",
+            "Bytes of files delivered, by transport (TFTP: acknowledged by the client).",
+        );
+        let _ = writeln!(
+            out,
+            "asterisk_phoneprov_sent_bytes_total{{transport=\"tftp\"}} {}",
+            self.tftp_bytes.load(Ordering::Relaxed)
+        );
+    }
+
     /// The metrics in Prometheus' text exposition format.
     pub fn prometheus(&self, snap: Option<&Snapshot>, reloads: &Reloads) -> String {
         let mut out = String::new();
@@ -228,6 +297,7 @@ impl Metrics {
                 "asterisk_phoneprov_reload_last_seconds{{part=\"config_api\"}} {api:.6}"
             );
         }
+        self.tftp_lines(&mut out);
         if let Some(snap) = snap {
             family(&mut out, "phones", "gauge", "Phones served, by provider.");
             for (provider, n) in phones_by_provider(snap) {
