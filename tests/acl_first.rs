@@ -6,38 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{http_raw, project_dir, Asterisk, Builder, Impl, Response};
+use common::{http_raw, Asterisk, Builder, Impl, Response};
 use phoneprov_core::access::auth::base64_encode;
-
-fn request_at(ast: &Asterisk, ip: &str, method: &str, path: &str, headers: &str) -> Response {
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
-        ast.port
-    );
-    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-}
-
-fn get_at(ast: &Asterisk, ip: &str, path: &str) -> Response {
-    request_at(ast, ip, "GET", path, "")
-}
 
 fn put_at(ast: &Asterisk, ip: &str, path: &str, body: &str, headers: &str) -> Response {
     let headers = format!("Content-Length: {}\r\n{headers}", body.len());
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    let req = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n{body}",
-        ast.port
-    );
-    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    ast.send_at(ip, "PUT", path, &headers, body.as_bytes())
 }
 
 const LOGGER: &str = "[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n\
@@ -100,13 +74,13 @@ fn access_lists_run_before_the_uri_is_looked_at() {
         .start();
     // ::1 is refused by office's list, admitted by open's: a known MAC and an unknown one
     // get the same answer, byte for byte.
-    let known = get_at(&ast, "::1", "/phoneprov/0000000000a1.cfg");
-    let unknown = get_at(&ast, "::1", "/phoneprov/0000000000ff.cfg");
+    let known = ast.get_at("::1", "/phoneprov/0000000000a1.cfg", "");
+    let unknown = ast.get_at("::1", "/phoneprov/0000000000ff.cfg", "");
     assert_eq!(known.status, 403);
     assert_eq!(unknown.status, 403, "unknown MAC: {}", unknown.text());
     assert_eq!(known.body, unknown.body);
     assert_eq!(
-        get_at(&ast, "::1", "/phoneprov/open.txt").status,
+        ast.get_at("::1", "/phoneprov/open.txt", "").status,
         200,
         "the open profile still serves ::1"
     );
@@ -130,7 +104,8 @@ fn access_lists_run_before_the_uri_is_looked_at() {
     assert_eq!(put.status, 403, "then the route is not replaced");
     // From the admitted address, unknown names stay 404.
     assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/0000000000ff.cfg").status,
+        ast.get_at("127.0.0.1", "/phoneprov/0000000000ff.cfg", "")
+            .status,
         404
     );
 
@@ -144,7 +119,7 @@ fn access_lists_run_before_the_uri_is_looked_at() {
     );
     ast.cli("module reload res_phoneprov.so");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while get_at(&ast, "::1", "/phoneprov/open.txt").status != 403 {
+    while ast.get_at("::1", "/phoneprov/open.txt", "").status != 403 {
         assert!(Instant::now() < deadline, "reload not applied");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -154,11 +129,14 @@ fn access_lists_run_before_the_uri_is_looked_at() {
         "/phoneprov/nothing",
         "/phoneprov/enroll/00112233445566778899aabbccddeeff",
     ] {
-        let r = get_at(&ast, "::1", path);
+        let r = ast.get_at("::1", path, "");
         assert_eq!((path, r.status), (path, 403));
         assert_eq!(r.body, known.body, "{path}");
     }
-    assert_eq!(get_at(&ast, "127.0.0.1", "/phoneprov/open.txt").status, 200);
+    assert_eq!(
+        ast.get_at("127.0.0.1", "/phoneprov/open.txt", "").status,
+        200
+    );
 }
 
 #[test]
@@ -172,23 +150,17 @@ fn a_scan_for_macs_raises_rate_limited_events_the_filter_matches() {
         .file("open.txt", "open\n")
         .start();
     for i in 0..20 {
-        let r = get_at(&ast, "127.0.0.1", &format!("/phoneprov/0004f2{i:06x}.cfg"));
+        let r = ast.get_at("127.0.0.1", &format!("/phoneprov/0004f2{i:06x}.cfg"), "");
         assert_eq!(r.status, 404);
     }
     // Not shaped like a phone's file: no event.
     assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/favicon.ico").status,
+        ast.get_at("127.0.0.1", "/phoneprov/favicon.ico", "").status,
         404
     );
     // A marker after them: a wrong password.
     let creds = format!("Authorization: Basic {}\r\n", base64_encode(b"a1:no"));
-    let r = request_at(
-        &ast,
-        "127.0.0.1",
-        "GET",
-        "/phoneprov/0000000000a1.cfg",
-        &creds,
-    );
+    let r = ast.request_at("127.0.0.1", "GET", "/phoneprov/0000000000a1.cfg", &creds);
     assert_eq!(r.status, 401);
     let log = wait_security(&ast, "\"InvalidPassword\"");
     let scans: Vec<&str> = log
@@ -203,17 +175,8 @@ fn a_scan_for_macs_raises_rate_limited_events_the_filter_matches() {
     );
     assert!(!log.contains("favicon"), "{log}");
     // The shipped filter counts it against the scanner.
-    let filter = std::fs::read_to_string(
-        project_dir().join("asterisk-conf/fail2ban/filter.d/asterisk-phoneprov.conf"),
-    )
-    .expect("filter");
-    let failregex = filter
-        .lines()
-        .find_map(|l| l.strip_prefix("failregex = "))
-        .expect("failregex");
-    let re = regex::Regex::new(&failregex.replace("<HOST>", "(?P<host>[0-9a-fA-F:.]+)"))
-        .expect("the filter's regex compiles");
-    let event = &scans[0][scans[0].find("SecurityEvent=").expect("event")..];
+    let re = common::failregex();
+    let event = common::security_event(scans[0]);
     let caps = re
         .captures(event)
         .unwrap_or_else(|| panic!("no match: {event}"));
@@ -349,11 +312,11 @@ fn an_ipv4_only_access_list_on_an_ipv6_listener_warns() {
     assert!(!ast.log().contains("phoneprov.conf [both]: its access list"));
     // What the warning is about: native IPv6 clients pass a list of IPv4 rules.
     assert_eq!(
-        get_at(&ast, "::1", "/phoneprov/0000000000c1.cfg").status,
+        ast.get_at("::1", "/phoneprov/0000000000c1.cfg", "").status,
         200
     );
     assert_eq!(
-        get_at(&ast, "::1", "/phoneprov/0000000000c2.cfg").status,
+        ast.get_at("::1", "/phoneprov/0000000000c2.cfg", "").status,
         403
     );
 }

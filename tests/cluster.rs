@@ -86,20 +86,6 @@ fn fetch_row(pg: &Postgres, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
     }
 }
 
-/// The path of a new token for the phone, made on `node`.
-fn token(node: &Asterisk) -> String {
-    let out = node.cli(&format!("phoneprov token {MAC}"));
-    let at = out
-        .find("/phoneprov/enroll/")
-        .unwrap_or_else(|| panic!("{out}\n{}", node.log_tail()));
-    out[at..]
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 /// `clients` requests for `path` at once, spread over `nodes` in turn: their statuses.
 fn race(nodes: &[&Asterisk], path: &str, clients: usize) -> Vec<u16> {
     let barrier = Arc::new(Barrier::new(clients));
@@ -131,7 +117,7 @@ fn a_token_made_on_one_node_is_spent_exactly_once_across_both() {
     ));
 
     // Made on a, raced by 16 clients on both nodes: one 200, every other request 410.
-    let path = token(&a);
+    let path = a.token(MAC);
     assert_eq!(
         pg.rows("SELECT left(hash, 1) FROM phoneprov_tokens WHERE expires < 1000000000"),
         Vec::<Vec<String>>::new(),
@@ -157,7 +143,7 @@ fn a_token_made_on_one_node_is_spent_exactly_once_across_both() {
     assert!(b.cli("phoneprov show tokens").contains("used"));
 
     // Made on b, spent through a: the body is the phone's file.
-    let path = token(&b);
+    let path = b.token(MAC);
     assert!(a.cli("phoneprov show tokens").contains("valid"));
     let r = a.get(&path);
     assert_eq!(r.status, 200);
@@ -178,7 +164,7 @@ fn a_token_made_on_one_node_is_spent_exactly_once_across_both() {
 fn a_token_asked_while_the_database_is_down_is_503_then_served() {
     let mut pg = cluster_database(&[("tokens_realtime", "phoneprov_tokens")]);
     let a = node(&pg);
-    let path = token(&a);
+    let path = a.token(MAC);
     let port = pg.port;
     pg.stop();
     // Not 404 (the database did not say "no such token") and not spent.
@@ -197,7 +183,7 @@ fn without_tokens_realtime_each_node_keeps_its_own() {
     let pg = cluster_database(&[]);
     let a = node(&pg);
     let b = node(&pg);
-    let path = token(&a);
+    let path = a.token(MAC);
     assert_eq!(b.get(&path).status, 404, "astdb is per node");
     assert_eq!(a.get(&path).status, 200);
     assert_eq!(
@@ -373,7 +359,7 @@ fn database_phones_have_show_phone_resync_tokens_and_uploads_in_dynamic_mode() {
     assert!(out.contains(&format!("{MAC}  endpoint '6001'")), "{out}");
 
     // A token for it, made on a, is served once through b, which looks the phone up itself.
-    let path = token(&a);
+    let path = a.token(MAC);
     let r = b.get(&path);
     assert_eq!(r.status, 200, "{}", b.log_tail());
     assert_eq!(r.text(), "<x>6001:TopSecret1</x>");
@@ -392,16 +378,7 @@ fn database_phones_have_show_phone_resync_tokens_and_uploads_in_dynamic_mode() {
     assert!(a
         .cli(&format!("phoneprov show phone {account}"))
         .contains("Line 1 (6002)"));
-    let out = a.cli(&format!("phoneprov token {account}"));
-    let at = out
-        .find("/phoneprov/enroll/")
-        .unwrap_or_else(|| panic!("{out}"));
-    let enroll = out[at..]
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let enroll = a.token(account);
     assert_eq!(b.get(&enroll).text(), "<x>6002:Other2</x>");
 
     // Uploads: stored for the database phone, served back to it; another MAC's refused.

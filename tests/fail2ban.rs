@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http_raw, project_dir, Asterisk, Builder, Impl, Response};
+use common::{project_dir, Asterisk, Builder, Impl};
 use phoneprov_core::access::auth::base64_encode;
 
 /// An address no test client uses: the one the attacker wants banned.
@@ -57,19 +57,6 @@ fn start() -> Asterisk {
         )
         .file("phone.cfg", "user=${USERNAME} secret=${SECRET}\n")
         .start()
-}
-
-fn get_at(ast: &Asterisk, ip: &str, path: &str, headers: &str) -> Response {
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
-        ast.port
-    );
-    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
 fn basic(user: &str, pw: &str) -> String {
@@ -251,7 +238,7 @@ fn forged_lines_ban_nobody_but_the_attacker_and_wrong_passwords_ban() {
     let log = ast.dir.join("log/security.log");
     // res_security_log opens the file at the first event: one challenge makes it.
     assert_eq!(
-        get_at(&ast, "::1", "/phoneprov/000000000003.cfg", "").status,
+        ast.get_at("::1", "/phoneprov/000000000003.cfg", "").status,
         401
     );
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -273,9 +260,9 @@ fn forged_lines_ban_nobody_but_the_attacker_and_wrong_passwords_ban() {
     );
     let uri = "/phoneprov/000000000003.cfg";
     for _ in 0..3 {
-        let r = get_at(&ast, "127.0.0.1", uri, &basic(&format!("x{lines}"), "p"));
+        let r = ast.get_at("127.0.0.1", uri, &basic(&format!("x{lines}"), "p"));
         assert_eq!(r.status, 401);
-        let r = get_at(&ast, "127.0.0.1", uri, &basic(&quoted, "p"));
+        let r = ast.get_at("127.0.0.1", uri, &basic(&quoted, "p"));
         assert_eq!(r.status, 401);
         // The same through Digest, whose quoted user name may hold `\"`.
         let digest = format!(
@@ -284,25 +271,25 @@ fn forged_lines_ban_nobody_but_the_attacker_and_wrong_passwords_ban() {
              cnonce=\"c\"\r\n",
             quoted.replace('"', "\\\"")
         );
-        get_at(&ast, "127.0.0.1", "/phoneprov/000000000004.cfg", &digest);
+        ast.get_at("127.0.0.1", "/phoneprov/000000000004.cfg", &digest);
         // The User-Agent and the URI (a decoded %0a) of a scan for MACs.
         let agent = format!(
             "User-Agent: Yealink SIP-T46S 66.86.0.15 \"{}\r\n",
             forged_event("FailedACL")
         );
-        get_at(&ast, "127.0.0.1", "/phoneprov/00000000abcd.cfg", &agent);
+        ast.get_at("127.0.0.1", "/phoneprov/00000000abcd.cfg", &agent);
         let path = format!(
             "/phoneprov/00000000abce%0a{}.cfg",
             forged_event("InvalidAccountID")
                 .replace('"', "%22")
                 .replace(' ', "%20")
         );
-        get_at(&ast, "127.0.0.1", &path, &agent);
+        ast.get_at("127.0.0.1", &path, &agent);
     }
 
     // Ten real wrong passwords, from ::1.
     for _ in 0..10 {
-        let r = get_at(&ast, "::1", uri, &basic("bb", "wrong"));
+        let r = ast.get_at("::1", uri, &basic("bb", "wrong"));
         assert_eq!(r.status, 401);
     }
     // The log is read in order: once ::1 is banned, every line before is counted.

@@ -6,23 +6,10 @@
 mod common;
 
 use common::digest::{challenges, digest_header};
-use common::{http_raw, Asterisk, Builder, Impl, Response};
+use common::{Asterisk, Builder, Impl, Response};
 use phoneprov_core::access::auth::base64_encode;
 
 const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
-
-fn get_at(ast: &Asterisk, ip: &str, path: &str, headers: &str) -> Response {
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
-        ast.port
-    );
-    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
 
 fn user(section: &str, mac: &str, profile: &str, extra: &str) -> String {
     format!("[{section}]\nautoprov = yes\nmacaddress = {mac}\nprofile = {profile}\n{extra}\n")
@@ -35,14 +22,13 @@ fn basic(user: &str, pw: &str) -> String {
 
 /// `uri` fetched with an answer to a fresh MD5 challenge as `user`/`pw`.
 fn digest_fetch(ast: &Asterisk, uri: &str, user: &str, pw: &str) -> Response {
-    let r = get_at(ast, "127.0.0.1", uri, "");
+    let r = ast.get_at("127.0.0.1", uri, "");
     assert_eq!(r.status, 401, "{uri}: {}", r.text());
     let challenge = challenges(&r)
         .into_iter()
         .find(|c| c.contains("algorithm=MD5"))
         .expect("an MD5 challenge");
-    get_at(
-        ast,
+    ast.get_at(
         "127.0.0.1",
         uri,
         &digest_header(&challenge, user, pw, uri, 1),
@@ -89,8 +75,8 @@ fn an_empty_secret_opens_nothing() {
     let e1 = "/phoneprov/0000000000e1.cfg";
     assert_eq!(digest_fetch(&ast, e1, "e1", "").status, 401);
     let e2 = "/phoneprov/0000000000e2.cfg";
-    assert_eq!(get_at(&ast, "127.0.0.1", e2, &basic("e2", "")).status, 401);
-    assert_eq!(get_at(&ast, "127.0.0.1", e2, "").status, 401);
+    assert_eq!(ast.get_at("127.0.0.1", e2, &basic("e2", "")).status, 401);
+    assert_eq!(ast.get_at("127.0.0.1", e2, "").status, 401);
     // An empty http_secret does not override a non-empty secret.
     let e3 = "/phoneprov/0000000000e3.cfg";
     assert_eq!(digest_fetch(&ast, e3, "e3", "").status, 401);
@@ -172,7 +158,8 @@ fn renaming_a_digest_profile_by_reload_serves_nothing_open() {
         .file("phone.cfg", TEMPLATE)
         .start();
     assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/0000aa000001.cfg", "").status,
+        ast.get_at("127.0.0.1", "/phoneprov/0000aa000001.cfg", "")
+            .status,
         401
     );
     let done = AtomicBool::new(false);
@@ -190,7 +177,7 @@ fn renaming_a_digest_profile_by_reload_serves_nothing_open() {
                 while !done.load(Ordering::Relaxed) {
                     i = (i + 7919) % PHONES;
                     let uri = format!("/phoneprov/0000aa{i:06x}.cfg");
-                    match get_at(ast, "127.0.0.1", &uri, "").status {
+                    match ast.get_at("127.0.0.1", &uri, "").status {
                         200 => ok.fetch_add(1, Ordering::Relaxed),
                         401 => challenged.fetch_add(1, Ordering::Relaxed),
                         _ => other.fetch_add(1, Ordering::Relaxed),
@@ -232,26 +219,12 @@ fn start_tokens() -> Asterisk {
         .start()
 }
 
-/// The path of a new enrollment token for `mac`.
-fn token(ast: &Asterisk, mac: &str) -> String {
-    let out = ast.cli(&format!("phoneprov token {mac}"));
-    let at = out
-        .find("/phoneprov/enroll/")
-        .unwrap_or_else(|| panic!("{out}"));
-    out[at..]
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 /// Point 7: HEAD only looks at an enrollment URL. On the code before issue 24, a HEAD spent
 /// the token and the phone's GET got 410.
 #[test]
 fn head_never_spends_an_enrollment_token() {
     let ast = start_tokens();
-    let path = token(&ast, "abc123");
+    let path = ast.token("abc123");
     for _ in 0..3 {
         let head = ast.request("HEAD", &path, "");
         assert_eq!(head.status, 200, "{}", head.text());
@@ -277,7 +250,7 @@ fn a_token_astdb_refuses_to_spend_is_not_served() {
     use std::io::{BufRead, BufReader, Write};
     use std::process::{Command, Stdio};
     let ast = start_tokens();
-    let path = token(&ast, "abc123");
+    let path = ast.token("abc123");
     let db = ast.dir.join("lib/astdb.sqlite3");
     let mut shell = Command::new("sqlite3")
         .arg(&db)
@@ -343,7 +316,7 @@ fn start_nonces() -> Asterisk {
 
 /// A fresh MD5 challenge for `uri`.
 fn md5_challenge(ast: &Asterisk, uri: &str) -> String {
-    let r = get_at(ast, "127.0.0.1", uri, "");
+    let r = ast.get_at("127.0.0.1", uri, "");
     assert_eq!(r.status, 401);
     challenges(&r)
         .into_iter()
@@ -395,8 +368,7 @@ fn nonce_counts_are_per_user() {
     let (a, b) = ("/phoneprov/0000000000a1.cfg", "/phoneprov/0000000000b1.cfg");
     let challenge = md5_challenge(&ast, b);
     let with = |uri: &str, user: &str, pw: &str, nc: u32| {
-        get_at(
-            &ast,
+        ast.get_at(
             "127.0.0.1",
             uri,
             &digest_header(&challenge, user, pw, uri, nc),
@@ -422,8 +394,7 @@ fn a_flood_of_challenges_evicts_nothing_and_writes_a_line_per_minute() {
     let b = "/phoneprov/0000000000b1.cfg";
     let challenge = md5_challenge(&ast, b);
     let phone = |nc: u32| {
-        get_at(
-            &ast,
+        ast.get_at(
             "127.0.0.1",
             b,
             &digest_header(&challenge, "pb", "pwb", b, nc),
@@ -472,12 +443,7 @@ fn unknown_user_and_bad_nonce_answer_alike() {
     // Five made-up nonces per user name, more than miss_limit = 3: no 429, all stale.
     for user in ["pb", "nobody"] {
         for _ in 0..5 {
-            let r = get_at(
-                &ast,
-                "127.0.0.1",
-                b,
-                &digest_header(&forged, user, "guess", b, 1),
-            );
+            let r = ast.get_at("127.0.0.1", b, &digest_header(&forged, user, "guess", b, 1));
             assert_eq!(r.status, 401, "{user}");
             assert!(
                 challenges(&r).iter().all(|c| c.contains("stale=true")),
@@ -491,8 +457,7 @@ fn unknown_user_and_bad_nonce_answer_alike() {
         .iter()
         .enumerate()
         .map(|(i, user)| {
-            get_at(
-                &ast,
+            ast.get_at(
                 "127.0.0.1",
                 b,
                 &digest_header(&real, user, "guess", b, i as u32 + 1),
@@ -505,14 +470,9 @@ fn unknown_user_and_bad_nonce_answer_alike() {
     }
     assert_eq!(answers[0].body, answers[1].body);
     // Two misses so far; two more pass the limit of three.
-    get_at(
-        &ast,
-        "127.0.0.1",
-        b,
-        &digest_header(&real, "nobody", "g", b, 3),
-    );
-    get_at(&ast, "127.0.0.1", b, &digest_header(&real, "pb", "g", b, 4));
-    assert_eq!(get_at(&ast, "127.0.0.1", b, "").status, 429);
+    ast.get_at("127.0.0.1", b, &digest_header(&real, "nobody", "g", b, 3));
+    ast.get_at("127.0.0.1", b, &digest_header(&real, "pb", "g", b, 4));
+    assert_eq!(ast.get_at("127.0.0.1", b, "").status, 429);
 }
 
 /// Perl (perl-base's IO::Socket::IP): one GET per source address read from stdin, each on

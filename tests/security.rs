@@ -7,23 +7,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::digest::{challenges, digest_header};
-use common::{http_raw, Asterisk, Builder, Impl, Response};
+use common::{Asterisk, Builder, Impl, Response};
 use phoneprov_core::access::auth::base64_encode;
 
 const TEMPLATE: &str = "user=${USERNAME} secret=${SECRET}\n";
-
-fn get_at(ast: &Asterisk, ip: &str, path: &str, headers: &str) -> Response {
-    let host = if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_owned()
-    };
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
-        ast.port
-    );
-    http_raw(ast.addr_at(ip), req.as_bytes()).unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
 
 fn user(section: &str, mac: &str, profile: &str, extra: &str) -> String {
     format!(
@@ -81,7 +68,7 @@ fn access_lists_ipv4_ipv6_named_and_general() {
         .file("v4.txt", "v4\n")
         .file("open.txt", "open\n")
         .start();
-    let status = |ip: &str, path: &str| get_at(&ast, ip, path, "").status;
+    let status = |ip: &str, path: &str| ast.get_at(ip, path, "").status;
     // permit / deny, IPv4 and IPv6, dynamic and static files.
     assert_eq!(status("127.0.0.1", "/phoneprov/0000000000a1.cfg"), 200);
     assert_eq!(status("::1", "/phoneprov/0000000000a1.cfg"), 403);
@@ -101,7 +88,7 @@ fn access_lists_ipv4_ipv6_named_and_general() {
     // profile refuses every address.
     assert_eq!(status("::1", "/phoneprov/nothing.cfg"), 403);
     assert_eq!(status("127.0.0.1", "/phoneprov/nothing.cfg"), 403);
-    let denied = get_at(&ast, "::1", "/phoneprov/0000000000a1.cfg", "");
+    let denied = ast.get_at("::1", "/phoneprov/0000000000a1.cfg", "");
     assert!(!denied.text().contains("pw-a"));
 }
 
@@ -174,7 +161,7 @@ fn start_auth(extra_general: &str) -> Asterisk {
 }
 
 fn challenge_for(ast: &Asterisk, uri: &str, alg: &str) -> String {
-    let r = get_at(ast, "127.0.0.1", uri, "");
+    let r = ast.get_at("127.0.0.1", uri, "");
     assert_eq!(r.status, 401, "{}", r.text());
     challenges(&r)
         .into_iter()
@@ -184,8 +171,7 @@ fn challenge_for(ast: &Asterisk, uri: &str, alg: &str) -> String {
 
 /// `uri` fetched with an answer to `challenge` as `user`/`pw` (nonce count 1).
 fn answer(ast: &Asterisk, uri: &str, challenge: &str, user: &str, pw: &str) -> Response {
-    get_at(
-        ast,
+    ast.get_at(
         "127.0.0.1",
         uri,
         &digest_header(challenge, user, pw, uri, 1),
@@ -213,7 +199,7 @@ fn curl(args: &[&str]) -> (String, String) {
 fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
     let ast = start_auth("");
     let uri = "/phoneprov/000000000001.cfg";
-    let first = get_at(&ast, "127.0.0.1", uri, "");
+    let first = ast.get_at("127.0.0.1", uri, "");
     assert_eq!(first.status, 401);
     let offered = challenges(&first);
     assert_eq!(offered.len(), 2, "{offered:?}");
@@ -235,15 +221,13 @@ fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
         let r = answer(&ast, uri, &c, "prov1", "httppw1");
         assert_eq!(r.status, 200, "{alg}: {}", r.text());
         // The nonce again with a higher count works; the same count again is a replay.
-        let r = get_at(
-            &ast,
+        let r = ast.get_at(
             "127.0.0.1",
             uri,
             &digest_header(&c, "prov1", "httppw1", uri, 2),
         );
         assert_eq!(r.status, 200, "{alg} nc=2");
-        let r = get_at(
-            &ast,
+        let r = ast.get_at(
             "127.0.0.1",
             uri,
             &digest_header(&c, "prov1", "httppw1", uri, 2),
@@ -262,8 +246,7 @@ fn digest_accepts_md5_and_sha256_and_refuses_the_rest() {
     let r = digest_fetch(&ast, own, "SHA-256", "plain", "pw-plain");
     assert_eq!(r.status, 200);
     // Basic where Digest is asked.
-    let r = get_at(
-        &ast,
+    let r = ast.get_at(
         "127.0.0.1",
         uri,
         "Authorization: Basic cHJvdjE6aHR0cHB3MQ==\r\n",
@@ -291,8 +274,7 @@ fn basic_rollout_and_require_tls_over_plain_http() {
         format!("Authorization: Basic {token}\r\n")
     };
     // Basic over plain HTTP is refused, even with the right password.
-    let r = get_at(
-        &ast,
+    let r = ast.get_at(
         "127.0.0.1",
         "/phoneprov/000000000003.cfg",
         &basic("bb", "pw-bb"),
@@ -300,35 +282,34 @@ fn basic_rollout_and_require_tls_over_plain_http() {
     assert_eq!(r.status, 403);
     // ... unless auth_basic_plain; static files stay open without auth_static.
     let uri = "/phoneprov/000000000004.cfg";
-    let r = get_at(&ast, "127.0.0.1", uri, "");
+    let r = ast.get_at("127.0.0.1", uri, "");
     assert_eq!(r.status, 401);
     assert_eq!(
         challenges(&r),
         vec!["Basic realm=\"office phones\", charset=\"UTF-8\"".to_owned()]
     );
     assert_eq!(
-        get_at(&ast, "127.0.0.1", uri, &basic("bp", "pw-bp")).status,
+        ast.get_at("127.0.0.1", uri, &basic("bp", "pw-bp")).status,
         200
     );
+    assert_eq!(ast.get_at("127.0.0.1", uri, &basic("bp", "no")).status, 401);
     assert_eq!(
-        get_at(&ast, "127.0.0.1", uri, &basic("bp", "no")).status,
+        ast.get_at("127.0.0.1", uri, &basic("bb", "pw-bb")).status,
         401
     );
     assert_eq!(
-        get_at(&ast, "127.0.0.1", uri, &basic("bb", "pw-bb")).status,
-        401
-    );
-    assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/plain-static.txt", "").status,
+        ast.get_at("127.0.0.1", "/phoneprov/plain-static.txt", "")
+            .status,
         200
     );
     // Rollout: served, and the log names who would have been challenged.
-    let r = get_at(&ast, "127.0.0.1", "/phoneprov/000000000005.cfg", "");
+    let r = ast.get_at("127.0.0.1", "/phoneprov/000000000005.cfg", "");
     assert_eq!(r.status, 200);
     assert!(ast.log_has("phoneprov rollout: 127.0.0.1 fetched /phoneprov/000000000005.cfg"));
     // require_tls: plain HTTP gets 403.
     assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/000000000006.cfg", "").status,
+        ast.get_at("127.0.0.1", "/phoneprov/000000000006.cfg", "")
+            .status,
         403
     );
 }
@@ -364,16 +345,7 @@ fn security_log_lines_match_the_fail2ban_filter() {
             "no {event} in:\n{log}"
         );
     }
-    let filter = std::fs::read_to_string(
-        common::project_dir().join("asterisk-conf/fail2ban/filter.d/asterisk-phoneprov.conf"),
-    )
-    .expect("filter");
-    let failregex = filter
-        .lines()
-        .find_map(|l| l.strip_prefix("failregex = "))
-        .expect("failregex");
-    let re = regex::Regex::new(&failregex.replace("<HOST>", "(?P<host>[0-9a-fA-F:.]+)"))
-        .expect("the filter's regex compiles");
+    let re = common::failregex();
     let failures: Vec<&str> = log
         .lines()
         .filter(|l| {
@@ -388,11 +360,8 @@ fn security_log_lines_match_the_fail2ban_filter() {
         })
         .collect();
     assert!(failures.len() >= 2, "{log}");
-    // The failregex is anchored at the event's start: fail2ban applies it to what the
-    // filter's prefregex leaves of a line (tests/fail2ban.rs runs the whole filter).
-    fn event(line: &str) -> &str {
-        &line[line.find("SecurityEvent=").expect("an event")..]
-    }
+    // The failregex is anchored at the event's start: see common::security_event.
+    let event = common::security_event;
     for line in &failures {
         let caps = re
             .captures(event(line))
@@ -413,17 +382,18 @@ fn misses_lead_to_429_then_recovery() {
     // First challenges are not misses.
     for _ in 0..6 {
         assert_eq!(
-            get_at(&ast, "127.0.0.1", "/phoneprov/000000000001.cfg", "").status,
+            ast.get_at("127.0.0.1", "/phoneprov/000000000001.cfg", "")
+                .status,
             401
         );
     }
     for _ in 0..4 {
         assert_eq!(
-            get_at(&ast, "127.0.0.1", "/phoneprov/guess.cfg", "").status,
+            ast.get_at("127.0.0.1", "/phoneprov/guess.cfg", "").status,
             404
         );
     }
-    let r = get_at(&ast, "127.0.0.1", "/phoneprov/000000000002.cfg", "");
+    let r = ast.get_at("127.0.0.1", "/phoneprov/000000000002.cfg", "");
     assert_eq!(r.status, 429);
     let retry: u64 = r
         .header("Retry-After")
@@ -433,7 +403,7 @@ fn misses_lead_to_429_then_recovery() {
     assert!((1..=2).contains(&retry), "{retry}");
     std::thread::sleep(Duration::from_secs(retry + 1));
     assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/guess.cfg", "").status,
+        ast.get_at("127.0.0.1", "/phoneprov/guess.cfg", "").status,
         404
     );
 }
@@ -459,7 +429,8 @@ fn require_tls_serves_over_asterisks_https() {
     assert_eq!(curl(&["-k", "-u", "bb:no", &basic]).1, "401");
     // Plain HTTP still refused.
     assert_eq!(
-        get_at(&ast, "127.0.0.1", "/phoneprov/000000000006.cfg", "").status,
+        ast.get_at("127.0.0.1", "/phoneprov/000000000006.cfg", "")
+            .status,
         403
     );
 }

@@ -279,16 +279,7 @@ fn access_lists_and_bans_apply() {
     let refused = outside.fetch("fenced.bin", &[]).expect_err("refused");
     assert_eq!(refused.number, 2);
     // Its security event, over UDP, is one the shipped fail2ban filter counts against it.
-    let filter = std::fs::read_to_string(
-        common::project_dir().join("asterisk-conf/fail2ban/filter.d/asterisk-phoneprov.conf"),
-    )
-    .expect("filter");
-    let failregex = filter
-        .lines()
-        .find_map(|l| l.strip_prefix("failregex = "))
-        .expect("failregex");
-    let re = regex::Regex::new(&failregex.replace("<HOST>", "(?P<host>[0-9a-fA-F:.]+)"))
-        .expect("the filter's regex compiles");
+    let re = common::failregex();
     let security = ast.dir.join("log/security.log");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let line = loop {
@@ -305,7 +296,7 @@ fn access_lists_and_bans_apply() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let event = &line[line.find("SecurityEvent=").expect("an event")..];
+    let event = common::security_event(&line);
     let caps = re
         .captures(event)
         .unwrap_or_else(|| panic!("no match: {line}"));

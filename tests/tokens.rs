@@ -21,24 +21,10 @@ fn start(ami_port: u16) -> Asterisk {
         .start()
 }
 
-/// The path of a new token for `mac`.
-fn token(ast: &Asterisk, args: &str) -> String {
-    let out = ast.cli(&format!("phoneprov token {args}"));
-    let at = out
-        .find("/phoneprov/enroll/")
-        .unwrap_or_else(|| panic!("{out}"));
-    out[at..]
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
 #[test]
 fn a_token_serves_once_then_410() {
     let ast = start(common::free_port());
-    let path = token(&ast, "abc123");
+    let path = ast.token("abc123");
     assert!(!ast.cli("phoneprov show tokens").contains(&path[18..]));
     assert!(ast.cli("phoneprov show tokens").contains("valid"));
     let r = ast.get(&path);
@@ -59,7 +45,7 @@ fn a_token_serves_once_then_410() {
 #[test]
 fn an_expired_token_is_410() {
     let ast = start(common::free_port());
-    let path = token(&ast, "abc123 1");
+    let path = ast.token("abc123 1");
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(ast.get(&path).status, 410);
     assert!(ast.cli("phoneprov show tokens").contains("expired"));
@@ -69,9 +55,9 @@ fn an_expired_token_is_410() {
 fn tokens_survive_reload_a_fresh_load_and_a_restart() {
     let port = common::free_port();
     let mut ast = start(port);
-    let fourth = token(&ast, "abc123");
-    let first = token(&ast, "abc123");
-    let second = token(&ast, "abc123");
+    let fourth = ast.token("abc123");
+    let first = ast.token("abc123");
+    let second = ast.token("abc123");
     // The AMI action, for a user with the config permission.
     let mut ami = Ami::login(&ast, port);
     let r = ami.action("PhoneprovToken", &[("MAC", "abc123"), ("TTL", "600")]);
@@ -100,7 +86,7 @@ fn tokens_survive_reload_a_fresh_load_and_a_restart() {
 fn a_token_raced_by_many_clients_serves_once() {
     let ast = start(common::free_port());
     for round in 0..5 {
-        let path = token(&ast, "abc123");
+        let path = ast.token("abc123");
         let statuses: Vec<u16> = std::thread::scope(|s| {
             let clients: Vec<_> = (0..8).map(|_| s.spawn(|| ast.get(&path).status)).collect();
             clients

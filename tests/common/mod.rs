@@ -113,6 +113,26 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The failregex of the shipped fail2ban filter, `<HOST>` as the group `host`.
+pub fn failregex() -> regex::Regex {
+    let filter = fs::read_to_string(
+        project_dir().join("asterisk-conf/fail2ban/filter.d/asterisk-phoneprov.conf"),
+    )
+    .expect("filter");
+    let failregex = filter
+        .lines()
+        .find_map(|l| l.strip_prefix("failregex = "))
+        .expect("failregex");
+    regex::Regex::new(&failregex.replace("<HOST>", "(?P<host>[0-9a-fA-F:.]+)"))
+        .expect("the filter's regex compiles")
+}
+
+/// What of a security.log line the failregex is applied to: fail2ban's prefregex leaves
+/// the event from `SecurityEvent=` on (tests/fail2ban.rs runs the whole filter).
+pub fn security_event(line: &str) -> &str {
+    &line[line.find("SecurityEvent=").expect("an event")..]
+}
+
 /// A test's Asterisk, before it starts. In configuration files, `@SIP_ADDR@` becomes a
 /// loopback address of this instance's own.
 pub struct Builder {
@@ -493,6 +513,55 @@ impl Asterisk {
 
     pub fn get(&self, path: &str) -> Response {
         self.request("GET", path, "")
+    }
+
+    /// `method` of `path` from the loopback address `ip` (an IPv4 address of 127.0.0.0/8,
+    /// or an IPv6 address of `lo`), one request per connection.
+    pub fn request_at(&self, ip: &str, method: &str, path: &str, headers: &str) -> Response {
+        self.send_at(ip, method, path, headers, b"")
+    }
+
+    /// [`Asterisk::request_at`] with a body (`headers` say how long it is).
+    pub fn send_at(
+        &self,
+        ip: &str,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> Response {
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        };
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n{headers}\r\n",
+            self.port
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        http_raw(self.addr_at(ip), &req).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// [`Asterisk::request_at`] of a GET.
+    pub fn get_at(&self, ip: &str, path: &str, headers: &str) -> Response {
+        self.request_at(ip, "GET", path, headers)
+    }
+
+    /// The path of a new enrollment token, `args` as `phoneprov token` takes them (the MAC,
+    /// then a lifetime).
+    pub fn token(&self, args: &str) -> String {
+        let out = self.cli(&format!("phoneprov token {args}"));
+        let at = out
+            .find("/phoneprov/enroll/")
+            .unwrap_or_else(|| panic!("{out}\n{}", self.log_tail()));
+        out[at..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
     }
 
     /// Runs a CLI command through `asterisk -rx` and returns what it printed.
