@@ -264,7 +264,7 @@ fn main() {
         .allowlist_function("sendfile")
         .allowlist_function("poll")
         .allowlist_type("pollfd")
-        .allowlist_var("POLLOUT")
+        .allowlist_var("POLLOUT|POLLIN")
         .allowlist_var("O_CLOEXEC|O_NONBLOCK")
         .allowlist_function("inotify_init1")
         .allowlist_function("inotify_add_watch")

@@ -27,7 +27,8 @@
 
 /* Pipes for the stand-ins (src/ffi/http/capture.rs), files sent on connections
  * (src/ffi/http/stream.rs), inotify (src/ffi/watch.rs), the scan for listening sockets
- * (src/ffi/http/mod.rs), an interface's address and threads (src/ffi/host.rs, thread.rs). */
+ * (src/ffi/http/mod.rs), an interface's address and threads (src/ffi/host.rs, thread.rs),
+ * and waiting for TFTP's sockets (src/ffi/poll.rs). */
 #include <fcntl.h>
 #include <unistd.h>
 #include <netinet/in.h>

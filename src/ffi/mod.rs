@@ -26,6 +26,7 @@ pub mod host;
 pub mod http;
 pub mod log;
 pub mod manager;
+pub mod poll;
 pub mod provider;
 pub mod realtime;
 pub mod security;

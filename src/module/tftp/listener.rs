@@ -4,12 +4,15 @@
 //! All are threads of the module's own (`ffi::thread`), told to stop and joined before the
 //! library can be unmapped.
 
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::ffi::log;
+use crate::ffi::poll::{readable, writable};
 use crate::ffi::thread::{self, Thread};
 use phoneprov_core::tftp::options::{negotiate, MAX_BLKSIZE};
 use phoneprov_core::tftp::packet::{self, ErrorCode, Incoming, Malformed, Mode, Request};
@@ -18,6 +21,12 @@ use phoneprov_core::util::lock::lock;
 
 /// How often a waiting thread looks at the stop flag.
 const TICK: Duration = Duration::from_millis(100);
+
+/// How long a transfer polls for the client's next ACK before it sleeps: lockstep TFTP is
+/// all round trips, and a client on the LAN answers within tens of microseconds, about what
+/// waking a sleeping thread costs. Only while few transfers run (see `spin_allowed`), and
+/// only for a client that answered that fast the last time.
+const SPIN: Duration = Duration::from_micros(150);
 
 /// A read request the module answers: the body to send, or the error.
 pub struct Ask<'a> {
@@ -175,7 +184,8 @@ impl<H: Handler> Server<H> {
         });
         let socket = match UdpSocket::bind((local_bind, 0)).and_then(|s| {
             s.connect(peer)?;
-            s.set_read_timeout(Some(TICK))?;
+            // Read without waiting; waits are `wait`'s (spin, then poll).
+            s.set_nonblocking(true)?;
             Ok(s)
         }) {
             Ok(s) => s,
@@ -187,6 +197,7 @@ impl<H: Handler> Server<H> {
         };
         let done = Arc::new(AtomicBool::new(false));
         let work = Work {
+            spin: Cell::new(true),
             socket,
             req,
             peer,
@@ -208,6 +219,8 @@ impl<H: Handler> Server<H> {
 
 /// One transfer, on its thread.
 struct Work<H> {
+    /// Whether the client answered within [`SPIN`] the last time (polled for again).
+    spin: Cell<bool>,
     socket: UdpSocket,
     req: Request,
     peer: SocketAddr,
@@ -253,7 +266,7 @@ impl<H: Handler> Work<H> {
             match step {
                 Step::Send(packets) => {
                     for p in &packets {
-                        if self.socket.send(p).is_err() {
+                        if !self.send_packet(p) {
                             return None;
                         }
                     }
@@ -274,24 +287,68 @@ impl<H: Handler> Work<H> {
         }
     }
 
-    /// The next packet from the client before `deadline`.
+    /// Sends one packet, waiting for room when a window filled the socket's buffer; false
+    /// when it cannot be sent (or the module stops).
+    fn send_packet(&self, p: &[u8]) -> bool {
+        loop {
+            match self.socket.send(p) {
+                Ok(_) => return true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if self.stop.load(Ordering::Acquire) {
+                        return false;
+                    }
+                    writable(self.socket.as_fd(), TICK);
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The next packet from the client before `deadline`: polled for a moment (a fast
+    /// client's answer is there before a sleeping thread would wake), then slept for.
     fn wait(&self, buf: &mut [u8], deadline: Instant) -> Heard {
-        while Instant::now() < deadline {
+        let started = Instant::now();
+        let spin_until = if self.spin.get() && self.spin_allowed() {
+            started + SPIN
+        } else {
+            started
+        };
+        loop {
             if self.stop.load(Ordering::Acquire) {
                 return Heard::Ended;
             }
             match self.socket.recv(buf) {
                 Ok(n) => match packet::parse(&buf[..n]) {
                     Ok(Incoming::Error(_)) => return Heard::Ended,
-                    Ok(p) => return Heard::Packet(p),
+                    Ok(p) => {
+                        // Worth polling for next time only if it came within the spin.
+                        self.spin.set(started.elapsed() <= SPIN);
+                        return Heard::Packet(p);
+                    }
                     Err(_) => {}
                 },
                 // An ICMP port unreachable: nobody listens there any more.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Heard::Ended,
-                Err(_) => {}
+                Err(_) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Heard::Nothing;
+                    }
+                    if now < spin_until {
+                        std::hint::spin_loop();
+                    } else {
+                        readable(self.socket.as_fd(), (deadline - now).min(TICK));
+                    }
+                }
             }
         }
-        Heard::Nothing
+    }
+
+    /// Polling is for a server with cores to spare: while transfers are no more than half
+    /// the cores, so that spinning never takes a core a client or Asterisk needs.
+    fn spin_allowed(&self) -> bool {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.live.load(Ordering::Acquire) <= (cores / 2).max(1)
     }
 }
 
