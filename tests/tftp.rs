@@ -239,8 +239,17 @@ fn refused_requests() {
         assert_eq!(p.opcode, ERROR, "{p:?}");
         p.number
     };
-    // Write requests: access violation (RFC 1350's error 2).
+    // Write requests: access violation (RFC 1350's error 2), however short.
     assert_eq!(error(b"fw.bin", true), 2);
+    assert_eq!(error(b"a", true), 2);
+    // The listening port answers nothing larger than what it was sent: a stray ACK (4
+    // bytes) gets nothing, so the next packet is the answer to the request after it.
+    c.socket.send_to(&[0, 4, 0, 1], addr).expect("stray ack");
+    c.socket.send_to(&[0, 1, b'x'], addr).expect("malformed");
+    c.request(false, b"common.cfg", "octet", &[]);
+    let next = c.receive();
+    assert_eq!((next.opcode, next.number), (DATA, 1), "{next:?}");
+    c.ack(next.from, 1);
     // Names that would leave the module's files, or carry control bytes.
     for name in [
         &b"../../etc/passwd"[..],

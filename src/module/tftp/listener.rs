@@ -133,24 +133,19 @@ impl<H: Handler> Server<H> {
                 continue;
             };
             self.reap(false);
+            // Every error answered here is no longer than what asked for it: the listening
+            // port is no amplifier for a forged source address.
+            let answer = |code, message: &str| self.reply_within(peer, code, message, n);
             match packet::parse(&buf[..n]) {
-                Ok(Incoming::Request(req)) if req.write => self.reply(
-                    peer,
-                    ErrorCode::AccessViolation,
-                    "This server does not take files",
-                ),
+                Ok(Incoming::Request(req)) if req.write => {
+                    answer(ErrorCode::AccessViolation, "Read only")
+                }
                 Ok(Incoming::Request(req)) => self.begin(req, peer),
-                Ok(_) => {
-                    // An ACK or ERROR for no transfer of this port: RFC 1350's unknown TID.
-                    self.reply(peer, ErrorCode::UnknownTransfer, "Unknown transfer ID");
-                }
-                Err(Malformed::Garbage) => {}
-                Err(Malformed::Mode) => {
-                    self.reply(peer, ErrorCode::IllegalOperation, "Unsupported mode")
-                }
-                Err(Malformed::Fields) => {
-                    self.reply(peer, ErrorCode::IllegalOperation, "Malformed request")
-                }
+                // An ACK or ERROR for no transfer of this port (RFC 1350's unknown TID): an
+                // answer would be larger than a 4-byte ACK, so none.
+                Ok(_) | Err(Malformed::Garbage) => {}
+                Err(Malformed::Mode) => answer(ErrorCode::IllegalOperation, "Bad mode"),
+                Err(Malformed::Fields) => answer(ErrorCode::IllegalOperation, "Malformed"),
             }
         }
         self.reap(true);
@@ -171,6 +166,17 @@ impl<H: Handler> Server<H> {
 
     fn reply(&self, peer: SocketAddr, code: ErrorCode, message: &str) {
         let _ = self.socket.send_to(&packet::error(code, message), peer);
+    }
+
+    /// [`Server::reply`] no longer than the `asked` bytes that called for it: without its
+    /// message if need be, not at all if even that is longer.
+    fn reply_within(&self, peer: SocketAddr, code: ErrorCode, message: &str, asked: usize) {
+        let error = [packet::error(code, message), packet::error(code, "")]
+            .into_iter()
+            .find(|e| e.len() <= asked);
+        if let Some(error) = error {
+            let _ = self.socket.send_to(&error, peer);
+        }
     }
 
     fn begin(&self, req: Request, peer: SocketAddr) {
