@@ -86,8 +86,11 @@ impl Queue {
 
 /// How often the thread looks again while the manager topic is not there yet (the module
 /// preloaded: the loader runs preloads before the core makes it) or Asterisk has not
-/// booted without the subscription to tell it.
-const LOOK_EVERY: Duration = Duration::from_millis(100);
+/// booted without the subscription to tell it. Short: at 100 ms a preloaded module often
+/// subscribed only after the boot, and the first scrapes (2 to 5 of them, 10 ms apart)
+/// missed the series; at 10 ms the first one has them. Only during the boot's first
+/// moments, and a look is one lookup of the topic.
+const LOOK_EVERY: Duration = Duration::from_millis(10);
 
 /// The thread: owns the subscription and knows whether ours is in res_prometheus's
 /// current list.
