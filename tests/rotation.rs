@@ -44,6 +44,14 @@ fn fetch(ast: &Asterisk, scheme: &str, mac: &str, user: &str, password: &str) ->
     (code.parse().expect("a status"), body.to_owned())
 }
 
+/// Asserts the status curl gets for each (MAC, user, password, status) with `scheme`.
+fn expect(ast: &Asterisk, scheme: &str, cases: &[(&str, &str, &str, u16)]) {
+    for &(mac, user, password, want) in cases {
+        let (status, body) = fetch(ast, scheme, mac, user, password);
+        assert_eq!(status, want, "{scheme} {user}:{password} for {mac}: {body}");
+    }
+}
+
 fn rotate(ast: &Asterisk, secret_a: &str) {
     ast.write_conf("phoneprov_users.conf", users(secret_a, "pw-b"));
     ast.cli("module reload res_phoneprov.so");
@@ -53,10 +61,7 @@ fn rotate(ast: &Asterisk, secret_a: &str) {
 fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one() {
     let mut ast = start("auth = digest\n", "old-a");
     // Known before the change: its credentials are remembered from the first snapshot.
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
-        200
-    );
+    expect(&ast, "--digest", &[("0000000000a1", "100", "old-a", 200)]);
 
     rotate(&ast, "new-a");
     let (status, body) = fetch(&ast, "--digest", "0000000000a1", "100", "old-a");
@@ -67,21 +72,15 @@ fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one()
     );
     // Its own files only: the old secret with another phone's user, or another phone's
     // credentials, open nothing of this phone's.
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000b1", "100", "old-a").0,
-        401
-    );
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000b1", "200", "old-a").0,
-        401
-    );
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "200", "pw-b").0,
-        401
-    );
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "guess").0,
-        401
+    expect(
+        &ast,
+        "--digest",
+        &[
+            ("0000000000b1", "100", "old-a", 401),
+            ("0000000000b1", "200", "old-a", 401),
+            ("0000000000a1", "200", "pw-b", 401),
+            ("0000000000a1", "100", "guess", 401),
+        ],
     );
     let status = ast.cli("phoneprov show status");
     assert!(
@@ -91,19 +90,16 @@ fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one()
 
     // Kept across a restart (astdb), not only in memory.
     ast.restart();
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
-        200
-    );
+    expect(&ast, "--digest", &[("0000000000a1", "100", "old-a", 200)]);
 
     // The phone fetches with its new secret: it holds it, the old one is done.
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "new-a").0,
-        200
-    );
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
-        401
+    expect(
+        &ast,
+        "--digest",
+        &[
+            ("0000000000a1", "100", "new-a", 200),
+            ("0000000000a1", "100", "old-a", 401),
+        ],
     );
     assert!(!ast.cli("phoneprov show status").contains("Grace:"));
     ast.stop();
@@ -112,10 +108,7 @@ fn the_old_digest_secret_opens_its_own_phone_until_it_fetched_with_the_new_one()
 #[test]
 fn a_change_made_while_asterisk_was_stopped_is_seen_and_basic_is_covered_too() {
     let mut ast = start("auth = basic\nauth_basic_plain = yes\n", "old-a");
-    assert_eq!(
-        fetch(&ast, "--basic", "0000000000a1", "100", "old-a").0,
-        200
-    );
+    expect(&ast, "--basic", &[("0000000000a1", "100", "old-a", 200)]);
     ast.stop();
     ast.write_conf("phoneprov_users.conf", users("new-a", "pw-b"));
     ast.restart();
@@ -131,17 +124,14 @@ fn a_change_made_while_asterisk_was_stopped_is_seen_and_basic_is_covered_too() {
         assert!(std::time::Instant::now() < deadline, "{status}: {body}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(
-        fetch(&ast, "--basic", "0000000000b1", "100", "old-a").0,
-        401
-    );
-    assert_eq!(
-        fetch(&ast, "--basic", "0000000000a1", "100", "new-a").0,
-        200
-    );
-    assert_eq!(
-        fetch(&ast, "--basic", "0000000000a1", "100", "old-a").0,
-        401
+    expect(
+        &ast,
+        "--basic",
+        &[
+            ("0000000000b1", "100", "old-a", 401),
+            ("0000000000a1", "100", "new-a", 200),
+            ("0000000000a1", "100", "old-a", 401),
+        ],
     );
     ast.stop();
 }
@@ -149,18 +139,15 @@ fn a_change_made_while_asterisk_was_stopped_is_seen_and_basic_is_covered_too() {
 #[test]
 fn auth_grace_zero_refuses_the_old_secret_at_once() {
     let mut ast = start("auth = digest\nauth_grace = 0\n", "old-a");
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
-        200
-    );
+    expect(&ast, "--digest", &[("0000000000a1", "100", "old-a", 200)]);
     rotate(&ast, "new-a");
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "old-a").0,
-        401
-    );
-    assert_eq!(
-        fetch(&ast, "--digest", "0000000000a1", "100", "new-a").0,
-        200
+    expect(
+        &ast,
+        "--digest",
+        &[
+            ("0000000000a1", "100", "old-a", 401),
+            ("0000000000a1", "100", "new-a", 200),
+        ],
     );
     ast.stop();
 }
