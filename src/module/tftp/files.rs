@@ -6,7 +6,7 @@
 //! transfer.
 
 use std::fs::File;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::listener::{Ask, Refusal};
@@ -157,10 +157,8 @@ pub fn finished(m: &Module, peer: SocketAddr, served: &Served, acked: Option<usi
     m.metrics.tftp_sent(served.kind, acked);
     if let Some(mac) = &served.mac {
         let client = Client {
-            address: format!(
-                "tftp://{}",
-                SocketAddr::new(canonical(peer.ip()), peer.port())
-            ),
+            // `peer` is canonical already (an IPv4 client as IPv4): see `Ask`.
+            address: format!("tftp://{peer}"),
             user_agent: Clean::default(),
             tls: false,
         };
@@ -170,8 +168,4 @@ pub fn finished(m: &Module, peer: SocketAddr, served: &Served, acked: Option<usi
                 m.cluster.offer(mac, f)
             });
     }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    super::listener::canonical(ip)
 }

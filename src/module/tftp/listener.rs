@@ -33,6 +33,7 @@ pub struct Ask<'a> {
     /// The name as the client sent it.
     pub name: &'a [u8],
     pub mode: Mode,
+    /// An IPv4 client of a dual-stack socket as IPv4.
     pub peer: SocketAddr,
     /// The local address the transfer's socket sends from.
     pub local: IpAddr,
@@ -64,14 +65,6 @@ impl Drop for Listener {
         if let Some(t) = self.thread.take() {
             t.join();
         }
-    }
-}
-
-/// IPv4 clients of a dual-stack socket, as IPv4.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -241,11 +234,12 @@ impl<H: Handler> Work<H> {
         let local = self
             .socket
             .local_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| canonical(a.ip()));
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
         let ask = Ask {
             name: &self.req.name,
             mode: self.req.mode,
-            peer: SocketAddr::new(canonical(self.peer.ip()), self.peer.port()),
+            // IPv4 clients of a dual-stack socket, as IPv4.
+            peer: SocketAddr::new(self.peer.ip().to_canonical(), self.peer.port()),
             local,
         };
         match self.handler.answer(&ask) {
