@@ -5,6 +5,7 @@
 use std::panic::Location;
 
 use crate::config::vars::Vars;
+use crate::util::bytes::lossy;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -31,6 +32,20 @@ impl Diag {
             message: message.into(),
             origin: Location::caller(),
         }
+    }
+
+    /// The ERROR of a configuration value that cannot be used: "WHERE: KEY = 'VALUE' is not
+    /// WHAT - ignored" (the call site is its origin).
+    #[track_caller]
+    pub fn ignored(where_: &str, key: &[u8], value: &[u8], what: &str) -> Self {
+        Diag::new(
+            Level::Error,
+            format!(
+                "{where_}: {} = '{}' is not {what} - ignored",
+                lossy(key),
+                lossy(value)
+            ),
+        )
     }
 }
 

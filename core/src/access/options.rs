@@ -6,9 +6,7 @@ use std::net::IpAddr;
 
 use crate::access::grace::parse_duration;
 use crate::host::Diag;
-use crate::host::Level;
 use crate::util::args::is_true;
-use crate::util::bytes::lossy;
 
 /// One access-list line, in the order written (Asterisk's ACL semantics: the last matching
 /// rule of a list decides; every named ACL must also allow).
@@ -186,16 +184,7 @@ impl AccessOptions {
     /// it cannot use.
     pub fn take(&mut self, where_: &str, key: &[u8], value: &[u8], diags: &mut Vec<Diag>) -> bool {
         let key = key.to_ascii_lowercase();
-        let mut bad = || {
-            diags.push(Diag::new(
-                Level::Error,
-                format!(
-                    "{where_}: {} = '{}' is not valid - ignored",
-                    lossy(&key),
-                    lossy(value)
-                ),
-            ))
-        };
+        let mut bad = || diags.push(Diag::ignored(where_, &key, value, "valid"));
         let trimmed = value.trim_ascii();
         match &key[..] {
             b"permit" => self.acl.push(AclRule::Permit(trimmed.to_vec())),
@@ -329,14 +318,7 @@ impl Limits {
 }
 
 fn bad_limit(key: &[u8], value: &[u8], diags: &mut Vec<Diag>) {
-    diags.push(Diag::new(
-        Level::Error,
-        format!(
-            "[general]: {} = '{}' is not valid - ignored",
-            lossy(key),
-            lossy(value)
-        ),
-    ));
+    diags.push(Diag::ignored("[general]", key, value, "valid"));
 }
 
 #[cfg(test)]

@@ -140,13 +140,13 @@ pub fn parse_setvar(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((name.to_vec(), val.to_vec()))
 }
 
+#[track_caller]
 fn bad_size(where_: &str, key: &str, value: &[u8]) -> Diag {
-    Diag::new(
-        Level::Error,
-        format!(
-            "{where_}: {key} = '{}' is not a size (bytes, or with K or M) - ignored",
-            lossy(value)
-        ),
+    Diag::ignored(
+        where_,
+        key.as_bytes(),
+        value,
+        "a size (bytes, or with K or M)",
     )
 }
 

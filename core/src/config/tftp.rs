@@ -3,9 +3,8 @@
 
 use std::net::IpAddr;
 
-use crate::host::{Diag, Level};
+use crate::host::Diag;
 use crate::util::args::is_true;
-use crate::util::bytes::lossy;
 
 pub const DEFAULT_PORT: u16 = 69;
 pub const DEFAULT_MAX_TRANSFERS: usize = 256;
@@ -44,16 +43,7 @@ impl TftpParse {
     pub fn take(&mut self, where_: &str, key: &[u8], value: &[u8], diags: &mut Vec<Diag>) -> bool {
         let key = key.to_ascii_lowercase();
         let text = std::str::from_utf8(value).unwrap_or("").trim();
-        let mut bad = |what: &str| {
-            diags.push(Diag::new(
-                Level::Error,
-                format!(
-                    "{where_}: {} = '{}' is not {what} - ignored",
-                    lossy(&key),
-                    lossy(value)
-                ),
-            ));
-        };
+        let mut bad = |what: &str| diags.push(Diag::ignored(where_, &key, value, what));
         match &key[..] {
             b"tftp" => self.on = is_true(value.trim_ascii()),
             b"tftp_bindaddr" => match text.trim_start_matches('[').trim_end_matches(']').parse() {

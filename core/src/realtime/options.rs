@@ -13,7 +13,6 @@ use crate::config::vars::Text;
 use crate::host::Diag;
 use crate::host::Level;
 use crate::util::args::strip;
-use crate::util::bytes::lossy;
 
 pub const DEFAULT_TTL: u64 = 60;
 pub const DEFAULT_CACHE_SIZE: usize = 10_000;
@@ -47,16 +46,7 @@ impl RealtimeParse {
     /// Takes `key = value` if it is a realtime option (true).
     pub fn take(&mut self, where_: &str, key: &[u8], value: &[u8], diags: &mut Vec<Diag>) -> bool {
         let value = strip(value);
-        let mut bad = |key: &[u8]| {
-            diags.push(Diag::new(
-                Level::Error,
-                format!(
-                    "{where_}: {} = '{}' is not valid - ignored",
-                    lossy(key),
-                    lossy(value)
-                ),
-            ));
-        };
+        let mut bad = |key: &[u8]| diags.push(Diag::ignored(where_, key, value, "valid"));
         let number = || std::str::from_utf8(value).ok()?.trim().parse::<u64>().ok();
         if key.eq_ignore_ascii_case(b"users_realtime") {
             match family_ok(value) {

@@ -2,9 +2,8 @@
 //! `tokens_realtime` and `audit_realtime`): which families, and how often the last fetch
 //! of a phone is written. Without them each node keeps that state for itself.
 
-use crate::host::{Diag, Level};
+use crate::host::Diag;
 use crate::util::args::strip;
-use crate::util::bytes::lossy;
 
 /// Seconds between two writes of one phone's last fetch, when not configured.
 pub const DEFAULT_AUDIT_INTERVAL: u64 = 60;
@@ -52,14 +51,7 @@ impl SharedOptions {
             return false;
         };
         if taken.is_none() {
-            diags.push(Diag::new(
-                Level::Error,
-                format!(
-                    "{where_}: {} = '{}' is not valid - ignored",
-                    lossy(key),
-                    lossy(value)
-                ),
-            ));
+            diags.push(Diag::ignored(where_, key, value, "valid"));
         }
         true
     }
