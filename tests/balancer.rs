@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::haproxy::Haproxy;
 use common::load::{Load, Target};
 use common::postgres::Postgres;
-use common::realtime::{database, section_sql};
+use common::realtime::one_phone_database;
 use common::{Asterisk, Builder, Impl};
 
 const MAC: &str = "0004f2000001";
@@ -19,36 +19,19 @@ const BODY: &str = "<x>6001:TopSecret1</x>";
 const HEALTH: &str = "/phoneprov/health.txt";
 
 fn cluster_database() -> Postgres {
-    let pg = database();
-    pg.sql(
+    one_phone_database(
         &[
-            section_sql(
-                "phoneprov.conf",
-                2,
-                "general",
-                &[
-                    ("default_profile", "lin"),
-                    ("tokens_realtime", "phoneprov_tokens"),
-                ],
-            ),
-            section_sql(
-                "phoneprov.conf",
-                1,
-                "lin",
-                &[
-                    ("static_file", "health.txt"),
-                    ("linphone/${MAC}.xml", "phone.xml"),
-                    ("enroll_file", "linphone/${MAC}.xml"),
-                ],
-            ),
-        ]
-        .concat(),
-    );
-    pg.sql(&format!(
-        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
-         VALUES ('6001', '{MAC}', 'TopSecret1');"
-    ));
-    pg
+            ("default_profile", "lin"),
+            ("tokens_realtime", "phoneprov_tokens"),
+        ],
+        "lin",
+        &[
+            ("static_file", "health.txt"),
+            ("linphone/${MAC}.xml", "phone.xml"),
+            ("enroll_file", "linphone/${MAC}.xml"),
+        ],
+        MAC,
+    )
 }
 
 fn node(pg: &Postgres, name: &str) -> Asterisk {

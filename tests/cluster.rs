@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
-use common::realtime::{database, same_port_or_reconfigure, section_sql};
+use common::realtime::{database, one_phone_database, same_port_or_reconfigure};
 use common::{Asterisk, Builder, Impl};
 
 const MAC: &str = "0004f2000001";
@@ -17,29 +17,17 @@ const TEMPLATE: &str = "<x>${USERNAME}:${SECRET}</x>";
 /// The configuration in the database: one profile with an enrollment file, one phone, and
 /// `general` as extra `[general]` lines.
 fn cluster_database(general: &[(&str, &str)]) -> Postgres {
-    let pg = database();
     let mut lines = vec![("default_profile", "lin")];
     lines.extend_from_slice(general);
-    pg.sql(
+    one_phone_database(
+        &lines,
+        "lin",
         &[
-            section_sql("phoneprov.conf", 2, "general", &lines),
-            section_sql(
-                "phoneprov.conf",
-                1,
-                "lin",
-                &[
-                    ("linphone/${MAC}.xml", "phone.xml"),
-                    ("enroll_file", "linphone/${MAC}.xml"),
-                ],
-            ),
-        ]
-        .concat(),
-    );
-    pg.sql(&format!(
-        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
-         VALUES ('6001', '{MAC}', 'TopSecret1');"
-    ));
-    pg
+            ("linphone/${MAC}.xml", "phone.xml"),
+            ("enroll_file", "linphone/${MAC}.xml"),
+        ],
+        MAC,
+    )
 }
 
 fn node(pg: &Postgres) -> Asterisk {
@@ -439,32 +427,16 @@ fn put(node: &Asterisk, path: &str, body: &[u8]) -> u16 {
 
 #[test]
 fn two_nodes_on_one_uploads_directory() {
-    let pg = database();
-    pg.sql(
+    let pg = one_phone_database(
+        &[("default_profile", "pol")],
+        "pol",
         &[
-            section_sql(
-                "phoneprov.conf",
-                2,
-                "general",
-                &[("default_profile", "pol")],
-            ),
-            section_sql(
-                "phoneprov.conf",
-                1,
-                "pol",
-                &[
-                    ("uploads", "${MAC}-phone.cfg"),
-                    ("uploads_unauthenticated", "yes"),
-                    ("${MAC}.cfg", "phone.xml"),
-                ],
-            ),
-        ]
-        .concat(),
+            ("uploads", "${MAC}-phone.cfg"),
+            ("uploads_unauthenticated", "yes"),
+            ("${MAC}.cfg", "phone.xml"),
+        ],
+        MAC,
     );
-    pg.sql(&format!(
-        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
-         VALUES ('6001', '{MAC}', 'TopSecret1');"
-    ));
     let a = node(&pg);
     let b = node(&pg);
     // One directory for both, as shared storage (NFS...) would be: b's is a link to a's

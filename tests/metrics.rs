@@ -23,19 +23,7 @@ fn start(prometheus: bool) -> Asterisk {
         .file("fw.bin", "firmware")
         .file("t.cfg", "${USERNAME}\n");
     if prometheus {
-        // res_prometheus is bound to res_pjsip (its registration metrics).
-        for m in common::PJSIP_MODULES {
-            b = b.module(m);
-        }
-        b = b
-            .conf(
-                "pjsip.conf",
-                "[udp]\ntype = transport\nprotocol = udp\nbind = @SIP_ADDR@:5060\n",
-            )
-            .conf(
-                "prometheus.conf",
-                "[general]\nenabled = yes\nuri = metrics\ncore_metrics_enabled = no\n",
-            );
+        b = prometheus_ready(b);
     }
     let ast = b.start();
     if prometheus {
@@ -205,28 +193,34 @@ fn without_res_prometheus_the_module_works_as_before() {
         .contains("dynamic  200    1"));
 }
 
+/// What res_prometheus needs to run: res_pjsip loaded (its registration metrics bind it to
+/// it) with a transport, and its configuration serving `/metrics`.
+fn prometheus_ready(mut b: Builder) -> Builder {
+    for m in common::PJSIP_MODULES {
+        b = b.module(m);
+    }
+    b.conf(
+        "pjsip.conf",
+        "[udp]\ntype = transport\nprotocol = udp\nbind = @SIP_ADDR@:5060\n",
+    )
+    .conf(
+        "prometheus.conf",
+        "[general]\nenabled = yes\nuri = metrics\ncore_metrics_enabled = no\n",
+    )
+}
+
 /// A configuration and modules.conf with res_prometheus loaded at boot: `modules` is the
 /// whole [modules] section.
 fn boot(modules: &str) -> Asterisk {
-    let mut b = Builder::new(Impl::Rust)
+    let b = Builder::new(Impl::Rust)
         .conf(
             "phoneprov.conf",
             "[general]\ndefault_profile = p\n\n[p]\nstatic_file => fw.bin\n",
         )
         .file("fw.bin", "firmware")
-        .conf(
-            "pjsip.conf",
-            "[udp]\ntype = transport\nprotocol = udp\nbind = @SIP_ADDR@:5060\n",
-        )
-        .conf(
-            "prometheus.conf",
-            "[general]\nenabled = yes\nuri = metrics\ncore_metrics_enabled = no\n",
-        )
         .module("res_prometheus");
-    for m in common::PJSIP_MODULES {
-        b = b.module(m);
-    }
-    b.conf("modules.conf", format!("[modules]\n{modules}"))
+    prometheus_ready(b)
+        .conf("modules.conf", format!("[modules]\n{modules}"))
         .start()
 }
 

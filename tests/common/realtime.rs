@@ -56,6 +56,29 @@ pub fn same_port_or_reconfigure(ast: &Asterisk, pg: &Postgres, old_port: u16) {
 }
 
 /// SQL inserting one section of `file` into ast_config, its lines numbered in order.
+/// The database of the samples holding one phoneprov.conf: `[general]` (`general`), one
+/// profile `profile` (`lines`), and one phone, 6001 with `mac` and secret TopSecret1.
+pub fn one_phone_database(
+    general: &[(&str, &str)],
+    profile: &str,
+    lines: &[(&str, &str)],
+    mac: &str,
+) -> Postgres {
+    let pg = database();
+    pg.sql(
+        &[
+            section_sql("phoneprov.conf", 2, "general", general),
+            section_sql("phoneprov.conf", 1, profile, lines),
+        ]
+        .concat(),
+    );
+    pg.sql(&format!(
+        "INSERT INTO phoneprov_lines (section, macaddress, secret) \
+         VALUES ('6001', '{mac}', 'TopSecret1');"
+    ));
+    pg
+}
+
 pub fn section_sql(file: &str, cat_metric: i32, name: &str, lines: &[(&str, &str)]) -> String {
     lines
         .iter()
