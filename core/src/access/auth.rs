@@ -645,10 +645,9 @@ pub fn basic_challenge(realm: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rfc7616_examples() {
-        // RFC 7616 section 3.9.1: Mufasa / Circle of Life, MD5 and SHA-256.
-        let mut d = DigestResponse {
+    /// RFC 7616 section 3.9.1's example answer (Mufasa / Circle of Life, MD5).
+    fn mufasa() -> DigestResponse<'static> {
+        DigestResponse {
             username: Cow::Borrowed(&b"Mufasa"[..]),
             realm: Cow::Borrowed(&b"http-auth@example.org"[..]),
             nonce: Cow::Borrowed(&b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"[..]),
@@ -659,7 +658,13 @@ mod tests {
             nc: 1,
             qop: Cow::Borrowed(&b"auth"[..]),
             response: Cow::Borrowed(&b"8ca523f5e9506fed4657c9700eebdbec"[..]),
-        };
+        }
+    }
+
+    #[test]
+    fn rfc7616_examples() {
+        // RFC 7616 section 3.9.1: Mufasa / Circle of Life, MD5 and SHA-256.
+        let mut d = mufasa();
         assert!(digest_matches(&d, b"Circle of Life", b"GET"));
         assert!(!digest_matches(&d, b"Circle of life", b"GET"));
         d.algorithm = Some(Algorithm::Sha256);
@@ -673,18 +678,7 @@ mod tests {
     fn ha1_computed_beforehand_checks_as_the_secret_does() {
         // The same RFC 7616 examples, from an HA1 made once of user, realm and secret.
         let ha1 = Ha1::new(b"Mufasa", b"http-auth@example.org", b"Circle of Life");
-        let mut d = DigestResponse {
-            username: Cow::Borrowed(&b"Mufasa"[..]),
-            realm: Cow::Borrowed(&b"http-auth@example.org"[..]),
-            nonce: Cow::Borrowed(&b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"[..]),
-            uri: Cow::Borrowed(&b"/dir/index.html"[..]),
-            algorithm: Some(Algorithm::Md5),
-            cnonce: Cow::Borrowed(&b"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"[..]),
-            nc_raw: Cow::Borrowed(&b"00000001"[..]),
-            nc: 1,
-            qop: Cow::Borrowed(&b"auth"[..]),
-            response: Cow::Borrowed(&b"8ca523f5e9506fed4657c9700eebdbec"[..]),
-        };
+        let mut d = mufasa();
         assert!(digest_matches_ha1(&d, &ha1, b"GET"));
         assert!(!digest_matches_ha1(&d, &ha1, b"HEAD"));
         // Upper-case hex from the client is accepted, as with the secret.
