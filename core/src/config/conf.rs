@@ -35,6 +35,16 @@ impl Category {
         self.get_text(key).map(|v| &**v)
     }
 
+    /// [`Category::get`] read as a whole number (blanks around it allowed); None when unset
+    /// or not a number (a realtime row's numeric column).
+    pub fn get_int(&self, key: &str) -> Option<i64> {
+        std::str::from_utf8(self.get(key)?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// Like [`Category::get`], giving the shared value itself.
     pub fn get_text(&self, key: &str) -> Option<&Text> {
         self.vars

@@ -111,16 +111,9 @@ impl<'a> Store<'a> {
     }
 
     fn row(cat: &phoneprov_core::config::conf::Category) -> Option<Record> {
-        let number = |k: &str| {
-            std::str::from_utf8(cat.get(k)?)
-                .ok()?
-                .trim()
-                .parse::<i64>()
-                .ok()
-        };
         Some(Record {
-            expires: number("expires")?,
-            used: number("used")? != 0,
+            expires: cat.get_int("expires")?,
+            used: cat.get_int("used")? != 0,
             mac: cat.get("mac")?.to_vec(),
         })
     }

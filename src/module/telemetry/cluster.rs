@@ -66,22 +66,15 @@ impl Row {
 
     fn parse(cat: &Category) -> Option<(Vec<u8>, Row)> {
         let text = |k: &str| lossy(cat.get(k).unwrap_or_default()).into_owned();
-        let number = |k: &str| {
-            std::str::from_utf8(cat.get(k)?)
-                .ok()?
-                .trim()
-                .parse::<i64>()
-                .ok()
-        };
         let row = Row {
-            at: number("at")?,
+            at: cat.get_int("at")?,
             node: text("node"),
             address: text("address"),
             user_agent: text("user_agent"),
             model: text("model"),
             firmware: text("firmware"),
             uri: cat.get("uri").unwrap_or_default().to_vec(),
-            status: u16::try_from(number("status")?).ok()?,
+            status: u16::try_from(cat.get_int("status")?).ok()?,
         };
         Some((cat.get("mac")?.to_ascii_lowercase(), row))
     }
