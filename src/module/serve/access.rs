@@ -62,6 +62,18 @@ struct ProfilePolicy {
     acl: Option<Result<Acl, String>>,
 }
 
+impl ProfilePolicy {
+    /// Whether its access list (if any) admits a client at `ip`; one whose address is not
+    /// known is admitted only where there is no list.
+    fn admits(&self, ip: Option<IpAddr>) -> bool {
+        match (&self.acl, ip) {
+            (None, _) => true,
+            (Some(Ok(acl)), Some(ip)) => acl.allows(ip),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Policy {
     /// The configuration it was built from: snapshots built from the same `Arc` use it.
@@ -426,19 +438,14 @@ impl Access {
         let Some(policy) = self.policy_of(snap) else {
             return AddressCheck::Denied;
         };
-        let allowed =
-            match profile {
-                None => gate_of(&policy, Some(ip)) != Gate::Denied,
-                Some(name) => policy
-                    .profiles
-                    .iter()
-                    .find(|p| p.name == name)
-                    .is_some_and(|pp| match &pp.acl {
-                        None => true,
-                        Some(Ok(acl)) => acl.allows(ip),
-                        Some(Err(_)) => false,
-                    }),
-            };
+        let allowed = match profile {
+            None => gate_of(&policy, Some(ip)) != Gate::Denied,
+            Some(name) => policy
+                .profiles
+                .iter()
+                .find(|p| p.name == name)
+                .is_some_and(|pp| pp.admits(Some(ip))),
+        };
         match allowed {
             true => AddressCheck::Allowed,
             false => AddressCheck::Denied,
@@ -481,11 +488,7 @@ pub enum AddressCheck {
 fn gate_of(policy: &Policy, ip: Option<IpAddr>) -> Gate {
     let (mut admitted, mut refused) = (false, false);
     for pp in &policy.profiles {
-        let ok = match (&pp.acl, ip) {
-            (None, _) => true,
-            (Some(Ok(acl)), Some(ip)) => acl.allows(ip),
-            _ => false,
-        };
+        let ok = pp.admits(ip);
         admitted |= ok;
         refused |= !ok;
     }
@@ -892,24 +895,19 @@ fn network_refused(
     pp: &ProfilePolicy,
 ) -> Option<Reply<'static>> {
     let account: &[u8] = phone.map_or(&[], |p| p.mac());
-    if let Some(acl) = &pp.acl {
-        let allowed = match (acl, peer.ip()) {
-            (Ok(acl), Some(ip)) => acl.allows(ip),
-            _ => false,
-        };
-        if !allowed {
-            log::notice!(
-                "phoneprov: {} denied by the access list of profile [{}]",
-                peer.who(),
-                lossy(&pp.name)
-            );
-            return Some(refusal(
-                Answer::forbidden("Access denied."),
-                Event::FailedAcl,
-                account,
-                &pp.name,
-            ));
-        }
+    // Only a list asks for the client's address (a call into Asterisk), per request.
+    if pp.acl.is_some() && !pp.admits(peer.ip()) {
+        log::notice!(
+            "phoneprov: {} denied by the access list of profile [{}]",
+            peer.who(),
+            lossy(&pp.name)
+        );
+        return Some(refusal(
+            Answer::forbidden("Access denied."),
+            Event::FailedAcl,
+            account,
+            &pp.name,
+        ));
     }
     let a = &pp.access;
     if phone.is_some() && a.require_tls && !peer.tls {
